@@ -1,0 +1,103 @@
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/config-error.js';
+import { loadConfig } from '../../src/config/load-config.js';
+
+const dirs: string[] = [];
+function configDir(body: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-config-'));
+  dirs.push(dir);
+  writeFileSync(path.join(dir, 'openrtc.config.ts'), body);
+  return dir;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function problemsOf(body: string): Promise<string[]> {
+  const dir = configDir(body);
+  try {
+    await loadConfig(undefined, dir, {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const file = path.join(dir, 'openrtc.config.ts');
+    for (const line of (err as Error).message.split('\n')) expect(line.startsWith(`${file}: `)).toBe(true);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('loadConfig', () => {
+  it('fills every default and resolves agent paths relative to the file', async () => {
+    const dir = configDir(`export default { agents: { demo: './agent.ts' } };`);
+    const { config } = await loadConfig(undefined, dir, { LIVEKIT_URL: 'ws://lk:7880', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' });
+    expect(config.agents.demo).toBe(path.join(dir, 'agent.ts'));
+    expect(config.name).toBe('openrtc');
+    expect(config.maxConcurrentSessions).toBeNull();
+    expect(config.tenants.metadataKey).toBe('tenant');
+    expect(config.tenants.defaultTenant).toBe('default');
+    expect(config.tenants.requireConfig).toBe(false);
+    expect(config.tenants.configCache).toEqual({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 });
+    expect(config.circuitBreaker).toEqual({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 });
+    expect(config.drainTimeoutMs).toBe(30_000);
+    expect(config.livekit).toEqual({ url: 'ws://lk:7880', apiKey: 'k', apiSecret: 's' });
+  });
+
+  it('names the field path and the bad value for a negative cap', async () => {
+    expect(await problemsOf(`export default { agents: { a: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`)).toEqual([
+      'tenants.maxSessions.acme: expected a positive integer, got -1',
+    ]);
+  });
+
+  it('reports every problem, one line each', async () => {
+    const problems = await problemsOf(`export default {
+      agents: {},
+      maxConcurrentSessions: 2.5,
+      circuitBreaker: { failureRatio: 2, cooldownMs: 'soon' },
+      tenants: { defaultTenant: 'has space', maxSessions: { 'bad tenant': 3 } },
+      unknownOption: true,
+    };`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'agents: expected at least one agent (name -> module path)',
+        'maxConcurrentSessions: expected a positive integer, got 2.5',
+        'circuitBreaker.failureRatio: expected a ratio in (0, 1], got 2',
+        'circuitBreaker.cooldownMs: expected a duration in milliseconds, got "soon"',
+        'tenants.defaultTenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got "has space"',
+      ]),
+    );
+    expect(problems.some((p) => p.startsWith('tenants.maxSessions.bad tenant'))).toBe(true);
+    expect(problems.some((p) => p.includes('unknownOption'))).toBe(true);
+  });
+
+  it('accepts a callable tenant config and rejects a non-callable, non-record one', async () => {
+    const dir = configDir(`export default { agents: { a: './a.ts' }, tenants: { config: async (t) => ({ instructions: t }) } };`);
+    const { config } = await loadConfig(undefined, dir, {});
+    expect(typeof config.tenants.config).toBe('function');
+    const problems = await problemsOf(`export default { agents: { a: './a.ts' }, tenants: { config: 42 } };`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^tenants\.config: /);
+  });
+
+  it('explains a missing file and a file that throws', async () => {
+    await expect(loadConfig('nope.config.ts', os.tmpdir(), {})).rejects.toThrow(/nope\.config\.ts: file not found/);
+    expect(await problemsOf(`throw new Error('boom'); export default {};`)).toEqual(['could not be evaluated: Error: boom']);
+    expect(await problemsOf(`export const x = 1;`)).toEqual(['has no default export (export default defineConfig({...}))']);
+  });
+
+  it('re-reads the file on every load, so a reload sees edits', async () => {
+    const dir = configDir(`export default { agents: { a: './a.ts' }, maxConcurrentSessions: 1 };`);
+    expect((await loadConfig(undefined, dir, {})).config.maxConcurrentSessions).toBe(1);
+    writeFileSync(path.join(dir, 'openrtc.config.ts'), `export default { agents: { a: './a.ts' }, maxConcurrentSessions: 7 };`);
+    expect((await loadConfig(undefined, dir, {})).config.maxConcurrentSessions).toBe(7);
+  });
+
+  it('never prints a long secret-looking value back', async () => {
+    const problems = await problemsOf(
+      `export default { agents: { a: './a.ts' }, tenants: { maxSessions: { acme: 'sk-live-0123456789abcdef0123456789abcdef0123' } } };`,
+    );
+    expect(problems.join('\n')).not.toContain('sk-live');
+  });
+});
