@@ -1,0 +1,20 @@
+import { runTop } from '../../top/run-top.js';
+
+export interface TopCommandOptions {
+  socket?: string;
+  tenant?: string;
+  sort?: string;
+  status?: string;
+  refreshRate: string;
+  once?: boolean;
+  json?: boolean;
+}
+
+export async function topCommand(opts: TopCommandOptions): Promise<number> {
+  return runTop({
+    ...opts,
+    refreshRate: Number(opts.refreshRate),
+    stdout: process.stdout,
+    stderr: process.stderr,
+  } as Parameters<typeof runTop>[0]);
+}

@@ -1,0 +1,59 @@
+import { ConfigError } from '../../config/config-error.js';
+import { createLogger, type LogFormat } from '../../logging/logger.js';
+import { WorkerRuntime } from '../../runtime/worker-runtime.js';
+import { EXIT } from '../exit-codes.js';
+
+export interface WorkerCommandOptions {
+  config?: string;
+  logFormat: LogFormat;
+  logLevel: string;
+  dev: boolean;
+  port?: number;
+}
+
+/**
+ * `openrtc start` and `openrtc dev`. SIGTERM/SIGINT drain (a second signal exits at once);
+ * SIGHUP reloads the config file. Resolves with the exit code once the worker has stopped.
+ */
+export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<number> {
+  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel });
+  const runtime = new WorkerRuntime({
+    logger,
+    dev: opts.dev,
+    ...(opts.config !== undefined ? { configFile: opts.config } : {}),
+    ...(opts.port !== undefined ? { devPort: opts.port } : {}),
+  });
+  try {
+    await runtime.start();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    logger.fatal({ err }, 'worker failed to start');
+    process.stderr.write(`openrtc: worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.failure;
+  }
+
+  let signals = 0;
+  const onStopSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(EXIT.failure);
+    }
+    logger.info({ signal }, 'signal received: draining (send it again to exit at once)');
+    void runtime.stop();
+  };
+  const onHangup = () => {
+    runtime.reloadConfig().catch((err: unknown) => {
+      logger.error({ problems: err instanceof ConfigError ? err.problems : String(err) }, 'config reload refused; the running config stays');
+    });
+  };
+  process.on('SIGTERM', onStopSignal);
+  process.on('SIGINT', onStopSignal);
+  process.on('SIGHUP', onHangup);
+  await runtime.stopped;
+  process.off('SIGTERM', onStopSignal);
+  process.off('SIGINT', onStopSignal);
+  process.off('SIGHUP', onHangup);
+  logger.flush();
+  return EXIT.ok;
+}

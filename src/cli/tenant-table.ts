@@ -1,0 +1,30 @@
+import type { BreakerView, TenantStats } from '../admission/types.js';
+
+export function formatBreaker(b: BreakerView | undefined, now: number): string {
+  if (!b) return 'closed';
+  if (b.state === 'open') {
+    const left = b.openUntil !== undefined ? Math.max(0, Math.ceil((b.openUntil - now) / 1000)) : 0;
+    return `open (${left}s left${b.manual ? ', manual' : ''})`;
+  }
+  if (b.state === 'half_open') return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'})`;
+  return 'closed';
+}
+
+/** `openrtc tenant list`: one row per tenant, fixed columns, sorted by name. */
+export function formatTenantTable(tenants: TenantStats[], now: number): string {
+  const header = ['TENANT', 'ACTIVE/CAP', 'RESERVED', 'ACCEPTED', 'REJECTED', 'FAILED', 'BREAKER'];
+  const rows = [...tenants]
+    .sort((a, b) => a.tenant.localeCompare(b.tenant))
+    .map((t) => [
+      t.tenant,
+      `${t.active}/${t.cap ?? '-'}`,
+      String(t.reserved),
+      String(t.accepted),
+      String(Object.values(t.rejected).reduce((a, b) => a + b, 0)),
+      String(t.failed),
+      formatBreaker(t.breaker, now),
+    ]);
+  if (rows.length === 0) return 'no tenants yet';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,55 @@
+import { IpcClient } from '../ipc/ipc-client.js';
+import { listWorkers } from '../ipc/socket-path.js';
+import { EXIT } from './exit-codes.js';
+
+export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
+
+/** A one-line failure for the terminal, with the exit code the command should return. */
+export class CommandFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failure,
+  ) {
+    super(message);
+  }
+}
+
+/** The socket of the worker to talk to: the one given, or the only one running. */
+export async function findWorkerSocket(explicit: string | undefined): Promise<string> {
+  if (explicit) return explicit;
+  const workers = await listWorkers();
+  if (workers.length === 0) throw new CommandFailure(NO_WORKER_HINT);
+  if (workers.length > 1) {
+    const list = workers.map((w) => `  ${w.name} (pid ${w.pid}): --socket ${w.socketPath}`).join('\n');
+    throw new CommandFailure(`several openrtc workers are running; pick one with --socket:\n${list}`, EXIT.usage);
+  }
+  return workers[0]!.socketPath;
+}
+
+/** Calls one method on the live worker; identifies the caller for the audit trail. */
+export async function callWorker(socket: string | undefined, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+  const socketPath = await findWorkerSocket(socket);
+  let client: IpcClient;
+  try {
+    client = await IpcClient.connect(socketPath);
+  } catch (err) {
+    throw new CommandFailure(`cannot reach the worker at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return await client.request(method, { ...params, who: { uid: process.getuid?.() ?? null, pid: process.pid } });
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs a command body and turns failures into one stderr line and an exit code. */
+export async function runCommand(body: () => Promise<void>): Promise<number> {
+  try {
+    await body();
+    return EXIT.ok;
+  } catch (err) {
+    const code = err instanceof CommandFailure ? err.exitCode : EXIT.failure;
+    process.stderr.write(`openrtc: ${err instanceof Error ? err.message : String(err)}\n`);
+    return code;
+  }
+}

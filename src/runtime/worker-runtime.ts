@@ -1,0 +1,258 @@
+import { initializeLogger } from '@livekit/agents';
+import type { Logger } from 'pino';
+import { Admission } from '../admission/admission.js';
+import { systemClock } from '../admission/clock.js';
+import { loadAgents } from '../config/load-agents.js';
+import { loadConfig, type LoadedConfig } from '../config/load-config.js';
+import type { OpenrtcConfig } from '../config/schema.js';
+import { auditSink } from '../control/audit.js';
+import { controlMethods, type ControlTarget } from '../control/control-methods.js';
+import { LocalDispatcher } from '../dispatcher/local-dispatcher.js';
+import { SessionAttribution } from '../introspection/attribution.js';
+import { LoopMonitor } from '../introspection/loop-monitor.js';
+import { RecentEvents } from '../introspection/recent-events.js';
+import { SessionRegistry } from '../introspection/registry.js';
+import { buildSnapshot } from '../introspection/snapshot.js';
+import { IpcServer } from '../ipc/ipc-server.js';
+import { workerSocketPath } from '../ipc/socket-path.js';
+import { setProcessLogger } from '../logging/process-logger.js';
+import { SessionHost } from '../session/session-host.js';
+import { TenantConfigResolver } from '../tenancy/config-resolver.js';
+import { WorkerHost } from '../worker/worker-host.js';
+import { VERSION } from '../cli/version.js';
+import { admissionOptions } from './admission-options.js';
+
+export const DEV_CREDENTIALS = { apiKey: 'devkey', apiSecret: 'secret' } as const;
+
+export interface WorkerRuntimeOptions {
+  configFile?: string;
+  cwd?: string;
+  logger: Logger;
+  /** Serve a local dispatcher when no LiveKit URL is configured. */
+  dev: boolean;
+  devPort?: number;
+  /** Overrides the socket directory (tests). */
+  socketPath?: string;
+}
+
+/**
+ * One worker process: config, admission, sessions, the LiveKit connections, introspection and
+ * the control socket, wired together. `start()` returns once the worker is registered and
+ * serving; `stopped` resolves when it has drained and closed.
+ */
+export class WorkerRuntime {
+  readonly registry = new SessionRegistry();
+  readonly events = new RecentEvents(200);
+  readonly startedAt = Date.now();
+  loaded!: LoadedConfig;
+  admission!: Admission;
+  resolver!: TenantConfigResolver;
+  sessions!: SessionHost;
+  worker!: WorkerHost;
+  dispatcher: LocalDispatcher | undefined;
+  ipc!: IpcServer;
+  socketPath!: string;
+  url!: string;
+  readonly loop = new LoopMonitor();
+  attribution!: SessionAttribution;
+  #stopping: Promise<void> | undefined;
+  #resolveStopped!: () => void;
+  readonly stopped = new Promise<void>((resolve) => (this.#resolveStopped = resolve));
+
+  constructor(private readonly options: WorkerRuntimeOptions) {}
+
+  get config(): OpenrtcConfig {
+    return this.loaded.config;
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.options;
+    this.loaded = await loadConfig(this.options.configFile, this.options.cwd);
+    const config = this.loaded.config;
+    setProcessLogger(logger);
+    // agents-js logs through its own global logger; it must exist before any session runs.
+    initializeLogger({ pretty: false, level: 'warn' });
+
+    this.resolver = new TenantConfigResolver({
+      source: config.tenants.config,
+      clock: systemClock,
+      ...config.tenants.configCache,
+    });
+    this.admission = new Admission({
+      ...admissionOptions(config),
+      clock: systemClock,
+      resolver: this.resolver,
+      events: {
+        onReject: (e) => {
+          logger.info({ tenant: e.tenant, job_id: e.jobId, reason: e.reason }, `rejected job: ${e.reason}: ${e.message}`);
+          this.events.push({ kind: 'reject', tenant: e.tenant, message: `${e.reason}: ${e.message}` });
+        },
+        onBreakerTransition: (e) => {
+          logger.warn(
+            { tenant: e.tenant, from: e.from, to: e.to, failures: e.failures, samples: e.samples, cooldown_ms: e.cooldownMs, manual: e.manual },
+            `circuit breaker ${e.from} -> ${e.to}: ${e.reason}`,
+          );
+          this.events.push({ kind: 'breaker', tenant: e.tenant, message: `${e.from} -> ${e.to}: ${e.reason}` });
+        },
+        onReservationExpired: (e) => {
+          logger.warn({ tenant: e.tenant, job_id: e.jobId }, 'no assignment arrived in time; slot released');
+        },
+      },
+    });
+
+    const agents = await loadAgents(this.loaded.file, config.agents);
+    this.attribution = new SessionAttribution({
+      blockThresholdMs: config.introspection.blockThresholdMs,
+      slowFlagMs: config.introspection.slowFlagMs,
+      onSlowSession: (e) => {
+        logger.warn({ tenant: e.tenant, session_id: e.sessionId, agent: e.agent, duration_ms: Math.round(e.durationMs) }, 'slow_session');
+        this.events.push({ kind: 'slow_session', tenant: e.tenant, message: `${e.sessionId} blocked the event loop for ${Math.round(e.durationMs)} ms` });
+      },
+    });
+    this.sessions = new SessionHost({ agents, registry: this.registry, logger, attribution: this.attribution });
+    await this.sessions.prewarmAll();
+
+    let { url, apiKey, apiSecret } = config.livekit;
+    if (!url) {
+      if (!this.options.dev) {
+        throw new Error('no LiveKit URL: set LIVEKIT_URL (or livekit.url in the config), or use `openrtc dev` for a local dispatcher');
+      }
+      this.dispatcher = await LocalDispatcher.start({ port: this.options.devPort ?? 7880, ...DEV_CREDENTIALS, logger });
+      url = this.dispatcher.url;
+      apiKey = DEV_CREDENTIALS.apiKey;
+      apiSecret = DEV_CREDENTIALS.apiSecret;
+      logger.info({ url }, 'no LIVEKIT_URL: serving a local dispatcher (sessions run without media)');
+    }
+    if (!apiKey || !apiSecret) throw new Error('LiveKit API key and secret are required (LIVEKIT_API_KEY, LIVEKIT_API_SECRET)');
+    this.url = url;
+
+    this.worker = new WorkerHost({
+      url,
+      apiKey,
+      apiSecret,
+      agentNames: Object.keys(agents),
+      admission: this.admission,
+      sessions: this.sessions,
+      logger,
+      workerName: config.name,
+      version: VERSION,
+    });
+
+    this.socketPath = this.options.socketPath ?? (await workerSocketPath(config.name));
+    const audit = auditSink(logger, (entry) =>
+      this.events.push({
+        kind: 'audit',
+        tenant: entry.tenant,
+        message: `${entry.action}${entry.old !== undefined ? ` ${JSON.stringify(entry.old)} -> ${JSON.stringify(entry.new)}` : ''}`,
+      }),
+    );
+    this.ipc = await IpcServer.listen({
+      socketPath: this.socketPath,
+      logger,
+      handlers: {
+        snapshot: () => this.snapshot(),
+        ...controlMethods(this.controlTarget(), audit),
+      },
+    });
+    this.loop.start();
+    this.attribution.enable();
+    await this.worker.start();
+    logger.info({ socket: this.socketPath, agents: Object.keys(agents), url }, `openrtc worker "${config.name}" ready`);
+  }
+
+  snapshot() {
+    return buildSnapshot({
+      worker: { name: this.config.name, version: VERSION, startedAt: this.startedAt },
+      now: () => Date.now(),
+      registry: this.registry,
+      admission: this.admission,
+      loop: this.loop,
+      attribution: this.attribution,
+      events: this.events,
+      memory: () => {
+        const m = process.memoryUsage();
+        return { rss: m.rss, heapUsed: m.heapUsed };
+      },
+    });
+  }
+
+  /** Stops accepting, waits for live sessions, then closes everything. Safe to call twice. */
+  stop(timeoutMs = this.config.drainTimeoutMs): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.logger.info({ timeout_ms: timeoutMs, active: this.registry.size }, 'draining');
+      this.events.push({ kind: 'drain', message: `draining (${this.registry.size} live sessions, timeout ${timeoutMs} ms)` });
+      try {
+        await this.worker.drain(timeoutMs);
+      } finally {
+        this.loop.stop();
+        this.attribution.disable();
+        await this.ipc.close();
+        await this.dispatcher?.close();
+        this.logger.info('worker stopped');
+        this.#resolveStopped();
+      }
+    })();
+    return this.#stopping;
+  }
+
+  async reloadConfig(): Promise<{ changed: string[] }> {
+    const next = await loadConfig(this.loaded.file, this.options.cwd);
+    const changed = diffKeys(this.loaded.config, next.config);
+    this.admission.updateSettings(admissionOptions(next.config));
+    this.resolver.setSource(next.config.tenants.config);
+    // Agents and LiveKit credentials are bound at start; a change there needs a drain and restart.
+    this.loaded = { file: next.file, config: { ...next.config, agents: this.loaded.config.agents, livekit: this.loaded.config.livekit } };
+    this.logger.info({ changed }, 'config reloaded');
+    return { changed };
+  }
+
+  private controlTarget(): ControlTarget {
+    return {
+      tenantStats: () => this.admission.tenantStats(),
+      tenantStat: (t) => this.admission.tenantStat(t),
+      knownTenant: (t) => {
+        const cfg = this.config.tenants;
+        return (
+          this.admission.knownTenant(t) ||
+          t === cfg.defaultTenant ||
+          Object.hasOwn(cfg.maxSessions, t) ||
+          (typeof cfg.config === 'object' && Object.hasOwn(cfg.config, t))
+        );
+      },
+      configuredCap: (t) => this.config.tenants.maxSessions[t] ?? this.config.tenants.maxSessions['*'] ?? null,
+      setTenantCap: (t, cap) => this.admission.setTenantCap(t, cap),
+      tripBreaker: (t, forMs) => this.admission.tripBreaker(t, forMs),
+      resetBreaker: (t) => this.admission.resetBreaker(t),
+      invalidateTenantConfig: (t) => this.resolver.invalidate(t),
+      invalidateAllTenantConfigs: () => this.resolver.invalidateAll(),
+      describeTenantConfig: (t) => this.resolver.describe(t),
+      drain: (timeoutMs) => {
+        const alreadyDraining = this.admission.draining;
+        const timeout = timeoutMs ?? this.config.drainTimeoutMs;
+        const activeSessions = this.registry.size;
+        // Answer first: the socket closes once the drain completes.
+        setImmediate(() => void this.stop(timeout));
+        return { alreadyDraining, activeSessions, timeoutMs: timeout };
+      },
+      reloadConfig: () => this.reloadConfig(),
+    };
+  }
+}
+
+function diffKeys(a: OpenrtcConfig, b: OpenrtcConfig): string[] {
+  const keys = ['maxConcurrentSessions', 'tenants', 'circuitBreaker', 'drainTimeoutMs', 'assignmentTimeoutMs', 'introspection'] as const;
+  return keys.filter((k) => !sameShape(a[k], b[k]));
+}
+
+function sameShape(a: unknown, b: unknown): boolean {
+  if (typeof a === 'function' || typeof b === 'function') return false;
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
+}
