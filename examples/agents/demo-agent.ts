@@ -1,0 +1,40 @@
+// A voice agent as an agency would write it: one module, every tenant. It reads its tenant and
+// that tenant's providers from openrtc, and runs a real agents-js AgentSession with them.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineAgent, voice, type JobContext } from '@livekit/agents';
+import { currentTenant, logger, tenantProviders } from 'openrtc';
+
+/** Used for tenants whose config leaves the LLM slot empty. */
+const defaultLLM = new voice.testing.FakeLLM([{ input: 'hello', content: 'Hello! How can I help you today?' }]);
+
+function sessionDuration(ctx: JobContext): number {
+  try {
+    const meta = JSON.parse(ctx.job.metadata || '{}') as { duration_s?: unknown };
+    return typeof meta.duration_s === 'number' && meta.duration_s >= 0 ? Math.min(meta.duration_s, 3600) : 2;
+  } catch {
+    return 2;
+  }
+}
+
+export default defineAgent({
+  entry: async (ctx: JobContext) => {
+    const tenant = currentTenant();
+    const log = logger();
+    const failure = tenant.config?.settings?.simulateFailure;
+    if (typeof failure === 'string') throw new Error(failure);
+
+    const providers = tenantProviders({ llm: defaultLLM });
+    const session = new voice.AgentSession({ llm: providers.llm as voice.AgentSessionOptions['llm'] });
+    await session.start({ agent: new voice.Agent({ instructions: providers.instructions ?? 'You are a helpful voice assistant.' }) });
+    if (providers.greeting) log.info({ greeting: providers.greeting }, 'greeting');
+
+    const result = await session.run({ userInput: 'hello' }).wait();
+    const reply = result.events.find((e) => e.type === 'message');
+    log.info({ reply: reply?.type === 'message' ? reply.item.textContent : undefined }, 'agent replied');
+
+    // Stand-in for a call: stay up for the requested duration, then hang up.
+    await sleep(sessionDuration(ctx) * 1000);
+    await session.close();
+    ctx.shutdown('call ended');
+  },
+});
