@@ -40,7 +40,7 @@ export default defineConfig({
   maxConcurrentSessions: 50,
   tenants: {
     config: loadTenantConfig,
-    maxSessions: { acme: 10, globex: 2, flaky: 5, '*': 3 },
+    maxSessions: { acme: 10, globex: 2, initech: 10, flaky: 5, '*': 3 },
     // A call to this number is routed to initech without any dispatch metadata.
     phoneNumbers: { '+15550100': 'initech' },
     configCache: { ttlMs: 60_000, missTtlMs: 10_000, loadTimeoutMs: 2_000 },

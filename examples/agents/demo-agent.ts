@@ -7,12 +7,19 @@ import { currentTenant, logger, tenantProviders } from 'openrtc';
 /** Used for tenants whose config leaves the LLM slot empty. */
 const defaultLLM = new voice.testing.FakeLLM([{ input: 'hello', content: 'Hello! How can I help you today?' }]);
 
-function sessionDuration(ctx: JobContext): number {
+interface DemoMetadata {
+  /** How long the call stays up, in seconds. */
+  duration_s?: unknown;
+  /** Makes this one session fail, as a provider outage would. */
+  simulate_failure?: unknown;
+}
+
+function demoMetadata(ctx: JobContext): DemoMetadata {
   try {
-    const meta = JSON.parse(ctx.job.metadata || '{}') as { duration_s?: unknown };
-    return typeof meta.duration_s === 'number' && meta.duration_s >= 0 ? Math.min(meta.duration_s, 3600) : 2;
+    const meta: unknown = JSON.parse(ctx.job.metadata || '{}');
+    return typeof meta === 'object' && meta !== null ? (meta as DemoMetadata) : {};
   } catch {
-    return 2;
+    return {};
   }
 }
 
@@ -20,8 +27,9 @@ export default defineAgent({
   entry: async (ctx: JobContext) => {
     const tenant = currentTenant();
     const log = logger();
-    const failure = tenant.config?.settings?.simulateFailure;
-    if (typeof failure === 'string') throw new Error(failure);
+    const meta = demoMetadata(ctx);
+    const failure = meta.simulate_failure ?? tenant.config?.settings?.simulateFailure;
+    if (typeof failure === 'string' && failure) throw new Error(failure);
 
     const providers = tenantProviders({ llm: defaultLLM });
     const session = new voice.AgentSession({ llm: providers.llm as voice.AgentSessionOptions['llm'] });
@@ -33,7 +41,8 @@ export default defineAgent({
     log.info({ reply: reply?.type === 'message' ? reply.item.textContent : undefined }, 'agent replied');
 
     // Stand-in for a call: stay up for the requested duration, then hang up.
-    await sleep(sessionDuration(ctx) * 1000);
+    const duration = typeof meta.duration_s === 'number' && meta.duration_s >= 0 ? Math.min(meta.duration_s, 3600) : 2;
+    await sleep(duration * 1000);
     await session.close();
     ctx.shutdown('call ended');
   },
