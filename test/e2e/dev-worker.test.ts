@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
+import { startDevWorker, type DevWorker } from '../support/dev-worker.js';
+import { runCli } from '../support/run-cli.js';
+
+describe('openrtc dev + dispatch + top, as a user runs them', () => {
+  let worker: DevWorker;
+  beforeAll(async () => {
+    worker = await startDevWorker();
+  }, 90_000);
+  afterAll(async () => {
+    await worker?.stop();
+  });
+
+  it('hosts five acme sessions in the one worker process, with tenant-tagged logs', async () => {
+    const dispatched = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '5', '--duration', '4'], worker.env);
+    expect(dispatched.code, dispatched.stderr).toBe(0);
+    expect(dispatched.stdout).toContain('5/5 accepted');
+
+    const globex = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '1', '--duration', '4'], worker.env);
+    expect(globex.stdout).toContain('1/1 accepted');
+
+    await sleep(1_000);
+    const json = await runCli(['top', '--json'], worker.env);
+    expect(json.code, json.stderr).toBe(0);
+    const snapshot = SnapshotV1.parse(JSON.parse(json.stdout));
+    expect(snapshot.worker.pid).toBe(worker.child.pid);
+    expect(snapshot.sessions_by_tenant.acme).toBe(5);
+    expect(snapshot.sessions_by_tenant.globex).toBe(1);
+    expect(snapshot.sessions.filter((s) => s.tenant === 'acme')).toHaveLength(5);
+
+    const once = await runCli(['top', '--once', '--tenant', 'acme'], worker.env);
+    expect(once.code, once.stderr).toBe(0);
+    const sessionLines = once.stdout.split('\n').filter((l) => /\bdemo\b/.test(l) && /\b(acme|globex)\b/.test(l));
+    expect(sessionLines.length).toBeGreaterThanOrEqual(5);
+    expect(sessionLines.every((l) => l.includes('acme') && !l.includes('globex'))).toBe(true);
+
+    const replies = worker.logs
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((l) => l?.msg === 'agent replied');
+    const acmeReplies = replies.filter((l) => l?.tenant === 'acme');
+    expect(acmeReplies).toHaveLength(5);
+    for (const l of acmeReplies) {
+      expect(l?.session_id).toEqual(expect.any(String));
+      expect(l?.agent).toBe('demo');
+      expect(l?.pid).toBe(worker.child.pid);
+      expect(l?.reply).toBe('Acme Support, how can I help?');
+    }
+    expect(new Set(acmeReplies.map((l) => l?.session_id)).size).toBe(5);
+  }, 60_000);
+
+  it('prints the rejection reason for a malformed tenant and for a full tenant', async () => {
+    const bad = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'bad tenant!'], worker.env);
+    expect(bad.code).toBe(0);
+    expect(bad.stdout).toMatch(/rejected invalid_tenant/);
+
+    const full = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '4', '--duration', '3'], worker.env);
+    const accepted = (full.stdout.match(/ accepted job /g) ?? []).length;
+    const capped = (full.stdout.match(/tenant_capacity/g) ?? []).length;
+    expect(accepted + capped).toBe(4);
+    expect(accepted).toBeLessThanOrEqual(2);
+  }, 60_000);
+
+  it('refuses a bad config with the field path and exit code 2', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-badcfg-'));
+    try {
+      const file = path.join(dir, 'openrtc.config.ts');
+      writeFileSync(file, `export default { agents: { demo: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`);
+      const result = await runCli(['start', '--config', file], worker.env);
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe(`${file}: tenants.maxSessions.acme: expected a positive integer, got -1`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells the user plainly when no worker is running', async () => {
+    const env = { ...worker.env, OPENRTC_RUNTIME_DIR: mkdtempSync(path.join(os.tmpdir(), 'openrtc-empty-')) };
+    const top = await runCli(['top', '--once'], env);
+    expect(top.code).toBe(1);
+    expect(top.stderr.trim().split('\n')).toHaveLength(1);
+    expect(top.stderr).toContain('no openrtc worker is running');
+    const list = await runCli(['tenant', 'list'], env);
+    expect(list.code).toBe(1);
+    expect(list.stderr.trim()).toBe('openrtc: no openrtc worker is running (start one with: npx openrtc dev)');
+  });
+});
