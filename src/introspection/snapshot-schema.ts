@@ -1,0 +1,110 @@
+import { z } from 'zod';
+
+/**
+ * The worker's live state as served over the control socket and printed by `openrtc top --json`.
+ * Every object is strict and every leaf is a number, a flag, an identifier or a short message:
+ * there is no free-form slot a provider config or a secret could travel in.
+ */
+export const SNAPSHOT_VERSION = 1 as const;
+
+const count = z.number().int().nonnegative();
+const ms = z.number().nonnegative();
+const id = z.string().max(256);
+const epochMs = z.number().nonnegative();
+
+export const SessionStateSchema = z.enum(['starting', 'active', 'closing']);
+export const BreakerStateSchema = z.enum(['closed', 'open', 'half_open']);
+export const EventKindSchema = z.enum(['breaker', 'reject', 'slow_session', 'audit', 'drain', 'config', 'session', 'worker']);
+
+/** Counts per reject reason. Keys are reason codes; values are counts only. */
+const reasonCounts = z.record(z.string().regex(/^[a-z_]{1,64}$/), count);
+
+export const TotalsSchema = z.strictObject({
+  accepted: count,
+  rejected: reasonCounts,
+  started: count,
+  succeeded: count,
+  failed: count,
+  active: count,
+  reserved: count,
+});
+
+export const LoopStatsSchema = z.strictObject({ p50Ms: ms, p99Ms: ms, maxMs: ms });
+
+export const WorkerSnapshotSchema = z.strictObject({
+  name: id,
+  pid: z.number().int().positive(),
+  uptimeS: ms,
+  version: z.string().max(64),
+  draining: z.boolean(),
+  active: count,
+  reserved: count,
+  /** null = unlimited. */
+  capacity: count.nullable(),
+  rssBytes: count,
+  heapUsedBytes: count,
+  loop: LoopStatsSchema,
+  totals: TotalsSchema,
+});
+
+export const BreakerSnapshotSchema = z.strictObject({
+  state: BreakerStateSchema,
+  /** Open only: seconds until it moves to half-open. */
+  secondsLeft: ms.optional(),
+  probesInFlight: count,
+  lastTransitionAt: epochMs.optional(),
+  manual: z.boolean().optional(),
+});
+
+export const TenantSnapshotSchema = z.strictObject({
+  tenant: id,
+  active: count,
+  reserved: count,
+  cap: count.nullable(),
+  accepted: count,
+  rejected: reasonCounts,
+  succeeded: count,
+  failed: count,
+  breaker: BreakerSnapshotSchema,
+});
+
+export const SessionSnapshotSchema = z.strictObject({
+  sessionId: id,
+  jobId: id,
+  room: id,
+  agent: id,
+  tenant: id,
+  state: SessionStateSchema,
+  ageS: ms,
+  /** Share of one core over the last interval, 0..100 (see attribution.ts for the method). */
+  cpuPct: z.number().nonnegative(),
+  /** An estimate, not a measurement (see attribution.ts). */
+  memShareBytes: count,
+  slow: z.boolean(),
+  lastBlockMs: ms.optional(),
+});
+
+export const EventSnapshotSchema = z.strictObject({
+  at: epochMs,
+  kind: EventKindSchema,
+  tenant: id.optional(),
+  message: z.string().max(300),
+});
+
+export const SnapshotV1 = z.strictObject({
+  v: z.literal(SNAPSHOT_VERSION),
+  generatedAt: epochMs,
+  worker: WorkerSnapshotSchema,
+  tenants: z.array(TenantSnapshotSchema),
+  sessions: z.array(SessionSnapshotSchema),
+  sessions_by_tenant: z.record(id, count),
+  events: z.array(EventSnapshotSchema),
+});
+
+export type SnapshotV1 = z.infer<typeof SnapshotV1>;
+export type WorkerSnapshot = z.infer<typeof WorkerSnapshotSchema>;
+export type TenantSnapshot = z.infer<typeof TenantSnapshotSchema>;
+export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
+export type EventSnapshot = z.infer<typeof EventSnapshotSchema>;
+export type EventKind = z.infer<typeof EventKindSchema>;
+export type LoopStats = z.infer<typeof LoopStatsSchema>;

@@ -1,0 +1,128 @@
+import type { RejectReason } from '../admission/reasons.js';
+import type { BreakerView, TenantStats } from '../admission/types.js';
+import type { SessionAttribution } from './attribution.js';
+import type { LoopMonitor } from './loop-monitor.js';
+import type { RecentEvents } from './recent-events.js';
+import type { SessionRegistry } from './registry.js';
+import { SNAPSHOT_VERSION, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
+
+/** Worker-wide admission counters. */
+export interface Totals {
+  accepted: number;
+  rejected: Record<RejectReason, number>;
+  started: number;
+  succeeded: number;
+  failed: number;
+  active: number;
+  reserved: number;
+}
+
+/** The part of admission the snapshot reads; the real `Admission` satisfies it. */
+export interface AdmissionView {
+  tenantStats(): TenantStats[];
+  totals(): Totals;
+  inUse(): number;
+  capacity(): number | null;
+  readonly draining: boolean;
+}
+
+export interface SnapshotSources {
+  worker: { name: string; version: string; startedAt: number };
+  /** Epoch ms. */
+  now(): number;
+  registry: SessionRegistry;
+  admission: AdmissionView;
+  loop: Pick<LoopMonitor, 'stats'>;
+  attribution: Pick<SessionAttribution, 'usage' | 'memoryShare'>;
+  events: Pick<RecentEvents, 'list'>;
+  memory(): { rss: number; heapUsed: number };
+  pid?: number;
+}
+
+/** How many recent events a snapshot carries. */
+export const SNAPSHOT_EVENTS = 50;
+
+/**
+ * Assembles the versioned snapshot from the live sources. Copies field by field into the
+ * schema's shape, so nothing the sources hold beyond these fields (configs, providers) leaks.
+ */
+export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
+  const now = sources.now();
+  const records = sources.registry.list();
+  const mem = sources.memory();
+  const memShare = sources.attribution.memoryShare(mem.heapUsed, records.length);
+  const totals = sources.admission.totals();
+
+  const sessionsByTenant: Record<string, number> = {};
+  const sessions = records.map((r) => {
+    sessionsByTenant[r.tenant] = (sessionsByTenant[r.tenant] ?? 0) + 1;
+    const usage = sources.attribution.usage(r.sessionId);
+    const row: SnapshotV1['sessions'][number] = {
+      sessionId: r.sessionId,
+      jobId: r.jobId,
+      room: r.room,
+      agent: r.agent,
+      tenant: r.tenant,
+      state: r.state,
+      ageS: Math.max(0, Math.round((now - r.startedAt) / 100) / 10),
+      cpuPct: usage.cpuPct,
+      memShareBytes: memShare,
+      slow: usage.slow,
+    };
+    if (usage.lastBlockMs !== undefined) row.lastBlockMs = usage.lastBlockMs;
+    return row;
+  });
+
+  return {
+    v: SNAPSHOT_VERSION,
+    generatedAt: now,
+    worker: {
+      name: sources.worker.name,
+      pid: sources.pid ?? process.pid,
+      uptimeS: Math.max(0, Math.round((now - sources.worker.startedAt) / 1000)),
+      version: sources.worker.version,
+      draining: sources.admission.draining,
+      active: totals.active,
+      reserved: totals.reserved,
+      capacity: sources.admission.capacity(),
+      rssBytes: Math.round(mem.rss),
+      heapUsedBytes: Math.round(mem.heapUsed),
+      loop: { ...sources.loop.stats() },
+      totals: {
+        accepted: totals.accepted,
+        rejected: { ...totals.rejected },
+        started: totals.started,
+        succeeded: totals.succeeded,
+        failed: totals.failed,
+        active: totals.active,
+        reserved: totals.reserved,
+      },
+    },
+    tenants: sources.admission.tenantStats().map((t) => tenantSnapshot(t, now)),
+    sessions,
+    sessions_by_tenant: sessionsByTenant,
+    events: sources.events.list(SNAPSHOT_EVENTS).map((e) => ({ ...e })),
+  };
+}
+
+function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
+  return {
+    tenant: t.tenant,
+    active: t.active,
+    reserved: t.reserved,
+    cap: t.cap,
+    accepted: t.accepted,
+    rejected: { ...t.rejected },
+    succeeded: t.succeeded,
+    failed: t.failed,
+    breaker: breakerSnapshot(t.breaker, now),
+  };
+}
+
+function breakerSnapshot(b: BreakerView, now: number): TenantSnapshot['breaker'] {
+  const out: TenantSnapshot['breaker'] = { state: b.state, probesInFlight: b.probesInFlight };
+  if (b.state === 'open' && b.openUntil !== undefined) out.secondsLeft = Math.max(0, Math.ceil((b.openUntil - now) / 1000));
+  if (b.lastTransitionAt !== undefined) out.lastTransitionAt = b.lastTransitionAt;
+  if (b.manual !== undefined) out.manual = b.manual;
+  return out;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/** Wire format of the control socket: one JSON object per line, in both directions. */
+export const PROTOCOL_VERSION = 1 as const;
+
+export const RequestId = z.union([z.string().max(128), z.number().int()]);
+export type RequestId = z.infer<typeof RequestId>;
+
+export const IpcRequest = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  id: RequestId,
+  method: z.string().min(1).max(64),
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+export type IpcRequest = z.infer<typeof IpcRequest>;
+
+export const IpcErrorBody = z.strictObject({ code: z.string(), message: z.string() });
+
+export const IpcResponse = z.union([
+  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: RequestId.nullable(), result: z.unknown() }),
+  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: RequestId.nullable(), error: IpcErrorBody }),
+]);
+export type IpcResponse = z.infer<typeof IpcResponse>;
+
+/** Stable error codes; scripts branch on these, people read the message. */
+export type IpcErrorCode =
+  | 'bad_json'
+  | 'line_too_long'
+  | 'bad_request'
+  | 'unsupported_version'
+  | 'unknown_method'
+  | 'too_many_connections'
+  | 'internal'
+  | (string & {});
+
+/** Context of the caller. The socket is 0600 in a 0700 directory, so the peer is our own uid. */
+export interface CallContext {
+  uid?: number;
+}
+
+export type Handler = (params: unknown, ctx: CallContext) => Promise<unknown> | unknown;
+
+/**
+ * An error a handler throws on purpose: its code and message go to the client as they are.
+ * Any other thrown value is answered `internal` with no detail.
+ */
+export class IpcMethodError extends Error {
+  constructor(
+    readonly code: IpcErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A handler whose params are validated by `schema`; a mismatch is `bad_request` naming the field. */
+export function defineMethod<S extends z.ZodType>(schema: S, fn: (params: z.infer<S>, ctx: CallContext) => Promise<unknown> | unknown): Handler {
+  return (params, ctx) => {
+    const parsed = schema.safeParse(params ?? {});
+    if (!parsed.success) throw new IpcMethodError('bad_request', describeZodError(parsed.error, 'params'));
+    return fn(parsed.data, ctx);
+  };
+}
+
+/** `params.intervalMs: Too small: expected number to be >=100` — the first issue, with its path. */
+export function describeZodError(error: z.ZodError, root: string): string {
+  const issue = error.issues[0];
+  if (!issue) return `${root}: invalid`;
+  const path = [root, ...issue.path.map(String)].join('.');
+  return `${path}: ${issue.message}`;
+}
+
+/** True for errors whose code a client may see: lowercase snake codes, not Node's `ENOENT`. */
+export function isPublicError(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && /^[a-z][a-z_]{0,63}$/.test((err as unknown as { code: string }).code);
+}

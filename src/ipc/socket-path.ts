@@ -1,0 +1,147 @@
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Where worker sockets live: `$OPENRTC_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/openrtc`, else
+ * `<tmpdir>/openrtc-<uid>`. The directory is ours alone (mode 0700, owned by us, a real directory
+ * and not a symlink); the directory's mode is what keeps other users off the sockets.
+ */
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OPENRTC_RUNTIME_DIR) return path.resolve(env.OPENRTC_RUNTIME_DIR);
+  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, 'openrtc');
+  return path.join(os.tmpdir(), `openrtc-${process.getuid?.() ?? 'user'}`);
+}
+
+export class UnsafeRuntimeDirError extends Error {
+  override name = 'UnsafeRuntimeDirError';
+}
+
+/** Throws unless `dir` is a real directory (never a symlink), owned by us, with mode 0700. */
+export async function assertPrivateDir(dir: string): Promise<void> {
+  const st = await lstat(dir);
+  if (st.isSymbolicLink()) throw new UnsafeRuntimeDirError(`socket directory ${dir} is a symlink; refusing to use it`);
+  if (!st.isDirectory()) throw new UnsafeRuntimeDirError(`socket directory ${dir} is not a directory`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new UnsafeRuntimeDirError(`socket directory ${dir} is owned by uid ${st.uid}, not by us (uid ${uid})`);
+  const mode = st.mode & 0o777;
+  if (mode !== 0o700) throw new UnsafeRuntimeDirError(`socket directory ${dir} has mode ${mode.toString(8)}; expected 700 (chmod 700 ${dir})`);
+}
+
+/** Creates the runtime directory (0700) if needed and checks it is safe. */
+export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<string> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') await mkdir(dir, { recursive: true, mode: 0o700 });
+    else if (code !== 'EEXIST') throw err;
+  }
+  await assertPrivateDir(dir);
+  return dir;
+}
+
+const SOCKET_NAME = /^(.+)-(\d+)\.sock$/;
+
+/** Keeps the name readable in a file name and the path under the Unix socket length limit. */
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 48) || 'worker';
+}
+
+/** `<dir>/<name>-<pid>.sock`: a second worker (another pid) never gets the first one's path. */
+export async function workerSocketPath(workerName: string, env: NodeJS.ProcessEnv = process.env, pid = process.pid): Promise<string> {
+  const dir = await ensureRuntimeDir(runtimeDir(env));
+  return path.join(dir, `${safeName(workerName)}-${pid}.sock`);
+}
+
+export interface WorkerSocket {
+  name: string;
+  pid: number;
+  socketPath: string;
+}
+
+/** Resolves true when something accepts a connection on `socketPath`. */
+export function probeSocket(socketPath: string, timeoutMs = 500): Promise<'live' | 'refused' | 'unknown'> {
+  return new Promise((resolve) => {
+    const sock = net.connect(socketPath);
+    const timer = setTimeout(() => done('unknown'), timeoutMs);
+    function done(result: 'live' | 'refused' | 'unknown') {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(result);
+    }
+    sock.once('connect', () => done('live'));
+    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'unknown'));
+  });
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but is not ours.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function socketEntries(dir: string): Promise<WorkerSocket[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: WorkerSocket[] = [];
+  for (const file of names.sort()) {
+    const m = SOCKET_NAME.exec(file);
+    if (!m) continue;
+    const socketPath = path.join(dir, file);
+    try {
+      // lstat: a symlink is never a socket here, so it is never probed, listed or unlinked.
+      if (!(await lstat(socketPath)).isSocket()) continue;
+    } catch {
+      continue;
+    }
+    out.push({ name: m[1]!, pid: Number(m[2]), socketPath });
+  }
+  return out;
+}
+
+/** The live workers in the runtime directory (each answered a connect). */
+export async function listWorkers(env: NodeJS.ProcessEnv = process.env): Promise<WorkerSocket[]> {
+  const dir = runtimeDir(env);
+  try {
+    await lstat(dir);
+  } catch {
+    return [];
+  }
+  // A socket in a directory others can write could be anyone's: do not talk to it.
+  await assertPrivateDir(dir);
+  const entries = await socketEntries(dir);
+  const probes = await Promise.all(entries.map((e) => probeSocket(e.socketPath)));
+  return entries.filter((_, i) => probes[i] === 'live');
+}
+
+/**
+ * Removes sockets left by workers that died without cleaning up: only when nobody answers a
+ * connect AND the pid in the name is gone. Returns the paths removed.
+ */
+export async function cleanStaleSockets(dir: string, keep?: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const e of await socketEntries(dir)) {
+    if (e.socketPath === keep) continue;
+    if (pidAlive(e.pid) && e.pid !== process.pid) continue;
+    if ((await probeSocket(e.socketPath)) !== 'refused') continue;
+    try {
+      if (!(await lstat(e.socketPath)).isSocket()) continue;
+      await unlink(e.socketPath);
+      removed.push(e.socketPath);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+  return removed;
+}

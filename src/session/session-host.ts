@@ -1,0 +1,359 @@
+import { randomBytes } from 'node:crypto';
+import {
+  initializeLogger,
+  JobProcess,
+  loggerOptions,
+  runWithJobContext,
+  type AgentDefinition,
+  type JobContext,
+  voice,
+} from '@livekit/agents';
+import { RoomEvent, type Room } from '@livekit/rtc-node';
+import type { Logger } from 'pino';
+import type { Reservation, SessionOutcome } from '../admission/types.js';
+import type { SessionRegistry } from '../introspection/registry.js';
+import { sessionScope, type SessionScope } from '../logging/scope.js';
+import { describeError, installProcessErrorHandlers, routeSessionErrors } from './failure-attribution.js';
+import { buildJobContext, isLocalJob, type MediaMode } from './job-context.js';
+import type {
+  SessionEndedEvent,
+  SessionListener,
+  SessionStartedEvent,
+  SessionStartRequest,
+  SessionsPort,
+} from './types.js';
+
+/** Introspection's per-session state (CPU, loop blocks), dropped when a session ends. */
+export interface SessionAttributionPort {
+  forget(sessionId: string): void;
+}
+
+export interface SessionHostOptions {
+  agents: Record<string, AgentDefinition>;
+  registry: SessionRegistry;
+  logger: Logger;
+  onSessionStarted?: (event: SessionStartedEvent) => void;
+  onSessionEnded?: (event: SessionEndedEvent) => void;
+  attribution?: SessionAttributionPort;
+  /** How long a session may take to wind down once asked to end; then it is force-closed. */
+  shutdownGraceMs?: number;
+  /** `auto` runs a job without media when its assignment has no token or room sid. */
+  media?: MediaMode;
+}
+
+interface LiveSession {
+  scope: SessionScope;
+  reservation: Reservation;
+  definition: AgentDefinition;
+  ctx: JobContext;
+  room: Room;
+  local: boolean;
+  startedAt: number;
+  entry?: Promise<void>;
+  entrySettled: boolean;
+  /** The first end trigger; a later failure can still turn a plain success into a failure. */
+  end?: { outcome: SessionOutcome; error?: string; byHost: boolean };
+  teardown?: Promise<void>;
+  unroute: () => void;
+}
+
+const DEFAULT_GRACE_MS = 10_000;
+
+/**
+ * Runs assigned jobs in this process. Each agent's prewarm runs once into a `JobProcess` that all
+ * of that agent's sessions share; each session gets its own `JobContext`, agents-js job scope and
+ * our session scope. Whatever way a session ends, teardown runs once and releases its
+ * reservation exactly once.
+ */
+export class SessionHost implements SessionsPort {
+  readonly #opts: SessionHostOptions;
+  readonly #grace: number;
+  readonly #procs = new Map<string, Promise<JobProcess>>();
+  readonly #byJob = new Map<string, LiveSession>();
+  readonly #listeners = new Set<SessionListener>();
+
+  constructor(options: SessionHostOptions) {
+    this.#opts = options;
+    this.#grace = options.shutdownGraceMs ?? DEFAULT_GRACE_MS;
+    // agents-js code paths call its global logger and throw when it was never initialised.
+    if (!loggerOptions()) initializeLogger({ pretty: false, level: 'warn' });
+    installProcessErrorHandlers(options.logger);
+    const { onSessionStarted, onSessionEnded } = options;
+    if (onSessionStarted || onSessionEnded) {
+      this.subscribe({
+        ...(onSessionStarted ? { started: onSessionStarted } : {}),
+        ...(onSessionEnded ? { ended: onSessionEnded } : {}),
+      });
+    }
+  }
+
+  /** Runs every agent's prewarm now, so the first call does not pay for it. */
+  async prewarmAll(): Promise<void> {
+    await Promise.all(Object.keys(this.#opts.agents).map((name) => this.#proc(name)));
+  }
+
+  subscribe(listener: SessionListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  active(): string[] {
+    return [...this.#byJob.keys()];
+  }
+
+  async start(req: SessionStartRequest): Promise<void> {
+    const jobId = req.job.id;
+    const agent = req.job.agentName;
+    const { logger } = this.#opts;
+    if (this.#byJob.has(jobId)) {
+      logger.warn({ job_id: jobId }, 'assignment for a job that is already running; ignored');
+      return;
+    }
+    const definition = this.#opts.agents[agent];
+    if (!definition) {
+      // Our configuration problem, not the tenant's: not a breaker sample.
+      const outcome: SessionOutcome = { kind: 'cancelled', reason: 'unknown_agent' };
+      req.reservation.release(outcome);
+      logger.error({ job_id: jobId, tenant: req.tenant, agent }, `no agent named "${agent}" on this worker`);
+      this.#emitEnded({ sessionId: '', jobId, tenant: req.tenant, agent, outcome, error: `unknown agent "${agent}"`, durationMs: 0 });
+      return;
+    }
+
+    const sessionId = `ses_${randomBytes(6).toString('hex')}`;
+    const scope: SessionScope = { tenant: req.tenant, sessionId, jobId, agent, config: req.config };
+    let proc: JobProcess;
+    try {
+      proc = await this.#proc(agent);
+    } catch (err) {
+      const outcome: SessionOutcome = { kind: 'failed', reason: 'prewarm_error' };
+      req.reservation.release(outcome);
+      sessionScope.run(scope, () => logger.error({ error: describeError(err) }, 'agent prewarm failed; session not started'));
+      this.#emitEnded({ sessionId, jobId, tenant: req.tenant, agent, outcome, error: describeError(err), durationMs: 0 });
+      return;
+    }
+
+    const local = isLocalJob(req, this.#opts.media ?? 'auto');
+    let live: LiveSession | undefined;
+    const { ctx, room } = buildJobContext(proc, req, agent, local, {
+      onConnect: () => undefined,
+      onShutdown: (reason) => {
+        if (live) this.#requestEnd(live, { kind: 'success', reason: reason ? `shutdown: ${reason}` : 'shutdown' });
+      },
+    });
+    live = {
+      scope,
+      reservation: req.reservation,
+      definition,
+      ctx,
+      room,
+      local,
+      startedAt: Date.now(),
+      entrySettled: false,
+      unroute: () => undefined,
+    };
+    const session = live;
+    this.#byJob.set(jobId, session);
+    req.reservation.markStarted();
+    this.#opts.registry.add({ sessionId, jobId, room: req.job.room?.name ?? '', agent, tenant: req.tenant, startedAt: session.startedAt });
+    session.unroute = routeSessionErrors(sessionId, (error, kind) =>
+      this.#requestEnd(session, { kind: 'failed', reason: kind }, describeError(error)),
+    );
+    room.on(RoomEvent.Disconnected, () => this.#requestEnd(session, { kind: 'success', reason: 'room_disconnected' }));
+    this.#watchAgentSession(session);
+
+    this.#inScope(session, () => logger.info({ job_id: jobId, room: req.job.room?.name, local }, 'session started'));
+    this.#opts.registry.setState(sessionId, 'active');
+    this.#emitStarted({ sessionId, jobId, tenant: req.tenant, agent });
+
+    session.entry = this.#inScope(session, () => Promise.resolve().then(() => definition.entry(ctx)));
+    session.entry.then(
+      () => {
+        session.entrySettled = true;
+        this.#onEntryReturned(session);
+      },
+      (error: unknown) => {
+        session.entrySettled = true;
+        this.#requestEnd(session, { kind: 'failed', reason: 'entry_error' }, describeError(error));
+      },
+    );
+  }
+
+  /** Ends one session (server termination, operator action) and resolves once it is torn down. */
+  async terminate(jobId: string, reason = 'terminated'): Promise<void> {
+    const session = this.#byJob.get(jobId);
+    if (!session) return;
+    this.#requestEnd(session, { kind: 'success', reason }, undefined, true);
+    await session.teardown;
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    await Promise.all(this.active().map((jobId) => this.terminate(jobId, reason)));
+  }
+
+  #proc(agent: string): Promise<JobProcess> {
+    let proc = this.#procs.get(agent);
+    if (!proc) {
+      const definition = this.#opts.agents[agent];
+      proc = (async () => {
+        const p = new JobProcess();
+        await definition?.prewarm?.(p);
+        return p;
+      })();
+      // A failed prewarm is retried by the next session rather than poisoning the agent forever.
+      proc.catch(() => this.#procs.delete(agent));
+      this.#procs.set(agent, proc);
+    }
+    return proc;
+  }
+
+  /**
+   * agents-js records the job's primary `AgentSession` on the context when the agent starts it.
+   * Watching that assignment lets us see the session close, and close it with an error, even
+   * while the entry is still running.
+   */
+  #watchAgentSession(session: LiveSession): void {
+    const { ctx } = session;
+    let current: voice.AgentSession | undefined = ctx._primaryAgentSession;
+    Object.defineProperty(ctx, '_primaryAgentSession', {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (value: voice.AgentSession | undefined) => {
+        if (value && value !== current) {
+          value.on(voice.AgentSessionEventTypes.Close, (ev: voice.CloseEvent) => {
+            if (ev.reason === voice.CloseReason.ERROR) {
+              this.#requestEnd(session, { kind: 'failed', reason: 'agent_session_error' }, ev.error ? describeError(ev.error) : undefined);
+            } else {
+              this.#requestEnd(session, { kind: 'success', reason: 'session_closed' });
+            }
+          });
+        }
+        current = value;
+      },
+    });
+  }
+
+  /**
+   * The entry returning does not end a call: stock agents-js keeps a job alive until shutdown or
+   * room disconnect, and an entry usually returns right after starting its `AgentSession`. With
+   * nothing left running (no live session, no connected room) the job is over.
+   */
+  #onEntryReturned(session: LiveSession): void {
+    if (session.end) return;
+    const agentSession = session.ctx._primaryAgentSession;
+    if (agentSession?._started) return;
+    if (!session.local && session.room.isConnected) return;
+    this.#requestEnd(session, { kind: 'success', reason: 'entry_returned' });
+  }
+
+  #requestEnd(session: LiveSession, outcome: SessionOutcome, error?: string, byHost = false): void {
+    const end = session.end;
+    if (end) {
+      // A failure that surfaces while winding down still counts, unless the host itself ended the
+      // session: then errors are expected fallout of the close.
+      if (outcome.kind === 'failed' && end.outcome.kind === 'success' && !end.byHost) {
+        session.end = { outcome, ...(error !== undefined ? { error } : {}), byHost: false };
+      }
+      return;
+    }
+    session.end = { outcome, ...(error !== undefined ? { error } : {}), byHost };
+    this.#opts.registry.setState(session.scope.sessionId, 'closing');
+    session.teardown = this.#teardown(session);
+  }
+
+  async #teardown(session: LiveSession): Promise<void> {
+    const { ctx, room, definition } = session;
+    const { logger } = this.#opts;
+    try {
+      const agentSession = ctx._primaryAgentSession;
+      // Closing the AgentSession first unblocks an entry that is waiting on speech or a run.
+      const closing = agentSession ? this.#bounded(session, 'AgentSession.close', () => agentSession.close()) : Promise.resolve(true);
+      if (!session.entrySettled && session.entry) {
+        const finished = await this.#bounded(session, 'entry', () => session.entry);
+        if (!finished) this.#inScope(session, () => logger.warn({ grace_ms: this.#grace }, 'entry did not finish in time; session force-closed'));
+      }
+      const closed = await closing;
+      if (closed && definition.onSessionEnd) {
+        const onEnd = definition.onSessionEnd;
+        await this.#bounded(session, 'onSessionEnd', () => onEnd(ctx));
+      }
+      if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
+      await this.#bounded(session, 'room.disconnect', () => room.disconnect());
+      await Promise.all(ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)));
+    } catch (err) {
+      this.#inScope(session, () => logger.error({ error: describeError(err) }, 'error during session teardown'));
+    } finally {
+      this.#finish(session);
+    }
+  }
+
+  #finish(session: LiveSession): void {
+    const { scope } = session;
+    const end = session.end ?? { outcome: { kind: 'failed', reason: 'unknown' } as SessionOutcome, byHost: false };
+    session.unroute();
+    session.reservation.release(end.outcome);
+    this.#opts.registry.remove(scope.sessionId);
+    this.#byJob.delete(scope.jobId);
+    this.#opts.attribution?.forget(scope.sessionId);
+    const durationMs = Date.now() - session.startedAt;
+    this.#inScope(session, () => {
+      const fields = { outcome: end.outcome.kind, reason: end.outcome.reason, error: end.error, duration_ms: durationMs };
+      if (end.outcome.kind === 'failed') this.#opts.logger.warn(fields, `session failed: ${end.outcome.reason}`);
+      else this.#opts.logger.info(fields, `session ended: ${end.outcome.reason}`);
+    });
+    this.#emitEnded({
+      sessionId: scope.sessionId,
+      jobId: scope.jobId,
+      tenant: scope.tenant,
+      agent: scope.agent,
+      outcome: end.outcome,
+      ...(end.error !== undefined ? { error: end.error } : {}),
+      durationMs,
+    });
+  }
+
+  /**
+   * Runs one teardown step inside the session's scopes, bounded by the grace period. Resolves
+   * true when it finished, false when it failed or timed out; teardown never stops part way.
+   */
+  async #bounded(session: LiveSession, step: string, fn: () => unknown): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#grace);
+    });
+    const work = this.#inScope(session, () => Promise.resolve().then(fn)).then(
+      () => true,
+      (err: unknown) => {
+        if (step !== 'entry') {
+          this.#inScope(session, () => this.#opts.logger.warn({ error: describeError(err) }, `${step} failed during teardown`));
+        }
+        return false;
+      },
+    );
+    try {
+      return await Promise.race([work, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #inScope<T>(session: LiveSession, fn: () => T): T {
+    return sessionScope.run(session.scope, () => runWithJobContext(session.ctx, fn));
+  }
+
+  #emitStarted(event: SessionStartedEvent): void {
+    for (const l of this.#listeners) this.#safe(() => l.started?.(event));
+  }
+
+  #emitEnded(event: SessionEndedEvent): void {
+    for (const l of this.#listeners) this.#safe(() => l.ended?.(event));
+  }
+
+  #safe(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#opts.logger.error({ error: describeError(err) }, 'session listener failed');
+    }
+  }
+}

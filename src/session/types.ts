@@ -1,0 +1,47 @@
+import type { Job } from '@livekit/protocol';
+import type { Reservation, SessionOutcome } from '../admission/types.js';
+import type { TenantConfig } from '../tenancy/types.js';
+
+/** Everything the session host needs to run one assigned job. */
+export interface SessionStartRequest {
+  job: Job;
+  /** Media server URL for `ctx.connect()`; empty for local jobs. */
+  url: string;
+  /** Participant token from the assignment; empty for local jobs. */
+  token: string;
+  workerId: string;
+  tenant: string;
+  reservation: Reservation;
+  config: TenantConfig | undefined;
+  apiKey?: string;
+  apiSecret?: string;
+}
+
+export interface SessionStartedEvent {
+  sessionId: string;
+  jobId: string;
+  tenant: string;
+  agent: string;
+}
+
+export interface SessionEndedEvent extends SessionStartedEvent {
+  outcome: SessionOutcome;
+  /** Secret-free detail of a failure (error name and message, truncated). */
+  error?: string;
+  durationMs: number;
+}
+
+export interface SessionListener {
+  started?(event: SessionStartedEvent): void;
+  ended?(event: SessionEndedEvent): void;
+}
+
+/** What the worker host needs from the session host. */
+export interface SessionsPort {
+  start(req: SessionStartRequest): Promise<void>;
+  terminate(jobId: string, reason?: string): Promise<void>;
+  closeAll(reason: string): Promise<void>;
+  /** Job ids of sessions that have not finished tearing down. */
+  active(): string[];
+  subscribe(listener: SessionListener): () => void;
+}

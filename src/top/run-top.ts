@@ -1,0 +1,126 @@
+import { render } from 'ink';
+import { createElement } from 'react';
+import { IpcClient } from '../ipc/ipc-client.js';
+import { listWorkers, type WorkerSocket } from '../ipc/socket-path.js';
+import { SnapshotV1 } from '../introspection/snapshot-schema.js';
+import { App } from './App.js';
+import { parseTopOptions, type TopOptions } from './options.js';
+import { renderPlainFrame } from './plain-frame.js';
+import { ipcSnapshotSource } from './snapshot-source.js';
+
+export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
+
+export interface RunTopOptions {
+  /** Explicit socket (`--socket`); otherwise the only live worker is used. */
+  socketPath?: string | undefined;
+  socket?: string | undefined;
+  tenant?: string | undefined;
+  sort?: string | undefined;
+  status?: string | undefined;
+  refreshRate?: number | undefined;
+  once?: boolean | undefined;
+  json?: boolean | undefined;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WritableStream;
+  stdin?: NodeJS.ReadStream;
+  env?: NodeJS.ProcessEnv;
+  /** Delay between reconnect attempts of the live view. */
+  retryMs?: number;
+}
+
+class TopFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+function workerList(workers: WorkerSocket[]): string {
+  return workers.map((w) => `  ${w.name} (pid ${w.pid}): --socket ${w.socketPath}`).join('\n');
+}
+
+async function discover(env: NodeJS.ProcessEnv, preferName?: string): Promise<WorkerSocket> {
+  let workers: WorkerSocket[];
+  try {
+    workers = await listWorkers(env);
+  } catch (err) {
+    throw new TopFailure(err instanceof Error ? err.message : String(err), 1);
+  }
+  if (workers.length === 0) throw new TopFailure(NO_WORKER_HINT, 1);
+  if (workers.length === 1) return workers[0]!;
+  const same = preferName === undefined ? [] : workers.filter((w) => w.name === preferName);
+  if (same.length === 1) return same[0]!;
+  throw new TopFailure(`several openrtc workers are running; pick one with --socket:\n${workerList(workers)}`, 2);
+}
+
+/** `openrtc top`: returns the exit code; every failure is one line on stderr, never a stack. */
+export async function runTop(opts: RunTopOptions): Promise<number> {
+  const parsed = parseTopOptions({
+    socket: opts.socketPath ?? opts.socket,
+    tenant: opts.tenant,
+    sort: opts.sort,
+    status: opts.status,
+    refreshRate: opts.refreshRate,
+    once: opts.once,
+    json: opts.json,
+  });
+  if (!parsed.ok) {
+    opts.stderr.write(`openrtc: ${parsed.error}\n`);
+    return 2;
+  }
+  const o = parsed.options;
+  const env = opts.env ?? process.env;
+  try {
+    const socketPath = o.socket ?? (await discover(env)).socketPath;
+    if (o.json || o.once) return await printOnce(socketPath, o.json === true, o, opts);
+
+    let workerName: string | undefined;
+    const source = ipcSnapshotSource({
+      intervalMs: 1000 / o.refreshRate,
+      retryMs: opts.retryMs ?? 1_000,
+      resolveSocket: async () => {
+        if (o.socket) return o.socket;
+        const w = await discover(env, workerName);
+        workerName = w.name;
+        return w.socketPath;
+      },
+    });
+    const app = render(createElement(App, { source, tenant: o.tenant, sort: o.sort, status: o.status }), {
+      stdout: opts.stdout,
+      stdin: opts.stdin ?? process.stdin,
+      exitOnCtrlC: true,
+      patchConsole: false,
+    });
+    await app.waitUntilExit();
+    return 0;
+  } catch (err) {
+    const code = err instanceof TopFailure ? err.exitCode : 1;
+    opts.stderr.write(`openrtc: ${err instanceof Error ? err.message : String(err)}\n`);
+    return code;
+  }
+}
+
+async function printOnce(socketPath: string, json: boolean, o: TopOptions, opts: RunTopOptions): Promise<number> {
+  let client: IpcClient;
+  try {
+    client = await IpcClient.connect(socketPath);
+  } catch (err) {
+    throw new TopFailure(`cannot reach the worker: ${err instanceof Error ? err.message : String(err)}`, 1);
+  }
+  let raw: unknown;
+  try {
+    raw = await client.request('snapshot');
+  } finally {
+    client.close();
+  }
+  if (json) {
+    opts.stdout.write(`${JSON.stringify(raw, null, 2)}\n`);
+    return 0;
+  }
+  const snap = SnapshotV1.safeParse(raw);
+  if (!snap.success) throw new TopFailure('the worker sent a snapshot this top cannot read (expected schema v1)', 1);
+  opts.stdout.write(renderPlainFrame(snap.data, { tenant: o.tenant, sort: o.sort, status: o.status, width: 80 }));
+  return 0;
+}

@@ -1,0 +1,69 @@
+import { IpcClient } from '../ipc/ipc-client.js';
+import { SnapshotV1 } from '../introspection/snapshot-schema.js';
+
+export type ConnectionState =
+  | { status: 'connecting' }
+  | { status: 'connected'; socketPath: string }
+  | { status: 'disconnected'; reason: string };
+
+/** Where the TUI gets its snapshots; tests feed it directly, the CLI uses the worker socket. */
+export interface SnapshotSource {
+  subscribe(onSnapshot: (snapshot: SnapshotV1) => void, onState: (state: ConnectionState) => void): () => void;
+}
+
+export interface IpcSnapshotSourceOptions {
+  /** Finds the socket on each (re)connect: a restarted worker has a new pid, hence a new path. */
+  resolveSocket(): Promise<string>;
+  intervalMs: number;
+  retryMs?: number;
+}
+
+/** Subscribes over the control socket; on loss, reports `disconnected` and retries until stopped. */
+export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSource {
+  return {
+    subscribe(onSnapshot, onState) {
+      let stopped = false;
+      let client: IpcClient | undefined;
+      let retry: NodeJS.Timeout | undefined;
+
+      const lost = (reason: string) => {
+        if (stopped) return;
+        client?.close();
+        client = undefined;
+        onState({ status: 'disconnected', reason });
+        clearTimeout(retry);
+        retry = setTimeout(() => void connect(), opts.retryMs ?? 1_000);
+      };
+
+      const connect = async () => {
+        if (stopped) return;
+        try {
+          const socketPath = await opts.resolveSocket();
+          const c = await IpcClient.connect(socketPath);
+          if (stopped) return c.close();
+          client = c;
+          c.onClose((err) => {
+            if (client === c) lost(err?.message ?? 'connection closed');
+          });
+          await c.subscribe(Math.max(100, Math.round(opts.intervalMs)), (raw) => {
+            const parsed = SnapshotV1.safeParse(raw);
+            if (parsed.success) onSnapshot(parsed.data);
+            else lost(`the worker sent a snapshot this top cannot read (expected schema v1)`);
+          });
+          if (!stopped && client === c) onState({ status: 'connected', socketPath });
+        } catch (err) {
+          lost(err instanceof Error ? err.message : String(err));
+        }
+      };
+
+      onState({ status: 'connecting' });
+      void connect();
+      return () => {
+        stopped = true;
+        clearTimeout(retry);
+        client?.close();
+        client = undefined;
+      };
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import type { EventSnapshot, SessionSnapshot, SnapshotV1, TenantSnapshot } from '../introspection/snapshot-schema.js';
+import { SORT_KEYS, STATUS_FILTERS, type SortKey, type StatusFilter } from './options.js';
+
+/** What the user chose to see; pure data shared by the TUI and the plain frame. */
+export interface ViewFilter {
+  tenant?: string | undefined;
+  sort: SortKey;
+  status?: StatusFilter | undefined;
+}
+
+const STATE_ORDER: Record<SessionSnapshot['state'], number> = { starting: 0, active: 1, closing: 2 };
+
+const comparators: Record<SortKey, (a: SessionSnapshot, b: SessionSnapshot) => number> = {
+  age: (a, b) => b.ageS - a.ageS,
+  cpu: (a, b) => b.cpuPct - a.cpuPct,
+  tenant: (a, b) => a.tenant.localeCompare(b.tenant),
+  state: (a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state],
+  agent: (a, b) => a.agent.localeCompare(b.agent),
+};
+
+export function visibleSessions(snap: SnapshotV1, view: ViewFilter): SessionSnapshot[] {
+  const cmp = comparators[view.sort];
+  return snap.sessions
+    .filter((s) => (view.tenant === undefined || s.tenant === view.tenant) && (view.status === undefined || s.state === view.status))
+    .sort((a, b) => cmp(a, b) || a.sessionId.localeCompare(b.sessionId));
+}
+
+export function visibleTenants(snap: SnapshotV1, tenant: string | undefined): TenantSnapshot[] {
+  return snap.tenants.filter((t) => tenant === undefined || t.tenant === tenant).sort((a, b) => a.tenant.localeCompare(b.tenant));
+}
+
+/** Newest last; events about other tenants are hidden when one tenant is chosen. */
+export function visibleEvents(snap: SnapshotV1, tenant: string | undefined, limit: number): EventSnapshot[] {
+  if (limit <= 0) return [];
+  return snap.events.filter((e) => tenant === undefined || e.tenant === undefined || e.tenant === tenant).slice(-limit);
+}
+
+export function nextSort(sort: SortKey): SortKey {
+  return SORT_KEYS[(SORT_KEYS.indexOf(sort) + 1) % SORT_KEYS.length]!;
+}
+
+/** all → starting → active → closing → all. */
+export function nextStatus(status: StatusFilter | undefined): StatusFilter | undefined {
+  if (status === undefined) return STATUS_FILTERS[0];
+  const i = STATUS_FILTERS.indexOf(status);
+  return i === STATUS_FILTERS.length - 1 ? undefined : STATUS_FILTERS[i + 1];
+}
+
+export function knownTenants(snap: SnapshotV1 | undefined): string[] {
+  if (!snap) return [];
+  return [...new Set([...snap.tenants.map((t) => t.tenant), ...Object.keys(snap.sessions_by_tenant)])].sort();
+}
+
+/** all → each known tenant in order → all. */
+export function nextTenant(snap: SnapshotV1 | undefined, tenant: string | undefined): string | undefined {
+  const tenants = knownTenants(snap);
+  if (tenants.length === 0) return undefined;
+  if (tenant === undefined) return tenants[0];
+  const i = tenants.indexOf(tenant);
+  return i === -1 ? tenants[0] : tenants[i + 1];
+}
+
+export interface Layout {
+  tenantRows: number;
+  sessionRows: number;
+  eventRows: number;
+}
+
+/**
+ * Splits the terminal height: 2 header lines, tenant title, session title, the paging line, the
+ * filter line and the key-help line are fixed; the rest goes to tenants (a few), events (a few)
+ * and sessions (the remainder). One line is left free so the terminal never scrolls.
+ */
+export function layout(rows: number, tenantCount: number): Layout {
+  const fixed = 2 + 1 + 1 + 1 + 1 + 1 + 1;
+  const free = Math.max(1, rows - fixed);
+  const tenantRows = Math.min(Math.max(tenantCount, 1), Math.max(1, Math.floor(free / 4)));
+  const eventRows = free - tenantRows >= 10 ? 3 : free - tenantRows >= 6 ? 1 : 0;
+  const sessionRows = Math.max(1, free - tenantRows - eventRows);
+  return { tenantRows, sessionRows, eventRows };
+}
+
+export function clampOffset(offset: number, total: number, pageSize: number): number {
+  return Math.max(0, Math.min(offset, Math.max(0, total - pageSize)));
+}
+
+export function pagingLine(offset: number, shown: number, total: number): string {
+  if (total === 0) return 'no sessions';
+  return `sessions ${offset + 1}-${offset + shown} of ${total}`;
+}

@@ -1,0 +1,15 @@
+import type { AdmissionDecision, JobRequestInfo } from '../admission/types.js';
+
+/**
+ * What the worker host needs from admission. Structural, so the worker host does not depend on
+ * the admission class and tests can hand it anything with this shape.
+ */
+export interface AdmissionPort {
+  decide(req: JobRequestInfo): Promise<AdmissionDecision>;
+  setDraining(draining: boolean): void;
+  readonly draining: boolean;
+  /** Slots held now: reserved (accepted, not yet assigned) plus running. */
+  inUse(): number;
+  /** Global cap, or null when unlimited. */
+  capacity(): number | null;
+}

@@ -1,0 +1,329 @@
+import { EventEmitter } from 'node:events';
+import type { AvailabilityRequest, JobAssignment, JobTermination, ServerMessage } from '@livekit/protocol';
+import type { Logger } from 'pino';
+import type { AdmissionDecision } from '../admission/types.js';
+import { describeError } from '../session/failure-attribution.js';
+import type { SessionEndedEvent, SessionsPort } from '../session/types.js';
+import type { AdmissionPort } from './admission-port.js';
+import { AgentConnection } from './connection.js';
+import {
+  acceptMessage,
+  JobStatus,
+  rejectMessage,
+  updateJobMessage,
+  updateWorkerMessage,
+  WorkerStatus,
+} from './messages.js';
+
+export interface WorkerHostOptions {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  /** One registration per name: explicit dispatch by agent name reaches this worker. */
+  agentNames: string[];
+  admission: AdmissionPort;
+  sessions: SessionsPort;
+  logger: Logger;
+  workerName?: string;
+  version: string;
+  namespace?: string;
+  loadIntervalMs?: number;
+  pingIntervalMs?: number;
+  /** Upper bound on an availability answer; the server gives up after about 3-10 s. */
+  answerTimeoutMs?: number;
+  /** Jitter source for reconnects (tests). */
+  random?: () => number;
+}
+
+export interface WorkerHostEvents {
+  connected: [{ agentName: string; workerId: string }];
+  disconnected: [{ agentName: string; reason: string }];
+}
+
+type Accepted = Extract<AdmissionDecision, { accept: true }>;
+
+interface PendingAssignment {
+  agentName: string;
+  decision: Accepted;
+}
+
+/**
+ * Our client of the LiveKit agent protocol. Each availability request is answered by admission,
+ * each assignment becomes an in-process session, and the server hears about every job's
+ * lifecycle (`updateJob`) and the worker's load (`updateWorker`).
+ */
+export class WorkerHost extends EventEmitter<WorkerHostEvents> {
+  readonly #opts: WorkerHostOptions;
+  readonly #connections = new Map<string, AgentConnection>();
+  /** Accepted, not yet assigned. Their reservations expire on admission's own timer. */
+  readonly #pending = new Map<string, PendingAssignment>();
+  /** Running job -> the agent registration it came through, for `updateJob`. */
+  readonly #jobAgent = new Map<string, string>();
+  #loadTimer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #lastLoad = new Map<string, string>();
+  #started = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: WorkerHostOptions) {
+    super();
+    if (options.agentNames.length === 0) throw new Error('WorkerHost needs at least one agent name');
+    this.#opts = options;
+  }
+
+  /** Connects every registration; resolves once each has registered once. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const { logger } = this.#opts;
+    this.#unsubscribe = this.#opts.sessions.subscribe({
+      started: (e) => {
+        this.#sendForJob(e.jobId, updateJobMessage(e.jobId, JobStatus.JS_RUNNING));
+      },
+      ended: (e) => this.#onSessionEnded(e),
+    });
+    const registered: Promise<void>[] = [];
+    for (const agentName of this.#opts.agentNames) {
+      const conn = new AgentConnection({
+        url: this.#opts.url,
+        apiKey: this.#opts.apiKey,
+        apiSecret: this.#opts.apiSecret,
+        agentName,
+        version: this.#opts.version,
+        logger,
+        ...(this.#opts.namespace !== undefined ? { namespace: this.#opts.namespace } : {}),
+        ...(this.#opts.pingIntervalMs !== undefined ? { pingIntervalMs: this.#opts.pingIntervalMs } : {}),
+        ...(this.#opts.random !== undefined ? { random: this.#opts.random } : {}),
+      });
+      registered.push(new Promise((resolve) => conn.once('registered', () => resolve())));
+      conn.on('registered', (workerId) => {
+        logger.info({ agent_name: agentName, worker_id: workerId, worker: this.#opts.workerName }, 'registered with LiveKit');
+        this.#lastLoad.delete(agentName);
+        this.#reportLoad(true);
+        this.emit('connected', { agentName, workerId });
+      });
+      conn.on('disconnected', (reason) => {
+        // Live sessions keep running: their media connection is separate from this socket.
+        logger.warn({ agent_name: agentName, reason, live_sessions: this.#opts.sessions.active().length }, 'lost the LiveKit connection');
+        this.emit('disconnected', { agentName, reason });
+      });
+      conn.on('message', (msg) => this.#onMessage(conn, msg));
+      this.#connections.set(agentName, conn);
+      conn.start();
+    }
+    this.#loadTimer = setInterval(() => this.#reportLoad(true), this.#opts.loadIntervalMs ?? 2500);
+    this.#loadTimer.unref();
+    await Promise.all(registered);
+  }
+
+  /** Worker ids by agent name, for the registrations that are up. */
+  workerIds(): Record<string, string> {
+    const ids: Record<string, string> = {};
+    for (const [name, conn] of this.#connections) if (conn.workerId) ids[name] = conn.workerId;
+    return ids;
+  }
+
+  /**
+   * Stops taking jobs, lets live sessions finish for up to `timeoutMs`, closes the rest, then
+   * disconnects. Safe to call more than once.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.#stopping ??= (async () => {
+      const { admission, sessions, logger } = this.#opts;
+      admission.setDraining(true);
+      this.#reportLoad(true);
+      const deadline = Date.now() + timeoutMs;
+      while ((sessions.active().length > 0 || this.#livePending() > 0) && Date.now() < deadline) {
+        await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+      }
+      const left = sessions.active().length;
+      if (left > 0) logger.warn({ sessions: left, timeout_ms: timeoutMs }, 'drain timeout; closing remaining sessions');
+      await sessions.closeAll('drain_timeout');
+      await this.#shutdown();
+    })();
+    return this.#stopping;
+  }
+
+  /** Hard stop: closes every session at once, then disconnects. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#opts.admission.setDraining(true);
+      await this.#opts.sessions.closeAll('worker_stopped');
+      await this.#shutdown();
+    })();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    clearInterval(this.#loadTimer);
+    // No assignment can arrive any more; hand back the slots now instead of at their timeout.
+    for (const [jobId, p] of this.#pending) {
+      p.decision.reservation.release({ kind: 'cancelled', reason: 'worker_stopped' });
+      this.#pending.delete(jobId);
+    }
+    this.#unsubscribe?.();
+    await Promise.all([...this.#connections.values()].map((c) => c.close()));
+  }
+
+  #onMessage(conn: AgentConnection, msg: ServerMessage): void {
+    switch (msg.message.case) {
+      case 'availability':
+        void this.#onAvailability(conn, msg.message.value);
+        break;
+      case 'assignment':
+        this.#onAssignment(conn, msg.message.value);
+        break;
+      case 'termination':
+        this.#onTermination(msg.message.value);
+        break;
+      default:
+        break;
+    }
+  }
+
+  async #onAvailability(conn: AgentConnection, req: AvailabilityRequest): Promise<void> {
+    const job = req.job;
+    if (!job) return;
+    const { admission, logger } = this.#opts;
+    const answerTimeout = this.#opts.answerTimeoutMs ?? 2500;
+    let answered = false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), answerTimeout);
+    });
+    const deciding = admission.decide({
+      jobId: job.id,
+      agentName: job.agentName || conn.agentName,
+      metadata: job.metadata,
+      ...(job.room?.name ? { roomName: job.room.name } : {}),
+      ...(job.room?.metadata ? { roomMetadata: job.room.metadata } : {}),
+      attributes: { ...job.attributes },
+    });
+    try {
+      const result = await Promise.race([deciding, late]);
+      if (result === 'late') {
+        answered = true;
+        conn.send(rejectMessage(job.id, 'internal_error', `admission did not answer within ${answerTimeout} ms`));
+        logger.error({ job_id: job.id, timeout_ms: answerTimeout }, 'admission answer timed out; job rejected');
+        // If it accepts after all, nobody will assign the job: give the slot back.
+        void deciding.then(
+          (d) => d.accept && d.reservation.release({ kind: 'cancelled', reason: 'answer_timeout' }),
+          () => undefined,
+        );
+        return;
+      }
+      answered = true;
+      this.#answer(conn, job.id, result);
+    } catch (err) {
+      if (!answered) {
+        answered = true;
+        conn.send(rejectMessage(job.id, 'internal_error', 'admission failed'));
+      }
+      logger.error({ job_id: job.id, error: describeError(err) }, 'admission failed; job rejected');
+    } finally {
+      clearTimeout(timer);
+      this.#reportLoad(false);
+    }
+  }
+
+  #answer(conn: AgentConnection, jobId: string, decision: AdmissionDecision): void {
+    if (!decision.accept) {
+      conn.send(rejectMessage(jobId, decision.reason, decision.message));
+      return;
+    }
+    if (!conn.send(acceptMessage(jobId, conn.agentName, decision.tenant))) {
+      // The accept never left: the server will not assign, so the slot is free again now.
+      decision.reservation.release({ kind: 'cancelled', reason: 'accept_not_delivered' });
+      return;
+    }
+    this.#pending.set(jobId, { agentName: conn.agentName, decision });
+  }
+
+  #onAssignment(conn: AgentConnection, asg: JobAssignment): void {
+    const job = asg.job;
+    if (!job) return;
+    const { logger, sessions } = this.#opts;
+    const pending = this.#pending.get(job.id);
+    this.#pending.delete(job.id);
+    if (!pending || pending.decision.reservation.released) {
+      logger.warn({ job_id: job.id, known: Boolean(pending) }, 'assignment for a job we do not hold (unknown or its slot expired)');
+      conn.send(updateJobMessage(job.id, JobStatus.JS_FAILED, 'assignment arrived after the worker released the slot'));
+      return;
+    }
+    const { decision } = pending;
+    this.#jobAgent.set(job.id, pending.agentName);
+    sessions
+      .start({
+        job,
+        url: asg.url || this.#opts.url,
+        token: asg.token,
+        workerId: conn.workerId ?? '',
+        tenant: decision.tenant,
+        reservation: decision.reservation,
+        config: decision.config,
+        apiKey: this.#opts.apiKey,
+        apiSecret: this.#opts.apiSecret,
+      })
+      .catch((err: unknown) => {
+        // The session host reports its own failures; this only catches a bug in it.
+        decision.reservation.release({ kind: 'failed', reason: 'session_start_error' });
+        logger.error({ job_id: job.id, tenant: decision.tenant, error: describeError(err) }, 'session could not start');
+        this.#sendForJob(job.id, updateJobMessage(job.id, JobStatus.JS_FAILED, 'session could not start'));
+        this.#jobAgent.delete(job.id);
+      });
+  }
+
+  #onTermination(t: JobTermination): void {
+    const pending = this.#pending.get(t.jobId);
+    if (pending) {
+      this.#pending.delete(t.jobId);
+      pending.decision.reservation.release({ kind: 'cancelled', reason: 'terminated_before_assignment' });
+      this.#reportLoad(false);
+      return;
+    }
+    void this.#opts.sessions.terminate(t.jobId, 'terminated');
+  }
+
+  #onSessionEnded(e: SessionEndedEvent): void {
+    const msg =
+      e.outcome.kind === 'success'
+        ? updateJobMessage(e.jobId, JobStatus.JS_SUCCESS)
+        : updateJobMessage(e.jobId, JobStatus.JS_FAILED, e.error ? `${e.outcome.reason}: ${e.error}` : e.outcome.reason);
+    this.#sendForJob(e.jobId, msg);
+    this.#jobAgent.delete(e.jobId);
+    this.#reportLoad(false);
+  }
+
+  #sendForJob(jobId: string, msg: Parameters<AgentConnection['send']>[0]): void {
+    const agent = this.#jobAgent.get(jobId);
+    const conn = agent ? this.#connections.get(agent) : undefined;
+    if (!conn?.send(msg)) this.#opts.logger.debug({ job_id: jobId }, 'job update not delivered (not connected)');
+  }
+
+  /** Pending entries whose reservation is still held; expired ones are dropped here. */
+  #livePending(): number {
+    for (const [jobId, p] of this.#pending) if (p.decision.reservation.released) this.#pending.delete(jobId);
+    return this.#pending.size;
+  }
+
+  /** Sends load to every registration: always when `force`, else only when it changed. */
+  #reportLoad(force: boolean): void {
+    this.#livePending();
+    const { admission } = this.#opts;
+    const inUse = admission.inUse();
+    const cap = admission.capacity();
+    const full = admission.draining || (cap !== null && inUse >= cap);
+    const status = full ? WorkerStatus.WS_FULL : WorkerStatus.WS_AVAILABLE;
+    const load = cap === null ? 0 : cap === 0 ? 1 : Math.min(1, inUse / cap);
+    const key = `${status}:${load}:${inUse}`;
+    for (const [name, conn] of this.#connections) {
+      if (!conn.registered) continue;
+      if (!force && this.#lastLoad.get(name) === key) continue;
+      if (conn.send(updateWorkerMessage(status, load, inUse))) this.#lastLoad.set(name, key);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,183 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { IpcClient, IpcError } from '../../src/ipc/ipc-client.js';
+import { IpcServer } from '../../src/ipc/ipc-server.js';
+import { defineMethod, IpcMethodError, type Handler } from '../../src/ipc/protocol.js';
+import { rawClient, silentLogger, tempRuntimeDir } from './helpers.js';
+
+const handlers: Record<string, Handler> = {
+  snapshot: () => ({ n: 1 }),
+  echo: defineMethod(z.strictObject({ text: z.string() }), (p) => ({ text: p.text })),
+  refuse: () => {
+    throw new IpcMethodError('unknown_tenant', 'unknown tenant "zzz"');
+  },
+  crash: () => {
+    throw new Error('secret internals at /srv/app.ts:12');
+  },
+};
+
+describe('IpcServer over a real Unix socket', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c();
+    cleanups.length = 0;
+  });
+
+  async function start(opts: Partial<Parameters<typeof IpcServer.listen>[0]> = {}) {
+    const rt = tempRuntimeDir();
+    cleanups.push(rt.remove);
+    const server = await IpcServer.listen({ socketPath: path.join(rt.dir, 'w-1.sock'), handlers, logger: silentLogger, ...opts });
+    cleanups.push(() => server.close());
+    return { server, dir: rt.dir };
+  }
+
+  async function client(socketPath: string) {
+    const c = await rawClient(socketPath);
+    cleanups.push(() => c.socket.destroy());
+    return c;
+  }
+
+  it('creates the socket 0600 inside a 0700 directory and removes it on close', async () => {
+    const { server, dir } = await start();
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(server.socketPath).mode & 0o777).toBe(0o600);
+    await server.close();
+    expect(() => statSync(server.socketPath)).toThrow(/ENOENT/);
+  });
+
+  it('answers requests by id, and reports handler errors by code without leaking internals', async () => {
+    const { server } = await start();
+    const c = await IpcClient.connect(server.socketPath);
+    cleanups.push(() => c.close());
+    expect(await c.request('echo', { text: 'hi' })).toEqual({ text: 'hi' });
+    await expect(c.request('echo', { text: 3 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^params\.text: /) });
+    await expect(c.request('refuse')).rejects.toMatchObject({ code: 'unknown_tenant', message: 'unknown tenant "zzz"' });
+    const err = (await c.request('crash').catch((e: unknown) => e)) as IpcError;
+    expect(err).toBeInstanceOf(IpcError);
+    expect(err.code).toBe('internal');
+    expect(err.message).toBe('internal error in "crash"');
+    await expect(c.request('nope')).rejects.toMatchObject({ code: 'unknown_method', message: 'unknown method "nope"' });
+  });
+
+  it('answers malformed input with an error and keeps serving that client and others', async () => {
+    const { server } = await start();
+    const a = await client(server.socketPath);
+    const b = await client(server.socketPath);
+    a.send('{not json\n');
+    expect(await a.next()).toEqual({ v: 1, id: null, error: { code: 'bad_json', message: 'request is not valid JSON' } });
+    a.send(`${JSON.stringify({ v: 2, id: 7, method: 'snapshot' })}\n`);
+    expect(await a.next()).toMatchObject({ v: 1, id: 7, error: { code: 'unsupported_version' } });
+    a.send(`${JSON.stringify({ v: 1, id: 8 })}\n`);
+    const bad = await a.next();
+    expect(bad).toMatchObject({ id: 8, error: { code: 'bad_request' } });
+    expect((bad.error as { message: string }).message).toMatch(/^request\.method: /);
+    a.send(`${JSON.stringify({ v: 1, id: 9, method: 'nope' })}\n`);
+    expect(await a.next()).toMatchObject({ id: 9, error: { code: 'unknown_method' } });
+    a.send(`${JSON.stringify({ v: 1, id: 10, method: 'snapshot' })}\n`);
+    expect(await a.next()).toEqual({ v: 1, id: 10, result: { n: 1 } });
+    b.send(`${JSON.stringify({ v: 1, id: 'x', method: 'snapshot' })}\n`);
+    expect(await b.next()).toEqual({ v: 1, id: 'x', result: { n: 1 } });
+  });
+
+  it('answers a too-long line with line_too_long, closes that client only', async () => {
+    const { server } = await start({ maxLineBytes: 1024 });
+    const a = await client(server.socketPath);
+    const b = await client(server.socketPath);
+    a.send('x'.repeat(700));
+    a.send('y'.repeat(700));
+    expect(await a.next()).toEqual({ v: 1, id: null, error: { code: 'line_too_long', message: 'request line longer than 1024 bytes' } });
+    await a.closed;
+    b.send(`${JSON.stringify({ v: 1, id: 1, method: 'snapshot' })}\n`);
+    expect(await b.next()).toMatchObject({ id: 1, result: { n: 1 } });
+  });
+
+  it('refuses connections beyond maxConnections with an error, and accepts again when one leaves', async () => {
+    const { server } = await start({ maxConnections: 2 });
+    const a = await client(server.socketPath);
+    await client(server.socketPath);
+    const c = await client(server.socketPath);
+    expect(await c.next()).toMatchObject({ id: null, error: { code: 'too_many_connections' } });
+    await c.closed;
+    await expect(IpcClient.connect(server.socketPath).then((cl) => cl.request('snapshot'))).rejects.toMatchObject({ code: 'too_many_connections' });
+    a.socket.destroy();
+    await a.closed;
+    await sleep(20);
+    const d = await IpcClient.connect(server.socketPath);
+    cleanups.push(() => d.close());
+    expect(await d.request('snapshot')).toEqual({ n: 1 });
+  });
+
+  it('pushes snapshots to a subscriber, reusing the subscribe id, and validates intervalMs', async () => {
+    let n = 0;
+    const { server } = await start({ handlers: { snapshot: () => ({ n: ++n }) } });
+    const a = await client(server.socketPath);
+    a.send(`${JSON.stringify({ v: 1, id: 's', method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+    expect(await a.next()).toEqual({ v: 1, id: 's', result: { n: 1 } });
+    expect(await a.next()).toEqual({ v: 1, id: 's', result: { n: 2 } });
+    a.send(`${JSON.stringify({ v: 1, id: 't', method: 'subscribe', params: { intervalMs: 5 } })}\n`);
+    const err = await a.next();
+    expect(err).toMatchObject({ id: 't', error: { code: 'bad_request' } });
+    expect((err.error as { message: string }).message).toMatch(/^params\.intervalMs: /);
+  });
+
+  it('builds one snapshot for subscribers whose pushes are due together', async () => {
+    let builds = 0;
+    const { server } = await start({ handlers: { snapshot: () => ({ build: ++builds }) } });
+    const a = await client(server.socketPath);
+    const b = await client(server.socketPath);
+    const sub = (id: string) => `${JSON.stringify({ v: 1, id, method: 'subscribe', params: { intervalMs: 1000 } })}\n`;
+    a.send(sub('a'));
+    expect(await a.next()).toEqual({ v: 1, id: 'a', result: { build: 1 } });
+    b.send(sub('b'));
+    const fromB = await b.next();
+    expect(fromB.id).toBe('b');
+    // Within the sharing window B gets A's snapshot; otherwise a fresh one. Either way, one per window.
+    expect([{ build: 1 }, { build: 2 }]).toContainEqual(fromB.result);
+    expect(builds).toBe((fromB.result as { build: number }).build);
+  });
+
+  it('drops a subscriber that stops reading once its queue exceeds maxQueuedBytes', async () => {
+    const big = { blob: 'z'.repeat(200_000) };
+    const warnings: string[] = [];
+    const { server } = await start({
+      maxQueuedBytes: 300_000,
+      handlers: { snapshot: () => big },
+      logger: { warn: (_o, msg) => warnings.push(msg), error: () => undefined },
+    });
+    const slow = await client(server.socketPath);
+    slow.socket.pause();
+    slow.send(`${JSON.stringify({ v: 1, id: 1, method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+    const deadline = Date.now() + 10_000;
+    while (server.connectionCount > 0 && Date.now() < deadline) await sleep(50);
+    expect(server.connectionCount).toBe(0);
+    expect(warnings).toContain('dropping a control client that does not read its output');
+    const fast = await IpcClient.connect(server.socketPath);
+    cleanups.push(() => fast.close());
+    expect(await fast.request('snapshot')).toEqual(big);
+  });
+
+  it('lets the client subscribe and see pushes, and reports a lost worker', async () => {
+    let n = 0;
+    const { server } = await start({ handlers: { snapshot: () => ({ n: ++n }) } });
+    const c = await IpcClient.connect(server.socketPath);
+    cleanups.push(() => c.close());
+    const seen: unknown[] = [];
+    await c.subscribe(100, (s) => seen.push(s));
+    expect(seen).toEqual([{ n: 1 }]);
+    await sleep(150);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    const closed = new Promise<Error | undefined>((resolve) => c.onClose(resolve));
+    await server.close();
+    expect((await closed)?.message).toBe('the worker closed the connection');
+    await expect(c.request('snapshot')).rejects.toMatchObject({ code: 'connection_lost' });
+  });
+
+  it('gives a clear error when nothing listens', async () => {
+    const rt = tempRuntimeDir();
+    cleanups.push(rt.remove);
+    await expect(IpcClient.connect(path.join(rt.dir, 'none-1.sock'))).rejects.toThrow(/cannot connect to .*none-1\.sock: no such socket/);
+  });
+});
