@@ -72,7 +72,7 @@ function parse<M extends ControlMethod>(method: M, params: unknown): z.infer<(ty
 
 function requireTenant(target: ControlTarget, tenant: string): string {
   if (!isValidTenantId(tenant)) {
-    throw new ControlError('invalid_tenant', `invalid tenant id ${JSON.stringify(tenant.slice(0, 40))}: expected 1-128 letters, digits, "-" or "_"`);
+    throw new ControlError('invalid_tenant', `invalid tenant id ${JSON.stringify(String(tenant).slice(0, 40))}: expected 1-128 letters, digits, "-" or "_"`);
   }
   if (!target.knownTenant(tenant)) {
     throw new ControlError('unknown_tenant', `unknown tenant "${tenant}": not in the config and no job has named it on this worker`);

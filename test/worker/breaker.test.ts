@@ -32,6 +32,9 @@ describe('circuit breaker through the worker', () => {
         shaky: { settings: { failWith: 'rejection' } },
       },
       clock: systemClock,
+      ttlMs: 60_000,
+      missTtlMs: 10_000,
+      loadTimeoutMs: 2_000,
     });
     const admission = new Admission({
       clock: systemClock,

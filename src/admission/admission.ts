@@ -1,0 +1,275 @@
+import type { PhoneNumberSource } from '../tenancy/types.js';
+import type { TenantConfigResolver } from '../tenancy/config-resolver.js';
+import { phoneNumberLookup, resolveTenant, type PhoneLookup } from '../tenancy/resolve-tenant.js';
+import { CircuitBreaker, type BreakerSettings, type BreakerTransition } from './breaker.js';
+import { TenantCaps } from './caps.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { emptyCounters, sumCounters, type TenantCounters } from './counters.js';
+import type { RejectReason } from './reasons.js';
+import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome, TenantStats } from './types.js';
+
+export interface AdmissionSettings {
+  maxConcurrentSessions: number | null;
+  tenants: {
+    metadataKey: string;
+    defaultTenant: string;
+    requireConfig: boolean;
+    maxSessions: Record<string, number>;
+    phoneNumbers?: PhoneNumberSource;
+  };
+  breaker: BreakerSettings;
+  assignmentTimeoutMs: number;
+}
+
+export interface AdmissionEvents {
+  onReject?(e: { jobId: string; tenant?: string; reason: RejectReason; message: string }): void;
+  onAccept?(e: { jobId: string; tenant: string; probe: boolean }): void;
+  onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
+  onReservationExpired?(e: { jobId: string; tenant: string }): void;
+  onSessionEnd?(e: { jobId: string; tenant: string; outcome: SessionOutcome }): void;
+}
+
+export interface AdmissionOptions extends AdmissionSettings {
+  clock: Clock;
+  resolver: TenantConfigResolver;
+  events?: AdmissionEvents;
+}
+
+export type Totals = Omit<TenantCounters, never>;
+
+/**
+ * The single decision point for job requests. Everything asynchronous (tenant lookup, config
+ * load) happens first; the breaker check, the cap checks and the reservation then happen in one
+ * synchronous step, so concurrent requests can never overshoot a cap.
+ */
+export class Admission {
+  #settings: AdmissionSettings;
+  #phoneLookup: PhoneLookup | undefined;
+  readonly #caps: TenantCaps;
+  readonly #counters = new Map<string, TenantCounters>();
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  #draining = false;
+  #inUse = 0;
+  #nextReservation = 1;
+
+  constructor(private readonly options: AdmissionOptions) {
+    this.#settings = options;
+    this.#phoneLookup = phoneNumberLookup(options.tenants.phoneNumbers);
+    this.#caps = new TenantCaps(options.tenants.maxSessions);
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  setDraining(draining: boolean): void {
+    this.#draining = draining;
+  }
+
+  inUse(): number {
+    return this.#inUse;
+  }
+
+  capacity(): number | null {
+    return this.#settings.maxConcurrentSessions;
+  }
+
+  updateSettings(settings: AdmissionSettings): void {
+    this.#settings = settings;
+    this.#phoneLookup = phoneNumberLookup(settings.tenants.phoneNumbers);
+    this.#caps.update(settings.tenants.maxSessions);
+    for (const breaker of this.#breakers.values()) breaker.updateSettings(settings.breaker);
+  }
+
+  async decide(req: JobRequestInfo): Promise<AdmissionDecision> {
+    if (this.#draining) return this.#reject(req.jobId, undefined, 'draining', 'the worker is draining');
+
+    const { tenants } = this.#settings;
+    const resolved = await resolveTenant(req, {
+      metadataKey: tenants.metadataKey,
+      defaultTenant: tenants.defaultTenant,
+      ...(this.#phoneLookup ? { phoneNumbers: this.#phoneLookup } : {}),
+    });
+    if (!resolved.ok) return this.#reject(req.jobId, undefined, 'invalid_tenant', resolved.message);
+    const tenant = resolved.tenant;
+
+    const config = await this.options.resolver.resolve(tenant);
+    if (!config.ok) {
+      // A tenant whose config cannot load would fail every session; count it toward its breaker.
+      this.#breaker(tenant).record('failed', false);
+      return this.#reject(req.jobId, tenant, config.reason, config.message);
+    }
+    if (config.config === undefined && tenants.requireConfig) {
+      return this.#reject(req.jobId, tenant, 'tenant_not_configured', `tenant "${tenant}" has no config and tenants.requireConfig is set`);
+    }
+
+    // From here to the reservation: no await.
+    if (this.#draining) return this.#reject(req.jobId, tenant, 'draining', 'the worker is draining');
+    const admit = this.#breaker(tenant).tryAdmit();
+    if (!admit.ok) {
+      const seconds = Math.ceil(admit.retryInMs / 1000);
+      return this.#reject(
+        req.jobId,
+        tenant,
+        'breaker_open',
+        seconds > 0 ? `tenant "${tenant}" circuit breaker is open (${seconds}s left)` : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`,
+      );
+    }
+    const capReject = this.#capReject(tenant);
+    if (capReject) {
+      if (admit.probe) this.#breaker(tenant).cancelProbe();
+      return this.#reject(req.jobId, tenant, capReject.reason, capReject.message);
+    }
+    const counters = this.#countersFor(tenant);
+
+    const reservation = this.#reserve(req, tenant, admit.probe);
+    counters.accepted += 1;
+    this.options.events?.onAccept?.({ jobId: req.jobId, tenant, probe: admit.probe });
+    return { accept: true, tenant, reservation, config: config.config };
+  }
+
+  #capReject(tenant: string): { reason: RejectReason; message: string } | undefined {
+    const counters = this.#countersFor(tenant);
+    const cap = this.#caps.capFor(tenant);
+    if (cap !== null && counters.active + counters.reserved >= cap) {
+      return { reason: 'tenant_capacity', message: `tenant "${tenant}" is at its cap of ${cap} sessions` };
+    }
+    const global = this.#settings.maxConcurrentSessions;
+    if (global !== null && this.#inUse >= global) {
+      return { reason: 'worker_capacity', message: `the worker is at its cap of ${global} sessions` };
+    }
+    return undefined;
+  }
+
+  #reserve(req: JobRequestInfo, tenant: string, probe: boolean): Reservation {
+    const counters = this.#countersFor(tenant);
+    const clock = this.options.clock;
+    counters.reserved += 1;
+    this.#inUse += 1;
+    let started = false;
+    let released = false;
+    let timer: TimerHandle | undefined;
+    const release = (outcome: SessionOutcome): boolean => {
+      if (released) return false;
+      released = true;
+      if (timer) clock.clearTimeout(timer);
+      this.#inUse -= 1;
+      if (started) counters.active -= 1;
+      else counters.reserved -= 1;
+      const breaker = this.#breaker(tenant);
+      if (outcome.kind === 'success') counters.succeeded += 1;
+      if (outcome.kind === 'failed') counters.failed += 1;
+      if (outcome.kind === 'cancelled') {
+        if (probe) breaker.cancelProbe();
+      } else {
+        breaker.record(outcome.kind, probe);
+      }
+      this.options.events?.onSessionEnd?.({ jobId: req.jobId, tenant, outcome });
+      return true;
+    };
+    timer = clock.setTimeout(() => {
+      timer = undefined;
+      if (!started && release({ kind: 'cancelled', reason: 'assignment_timeout' })) {
+        this.options.events?.onReservationExpired?.({ jobId: req.jobId, tenant });
+      }
+    }, this.#settings.assignmentTimeoutMs);
+
+    return {
+      id: `R${this.#nextReservation++}`,
+      jobId: req.jobId,
+      tenant,
+      agentName: req.agentName,
+      probe,
+      markStarted: () => {
+        if (started || released) return;
+        started = true;
+        if (timer) clock.clearTimeout(timer);
+        timer = undefined;
+        counters.reserved -= 1;
+        counters.active += 1;
+        counters.started += 1;
+      },
+      release,
+      get released() {
+        return released;
+      },
+    };
+  }
+
+  #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string): AdmissionDecision {
+    // Malformed tenants have no canonical id; they are counted under the sentinel row below.
+    this.#countersFor(tenant ?? INVALID_TENANT_ROW).rejected[reason] += 1;
+    this.options.events?.onReject?.({ jobId, ...(tenant !== undefined ? { tenant } : {}), reason, message });
+    return { accept: false, reason, ...(tenant !== undefined ? { tenant } : {}), message };
+  }
+
+  #countersFor(tenant: string): TenantCounters {
+    let c = this.#counters.get(tenant);
+    if (!c) {
+      c = emptyCounters();
+      this.#counters.set(tenant, c);
+    }
+    return c;
+  }
+
+  #breaker(tenant: string): CircuitBreaker {
+    let b = this.#breakers.get(tenant);
+    if (!b) {
+      b = new CircuitBreaker(this.#settings.breaker, this.options.clock, (t) =>
+        this.options.events?.onBreakerTransition?.({ ...t, tenant }),
+      );
+      this.#breakers.set(tenant, b);
+    }
+    return b;
+  }
+
+  setTenantCap(tenant: string, cap: number | null): void {
+    this.#countersFor(tenant);
+    this.#caps.setOverride(tenant, cap);
+  }
+
+  tripBreaker(tenant: string, forMs?: number): void {
+    this.#countersFor(tenant);
+    this.#breaker(tenant).trip(forMs);
+  }
+
+  resetBreaker(tenant: string): void {
+    this.#breaker(tenant).reset();
+  }
+
+  knownTenant(tenant: string): boolean {
+    return this.#counters.has(tenant) || this.#caps.tenants().includes(tenant);
+  }
+
+  tenantStat(tenant: string): TenantStats | undefined {
+    if (!this.knownTenant(tenant)) return undefined;
+    const c = this.#countersFor(tenant);
+    return {
+      tenant,
+      active: c.active,
+      reserved: c.reserved,
+      cap: this.#caps.capFor(tenant),
+      accepted: c.accepted,
+      rejected: { ...c.rejected },
+      started: c.started,
+      succeeded: c.succeeded,
+      failed: c.failed,
+      breaker: this.#breaker(tenant).view(),
+    };
+  }
+
+  tenantStats(): TenantStats[] {
+    const names = new Set([...this.#counters.keys(), ...this.#caps.tenants()]);
+    return [...names]
+      .sort()
+      .map((t) => this.tenantStat(t))
+      .filter((s): s is TenantStats => s !== undefined);
+  }
+
+  totals(): TenantCounters {
+    return sumCounters(this.#counters.values());
+  }
+}
+
+/** Row that counts rejections of requests whose tenant id was malformed. */
+export const INVALID_TENANT_ROW = '(invalid)';

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import type { Clock } from '../admission/clock.js';
+import { redactSecrets } from './redact.js';
+import type { TenantConfig, TenantConfigSource } from './types.js';
+
+export type ConfigResolution =
+  | { ok: true; config: TenantConfig | undefined; cached: boolean }
+  | { ok: false; reason: 'tenant_config_error' | 'tenant_config_timeout'; message: string };
+
+export interface TenantConfigResolverOptions {
+  source: TenantConfigSource;
+  clock: Clock;
+  ttlMs: number;
+  missTtlMs: number;
+  loadTimeoutMs: number;
+}
+
+const providerSlot = z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+  error: 'expected a provider object',
+});
+const tenantConfigShape = z
+  .object({
+    stt: providerSlot.optional(),
+    llm: providerSlot.optional(),
+    tts: providerSlot.optional(),
+    instructions: z.string().optional(),
+    greeting: z.string().optional(),
+    settings: z.record(z.string(), z.unknown()).optional(),
+  })
+  .nullable()
+  .optional();
+
+interface Entry {
+  config: TenantConfig | undefined;
+  loadedAt: number;
+  expiresAt: number;
+}
+
+/**
+ * Per-tenant cache in front of the operator's config source. One load per tenant at a time; a
+ * failed load is never cached, so the next request retries it.
+ */
+export class TenantConfigResolver {
+  #source: TenantConfigSource;
+  readonly #cache = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, Promise<ConfigResolution>>();
+  #generation = 0;
+
+  constructor(private readonly options: TenantConfigResolverOptions) {
+    this.#source = options.source;
+  }
+
+  async resolve(tenant: string): Promise<ConfigResolution> {
+    const now = this.options.clock.now();
+    const hit = this.#cache.get(tenant);
+    if (hit && hit.expiresAt > now) return { ok: true, config: hit.config, cached: true };
+    const pending = this.#inFlight.get(tenant);
+    if (pending) return pending;
+    const load = this.#load(tenant).finally(() => this.#inFlight.delete(tenant));
+    this.#inFlight.set(tenant, load);
+    return load;
+  }
+
+  async #load(tenant: string): Promise<ConfigResolution> {
+    const generation = this.#generation;
+    const source = this.#source;
+    let raw: unknown;
+    try {
+      raw = await this.#withTimeout(
+        Promise.resolve().then(() =>
+          typeof source === 'function' ? source(tenant) : Object.hasOwn(source, tenant) ? source[tenant] : undefined,
+        ),
+      );
+    } catch (err) {
+      if (err === TIMEOUT) {
+        return { ok: false, reason: 'tenant_config_timeout', message: `config load for tenant "${tenant}" took longer than ${this.options.loadTimeoutMs} ms` };
+      }
+      const name = err instanceof Error ? err.name : typeof err;
+      const detail = err instanceof Error ? redactSecrets(err.message).slice(0, 200) : '';
+      return { ok: false, reason: 'tenant_config_error', message: `config load for tenant "${tenant}" failed: ${name}${detail ? `: ${detail}` : ''}` };
+    }
+    const parsed = tenantConfigShape.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return {
+        ok: false,
+        reason: 'tenant_config_error',
+        message: `config for tenant "${tenant}" is invalid: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      };
+    }
+    const config = (parsed.data ?? undefined) as TenantConfig | undefined;
+    // An invalidation during the load means this result may already be stale: use it, don't keep it.
+    if (generation === this.#generation) {
+      const now = this.options.clock.now();
+      this.#cache.set(tenant, { config, loadedAt: now, expiresAt: now + (config ? this.options.ttlMs : this.options.missTtlMs) });
+    }
+    return { ok: true, config, cached: false };
+  }
+
+  #withTimeout<T>(promise: Promise<T>): Promise<T> {
+    const { clock, loadTimeoutMs } = this.options;
+    return new Promise<T>((resolve, reject) => {
+      const timer = clock.setTimeout(() => reject(TIMEOUT), loadTimeoutMs);
+      promise.then(
+        (v) => (clock.clearTimeout(timer), resolve(v)),
+        (e: unknown) => (clock.clearTimeout(timer), reject(e)),
+      );
+    });
+  }
+
+  invalidate(tenant: string): void {
+    this.#cache.delete(tenant);
+    this.#inFlight.delete(tenant);
+    this.#generation += 1;
+  }
+
+  invalidateAll(): void {
+    this.#cache.clear();
+    this.#inFlight.clear();
+    this.#generation += 1;
+  }
+
+  setSource(source: TenantConfigSource): void {
+    this.#source = source;
+    this.invalidateAll();
+  }
+
+  describe(tenant: string): { cached: boolean; ageMs?: number; hit?: boolean; source: 'record' | 'callable' } {
+    const source = typeof this.#source === 'function' ? 'callable' : 'record';
+    const entry = this.#cache.get(tenant);
+    if (!entry || entry.expiresAt <= this.options.clock.now()) return { cached: false, source };
+    return { cached: true, ageMs: this.options.clock.now() - entry.loadedAt, hit: entry.config !== undefined, source };
+  }
+}
+
+const TIMEOUT = Symbol('timeout');

@@ -1,0 +1,18 @@
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function isValidTenantId(value: unknown): value is string {
+  return typeof value === 'string' && TENANT_ID_PATTERN.test(value);
+}
+
+/** Names a bad value without echoing it: it may be long, binary, or someone's secret. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    if (value.length === 0) return 'an empty string';
+    if (value.length > 128) return `a string of ${value.length} characters`;
+    return /^[\x20-\x7e]{1,40}$/.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return `a ${typeof value}`;
+  return `a ${typeof value}`;
+}
