@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { Admission, type AdmissionOptions } from '../../src/admission/admission.js';
+import type { AdmissionDecision, JobRequestInfo } from '../../src/admission/types.js';
+import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
+import type { TenantConfigSource } from '../../src/tenancy/types.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+let jobs = 0;
+function job(metadata: unknown, extra: Partial<JobRequestInfo> = {}): JobRequestInfo {
+  return { jobId: `J${++jobs}`, agentName: 'demo', metadata: typeof metadata === 'string' ? metadata : JSON.stringify(metadata), ...extra };
+}
+
+function setup(over: Partial<Omit<AdmissionOptions, 'tenants'>> & { tenants?: Partial<AdmissionOptions['tenants']>; source?: TenantConfigSource } = {}) {
+  const clock = new FakeClock();
+  const resolver = new TenantConfigResolver({ source: over.source ?? {}, clock, ttlMs: 60_000, missTtlMs: 5_000, loadTimeoutMs: 1_000 });
+  const rejects: string[] = [];
+  const admission = new Admission({
+    clock,
+    resolver,
+    maxConcurrentSessions: over.maxConcurrentSessions ?? null,
+    tenants: { metadataKey: 'tenant', defaultTenant: 'default', requireConfig: false, maxSessions: {}, ...over.tenants },
+    breaker: over.breaker ?? { enabled: true, failureRatio: 0.5, minSamples: 2, windowMs: 60_000, cooldownMs: 10_000, halfOpenProbes: 1 },
+    assignmentTimeoutMs: over.assignmentTimeoutMs ?? 5_000,
+    events: { onReject: (e) => rejects.push(`${e.tenant ?? '-'}:${e.reason}`) },
+  });
+  return { clock, admission, resolver, rejects };
+}
+
+function accepted(d: AdmissionDecision) {
+  if (!d.accept) throw new Error(`expected accept, got ${d.reason}: ${d.message}`);
+  return d;
+}
+
+describe('Admission', () => {
+  it('1,000 concurrent requests for a tenant capped at 20: exactly 20 accepted, others still served', async () => {
+    const { admission } = setup({ tenants: { maxSessions: { acme: 20 } } });
+    const decisions = await Promise.all(Array.from({ length: 1000 }, () => admission.decide(job({ tenant: 'acme' }))));
+    const ok = decisions.filter((d) => d.accept);
+    expect(ok).toHaveLength(20);
+    expect(decisions.filter((d) => !d.accept && d.reason === 'tenant_capacity')).toHaveLength(980);
+    expect(accepted(await admission.decide(job({ tenant: 'globex' }))).tenant).toBe('globex');
+    expect(admission.tenantStat('acme')).toMatchObject({ accepted: 20, reserved: 20, active: 0, rejected: expect.objectContaining({ tenant_capacity: 980 }) });
+
+    for (const d of ok) if (d.accept) d.reservation.markStarted();
+    for (const d of ok) if (d.accept) d.reservation.release({ kind: 'success', reason: 'done' });
+    const again = await Promise.all(Array.from({ length: 50 }, () => admission.decide(job({ tenant: 'acme' }))));
+    expect(again.filter((d) => d.accept)).toHaveLength(20);
+  });
+
+  it('enforces the global cap across tenants', async () => {
+    const { admission } = setup({ maxConcurrentSessions: 3 });
+    const ds = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((t) => admission.decide(job({ tenant: t }))));
+    expect(ds.map((d) => (d.accept ? 'ok' : d.reason))).toEqual(['ok', 'ok', 'ok', 'worker_capacity', 'worker_capacity']);
+    expect(admission.inUse()).toBe(3);
+  });
+
+  it('rejects in the documented order with a reason code and message for each', async () => {
+    const { admission, rejects } = setup({
+      tenants: { requireConfig: true, maxSessions: { full: 1 } },
+      source: async (t) => {
+        if (t === 'broken') throw new Error('db down, apiKey=sk-live-abcdef123456');
+        if (t === 'slow') return new Promise(() => {});
+        return t === 'unknown' ? undefined : {};
+      },
+    });
+    const d = async (m: unknown) => admission.decide(job(m));
+    expect(await d({ tenant: 'bad tenant' })).toMatchObject({ accept: false, reason: 'invalid_tenant' });
+    expect(await d({ tenant: 'unknown' })).toMatchObject({ accept: false, reason: 'tenant_not_configured', tenant: 'unknown' });
+    const broken = await d({ tenant: 'broken' });
+    expect(broken).toMatchObject({ accept: false, reason: 'tenant_config_error' });
+    expect(JSON.stringify(broken)).not.toContain('sk-live-abcdef123456');
+    accepted(await d({ tenant: 'full' }));
+    expect(await d({ tenant: 'full' })).toMatchObject({ accept: false, reason: 'tenant_capacity' });
+    admission.tripBreaker('ok');
+    expect(await d({ tenant: 'ok' })).toMatchObject({ accept: false, reason: 'breaker_open', message: 'tenant "ok" circuit breaker is open (10s left)' });
+    admission.setDraining(true);
+    expect(await d({ tenant: 'bad tenant' })).toMatchObject({ accept: false, reason: 'draining' });
+    expect(rejects).toEqual([
+      '-:invalid_tenant',
+      'unknown:tenant_not_configured',
+      'broken:tenant_config_error',
+      'full:tenant_capacity',
+      'ok:breaker_open',
+      '-:draining',
+    ]);
+  });
+
+  it('reports a config load that outlasts its timeout as tenant_config_timeout', async () => {
+    const { admission, clock } = setup({ source: () => new Promise(() => {}) });
+    const pending = admission.decide(job({ tenant: 'slow' }));
+    await Promise.resolve();
+    clock.advance(1_000);
+    expect(await pending).toMatchObject({ accept: false, reason: 'tenant_config_timeout', tenant: 'slow' });
+  });
+
+  it('releases a reservation when no assignment arrives in time, exactly once', async () => {
+    const { admission, clock } = setup({ tenants: { maxSessions: { acme: 1 } } });
+    const d = accepted(await admission.decide(job({ tenant: 'acme' })));
+    expect((await admission.decide(job({ tenant: 'acme' }))).accept).toBe(false);
+    clock.advance(5_000);
+    expect(d.reservation.released).toBe(true);
+    expect(d.reservation.release({ kind: 'success', reason: 'late' })).toBe(false);
+    expect(admission.tenantStat('acme')).toMatchObject({ reserved: 0, active: 0, succeeded: 0 });
+    accepted(await admission.decide(job({ tenant: 'acme' })));
+  });
+
+  it('counts started, succeeded and failed; failures open the breaker; probes close it', async () => {
+    const { admission, clock } = setup();
+    for (let i = 0; i < 2; i++) {
+      const d = accepted(await admission.decide(job({ tenant: 'flaky' })));
+      d.reservation.markStarted();
+      expect(d.reservation.release({ kind: 'failed', reason: 'entry_error' })).toBe(true);
+    }
+    expect(admission.tenantStat('flaky')).toMatchObject({ started: 2, failed: 2, active: 0, breaker: { state: 'open' } });
+    expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({ reason: 'breaker_open' });
+    accepted(await admission.decide(job({ tenant: 'healthy' })));
+
+    clock.advance(10_000);
+    const probe = accepted(await admission.decide(job({ tenant: 'flaky' })));
+    expect(probe.reservation.probe).toBe(true);
+    expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({ reason: 'breaker_open' });
+    probe.reservation.markStarted();
+    probe.reservation.release({ kind: 'success', reason: 'done' });
+    expect(admission.tenantStat('flaky')?.breaker.state).toBe('closed');
+    expect(admission.tenantStat('flaky')).toMatchObject({ accepted: 3, succeeded: 1, failed: 2 });
+  });
+
+  it('applies a live cap override, and --clear restores the configured cap', async () => {
+    const { admission } = setup({ tenants: { maxSessions: { acme: 5 } } });
+    admission.setTenantCap('acme', 1);
+    expect(admission.tenantStat('acme')?.cap).toBe(1);
+    accepted(await admission.decide(job({ tenant: 'acme' })));
+    expect((await admission.decide(job({ tenant: 'acme' }))).accept).toBe(false);
+    admission.setTenantCap('acme', null);
+    expect(admission.tenantStat('acme')?.cap).toBe(5);
+    accepted(await admission.decide(job({ tenant: 'acme' })));
+  });
+
+  it('routes by dialed number and falls back to the default tenant', async () => {
+    const { admission } = setup({ tenants: { phoneNumbers: { '+15550100': 'initech' } } });
+    expect(accepted(await admission.decide(job({ dialed_number: '+15550100' }))).tenant).toBe('initech');
+    expect(accepted(await admission.decide(job('', { attributes: { 'sip.trunkPhoneNumber': '+15550100' } }))).tenant).toBe('initech');
+    expect(accepted(await admission.decide(job({ dialed_number: '+19999999' }))).tenant).toBe('default');
+    expect(accepted(await admission.decide(job(''))).tenant).toBe('default');
+  });
+});
