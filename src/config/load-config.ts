@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
@@ -22,10 +22,41 @@ export function findConfigFile(explicit: string | undefined, cwd: string): strin
   return path.join(cwd, DEFAULT_CONFIG_FILES[0]!);
 }
 
+const imported = new Set<string>();
+let reloads = 0;
+
 /**
- * Reads and validates a config file. Every call evaluates the file afresh (a reload must see
- * the edited file), so the file should only produce data and callables; agents are referenced
- * by module path and loaded once by the session host.
+ * Evaluates the config file again on every call (a reload must see the edited file), through the
+ * process's one module graph: provider classes the file imports (and `openrtc` itself) must be
+ * the same instances the agents use, or `instanceof` checks inside agents-js fail. Node caches a
+ * module by URL, so a reload imports a same-directory copy under a new name.
+ */
+async function importFresh(file: string): Promise<unknown> {
+  if (!imported.has(file)) {
+    imported.add(file);
+    try {
+      return await import(pathToFileURL(file).href);
+    } catch (err) {
+      // A .ts file outside an ESM package is compiled as CommonJS, which Node cannot load through
+      // import() from here; tsx's own loader can (in a graph of its own, which is fine for data).
+      if (!(err instanceof Error && /require\(\) ES Module|ERR_REQUIRE/.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`))) throw err;
+      imported.delete(file);
+      return tsImport(pathToFileURL(file).href, import.meta.url);
+    }
+  }
+  const ext = path.extname(file);
+  const copy = path.join(path.dirname(file), `.${path.basename(file, ext)}.reload-${process.pid}-${++reloads}${ext}`);
+  copyFileSync(file, copy);
+  try {
+    return await import(pathToFileURL(copy).href);
+  } finally {
+    rmSync(copy, { force: true });
+  }
+}
+
+/**
+ * Reads and validates a config file. The file should only produce data and callables; agents are
+ * referenced by module path and loaded once by the session host.
  */
 export async function loadConfig(explicit?: string, cwd = process.cwd(), env = process.env): Promise<LoadedConfig> {
   const file = findConfigFile(explicit, cwd);
@@ -33,7 +64,7 @@ export async function loadConfig(explicit?: string, cwd = process.cwd(), env = p
 
   let exported: unknown;
   try {
-    const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+    const mod = (await importFresh(file)) as { default?: unknown };
     exported = unwrapCommonJs(mod.default);
   } catch (err) {
     throw new ConfigError(file, [`could not be evaluated: ${firstLine(err)}`]);

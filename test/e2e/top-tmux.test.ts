@@ -46,7 +46,7 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
     const lines = first.split('\n');
     expect(lines.length).toBeLessThanOrEqual(25);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
-    const sessionRows = lines.filter((l) => /\bdemo\b/.test(l));
+    const sessionRows = lines.filter((l) => /\bdemo\b/.test(l) && /\bacme\b/.test(l));
     expect(sessionRows.length).toBe(3);
     expect(first).not.toMatch(/\bglobex\b/);
 

@@ -58,7 +58,7 @@ export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.Proce
   child.stderr!.on('data', onData);
 
   const deadline = Date.now() + 60_000;
-  while (!logs.some((l) => l.includes('worker "') && l.includes('ready'))) {
+  while (!logs.some((l) => l.includes('openrtc worker') && l.includes('ready'))) {
     if (child.exitCode !== null) throw new Error(`openrtc dev exited with ${child.exitCode}:\n${logs.join('\n')}`);
     if (Date.now() > deadline) throw new Error(`openrtc dev did not become ready:\n${logs.join('\n')}`);
     await sleep(100);
