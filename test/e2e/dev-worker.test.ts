@@ -17,11 +17,11 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
   });
 
   it('hosts five acme sessions in the one worker process, with tenant-tagged logs', async () => {
-    const dispatched = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '5', '--duration', '4'], worker.env);
+    const dispatched = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '5', '--duration', '15'], worker.env);
     expect(dispatched.code, dispatched.stderr).toBe(0);
     expect(dispatched.stdout).toContain('5/5 accepted');
 
-    const globex = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '1', '--duration', '4'], worker.env);
+    const globex = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '1', '--duration', '15'], worker.env);
     expect(globex.stdout).toContain('1/1 accepted');
 
     await sleep(1_000);
