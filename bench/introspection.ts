@@ -134,3 +134,48 @@ export async function benchAttributionOverhead(sessions = 200, runMs = 3_000, re
   const on = median(cpu.on);
   return { sessions, cpuOffPct: off, cpuOnPct: on, overheadPctOfCore: on - off, ratio: on / off, heapDeltaOnMiB: median(heap.on), heapDeltaOffMiB: median(heap.off) };
 }
+
+/**
+ * Event-loop delay of a worker with 1,000 sessions in its registry while 0 and then 50 clients
+ * subscribe at 10 Hz, each measured for the same time in the same process.
+ */
+export async function benchSubscribers(clients = 50, hz = 10, measureMs = 3_000) {
+  const registry = new SessionRegistry();
+  fillRegistry(registry, 1_000);
+  const adm = admission();
+  const loop = new LoopMonitor({ intervalMs: measureMs });
+  const sources = {
+    worker: { name: 'bench', version: '0', startedAt: Date.now() },
+    now: () => Date.now(),
+    registry,
+    admission: adm,
+    loop,
+    attribution: new SessionAttribution({}),
+    events: new RecentEvents(200),
+    memory: () => ({ rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed }),
+  };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-'));
+  const socketPath = path.join(dir, 'bench-2.sock');
+  const server = await IpcServer.listen({ socketPath, handlers: { snapshot: () => buildSnapshot(sources) }, logger: pino({ level: 'silent' }), maxConnections: clients + 8 });
+  const measure = async () => {
+    loop.start();
+    await new Promise((r) => setTimeout(r, measureMs));
+    loop.roll();
+    const s = loop.stats();
+    loop.stop();
+    return s;
+  };
+  const idle = await measure();
+  const connected: IpcClient[] = [];
+  let pushes = 0;
+  for (let i = 0; i < clients; i++) {
+    const c = await IpcClient.connect(socketPath);
+    await c.subscribe(1000 / hz, () => (pushes += 1));
+    connected.push(c);
+  }
+  const busy = await measure();
+  for (const c of connected) c.close();
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { clients, hz, idle, busy, pushesPerSecond: Math.round(pushes / (measureMs / 1000)) };
+}

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchAdmission, benchAttributionOverhead, benchSnapshot } from './introspection.js';
+import { benchAdmission, benchAttributionOverhead, benchSnapshot, benchSubscribers } from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { round } from './stats.js';
 import { formatTable } from './table.js';
@@ -37,7 +37,16 @@ console.log(
   ]),
 );
 
+const subs = await benchSubscribers();
+console.log(
+  formatTable(`Event-loop delay with ${subs.clients} top clients subscribed at ${subs.hz} Hz (1,000 sessions)`, ['clients', 'p50 (ms)', 'p99 (ms)', 'max (ms)'], [
+    ['0', round(subs.idle.p50Ms), round(subs.idle.p99Ms), round(subs.idle.maxMs)],
+    [String(subs.clients), round(subs.busy.p50Ms), round(subs.busy.p99Ms), round(subs.busy.maxMs)],
+  ]),
+);
+console.log(`snapshot pushes delivered: ${subs.pushesPerSecond}/s`);
+
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify({ machine, admission, snapshot, overhead }, null, 2)}\n`);
+writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify({ machine, admission, snapshot, overhead, subscribers: subs }, null, 2)}\n`);
 console.log(`\nwritten: bench/results/latest.json`);
