@@ -37,7 +37,8 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
   }
 
   it('shows only the chosen tenant live at 80x24, and quits on q', async () => {
-    const envArgs = Object.entries({ OPENRTC_RUNTIME_DIR: worker.runtimeDir, TERM: 'xterm-256color' }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    // Ink renders only a final frame when it believes it runs in CI; a person's terminal is not CI.
+    const envArgs = Object.entries({ OPENRTC_RUNTIME_DIR: worker.runtimeDir, TERM: 'xterm-256color', CI: '0' }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     execFileSync('tmux', [
       'new-session', '-d', '-s', session, '-x', '80', '-y', '24', ...envArgs, '-c', REPO_ROOT,
       `${process.execPath} ${OPENRTC_BIN} top --tenant acme --refresh-rate 4; echo TOP_EXITED=$?; sleep 30`,
