@@ -50,25 +50,26 @@ function fillRegistry(registry: SessionRegistry, n: number) {
   }
 }
 
+function snapshotSources(registry: SessionRegistry, adm: Admission, loop: LoopMonitor) {
+  return {
+    worker: { name: 'bench', version: '0', startedAt: Date.now() },
+    now: () => Date.now(),
+    registry,
+    admission: adm,
+    loop,
+    attribution: new SessionAttribution({}),
+    events: new RecentEvents(200),
+    memory: () => ({ rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed }),
+  };
+}
+
 /** Snapshot build time and socket round trip with many sessions. */
 export async function benchSnapshot(sessions = 1_000, rounds = 200) {
   const registry = new SessionRegistry();
   fillRegistry(registry, sessions);
   const adm = admission();
   for (let i = 0; i < 20; i++) await adm.decide({ jobId: `J${i}`, agentName: 'demo', metadata: `{"tenant":"t${i}"}` });
-  const attribution = new SessionAttribution({});
-  const loop = new LoopMonitor();
-  const events = new RecentEvents(200);
-  const sources = {
-    worker: { name: 'bench', version: '0', startedAt: Date.now() },
-    now: () => Date.now(),
-    registry,
-    admission: adm,
-    loop,
-    attribution,
-    events,
-    memory: () => ({ rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed }),
-  };
+  const sources = snapshotSources(registry, adm, new LoopMonitor());
   const build: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const s = performance.now();
@@ -144,16 +145,7 @@ export async function benchSubscribers(clients = 50, hz = 10, measureMs = 3_000)
   fillRegistry(registry, 1_000);
   const adm = admission();
   const loop = new LoopMonitor({ intervalMs: measureMs });
-  const sources = {
-    worker: { name: 'bench', version: '0', startedAt: Date.now() },
-    now: () => Date.now(),
-    registry,
-    admission: adm,
-    loop,
-    attribution: new SessionAttribution({}),
-    events: new RecentEvents(200),
-    memory: () => ({ rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed }),
-  };
+  const sources = snapshotSources(registry, adm, loop);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-'));
   const socketPath = path.join(dir, 'bench-2.sock');
   const server = await IpcServer.listen({ socketPath, handlers: { snapshot: () => buildSnapshot(sources) }, logger: pino({ level: 'silent' }), maxConnections: clients + 8 });

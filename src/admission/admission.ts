@@ -35,8 +35,6 @@ export interface AdmissionOptions extends AdmissionSettings {
   events?: AdmissionEvents;
 }
 
-export type Totals = Omit<TenantCounters, never>;
-
 /**
  * The single decision point for job requests. Everything asynchronous (tenant lookup, config
  * load) happens first; the breaker check, the cap checks and the reservation then happen in one

@@ -1,4 +1,4 @@
-import type { RejectReason } from '../admission/reasons.js';
+import type { TenantCounters } from '../admission/counters.js';
 import type { BreakerView, TenantStats } from '../admission/types.js';
 import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
@@ -7,15 +7,7 @@ import type { SessionRegistry } from './registry.js';
 import { SNAPSHOT_VERSION, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
 
 /** Worker-wide admission counters. */
-export interface Totals {
-  accepted: number;
-  rejected: Record<RejectReason, number>;
-  started: number;
-  succeeded: number;
-  failed: number;
-  active: number;
-  reserved: number;
-}
+export type Totals = TenantCounters;
 
 /** The part of admission the snapshot reads; the real `Admission` satisfies it. */
 export interface AdmissionView {
