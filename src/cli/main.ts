@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../config/config-error.js';
+import { DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from './version.js';
@@ -50,7 +51,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(configOption())
     .addOption(logFormatOption().default('pretty'))
     .option('--log-level <level>', 'pino log level', 'info')
-    .option('--port <port>', 'local dispatcher port', positiveInt('--port'), 7880)
+    .option('--port <port>', 'local dispatcher port', positiveInt('--port'), DEV_PORT)
     .action(async (opts) => {
       const { runWorkerCommand } = await import('./commands/worker.js');
       setExit(await runWorkerCommand({ ...opts, dev: true }));

@@ -7,6 +7,7 @@ import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
 import { controlMethods, type ControlTarget } from '../control/control-methods.js';
+import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../dispatcher/local-dispatcher.js';
 import { SessionAttribution } from '../introspection/attribution.js';
 import { LoopMonitor } from '../introspection/loop-monitor.js';
@@ -21,8 +22,6 @@ import { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { VERSION } from '../cli/version.js';
 import { admissionOptions } from './admission-options.js';
-
-export const DEV_CREDENTIALS = { apiKey: 'devkey', apiSecret: 'secret' } as const;
 
 export interface WorkerRuntimeOptions {
   configFile?: string;
@@ -121,7 +120,7 @@ export class WorkerRuntime {
       if (!this.options.dev) {
         throw new Error('no LiveKit URL: set LIVEKIT_URL (or livekit.url in the config), or use `openrtc dev` for a local dispatcher');
       }
-      this.dispatcher = await LocalDispatcher.start({ port: this.options.devPort ?? 7880, ...DEV_CREDENTIALS, logger });
+      this.dispatcher = await LocalDispatcher.start({ port: this.options.devPort ?? DEV_PORT, ...DEV_CREDENTIALS, logger });
       url = this.dispatcher.url;
       apiKey = DEV_CREDENTIALS.apiKey;
       apiSecret = DEV_CREDENTIALS.apiSecret;

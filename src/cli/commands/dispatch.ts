@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dispatchJobs } from '../../dispatcher/dispatch-client.js';
+import { DEV_CREDENTIALS, DEV_URL } from '../../dispatcher/dev-defaults.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
 
@@ -13,11 +14,6 @@ export interface DispatchOptions {
   url?: string;
   json?: boolean;
 }
-
-/** LiveKit's own dev-mode credentials; the local dispatcher accepts them. */
-export const DEV_API_KEY = 'devkey';
-export const DEV_API_SECRET = 'secret';
-export const DEV_URL = 'http://127.0.0.1:7880';
 
 const metadataObject = z.record(z.string(), z.unknown());
 
@@ -40,8 +36,8 @@ export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
 
   const url = opts.url ?? process.env.LIVEKIT_URL ?? DEV_URL;
   const usingDev = opts.url === undefined && !process.env.LIVEKIT_URL;
-  const apiKey = usingDev ? DEV_API_KEY : (process.env.LIVEKIT_API_KEY ?? DEV_API_KEY);
-  const apiSecret = usingDev ? DEV_API_SECRET : (process.env.LIVEKIT_API_SECRET ?? DEV_API_SECRET);
+  const apiKey = usingDev ? DEV_CREDENTIALS.apiKey : (process.env.LIVEKIT_API_KEY ?? DEV_CREDENTIALS.apiKey);
+  const apiSecret = usingDev ? DEV_CREDENTIALS.apiSecret : (process.env.LIVEKIT_API_SECRET ?? DEV_CREDENTIALS.apiSecret);
 
   let results;
   try {

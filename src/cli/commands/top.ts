@@ -16,5 +16,5 @@ export async function topCommand(opts: TopCommandOptions): Promise<number> {
     refreshRate: Number(opts.refreshRate),
     stdout: process.stdout,
     stderr: process.stderr,
-  } as Parameters<typeof runTop>[0]);
+  });
 }
