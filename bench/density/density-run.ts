@@ -1,0 +1,156 @@
+// One density run: a fresh worker, N calls arriving at a steady rate, a hold while all N talk,
+// then hang-up. Everything the table reports for one row is measured here.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
+import type { DispatchOutcome } from '../../src/dispatcher/types.js';
+import type { LoopStats } from '../../src/introspection/snapshot-schema.js';
+import { median, percentile } from '../stats.js';
+import type { BuiltAgent } from './build-agent.js';
+import { AGENT_NAME, launchWorker, type WorkerKind } from './launch-worker.js';
+import { readTree } from './process-stats.js';
+
+export interface DensityOptions {
+  /** Calls per second while ramping up. */
+  arrivalsPerS: number;
+  /** How long all N sessions talk while CPU and loop delay are measured. */
+  holdMs: number;
+  /** A run whose process tree passes this is stopped. */
+  memoryCeilingBytes: number;
+  /** Tenants the calls are spread over. */
+  tenants: number;
+}
+
+export interface DensityRun {
+  kind: WorkerKind;
+  sessions: number;
+  started: number;
+  failures: number;
+  processes: number;
+  idleRssMiB: number;
+  peakRssMiB: number;
+  rssPerSessionMiB: number;
+  cpuPctOfCore: number;
+  /** openrtc only: the worker's own event-loop delay, per 1 s interval during the hold. */
+  loop?: LoopStats;
+  startP50Ms: number;
+  startP99Ms: number;
+  /** Turns the VAD detected per session-minute: proof the audio went through the model. */
+  speechTurnsPerSessionMin: number;
+  repliesPerSessionMin: number;
+  stoppedBy?: 'memory_ceiling';
+}
+
+const CREDENTIALS = { apiKey: 'bench', apiSecret: 'bench-secret-long-enough-0000000' };
+const MIB = 2 ** 20;
+
+interface ReportLine {
+  job: string;
+  event: 'started' | 'ended';
+  at: number;
+  speechTurns?: number;
+  replies?: number;
+}
+
+function readReport(file: string): ReportLine[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ReportLine);
+}
+
+export async function runDensity(kind: WorkerKind, sessions: number, built: BuiltAgent, opts: DensityOptions): Promise<DensityRun> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-density-'));
+  const reportFile = path.join(dir, 'report.jsonl');
+  writeFileSync(reportFile, '');
+  const dispatcher = await LocalDispatcher.start({ port: 0, ...CREDENTIALS });
+  const worker = await launchWorker(kind, dispatcher, CREDENTIALS, built);
+  try {
+    await sleep(2_000);
+    const idle = readTree(worker.pid);
+
+    let peak = idle.rssBytes;
+    let stoppedBy: DensityRun['stoppedBy'];
+    const sampler = setInterval(() => {
+      const rss = readTree(worker.pid).rssBytes;
+      peak = Math.max(peak, rss);
+      if (rss > opts.memoryCeilingBytes) stoppedBy = 'memory_ceiling';
+    }, 250);
+
+    const dispatchedAt = new Map<string, number>();
+    const outcomes: Promise<DispatchOutcome>[] = [];
+    const t0 = Date.now();
+    for (let i = 0; i < sessions && !stoppedBy; i++) {
+      const due = t0 + (i * 1000) / opts.arrivalsPerS;
+      if (due > Date.now()) await sleep(due - Date.now());
+      const sentAt = Date.now();
+      const metadata = JSON.stringify({ tenant: `tenant-${i % opts.tenants}`, report: reportFile });
+      outcomes.push(
+        dispatcher.dispatch({ agentName: AGENT_NAME, metadata, roomName: `density-${i}` }).then((o) => {
+          dispatchedAt.set(o.jobId, sentAt);
+          return o;
+        }),
+      );
+    }
+    const settled = await Promise.all(outcomes);
+    const assigned = settled.filter((o) => o.status === 'assigned').map((o) => o.jobId);
+
+    const startedBy = Date.now() + 30_000;
+    const startedCount = () => readReport(reportFile).filter((l) => l.event === 'started').length;
+    while (startedCount() < assigned.length && Date.now() < startedBy && !stoppedBy) await sleep(250);
+
+    const cpuFrom = readTree(worker.pid);
+    const holdFrom = Date.now();
+    const loops: LoopStats[] = [];
+    while (Date.now() - holdFrom < opts.holdMs && !stoppedBy) {
+      await sleep(1_000);
+      const loop = await worker.loopStats();
+      if (loop) loops.push(loop);
+    }
+    const cpuTo = readTree(worker.pid);
+    const heldS = (Date.now() - holdFrom) / 1000;
+    clearInterval(sampler);
+
+    for (const jobId of assigned) dispatcher.terminate(jobId);
+    const endedBy = Date.now() + 20_000;
+    const endedCount = () => readReport(reportFile).filter((l) => l.event === 'ended').length;
+    while (endedCount() < startedCount() && Date.now() < endedBy) await sleep(250);
+
+    const lines = readReport(reportFile);
+    const started = lines.filter((l) => l.event === 'started');
+    const startedAt = new Map(started.map((l) => [l.job, l.at]));
+    const latencies = started.flatMap((l) => {
+      const sent = dispatchedAt.get(l.job);
+      return sent === undefined ? [] : [l.at - sent];
+    });
+    const ended = lines.filter((l) => l.event === 'ended');
+    const talkMin = ended.reduce((sum, l) => sum + Math.max(0, l.at - (startedAt.get(l.job) ?? l.at)) / 60_000, 0);
+    const sum = (key: 'speechTurns' | 'replies') => ended.reduce((s, l) => s + (l[key] ?? 0), 0);
+
+    return {
+      kind,
+      sessions,
+      started: started.length,
+      failures: sessions - started.length,
+      processes: cpuTo.processes,
+      idleRssMiB: idle.rssBytes / MIB,
+      peakRssMiB: peak / MIB,
+      rssPerSessionMiB: (peak - idle.rssBytes) / MIB / Math.max(1, started.length),
+      cpuPctOfCore: ((cpuTo.cpuSeconds - cpuFrom.cpuSeconds) / heldS) * 100,
+      ...(loops.length > 0
+        ? { loop: { p50Ms: median(loops.map((l) => l.p50Ms)), p99Ms: Math.max(...loops.map((l) => l.p99Ms)), maxMs: Math.max(...loops.map((l) => l.maxMs)) } }
+        : {}),
+      startP50Ms: percentile(latencies, 50),
+      startP99Ms: percentile(latencies, 99),
+      speechTurnsPerSessionMin: talkMin > 0 ? sum('speechTurns') / talkMin : 0,
+      repliesPerSessionMin: talkMin > 0 ? sum('replies') / talkMin : 0,
+      ...(stoppedBy ? { stoppedBy } : {}),
+    };
+  } finally {
+    await worker.stop();
+    await dispatcher.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,103 @@
+// Starts the worker under test in its own process, so its memory and CPU are read from /proc
+// apart from the harness that drives it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
+import { IpcClient } from '../../src/ipc/ipc-client.js';
+import { workerSocketPath } from '../../src/ipc/socket-path.js';
+import type { LoopStats } from '../../src/introspection/snapshot-schema.js';
+import type { BuiltAgent } from './build-agent.js';
+import { processTree } from './process-stats.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../..');
+
+export type WorkerKind = 'openrtc' | 'stock';
+
+export interface LaunchedWorker {
+  kind: WorkerKind;
+  pid: number;
+  /** The worker's own event-loop delay over its last interval (openrtc only). */
+  loopStats(): Promise<LoopStats | undefined>;
+  stop(): Promise<void>;
+}
+
+export const AGENT_NAME = 'vad-agent';
+
+export async function launchWorker(
+  kind: WorkerKind,
+  dispatcher: LocalDispatcher,
+  credentials: { apiKey: string; apiSecret: string },
+  built: BuiltAgent,
+): Promise<LaunchedWorker> {
+  const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-rt-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LIVEKIT_URL: dispatcher.url,
+    LIVEKIT_API_KEY: credentials.apiKey,
+    LIVEKIT_API_SECRET: credentials.apiSecret,
+    OPENRTC_RUNTIME_DIR: runtimeDir,
+    BENCH_AGENT_MODULE: built.agentPath,
+  };
+  const args =
+    kind === 'openrtc'
+      ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', path.join(HERE, 'openrtc.bench.config.ts'), '--log-level', 'warn', '--log-format', 'json']
+      : [built.stockWorkerPath];
+  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+
+  const registered = new Promise<void>((resolve) => {
+    const onWorker = (w: { agentName: string }) => {
+      if (w.agentName !== AGENT_NAME) return;
+      dispatcher.off('worker_registered', onWorker);
+      resolve();
+    };
+    dispatcher.on('worker_registered', onWorker);
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${kind} worker exited with ${code} before registering:\n${stderr}`))));
+  const timeout = sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`${kind} worker did not register within 60 s:\n${stderr}`)));
+  await Promise.race([registered, exited, timeout]);
+  const pid = child.pid!;
+
+  let client: IpcClient | undefined;
+  return {
+    kind,
+    pid,
+    async loopStats() {
+      if (kind !== 'openrtc') return undefined;
+      client ??= await IpcClient.connect(await workerSocketPath('bench-density', env, pid));
+      const snap = (await client.request('snapshot')) as { worker: { loop: LoopStats } };
+      return snap.worker.loop;
+    },
+    async stop() {
+      client?.close();
+      const tree = processTree(pid);
+      await stopChild(child);
+      // Job processes orphaned by a worker that did not wait for them must not skew the next run.
+      for (const orphan of tree.slice(1)) {
+        try {
+          process.kill(orphan, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(runtimeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const stopped = await Promise.race([exited.then(() => true), sleep(15_000, undefined, { ref: false }).then(() => false)]);
+  if (!stopped) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}

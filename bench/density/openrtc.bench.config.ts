@@ -1,0 +1,12 @@
+// The worker the density benchmark runs: one agent, caps out of the way, tenants spread as an
+// agency's would be. `npm run bench` points it at its own local dispatcher.
+import { defineConfig } from 'openrtc';
+
+export default defineConfig({
+  name: 'bench-density',
+  // The harness passes the agent compiled to JavaScript, the same file the stock worker runs.
+  agents: { 'vad-agent': process.env.BENCH_AGENT_MODULE ?? './vad-agent.ts' },
+  maxConcurrentSessions: 2_000,
+  tenants: { maxSessions: { '*': 2_000 } },
+  drainTimeoutMs: 5_000,
+});
