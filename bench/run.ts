@@ -1,52 +1,100 @@
 // `npm run bench`: every benchmark in one run, side by side, printed as tables and written to
 // bench/results/latest.json. Timings on a shared machine are noisy: read the ratios and medians.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// `npm run bench -- density admission` runs only the named sections and updates only their
+// entries in the results file.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAttributionWithSessions, benchDensity, densitySettings } from './density/density.js';
+import { attributionTable, densityTables } from './density/density-tables.js';
 import { benchAdmission, benchAttributionOverhead, benchSnapshot, benchSubscribers } from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { round } from './stats.js';
 import { formatTable } from './table.js';
 
+type Section = () => Promise<unknown>;
+
+const sections: Record<string, Section> = {
+  async admission() {
+    const admission = await benchAdmission();
+    console.log(
+      formatTable('Admission, in-process (20,000 decisions, 50 tenants)', ['metric', 'value'], [
+        ['decisions / s', admission.decisionsPerSecond],
+        ['p50 latency (µs)', round(admission.p50Us)],
+        ['p99 latency (µs)', round(admission.p99Us)],
+      ]),
+    );
+    return admission;
+  },
+
+  async snapshot() {
+    const snapshot = await benchSnapshot();
+    console.log(
+      formatTable(`Snapshot with ${snapshot.sessions} sessions (200 rounds)`, ['metric', 'p50 (ms)', 'p99 (ms)'], [
+        ['build', round(snapshot.buildP50Ms, 3), round(snapshot.buildP99Ms, 3)],
+        ['socket round trip', round(snapshot.rttP50Ms, 3), round(snapshot.rttP99Ms, 3)],
+      ]),
+    );
+    return snapshot;
+  },
+
+  async overhead() {
+    const overhead = await benchAttributionOverhead();
+    console.log(
+      formatTable(`Attribution overhead, ${overhead.sessions} synthetic sessions, callbacks every 20 ms (median of 3 alternating runs)`, ['mode', 'CPU % of a core', 'heap Δ (MiB)'], [
+        ['attribution off', round(overhead.cpuOffPct), round(overhead.heapDeltaOffMiB)],
+        ['attribution on', round(overhead.cpuOnPct), round(overhead.heapDeltaOnMiB)],
+        ['overhead', round(overhead.overheadPctOfCore), ''],
+      ]),
+    );
+    return overhead;
+  },
+
+  async subscribers() {
+    const subs = await benchSubscribers();
+    console.log(
+      formatTable(`Event-loop delay with ${subs.clients} top clients subscribed at ${subs.hz} Hz (1,000 sessions)`, ['clients', 'p50 (ms)', 'p99 (ms)', 'max (ms)'], [
+        ['0', round(subs.idle.p50Ms), round(subs.idle.p99Ms), round(subs.idle.maxMs)],
+        [String(subs.clients), round(subs.busy.p50Ms), round(subs.busy.p99Ms), round(subs.busy.maxMs)],
+      ]),
+    );
+    console.log(`snapshot pushes delivered: ${subs.pushesPerSecond}/s`);
+    return subs;
+  },
+
+  async density() {
+    const result = await benchDensity(densitySettings(), (run) => {
+      const loop = run.loop ? `, loop p99 ${run.loop.p99Ms} ms` : '';
+      console.error(`  density: ${run.kind} N=${run.sessions}: ${run.started} started, peak RSS ${Math.round(run.peakRssMiB)} MiB${loop}`);
+    });
+    console.log(densityTables(result));
+    return result;
+  },
+
+  async attributionWithSessions() {
+    const cost = await benchAttributionWithSessions();
+    console.log(attributionTable(cost));
+    return cost;
+  },
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !Object.hasOwn(sections, name));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark section: ${unknown.join(', ')} (known: ${Object.keys(sections).join(', ')})`);
+  process.exit(2);
+}
+
 const machine = machineInfo();
 console.log(describeMachine(machine));
-
-const admission = await benchAdmission();
-console.log(
-  formatTable('Admission, in-process (20,000 decisions, 50 tenants)', ['metric', 'value'], [
-    ['decisions / s', admission.decisionsPerSecond],
-    ['p50 latency (µs)', round(admission.p50Us)],
-    ['p99 latency (µs)', round(admission.p99Us)],
-  ]),
-);
-
-const snapshot = await benchSnapshot();
-console.log(
-  formatTable(`Snapshot with ${snapshot.sessions} sessions (200 rounds)`, ['metric', 'p50 (ms)', 'p99 (ms)'], [
-    ['build', round(snapshot.buildP50Ms, 3), round(snapshot.buildP99Ms, 3)],
-    ['socket round trip', round(snapshot.rttP50Ms, 3), round(snapshot.rttP99Ms, 3)],
-  ]),
-);
-
-const overhead = await benchAttributionOverhead();
-console.log(
-  formatTable(`Attribution overhead, ${overhead.sessions} sessions, callbacks every 20 ms (median of 3 alternating runs)`, ['mode', 'CPU % of a core', 'heap Δ (MiB)'], [
-    ['attribution off', round(overhead.cpuOffPct), round(overhead.heapDeltaOffMiB)],
-    ['attribution on', round(overhead.cpuOnPct), round(overhead.heapDeltaOnMiB)],
-    ['overhead', round(overhead.overheadPctOfCore), ''],
-  ]),
-);
-
-const subs = await benchSubscribers();
-console.log(
-  formatTable(`Event-loop delay with ${subs.clients} top clients subscribed at ${subs.hz} Hz (1,000 sessions)`, ['clients', 'p50 (ms)', 'p99 (ms)', 'max (ms)'], [
-    ['0', round(subs.idle.p50Ms), round(subs.idle.p99Ms), round(subs.idle.maxMs)],
-    [String(subs.clients), round(subs.busy.p50Ms), round(subs.busy.p99Ms), round(subs.busy.maxMs)],
-  ]),
-);
-console.log(`snapshot pushes delivered: ${subs.pushesPerSecond}/s`);
-
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+const file = path.join(dir, 'latest.json');
+const results: Record<string, unknown> = existsSync(file) && wanted.length > 0 ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+for (const [name, run] of Object.entries(sections)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  results[name] = await run();
+}
+results.machine = machine;
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify({ machine, admission, snapshot, overhead, subscribers: subs }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwritten: bench/results/latest.json`);

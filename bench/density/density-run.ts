@@ -21,6 +21,8 @@ export interface DensityOptions {
   memoryCeilingBytes: number;
   /** Tenants the calls are spread over. */
   tenants: number;
+  /** openrtc only: run with per-session attribution off, to measure what it costs. */
+  attributionOff?: boolean;
 }
 
 export interface DensityRun {
@@ -31,6 +33,8 @@ export interface DensityRun {
   processes: number;
   idleRssMiB: number;
   peakRssMiB: number;
+  /** Shared pages counted once across the tree: the fairer total for many processes. */
+  peakPssMiB: number;
   rssPerSessionMiB: number;
   cpuPctOfCore: number;
   /** openrtc only: the worker's own event-loop delay, per 1 s interval during the hold. */
@@ -66,17 +70,19 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
   const reportFile = path.join(dir, 'report.jsonl');
   writeFileSync(reportFile, '');
   const dispatcher = await LocalDispatcher.start({ port: 0, ...CREDENTIALS });
-  const worker = await launchWorker(kind, dispatcher, CREDENTIALS, built);
+  const worker = await launchWorker(kind, dispatcher, CREDENTIALS, built, opts.attributionOff ? { BENCH_ATTRIBUTION: 'off' } : {});
   try {
     await sleep(2_000);
     const idle = readTree(worker.pid);
 
     let peak = idle.rssBytes;
+    let peakPss = idle.pssBytes;
     let stoppedBy: DensityRun['stoppedBy'];
     const sampler = setInterval(() => {
-      const rss = readTree(worker.pid).rssBytes;
-      peak = Math.max(peak, rss);
-      if (rss > opts.memoryCeilingBytes) stoppedBy = 'memory_ceiling';
+      const now = readTree(worker.pid);
+      peak = Math.max(peak, now.rssBytes);
+      peakPss = Math.max(peakPss, now.pssBytes);
+      if (now.rssBytes > opts.memoryCeilingBytes) stoppedBy = 'memory_ceiling';
     }, 250);
 
     const dispatchedAt = new Map<string, number>();
@@ -137,6 +143,7 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       processes: cpuTo.processes,
       idleRssMiB: idle.rssBytes / MIB,
       peakRssMiB: peak / MIB,
+      peakPssMiB: peakPss / MIB,
       rssPerSessionMiB: (peak - idle.rssBytes) / MIB / Math.max(1, started.length),
       cpuPctOfCore: ((cpuTo.cpuSeconds - cpuFrom.cpuSeconds) / heldS) * 100,
       ...(loops.length > 0

@@ -33,6 +33,7 @@ export async function launchWorker(
   dispatcher: LocalDispatcher,
   credentials: { apiKey: string; apiSecret: string },
   built: BuiltAgent,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<LaunchedWorker> {
   const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-rt-'));
   const env: NodeJS.ProcessEnv = {
@@ -42,12 +43,15 @@ export async function launchWorker(
     LIVEKIT_API_SECRET: credentials.apiSecret,
     OPENRTC_RUNTIME_DIR: runtimeDir,
     BENCH_AGENT_MODULE: built.agentPath,
+    ...extraEnv,
   };
   const args =
     kind === 'openrtc'
       ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', path.join(HERE, 'openrtc.bench.config.ts'), '--log-level', 'warn', '--log-format', 'json']
       : [built.stockWorkerPath];
-  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // For profiling the worker alone, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof".
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
 
@@ -95,7 +99,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  const stopped = await Promise.race([exited.then(() => true), sleep(15_000, undefined, { ref: false }).then(() => false)]);
+  const stopped = await Promise.race([exited.then(() => true), sleep(60_000, undefined, { ref: false }).then(() => false)]);
   if (!stopped) {
     child.kill('SIGKILL');
     await exited;

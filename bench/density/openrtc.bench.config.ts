@@ -9,4 +9,6 @@ export default defineConfig({
   maxConcurrentSessions: 2_000,
   tenants: { maxSessions: { '*': 2_000 } },
   drainTimeoutMs: 5_000,
+  // The harness turns attribution off to measure what it costs with real sessions.
+  introspection: { attribution: process.env.BENCH_ATTRIBUTION !== 'off' },
 });

@@ -18,6 +18,15 @@ export function rssBytes(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
+/**
+ * Proportional set size in bytes: pages shared between processes (the node binary, shared
+ * libraries) split among them, so a tree's total counts them once. 0 for a process that is gone.
+ */
+export function pssBytes(pid: number): number {
+  const match = read(`/proc/${pid}/smaps_rollup`)?.match(/^Pss:\s+(\d+) kB/m);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
 /** User plus system CPU time in seconds, or 0 for a process that is gone. */
 export function cpuSeconds(pid: number): number {
   const stat = read(`/proc/${pid}/stat`);
@@ -52,16 +61,19 @@ export function processTree(root: number): number[] {
 export interface TreeReading {
   processes: number;
   rssBytes: number;
+  pssBytes: number;
   cpuSeconds: number;
 }
 
 export function readTree(root: number): TreeReading {
   const pids = processTree(root);
   let rss = 0;
+  let pss = 0;
   let cpu = 0;
   for (const pid of pids) {
     rss += rssBytes(pid);
+    pss += pssBytes(pid);
     cpu += cpuSeconds(pid);
   }
-  return { processes: pids.length, rssBytes: rss, cpuSeconds: cpu };
+  return { processes: pids.length, rssBytes: rss, pssBytes: pss, cpuSeconds: cpu };
 }

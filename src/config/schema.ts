@@ -105,10 +105,15 @@ export const configSchema = z.strictObject({
   assignmentTimeoutMs: positiveMs.default(15_000),
   introspection: z
     .strictObject({
+      /**
+       * Per-session CPU and block attribution. It hooks every callback, promise reactions
+       * included, which costs a few percent of a core on a busy worker (see README, Performance).
+       */
+      attribution: z.boolean().default(true),
       blockThresholdMs: positiveMs.default(50),
       slowFlagMs: positiveMs.default(5_000),
     })
-    .default({ blockThresholdMs: 50, slowFlagMs: 5_000 }),
+    .default({ attribution: true, blockThresholdMs: 50, slowFlagMs: 5_000 }),
 });
 
 /** What a config file may contain (defaults optional). */

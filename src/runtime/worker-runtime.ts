@@ -158,7 +158,7 @@ export class WorkerRuntime {
       },
     });
     this.loop.start();
-    this.attribution.enable();
+    if (config.introspection.attribution) this.attribution.enable();
     await this.worker.start();
     logger.info({ socket: this.socketPath, agents: Object.keys(agents), url }, `openrtc worker "${config.name}" ready`);
   }
@@ -203,6 +203,9 @@ export class WorkerRuntime {
     const changed = diffKeys(this.loaded.config, next.config);
     this.admission.updateSettings(admissionOptions(next.config));
     this.resolver.setSource(next.config.tenants.config);
+    // An operator can shed the attribution hook's cost from a busy worker without a restart.
+    if (next.config.introspection.attribution) this.attribution.enable();
+    else this.attribution.disable();
     // Agents and LiveKit credentials are bound at start; a change there needs a drain and restart.
     this.loaded = { file: next.file, config: { ...next.config, agents: this.loaded.config.agents, livekit: this.loaded.config.livekit } };
     this.logger.info({ changed }, 'config reloaded');

@@ -1,0 +1,65 @@
+// The density benchmark's tables, as `npm run bench` prints them.
+import { round } from '../stats.js';
+import { formatTable } from '../table.js';
+import type { AttributionCost, DensityResult } from './density.js';
+
+const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '-');
+
+export function densityTables(result: DensityResult): string {
+  const { settings } = result;
+  const title = `Density: one openrtc worker, real AgentSessions with inference.VAD fed 16 kHz speech in 20 ms frames (calls arrive at ${settings.arrivalsPerS}/s, ${settings.holdMs / 1000} s hold)`;
+  const rows = result.ours.map((r) => [
+    r.sessions,
+    `${r.started}${r.stoppedBy ? ' (memory ceiling)' : ''}`,
+    r.failures,
+    round(r.peakRssMiB, 0),
+    round(r.rssPerSessionMiB),
+    round(r.cpuPctOfCore, 0),
+    r.loop ? `${round(r.loop.p50Ms, 1)} / ${round(r.loop.p99Ms, 1)} / ${round(r.loop.maxMs, 1)}` : '-',
+    `${ms(r.startP50Ms)} / ${ms(r.startP99Ms)}`,
+    `${round(r.speechTurnsPerSessionMin, 1)} / ${round(r.repliesPerSessionMin, 1)}`,
+  ]);
+  const density = formatTable(title, ['N', 'started', 'failed', 'peak RSS MiB', 'RSS/session MiB', 'CPU % core', 'loop p50/p99/max ms', 'start p50/p99 ms', 'VAD turns / replies per min'], rows);
+  const held = result.highestNUnder50Ms === undefined ? 'none of the sizes run' : `N = ${result.highestNUnder50Ms}`;
+  const ceiling = result.stoppedAtN === undefined ? `no run reached the ${settings.memoryCeilingMiB} MiB memory ceiling` : `stopped at N = ${result.stoppedAtN}: memory ceiling of ${settings.memoryCeilingMiB} MiB`;
+  const summary = `highest N with every session started and loop p99 < 50 ms: ${held}; ${ceiling}`;
+  return `${density}\n${summary}\n${sideBySide(result)}`;
+}
+
+function sideBySide(result: DensityResult): string {
+  const rows: (string | number)[][] = [];
+  for (const stock of result.stock) {
+    const ours = result.ours.find((r) => r.sessions === stock.sessions);
+    if (!ours) continue;
+    rows.push([
+      stock.sessions,
+      round(ours.peakRssMiB, 0),
+      `${round(stock.peakRssMiB, 0)} (${stock.processes} processes)`,
+      round(ours.peakRssMiB / stock.peakRssMiB, 3),
+      `${round(stock.peakRssMiB / ours.peakRssMiB, 1)}×`,
+      `${round(ours.peakPssMiB, 0)} / ${round(stock.peakPssMiB, 0)} (${round(stock.peakPssMiB / ours.peakPssMiB, 1)}×)`,
+      `${round(ours.rssPerSessionMiB)} / ${round(stock.rssPerSessionMiB)}`,
+      `${ms(ours.startP50Ms)} / ${ms(stock.startP50Ms)}`,
+      `${ms(ours.startP99Ms)} / ${ms(stock.startP99Ms)}`,
+      `${round(ours.cpuPctOfCore, 0)} / ${round(stock.cpuPctOfCore, 0)}`,
+      `${ours.failures} / ${stock.failures}`,
+    ]);
+  }
+  return formatTable(
+    'Same agent, same dispatcher: openrtc (one process) vs stock AgentServer (a process per job); total RSS of the worker and every process it forked',
+    ['N', 'openrtc RSS MiB', 'stock RSS MiB', 'ratio ours/stock', 'less memory', 'PSS MiB ours / stock', 'RSS/session MiB ours / stock', 'start p50 ms ours / stock', 'start p99 ms ours / stock', 'CPU % core ours / stock', 'failed ours / stock'],
+    rows,
+  );
+}
+
+export function attributionTable(cost: AttributionCost): string {
+  return formatTable(
+    `Attribution with ${cost.sessions} real sessions (median of ${cost.runs} alternating runs each)`,
+    ['mode', 'worker CPU % of a core'],
+    [
+      ['attribution off', round(cost.cpuOffPct, 1)],
+      ['attribution on', round(cost.cpuOnPct, 1)],
+      ['overhead', round(cost.overheadPctOfCore, 1)],
+    ],
+  );
+}

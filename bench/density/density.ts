@@ -1,0 +1,97 @@
+// The density benchmark: how many talking sessions one openrtc worker holds, and what the same
+// calls cost stock agents-js (a process per job), side by side in one run.
+import os from 'node:os';
+import { median } from '../stats.js';
+import { buildAgent } from './build-agent.js';
+import { runDensity, type DensityOptions, type DensityRun } from './density-run.js';
+
+export interface DensitySettings extends DensityOptions {
+  ours: number[];
+  stock: number[];
+}
+
+const LOOP_P99_LIMIT_MS = 50;
+
+function numbers(value: string | undefined, fallback: number[]): number[] {
+  if (!value) return fallback;
+  const list = value.split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`expected a list of positive integers, got "${value}"`);
+  return list;
+}
+
+/** Defaults from the issue; environment variables narrow a run while investigating. */
+export function densitySettings(env: NodeJS.ProcessEnv = process.env): DensitySettings {
+  const ceilingMiB = Number(env.BENCH_MEMORY_CEILING_MIB) || Math.min(16_384, Math.floor((os.totalmem() / 2 ** 20) * 0.6));
+  return {
+    ours: numbers(env.BENCH_DENSITY_N, [5, 10, 20, 50, 100, 200, 400]),
+    stock: numbers(env.BENCH_STOCK_N, [5, 10, 20]),
+    arrivalsPerS: Number(env.BENCH_ARRIVALS_PER_S) || 20,
+    holdMs: Number(env.BENCH_HOLD_MS) || 10_000,
+    memoryCeilingBytes: ceilingMiB * 2 ** 20,
+    tenants: 10,
+  };
+}
+
+export interface DensityResult {
+  settings: Omit<DensitySettings, 'memoryCeilingBytes'> & { memoryCeilingMiB: number };
+  ours: DensityRun[];
+  stock: DensityRun[];
+  /** Largest N whose openrtc run started every session and held loop p99 under 50 ms. */
+  highestNUnder50Ms: number | undefined;
+  stoppedAtN: number | undefined;
+}
+
+export async function benchDensity(settings: DensitySettings = densitySettings(), onRun: (run: DensityRun) => void = () => undefined): Promise<DensityResult> {
+  const built = buildAgent();
+  const ours: DensityRun[] = [];
+  const stock: DensityRun[] = [];
+  let stoppedAtN: number | undefined;
+  const record = (list: DensityRun[], run: DensityRun) => {
+    list.push(run);
+    onRun(run);
+  };
+  // The sizes both run are measured back to back, so a noisy neighbour hits both alike.
+  for (const n of [...new Set([...settings.ours, ...settings.stock])].sort((a, b) => a - b)) {
+    if (settings.stock.includes(n)) record(stock, await runDensity('stock', n, built, settings));
+    if (settings.ours.includes(n) && stoppedAtN === undefined) {
+      const run = await runDensity('openrtc', n, built, settings);
+      record(ours, run);
+      if (run.stoppedBy) stoppedAtN = n;
+    }
+  }
+  const held = ours.filter((r) => !r.stoppedBy && r.failures === 0 && r.loop && r.loop.p99Ms < LOOP_P99_LIMIT_MS);
+  const { memoryCeilingBytes, ...rest } = settings;
+  return {
+    settings: { ...rest, memoryCeilingMiB: Math.round(memoryCeilingBytes / 2 ** 20) },
+    ours,
+    stock,
+    highestNUnder50Ms: held.length > 0 ? Math.max(...held.map((r) => r.sessions)) : undefined,
+    stoppedAtN,
+  };
+}
+
+export interface AttributionCost {
+  sessions: number;
+  runs: number;
+  cpuOnPct: number;
+  cpuOffPct: number;
+  /** Percent of one core the attribution hook costs with real sessions. */
+  overheadPctOfCore: number;
+}
+
+/**
+ * What per-session attribution costs with real talking sessions, where every audio frame runs
+ * through promise reactions the hook brackets: the same N with it on and off, alternating.
+ */
+export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 100, rounds = 2): Promise<AttributionCost> {
+  const built = buildAgent();
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    on.push((await runDensity('openrtc', sessions, built, settings)).cpuPctOfCore);
+    off.push((await runDensity('openrtc', sessions, built, { ...settings, attributionOff: true })).cpuPctOfCore);
+  }
+  const cpuOnPct = median(on);
+  const cpuOffPct = median(off);
+  return { sessions, runs: rounds, cpuOnPct, cpuOffPct, overheadPctOfCore: cpuOnPct - cpuOffPct };
+}
