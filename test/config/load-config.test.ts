@@ -42,6 +42,7 @@ describe('loadConfig', () => {
     expect(config.tenants.configCache).toEqual({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 });
     expect(config.circuitBreaker).toEqual({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 });
     expect(config.drainTimeoutMs).toBe(30_000);
+    expect(config.introspection).toEqual({ attribution: true, blockThresholdMs: 50, slowFlagMs: 5_000 });
     expect(config.livekit).toEqual({ url: 'ws://lk:7880', apiKey: 'k', apiSecret: 's' });
   });
 
@@ -49,6 +50,14 @@ describe('loadConfig', () => {
     expect(await problemsOf(`export default { agents: { a: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`)).toEqual([
       'tenants.maxSessions.acme: expected a positive integer, got -1',
     ]);
+  });
+
+  it('takes attribution as a switch and names a non-boolean one', async () => {
+    const dir = configDir(`export default { agents: { a: './a.ts' }, introspection: { attribution: false } };`);
+    expect((await loadConfig(undefined, dir, {})).config.introspection).toEqual({ attribution: false, blockThresholdMs: 50, slowFlagMs: 5_000 });
+    const problems = await problemsOf(`export default { agents: { a: './a.ts' }, introspection: { attribution: 'off' } };`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^introspection\.attribution: /);
   });
 
   it('reports every problem, one line each', async () => {
