@@ -109,7 +109,7 @@ export const configSchema = z.strictObject({
        * Per-session CPU and block attribution. It hooks every callback, promise reactions
        * included, which costs a few percent of a core on a busy worker (see README, Performance).
        */
-      attribution: z.boolean().default(true),
+      attribution: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).default(true),
       blockThresholdMs: positiveMs.default(50),
       slowFlagMs: positiveMs.default(5_000),
     })
