@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAdmissionOverWire } from './admission-wire.js';
 import { benchAttributionWithSessions, benchDensity, densitySettings } from './density/density.js';
 import { attributionTable, densityTables } from './density/density-tables.js';
 import { benchAdmission, benchAttributionOverhead, benchSnapshot, benchSubscribers } from './introspection.js';
@@ -25,6 +26,35 @@ const sections: Record<string, Section> = {
       ]),
     );
     return admission;
+  },
+
+  async admissionWire() {
+    const wire = await benchAdmissionOverWire();
+    console.log(
+      formatTable(
+        `Admission over the wire: ${wire.requests} availability requests at once, tenant cap ${wire.cap}, dispatcher and worker in one process (${wire.bursts.length} bursts)`,
+        ['burst', 'answered', 'unanswered', 'accepted', 'exact', 'rejections', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'send (ms)', 'drain (ms)', 'wall (ms)'],
+        [
+          ...wire.bursts.map((b, i) => [
+            String(i + 1),
+            b.answered,
+            b.unanswered,
+            b.accepted,
+            b.exact ? 'yes' : 'NO',
+            Object.entries(b.rejectReasons).map(([reason, n]) => `${reason} ${n}`).join(', ') || '-',
+            round(b.p50Ms),
+            round(b.p99Ms),
+            round(b.maxMs),
+            round(b.sendMs),
+            round(b.drainMs),
+            round(b.wallMs),
+          ]),
+          ['median', '', '', '', wire.allExact ? 'all' : 'NOT all', '', round(wire.medianP50Ms), round(wire.medianP99Ms), '', '', '', ''],
+        ],
+      ),
+    );
+    console.log('latency: request written by the dispatcher -> its answer decoded; no answer is read before the whole burst is written (send)');
+    return wire;
   },
 
   async snapshot() {

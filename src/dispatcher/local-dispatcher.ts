@@ -19,6 +19,7 @@ import { newId } from './ids.js';
 import { buildJob, jobStateName, jobWithState, participantToken } from './job-builder.js';
 import { handleTwirp } from './twirp.js';
 import {
+  type AvailabilityAnswered,
   type DispatchOutcome,
   type DispatchRequest,
   type JobRecord,
@@ -54,6 +55,8 @@ export interface LocalDispatcherEvents {
   worker_registered: [WorkerRecord];
   worker_disconnected: [WorkerRecord];
   job_updated: [JobRecord];
+  /** Every answer a worker gave in time; timeouts and closed sockets emit nothing. */
+  availability_answered: [AvailabilityAnswered];
 }
 
 /**
@@ -283,6 +286,7 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
       }
       if (answer.kind === 'closed') continue;
       const res = answer.response;
+      this.emit('availability_answered', { jobId, workerId: worker.workerId, available: res.available, latencyMs: answer.latencyMs });
       if (res.terminate) {
         // The worker says the job needs no agent; LiveKit records it as done.
         entry.rec.workerId = worker.workerId;

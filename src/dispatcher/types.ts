@@ -38,6 +38,15 @@ export type DispatchOutcome =
       reason?: string;
     };
 
+/** One worker's answer to one availability request, as the dispatcher received it. */
+export interface AvailabilityAnswered {
+  jobId: string;
+  workerId: string;
+  available: boolean;
+  /** From just before the request was encoded and written to the worker's socket until its answer was decoded. */
+  latencyMs: number;
+}
+
 export type JobState = 'pending' | 'running' | 'success' | 'failed';
 
 export interface JobRecord {

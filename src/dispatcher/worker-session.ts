@@ -22,7 +22,8 @@ import type { WorkerRecord } from './types.js';
 export const REGISTER_TIMEOUT_MS = 10_000;
 
 export type AvailabilityAnswer =
-  | { kind: 'answer'; response: AvailabilityResponse }
+  /** `latencyMs`: from just before the request was encoded and written until its answer was decoded. */
+  | { kind: 'answer'; response: AvailabilityResponse; latencyMs: number }
   | { kind: 'timeout' }
   | { kind: 'closed' };
 
@@ -63,7 +64,7 @@ export class WorkerSession {
   readonly #ws: WebSocket;
   readonly #hooks: WorkerSessionHooks;
   readonly #logger: Logger;
-  readonly #pending = new Map<string, (a: AvailabilityAnswer) => void>();
+  readonly #pending = new Map<string, { sentAt: number; settle: (a: AvailabilityAnswer) => void }>();
   readonly #registerTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -110,7 +111,7 @@ export class WorkerSession {
         this.#pending.delete(job.id);
         resolve(a);
       };
-      this.#pending.set(job.id, settle);
+      this.#pending.set(job.id, { sentAt: performance.now(), settle });
       this.#send(new ServerMessage({ message: { case: 'availability', value: new AvailabilityRequest({ job }) } }));
     });
   }
@@ -176,12 +177,12 @@ export class WorkerSession {
         );
         return;
       case 'availability': {
-        const settle = this.#pending.get(m.value.jobId);
-        if (!settle) {
+        const pending = this.#pending.get(m.value.jobId);
+        if (!pending) {
           this.#logger.debug({ job_id: m.value.jobId }, 'availability answer for no pending request');
           return;
         }
-        settle({ kind: 'answer', response: m.value });
+        pending.settle({ kind: 'answer', response: m.value, latencyMs: performance.now() - pending.sentAt });
         return;
       }
       case 'updateWorker':
@@ -201,7 +202,7 @@ export class WorkerSession {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#registerTimer);
-    for (const settle of [...this.#pending.values()]) settle({ kind: 'closed' });
+    for (const { settle } of [...this.#pending.values()]) settle({ kind: 'closed' });
     this.#hooks.onClosed(this);
   }
 }
