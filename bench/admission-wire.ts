@@ -1,19 +1,14 @@
-// Admission over the wire: a burst of availability requests from the local dispatcher to our
-// real worker client, all for one capped tenant, in one process. The dispatcher and the worker
-// share this process's event loop, so each answer's latency also holds the dispatcher's own work
-// (writing the burst, reading answers, signing tokens for the accepted jobs).
-import { initializeLogger, loggerOptions } from '@livekit/agents';
-import { pino } from 'pino';
-import { Admission } from '../src/admission/admission.js';
-import { systemClock } from '../src/admission/clock.js';
+// Admission over the wire: a burst of availability requests from the local dispatcher to a real
+// `openrtc start` worker in its own process, all for one capped tenant. The dispatcher stands in
+// for the LiveKit server; each answer's latency is what the server would see.
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { DEV_CREDENTIALS } from '../src/dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
 import type { AvailabilityAnswered, DispatchOutcome } from '../src/dispatcher/types.js';
-import { SessionRegistry } from '../src/introspection/registry.js';
-import { SessionHost } from '../src/session/session-host.js';
-import { TenantConfigResolver } from '../src/tenancy/config-resolver.js';
-import { WorkerHost } from '../src/worker/worker-host.js';
-import heldCall from './held-call-agent.js';
+import type { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
+import { launchWorker, type LaunchedWorker } from './launch-worker.js';
 import { median, percentile } from './stats.js';
 
 const AGENT = 'held-call';
@@ -23,11 +18,8 @@ const SETTLE_TIMEOUT_MS = 15_000;
 export interface AdmissionWireOptions {
   /** Availability requests per burst. */
   requests?: number;
-  tenant?: string;
   /** The tenant's cap: exactly this many requests of a burst should be accepted. */
   cap?: number;
-  /** Worker-wide cap, set well above the tenant's so only the tenant cap can bind. */
-  globalCap?: number;
   bursts?: number;
 }
 
@@ -77,44 +69,44 @@ export interface AdmissionWireResult {
 
 interface Rig {
   dispatcher: LocalDispatcher;
-  admission: Admission;
-  sessions: SessionHost;
-  worker: WorkerHost;
+  worker: LaunchedWorker;
 }
 
-async function startRig(tenant: string, cap: number, globalCap: number): Promise<Rig> {
-  const logger = pino({ level: 'silent' });
+const SEND_CHUNK = 25;
+/** As admission-wire.config.ts sets them. */
+const TENANT = 'acme';
+const GLOBAL_CAP = 1_000;
+const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admission-wire.config.ts');
+
+async function startRig(cap: number): Promise<Rig> {
   const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
-  const resolver = new TenantConfigResolver({ source: {}, clock: systemClock, ttlMs: 60_000, missTtlMs: 60_000, loadTimeoutMs: 1_000 });
-  const admission = new Admission({
-    clock: systemClock,
-    resolver,
-    maxConcurrentSessions: globalCap,
-    tenants: { metadataKey: 'tenant', defaultTenant: 'default', requireConfig: false, maxSessions: { [tenant]: cap } },
-    breaker: { enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 },
-    assignmentTimeoutMs: 15_000,
+  const worker = await launchWorker({
+    kind: 'openrtc',
+    dispatcher,
+    credentials: DEV_CREDENTIALS,
+    agentName: AGENT,
+    entry: CONFIG,
+    env: { BENCH_TENANT_CAP: String(cap) },
   });
-  const sessions = new SessionHost({ agents: { [AGENT]: heldCall }, registry: new SessionRegistry(), logger });
-  await sessions.prewarmAll();
-  const worker = new WorkerHost({
-    url: dispatcher.url,
-    ...DEV_CREDENTIALS,
-    agentNames: [AGENT],
-    admission,
-    sessions,
-    logger,
-    version: 'bench',
-  });
-  await worker.start();
-  return { dispatcher, admission, sessions, worker };
+  return { dispatcher, worker };
 }
 
-async function until(what: string, done: () => boolean, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+async function snapshotOf(rig: Rig): Promise<SnapshotV1> {
+  const snap = await rig.worker.snapshot();
+  if (!snap) throw new Error('admission-wire: the worker gave no snapshot');
+  return snap;
+}
+
+async function until(what: string, done: () => Promise<boolean>, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`admission-wire: ${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(20);
   }
+}
+
+function acceptedBy(snap: SnapshotV1, tenant: string): number {
+  return snap.tenants.find((t) => t.tenant === tenant)?.accepted ?? 0;
 }
 
 function tally(keys: string[]): Record<string, number> {
@@ -124,8 +116,8 @@ function tally(keys: string[]): Record<string, number> {
 }
 
 async function burst(rig: Rig, tenant: string, requests: number, cap: number): Promise<BurstResult> {
-  const { dispatcher, admission, sessions } = rig;
-  const acceptedBefore = admission.tenantStat(tenant)?.accepted ?? 0;
+  const { dispatcher } = rig;
+  const acceptedBefore = acceptedBy(await snapshotOf(rig), tenant);
   const latency = new Map<string, number>();
   let lastAnswerAt = Number.NaN;
   const onAnswer = (a: AvailabilityAnswered) => {
@@ -138,7 +130,12 @@ async function burst(rig: Rig, tenant: string, requests: number, cap: number): P
   const t0 = performance.now();
   const pending: Promise<DispatchOutcome>[] = [];
   // Each dispatch() writes its availability request before returning, so this loop is the burst.
-  for (let i = 0; i < requests; i++) pending.push(dispatcher.dispatch({ agentName: AGENT, metadata }));
+  // It yields every few requests: a dispatcher written in JS cannot read answers while it writes,
+  // and without the yield its own send time would be charged to the worker's answers.
+  for (let i = 0; i < requests; i++) {
+    pending.push(dispatcher.dispatch({ agentName: AGENT, metadata }));
+    if (i % SEND_CHUNK === SEND_CHUNK - 1) await new Promise((r) => setImmediate(r));
+  }
   const written = performance.now();
   const outcomes = await Promise.all(pending);
   const wallMs = performance.now() - t0;
@@ -148,16 +145,23 @@ async function burst(rig: Rig, tenant: string, requests: number, cap: number): P
   const rejected = outcomes.flatMap((o) => (o.status === 'rejected' ? [o] : []));
   const other = outcomes.filter((o) => o.status !== 'assigned' && o.status !== 'rejected');
   // Accepted jobs must be running sessions, so their slots stay taken for the whole burst.
-  await until('accepted sessions starting', () => sessions.active().length >= assigned.length);
-  const sessionsRunning = sessions.active().length;
-  const workerAccepted = (admission.tenantStat(tenant)?.accepted ?? 0) - acceptedBefore;
+  let settled = await snapshotOf(rig);
+  await until('accepted sessions starting', async () => {
+    settled = await snapshotOf(rig);
+    return settled.sessions.length >= assigned.length;
+  });
+  const sessionsRunning = settled.sessions.length;
+  const workerAccepted = acceptedBy(settled, tenant) - acceptedBefore;
   const rejectedRecordedFailed = rejected.filter((o) => {
     const job = dispatcher.job(o.jobId);
     return job?.state === 'failed' && job.error.startsWith(`rejected: ${o.reason ?? ''}`);
   }).length;
 
   for (const o of assigned) dispatcher.terminate(o.jobId);
-  await until('slots freeing after termination', () => admission.inUse() === 0 && sessions.active().length === 0);
+  await until('slots freeing after termination', async () => {
+    const snap = await snapshotOf(rig);
+    return snap.worker.active + snap.worker.reserved === 0 && snap.sessions.length === 0;
+  });
 
   const latencies = [...latency.values()];
   return {
@@ -189,21 +193,17 @@ async function burst(rig: Rig, tenant: string, requests: number, cap: number): P
  */
 export async function benchAdmissionOverWire(opts: AdmissionWireOptions = {}): Promise<AdmissionWireResult> {
   const requests = opts.requests ?? 1_000;
-  const tenant = opts.tenant ?? 'acme';
+  const tenant = TENANT;
   const cap = opts.cap ?? 20;
-  const globalCap = opts.globalCap ?? 1_000;
+  const globalCap = GLOBAL_CAP;
   const count = opts.bursts ?? 3;
-  // agents-js warns on every model-less session it closes; twenty of those a burst would bury the table.
-  const agentsLog = loggerOptions();
-  initializeLogger({ pretty: false, level: 'error' });
-  const rig = await startRig(tenant, cap, globalCap);
+  const rig = await startRig(cap);
   const bursts: BurstResult[] = [];
   try {
     for (let i = 0; i < count; i++) bursts.push(await burst(rig, tenant, requests, cap));
   } finally {
     await rig.worker.stop();
     await rig.dispatcher.close();
-    if (agentsLog) initializeLogger(agentsLog);
   }
   return {
     requests,

@@ -32,7 +32,7 @@ const sections: Record<string, Section> = {
     const wire = await benchAdmissionOverWire();
     console.log(
       formatTable(
-        `Admission over the wire: ${wire.requests} availability requests at once, tenant cap ${wire.cap}, dispatcher and worker in one process (${wire.bursts.length} bursts)`,
+        `Admission over the wire: ${wire.requests} availability requests at once, tenant cap ${wire.cap}, to an `openrtc start` worker in its own process (${wire.bursts.length} bursts)`,
         ['burst', 'answered', 'unanswered', 'accepted', 'exact', 'rejections', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'send (ms)', 'drain (ms)', 'wall (ms)'],
         [
           ...wire.bursts.map((b, i) => [
@@ -53,7 +53,7 @@ const sections: Record<string, Section> = {
         ],
       ),
     );
-    console.log('latency: request written by the dispatcher -> its answer decoded; no answer is read before the whole burst is written (send)');
+    console.log('latency: request written by the local dispatcher -> its answer decoded there; the dispatcher writes the burst in chunks of 25 and reads answers in between (send = time to write all 1,000)');
     return wire;
   },
 

@@ -3,13 +3,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import type { DispatchOutcome } from '../../src/dispatcher/types.js';
 import type { LoopStats } from '../../src/introspection/snapshot-schema.js';
 import { median, percentile } from '../stats.js';
 import type { BuiltAgent } from './build-agent.js';
-import { AGENT_NAME, launchWorker, type WorkerKind } from './launch-worker.js';
+import { launchWorker, type WorkerKind } from '../launch-worker.js';
 import { readTree } from './process-stats.js';
 
 export interface DensityOptions {
@@ -47,6 +48,8 @@ export interface DensityRun {
   stoppedBy?: 'memory_ceiling';
 }
 
+const AGENT_NAME = 'vad-agent';
+const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'openrtc.bench.config.ts');
 const CREDENTIALS = { apiKey: 'bench', apiSecret: 'bench-secret-long-enough-0000000' };
 const MIB = 2 ** 20;
 
@@ -70,7 +73,14 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
   const reportFile = path.join(dir, 'report.jsonl');
   writeFileSync(reportFile, '');
   const dispatcher = await LocalDispatcher.start({ port: 0, ...CREDENTIALS });
-  const worker = await launchWorker(kind, dispatcher, CREDENTIALS, built, opts.attributionOff ? { BENCH_ATTRIBUTION: 'off' } : {});
+  const worker = await launchWorker({
+    kind,
+    dispatcher,
+    credentials: CREDENTIALS,
+    agentName: AGENT_NAME,
+    entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
+    env: { BENCH_AGENT_MODULE: built.agentPath, ...(opts.attributionOff ? { BENCH_ATTRIBUTION: 'off' } : {}) },
+  });
   try {
     await sleep(2_000);
     const idle = readTree(worker.pid);
@@ -112,8 +122,8 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     const loops: LoopStats[] = [];
     while (Date.now() - holdFrom < opts.holdMs && !stoppedBy) {
       await sleep(1_000);
-      const loop = await worker.loopStats();
-      if (loop) loops.push(loop);
+      const snap = await worker.snapshot();
+      if (snap) loops.push(snap.worker.loop);
     }
     const cpuTo = readTree(worker.pid);
     const heldS = (Date.now() - holdFrom) / 1000;

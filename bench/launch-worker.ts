@@ -1,40 +1,42 @@
-// Starts the worker under test in its own process, so its memory and CPU are read from /proc
-// apart from the harness that drives it.
+// Starts a worker under test in its own process, as production runs it: its memory and CPU are
+// read from /proc apart from the harness, and its event loop is not shared with the dispatcher.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
-import { IpcClient } from '../../src/ipc/ipc-client.js';
-import { workerSocketPath } from '../../src/ipc/socket-path.js';
-import type { LoopStats } from '../../src/introspection/snapshot-schema.js';
-import type { BuiltAgent } from './build-agent.js';
-import { processTree } from './process-stats.js';
+import type { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
+import { IpcClient } from '../src/ipc/ipc-client.js';
+import { listWorkers } from '../src/ipc/socket-path.js';
+import { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
+import { processTree } from './density/process-stats.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export type WorkerKind = 'openrtc' | 'stock';
+
+export interface WorkerLaunch {
+  kind: WorkerKind;
+  dispatcher: LocalDispatcher;
+  credentials: { apiKey: string; apiSecret: string };
+  /** The name the worker registers under; the launch waits for it. */
+  agentName: string;
+  /** openrtc: the config file. stock: the script that runs `AgentServer`. */
+  entry: string;
+  env?: NodeJS.ProcessEnv;
+}
 
 export interface LaunchedWorker {
   kind: WorkerKind;
   pid: number;
-  /** The worker's own event-loop delay over its last interval (openrtc only). */
-  loopStats(): Promise<LoopStats | undefined>;
+  /** The worker's own snapshot over its control socket (openrtc only). */
+  snapshot(): Promise<SnapshotV1 | undefined>;
   stop(): Promise<void>;
 }
 
-export const AGENT_NAME = 'vad-agent';
-
-export async function launchWorker(
-  kind: WorkerKind,
-  dispatcher: LocalDispatcher,
-  credentials: { apiKey: string; apiSecret: string },
-  built: BuiltAgent,
-  extraEnv: NodeJS.ProcessEnv = {},
-): Promise<LaunchedWorker> {
+export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker> {
+  const { kind, dispatcher, credentials } = launch;
   const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-rt-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -42,13 +44,10 @@ export async function launchWorker(
     LIVEKIT_API_KEY: credentials.apiKey,
     LIVEKIT_API_SECRET: credentials.apiSecret,
     OPENRTC_RUNTIME_DIR: runtimeDir,
-    BENCH_AGENT_MODULE: built.agentPath,
-    ...extraEnv,
+    ...launch.env,
   };
   const args =
-    kind === 'openrtc'
-      ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', path.join(HERE, 'openrtc.bench.config.ts'), '--log-level', 'warn', '--log-format', 'json']
-      : [built.stockWorkerPath];
+    kind === 'openrtc' ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', launch.entry, '--log-level', 'warn', '--log-format', 'json'] : [launch.entry];
   // For profiling the worker alone, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -57,7 +56,7 @@ export async function launchWorker(
 
   const registered = new Promise<void>((resolve) => {
     const onWorker = (w: { agentName: string }) => {
-      if (w.agentName !== AGENT_NAME) return;
+      if (w.agentName !== launch.agentName) return;
       dispatcher.off('worker_registered', onWorker);
       resolve();
     };
@@ -72,11 +71,14 @@ export async function launchWorker(
   return {
     kind,
     pid,
-    async loopStats() {
+    async snapshot() {
       if (kind !== 'openrtc') return undefined;
-      client ??= await IpcClient.connect(await workerSocketPath('bench-density', env, pid));
-      const snap = (await client.request('snapshot')) as { worker: { loop: LoopStats } };
-      return snap.worker.loop;
+      if (!client) {
+        const socket = (await listWorkers(env)).find((w) => w.pid === pid);
+        if (!socket) throw new Error(`worker ${pid} serves no control socket`);
+        client = await IpcClient.connect(socket.socketPath);
+      }
+      return SnapshotV1.parse(await client.request('snapshot'));
     },
     async stop() {
       client?.close();
