@@ -45,9 +45,9 @@ export interface BurstResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** How long the dispatcher took to write the whole burst; no answer is read before it ends. */
+  /** How long the dispatcher took to write the whole burst (it reads answers in between). */
   sendMs: number;
-  /** From the end of that write to the last answer: the worker's (and dispatcher's) serial work. */
+  /** From the end of that write to the last answer: what was still queued once the burst was out. */
   drainMs: number;
   /** Answers per second over `drainMs`. */
   answersPerSecond: number;

@@ -32,7 +32,7 @@ const sections: Record<string, Section> = {
     const wire = await benchAdmissionOverWire();
     console.log(
       formatTable(
-        `Admission over the wire: ${wire.requests} availability requests at once, tenant cap ${wire.cap}, to an `openrtc start` worker in its own process (${wire.bursts.length} bursts)`,
+        `Admission over the wire: ${wire.requests} availability requests at once, tenant cap ${wire.cap}, to an openrtc worker in its own process (${wire.bursts.length} bursts)`,
         ['burst', 'answered', 'unanswered', 'accepted', 'exact', 'rejections', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'send (ms)', 'drain (ms)', 'wall (ms)'],
         [
           ...wire.bursts.map((b, i) => [
