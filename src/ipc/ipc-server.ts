@@ -2,6 +2,7 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { PushGroups, type Subscriber } from './push-groups.js';
 import { assertPrivateDir, cleanStaleSockets, probeSocket } from './socket-path.js';
 import {
   IpcRequest,
@@ -40,8 +41,24 @@ interface Connection {
   socket: net.Socket;
   buffered: Buffer[];
   bufferedBytes: number;
-  timers: Set<NodeJS.Timeout>;
+  subscriptions: Set<Subscription>;
   closed: boolean;
+}
+
+interface Subscription extends Subscriber {
+  readonly conn: Connection;
+  readonly id: RequestId;
+  /** The push line up to its result, `{"v":1,"id":…,"result":`; the shared encoded result follows. */
+  readonly head: Buffer;
+}
+
+/** One build of a method's result for pushing: the encoded tail of the line, or the error to answer. */
+type PushResult = { ok: true; tail: Buffer } | { ok: false; code: IpcErrorCode; message: string };
+
+interface PushCacheEntry {
+  /** `performance.now()` when built; unset while building. */
+  at: number | undefined;
+  result: Promise<PushResult>;
 }
 
 /**
@@ -57,8 +74,13 @@ export class IpcServer {
   readonly #handlers: Record<string, Handler>;
   readonly #logger: IpcLogger;
   #closing: Promise<void> | undefined;
-  /** Pushes due at about the same time share one result and its JSON (50 clients, one build). */
-  readonly #pushCache = new Map<string, { at: number; json: string }>();
+  readonly #pushGroups = new PushGroups<Subscription>((method, due) => this.#push(method, due));
+  /**
+   * The latest push result per method. Pushes due at about the same time (other intervals, new
+   * subscribers) share it; `at` is unset while it is being built, so concurrent pushes wait for
+   * that one build instead of starting another.
+   */
+  readonly #pushCache = new Map<string, PushCacheEntry>();
 
   private constructor(
     readonly socketPath: string,
@@ -105,7 +127,7 @@ export class IpcServer {
       socket.destroySoon();
       return;
     }
-    const conn: Connection = { socket, buffered: [], bufferedBytes: 0, timers: new Set(), closed: false };
+    const conn: Connection = { socket, buffered: [], bufferedBytes: 0, subscriptions: new Set(), closed: false };
     this.#connections.add(conn);
     socket.on('data', (chunk: Buffer) => this.#onData(conn, chunk));
     socket.on('error', () => this.#drop(conn));
@@ -115,10 +137,14 @@ export class IpcServer {
   #drop(conn: Connection): void {
     if (conn.closed) return;
     conn.closed = true;
-    for (const t of conn.timers) clearInterval(t);
-    conn.timers.clear();
+    this.#unsubscribeAll(conn);
     this.#connections.delete(conn);
     conn.socket.destroy();
+  }
+
+  #unsubscribeAll(conn: Connection): void {
+    for (const sub of conn.subscriptions) this.#pushGroups.delete(sub);
+    conn.subscriptions.clear();
   }
 
   #onData(conn: Connection, chunk: Buffer): void {
@@ -146,7 +172,7 @@ export class IpcServer {
     conn.socket.end();
     conn.closed = true;
     this.#connections.delete(conn);
-    for (const t of conn.timers) clearInterval(t);
+    this.#unsubscribeAll(conn);
   }
 
   #onLine(conn: Connection, line: string): void {
@@ -186,12 +212,15 @@ export class IpcServer {
   }
 
   #failed(conn: Connection, id: RequestId, method: string, err: unknown): void {
-    if (isPublicError(err)) {
-      this.#error(conn, id, err.code, err.message);
-      return;
-    }
+    const { code, message } = this.#publicFailure(method, err);
+    this.#error(conn, id, code, message);
+  }
+
+  /** What the client may see of a handler's failure; anything unintended is logged here, once. */
+  #publicFailure(method: string, err: unknown): { code: IpcErrorCode; message: string } {
+    if (isPublicError(err)) return { code: err.code, message: err.message };
     this.#logger.error({ method, err: err instanceof Error ? err.message : String(err) }, 'control method failed');
-    this.#error(conn, id, 'internal', `internal error in "${method}"`);
+    return { code: 'internal', message: `internal error in "${method}"` };
   }
 
   #subscribe(conn: Connection, id: RequestId, params: unknown): void {
@@ -206,38 +235,71 @@ export class IpcServer {
       this.#error(conn, id, 'unknown_method', `unknown method "${method}"`);
       return;
     }
-    let inFlight = false;
-    const push = () => {
-      // A push still being produced is not stacked with another one.
-      if (inFlight || conn.closed) return;
-      const cached = this.#pushCache.get(method);
-      if (cached && performance.now() - cached.at < PUSH_SHARE_MS) {
-        this.#sendRaw(conn, `{"v":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"result":${cached.json}}\n`);
-        return;
-      }
-      inFlight = true;
-      void this.#call(handler, {}, { uid: process.getuid?.() }).then(
-        (result) => {
-          inFlight = false;
-          let json: string;
-          try {
-            json = JSON.stringify(result ?? null);
-          } catch {
-            this.#error(conn, id, 'internal', 'result could not be encoded');
-            return;
-          }
-          this.#pushCache.set(method, { at: performance.now(), json });
-          this.#sendRaw(conn, `{"v":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"result":${json}}\n`);
-        },
-        (err: unknown) => {
-          inFlight = false;
-          this.#failed(conn, id, method, err);
-        },
-      );
+    const sub: Subscription = {
+      conn,
+      id,
+      method,
+      intervalMs: parsed.data.intervalMs,
+      head: Buffer.from(`{"v":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"result":`),
+      lastPushAt: performance.now(),
     };
-    const timer = setInterval(push, parsed.data.intervalMs);
-    conn.timers.add(timer);
-    push();
+    conn.subscriptions.add(sub);
+    this.#pushGroups.add(sub);
+    void this.#push(method, [sub]);
+  }
+
+  /** Sends every subscriber in `due` the same result: one build, one encoding, shared bytes. */
+  async #push(method: string, due: Subscription[]): Promise<void> {
+    const result = await this.#latest(method);
+    let written = 0;
+    for (const sub of due) {
+      // Each socket write still copies the bytes into the kernel; many large ones in a row would
+      // hold the loop for as long as all of them, so the loop gets a turn between slices.
+      if (written >= PUSH_SLICE_BYTES) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        written = 0;
+      }
+      if (sub.conn.closed) continue;
+      if (result.ok) {
+        this.#sendRaw(sub.conn, sub.head, result.tail);
+        written += result.tail.length;
+      } else this.#error(sub.conn, sub.id, result.code, result.message);
+    }
+  }
+
+  #latest(method: string): Promise<PushResult> {
+    const cached = this.#pushCache.get(method);
+    if (cached && (cached.at === undefined || performance.now() - cached.at < PUSH_SHARE_MS)) return cached.result;
+    const entry: PushCacheEntry = {
+      at: undefined,
+      result: this.#build(method).then((result) => {
+        // A failure is answered but not shared: the next push tries again.
+        if (result.ok) entry.at = performance.now();
+        else if (this.#pushCache.get(method) === entry) this.#pushCache.delete(method);
+        return result;
+      }),
+    };
+    this.#pushCache.set(method, entry);
+    return entry.result;
+  }
+
+  async #build(method: string): Promise<PushResult> {
+    const handler = Object.hasOwn(this.#handlers, method) ? this.#handlers[method] : undefined;
+    if (!handler) return { ok: false, code: 'unknown_method', message: `unknown method "${method}"` };
+    let result: unknown;
+    try {
+      result = await this.#call(handler, {}, { uid: process.getuid?.() });
+    } catch (err) {
+      return { ok: false, ...this.#publicFailure(method, err) };
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(result ?? null);
+    } catch {
+      return { ok: false, code: 'internal', message: 'result could not be encoded' };
+    }
+    // Encoded once into bytes that every subscriber's socket then writes as they are.
+    return { ok: true, tail: Buffer.from(`${json}}\n`) };
   }
 
   #error(conn: Connection, id: RequestId | null, code: IpcErrorCode, message: string): void {
@@ -255,14 +317,24 @@ export class IpcServer {
     this.#sendRaw(conn, line);
   }
 
-  #sendRaw(conn: Connection, line: string): void {
+  /** Writes one line given in parts; a push's parts are shared buffers, written without copying. */
+  #sendRaw(conn: Connection, ...parts: (string | Buffer)[]): void {
     if (conn.closed || conn.socket.destroyed) return;
-    if (conn.socket.writableLength + line.length > this.#maxQueuedBytes) {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    if (conn.socket.writableLength + length > this.#maxQueuedBytes) {
       this.#logger.warn({ queued_bytes: conn.socket.writableLength }, 'dropping a control client that does not read its output');
       this.#drop(conn);
       return;
     }
-    conn.socket.write(line);
+    if (parts.length === 1) {
+      conn.socket.write(parts[0]!);
+      return;
+    }
+    // Corked, the parts leave in one vectored write rather than one syscall each.
+    conn.socket.cork();
+    for (const part of parts) conn.socket.write(part);
+    conn.socket.uncork();
   }
 
   /** Stops listening, drops every client and removes the socket file. Safe to call twice. */
@@ -282,6 +354,9 @@ export class IpcServer {
 
 /** Subscribers whose pushes fall within this window get the same snapshot. */
 const PUSH_SHARE_MS = 50;
+
+/** Push bytes written per turn of the event loop (a few large snapshots, a fraction of a millisecond). */
+const PUSH_SLICE_BYTES = 512 * 1024;
 
 function encode(id: RequestId | null, body: object): string {
   return `${JSON.stringify({ v: PROTOCOL_VERSION, id, ...body })}\n`;
