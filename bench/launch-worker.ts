@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
 import { IpcClient } from '../src/ipc/ipc-client.js';
 import { listWorkers } from '../src/ipc/socket-path.js';
@@ -25,6 +25,15 @@ export interface WorkerLaunch {
   /** openrtc: the config file. stock: the script that runs `AgentServer`. */
   entry: string;
   env?: NodeJS.ProcessEnv;
+  /** A module preloaded with `--import` that answers `loop-probe:reset` / `loop-probe:read`. */
+  loopProbe?: string;
+}
+
+export interface LoopProbeReading {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  samples: number;
 }
 
 export interface LaunchedWorker {
@@ -32,6 +41,10 @@ export interface LaunchedWorker {
   pid: number;
   /** The worker's own snapshot over its control socket (openrtc only). */
   snapshot(): Promise<SnapshotV1 | undefined>;
+  /** Restarts the loop probe's histogram (no-op without a probe). */
+  resetLoopProbe(): void;
+  /** Event-loop delay since the last reset, from the loop probe. */
+  readLoopProbe(): Promise<LoopProbeReading | undefined>;
   stop(): Promise<void>;
 }
 
@@ -50,7 +63,8 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
     kind === 'openrtc' ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', launch.entry, '--log-level', 'warn', '--log-format', 'json'] : [launch.entry];
   // For profiling the worker alone, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (launch.loopProbe) nodeArgs.push('--import', pathToFileURL(launch.loopProbe).href);
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
 
@@ -79,6 +93,22 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
         client = await IpcClient.connect(socket.socketPath);
       }
       return SnapshotV1.parse(await client.request('snapshot'));
+    },
+    resetLoopProbe() {
+      if (launch.loopProbe && child.connected) child.send('loop-probe:reset');
+    },
+    async readLoopProbe() {
+      if (!launch.loopProbe || !child.connected) return undefined;
+      const reading = new Promise<LoopProbeReading>((resolve) => {
+        const onMessage = (msg: unknown) => {
+          if (typeof msg !== 'object' || msg === null || !('loopProbe' in msg)) return;
+          child.off('message', onMessage);
+          resolve((msg as { loopProbe: LoopProbeReading }).loopProbe);
+        };
+        child.on('message', onMessage);
+      });
+      child.send('loop-probe:read');
+      return reading;
     },
     async stop() {
       client?.close();

@@ -1,4 +1,4 @@
-// Both workers run the benchmark agent as plain JavaScript, as a production deployment would: a
+// Both workers run the benchmark agent (and the loop probe) as plain JavaScript, as a production deployment would: a
 // TypeScript loader in each of stock's job processes would charge it memory it does not need.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,11 +8,12 @@ import ts from 'typescript';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Inside the repo, so the emitted modules resolve `@livekit/agents` from its node_modules. */
 const OUT = path.join(HERE, '.build');
-const SOURCES = ['vad-agent.ts', 'synthetic-speech.ts', 'stock-worker.ts'];
+const SOURCES = ['vad-agent.ts', 'synthetic-speech.ts', 'stock-worker.ts', 'loop-probe.ts'];
 
 export interface BuiltAgent {
   agentPath: string;
   stockWorkerPath: string;
+  loopProbePath: string;
 }
 
 export function buildAgent(): BuiltAgent {
@@ -25,5 +26,5 @@ export function buildAgent(): BuiltAgent {
     });
     writeFileSync(path.join(OUT, file.replace(/\.ts$/, '.js')), outputText);
   }
-  return { agentPath: path.join(OUT, 'vad-agent.js'), stockWorkerPath: path.join(OUT, 'stock-worker.js') };
+  return { agentPath: path.join(OUT, 'vad-agent.js'), stockWorkerPath: path.join(OUT, 'stock-worker.js'), loopProbePath: path.join(OUT, 'loop-probe.js') };
 }

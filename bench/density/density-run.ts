@@ -7,10 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import type { DispatchOutcome } from '../../src/dispatcher/types.js';
-import type { LoopStats } from '../../src/introspection/snapshot-schema.js';
-import { median, percentile } from '../stats.js';
+import { percentile } from '../stats.js';
 import type { BuiltAgent } from './build-agent.js';
-import { launchWorker, type WorkerKind } from '../launch-worker.js';
+import { launchWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
 import { readTree } from './process-stats.js';
 
 export interface DensityOptions {
@@ -38,8 +37,8 @@ export interface DensityRun {
   peakPssMiB: number;
   rssPerSessionMiB: number;
   cpuPctOfCore: number;
-  /** openrtc only: the worker's own event-loop delay, per 1 s interval during the hold. */
-  loop?: LoopStats;
+  /** openrtc only: event-loop delay over the whole hold, from the probe loaded into the worker. */
+  loop?: LoopProbeReading;
   startP50Ms: number;
   startP99Ms: number;
   /** Turns the VAD detected per session-minute: proof the audio went through the model. */
@@ -62,10 +61,10 @@ interface ReportLine {
 }
 
 function readReport(file: string): ReportLine[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as ReportLine);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  // The last piece is empty, or a line some session is still appending: read it next time.
+  lines.pop();
+  return lines.map((line) => JSON.parse(line) as ReportLine);
 }
 
 export async function runDensity(kind: WorkerKind, sessions: number, built: BuiltAgent, opts: DensityOptions): Promise<DensityRun> {
@@ -80,6 +79,7 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     agentName: AGENT_NAME,
     entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
     env: { BENCH_AGENT_MODULE: built.agentPath, ...(opts.attributionOff ? { BENCH_ATTRIBUTION: 'off' } : {}) },
+    ...(kind === 'openrtc' ? { loopProbe: built.loopProbePath } : {}),
   });
   try {
     await sleep(2_000);
@@ -119,12 +119,9 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
 
     const cpuFrom = readTree(worker.pid);
     const holdFrom = Date.now();
-    const loops: LoopStats[] = [];
-    while (Date.now() - holdFrom < opts.holdMs && !stoppedBy) {
-      await sleep(1_000);
-      const snap = await worker.snapshot();
-      if (snap) loops.push(snap.worker.loop);
-    }
+    worker.resetLoopProbe();
+    while (Date.now() - holdFrom < opts.holdMs && !stoppedBy) await sleep(250);
+    const loop = await worker.readLoopProbe();
     const cpuTo = readTree(worker.pid);
     const heldS = (Date.now() - holdFrom) / 1000;
     clearInterval(sampler);
@@ -156,9 +153,7 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       peakPssMiB: peakPss / MIB,
       rssPerSessionMiB: (peak - idle.rssBytes) / MIB / Math.max(1, started.length),
       cpuPctOfCore: ((cpuTo.cpuSeconds - cpuFrom.cpuSeconds) / heldS) * 100,
-      ...(loops.length > 0
-        ? { loop: { p50Ms: median(loops.map((l) => l.p50Ms)), p99Ms: Math.max(...loops.map((l) => l.p99Ms)), maxMs: Math.max(...loops.map((l) => l.maxMs)) } }
-        : {}),
+      ...(loop ? { loop } : {}),
       startP50Ms: percentile(latencies, 50),
       startP99Ms: percentile(latencies, 99),
       speechTurnsPerSessionMin: talkMin > 0 ? sum('speechTurns') / talkMin : 0,

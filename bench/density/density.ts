@@ -81,9 +81,10 @@ export interface AttributionCost {
 
 /**
  * What per-session attribution costs with real talking sessions, where every audio frame runs
- * through promise reactions the hook brackets: the same N with it on and off, alternating.
+ * through promise reactions the hook brackets: the same N with it on and off, alternating. N is
+ * kept below saturation: a worker already using all of its main thread cannot show a cost in CPU.
  */
-export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 100, rounds = 2): Promise<AttributionCost> {
+export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 50, rounds = 3): Promise<AttributionCost> {
   const built = buildAgent();
   const on: number[] = [];
   const off: number[] = [];
