@@ -99,7 +99,7 @@ const sections: Record<string, Section> = {
 
   async density() {
     const result = await benchDensity(densitySettings(), (run) => {
-      const loop = run.loop ? `, loop p99 ${run.loop.p99Ms} ms` : '';
+      const loop = run.loop ? `, loop p99 ${round(run.loop.p99Ms, 1)} ms` : '';
       console.error(`  density: ${run.kind} N=${run.sessions}: ${run.started} started, peak RSS ${Math.round(run.peakRssMiB)} MiB${loop}`);
     });
     console.log(densityTables(result));

@@ -58,11 +58,11 @@ function sideBySide(result: DensityResult): string {
 export function attributionTable(cost: AttributionCost): string {
   return formatTable(
     `Attribution with ${cost.sessions} real sessions (median of ${cost.runs} alternating runs each)`,
-    ['mode', 'worker CPU % of a core'],
+    ['mode', 'worker CPU % of a core (median)', 'each run'],
     [
-      ['attribution off', round(cost.cpuOffPct, 1)],
-      ['attribution on', round(cost.cpuOnPct, 1)],
-      ['overhead', round(cost.overheadPctOfCore, 1)],
+      ['attribution off', round(cost.cpuOffPct, 1), cost.runsOffPct.map((n) => round(n, 0)).join(', ')],
+      ['attribution on', round(cost.cpuOnPct, 1), cost.runsOnPct.map((n) => round(n, 0)).join(', ')],
+      ['overhead', round(cost.overheadPctOfCore, 1), ''],
     ],
   );
 }

@@ -77,6 +77,9 @@ export interface AttributionCost {
   cpuOffPct: number;
   /** Percent of one core the attribution hook costs with real sessions. */
   overheadPctOfCore: number;
+  /** Every run, so the spread on a noisy machine is visible next to the medians. */
+  runsOnPct: number[];
+  runsOffPct: number[];
 }
 
 /**
@@ -84,7 +87,7 @@ export interface AttributionCost {
  * through promise reactions the hook brackets: the same N with it on and off, alternating. N is
  * kept below saturation: a worker already using all of its main thread cannot show a cost in CPU.
  */
-export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 50, rounds = 3): Promise<AttributionCost> {
+export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 50, rounds = 4): Promise<AttributionCost> {
   const built = buildAgent();
   const on: number[] = [];
   const off: number[] = [];
@@ -94,5 +97,5 @@ export async function benchAttributionWithSessions(settings: DensitySettings = d
   }
   const cpuOnPct = median(on);
   const cpuOffPct = median(off);
-  return { sessions, runs: rounds, cpuOnPct, cpuOffPct, overheadPctOfCore: cpuOnPct - cpuOffPct };
+  return { sessions, runs: rounds, cpuOnPct, cpuOffPct, overheadPctOfCore: cpuOnPct - cpuOffPct, runsOnPct: on, runsOffPct: off };
 }
