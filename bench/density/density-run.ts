@@ -12,6 +12,8 @@ import type { BuiltAgent } from './build-agent.js';
 import { launchWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
 import { readTree } from './process-stats.js';
 
+export type AttributionMode = 'sampled' | 'continuous' | 'off';
+
 export interface DensityOptions {
   /** Calls per second while ramping up. */
   arrivalsPerS: number;
@@ -21,8 +23,8 @@ export interface DensityOptions {
   memoryCeilingBytes: number;
   /** Tenants the calls are spread over. */
   tenants: number;
-  /** openrtc only: run with per-session attribution off, to measure what it costs. */
-  attributionOff?: boolean;
+  /** openrtc only: the attribution mode (default: the config default, sampled). */
+  attribution?: AttributionMode;
 }
 
 export interface DensityRun {
@@ -78,7 +80,7 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     credentials: CREDENTIALS,
     agentName: AGENT_NAME,
     entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
-    env: { BENCH_AGENT_MODULE: built.agentPath, ...(opts.attributionOff ? { BENCH_ATTRIBUTION: 'off' } : {}) },
+    env: { BENCH_AGENT_MODULE: built.agentPath, ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}) },
     ...(kind === 'openrtc' ? { loopProbe: built.loopProbePath } : {}),
   });
   try {

@@ -56,13 +56,10 @@ function sideBySide(result: DensityResult): string {
 }
 
 export function attributionTable(cost: AttributionCost): string {
+  const off = cost.modes.find((m) => m.mode === 'off')?.medianPct ?? Number.NaN;
   return formatTable(
-    `Attribution with ${cost.sessions} real sessions (median of ${cost.runs} alternating runs each)`,
-    ['mode', 'worker CPU % of a core (median)', 'each run'],
-    [
-      ['attribution off', round(cost.cpuOffPct, 1), cost.runsOffPct.map((n) => round(n, 0)).join(', ')],
-      ['attribution on', round(cost.cpuOnPct, 1), cost.runsOnPct.map((n) => round(n, 0)).join(', ')],
-      ['overhead', round(cost.overheadPctOfCore, 1), ''],
-    ],
+    `Attribution modes with ${cost.sessions} real talking sessions (${cost.runs} alternating runs each; the machine's noise is the spread of each row)`,
+    ['introspection.attribution', 'worker CPU % of a core (median)', 'vs off', 'each run'],
+    cost.modes.map((m) => [m.mode, round(m.medianPct, 1), m.mode === 'off' ? '' : round(m.medianPct - off, 1), m.runsPct.map((n) => round(n, 0)).join(', ')]),
   );
 }

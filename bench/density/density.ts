@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { median } from '../stats.js';
 import { buildAgent } from './build-agent.js';
-import { runDensity, type DensityOptions, type DensityRun } from './density-run.js';
+import { runDensity, type AttributionMode, type DensityOptions, type DensityRun } from './density-run.js';
 
 export interface DensitySettings extends DensityOptions {
   ours: number[];
@@ -73,29 +73,21 @@ export async function benchDensity(settings: DensitySettings = densitySettings()
 export interface AttributionCost {
   sessions: number;
   runs: number;
-  cpuOnPct: number;
-  cpuOffPct: number;
-  /** Percent of one core the attribution hook costs with real sessions. */
-  overheadPctOfCore: number;
-  /** Every run, so the spread on a noisy machine is visible next to the medians. */
-  runsOnPct: number[];
-  runsOffPct: number[];
+  /** Worker CPU, % of one core: the median, and every run so the spread is visible. */
+  modes: { mode: AttributionMode; medianPct: number; runsPct: number[] }[];
 }
 
 /**
  * What per-session attribution costs with real talking sessions, where every audio frame runs
- * through promise reactions the hook brackets: the same N with it on and off, alternating. N is
- * kept below saturation: a worker already using all of its main thread cannot show a cost in CPU.
+ * through promise reactions the hook brackets: the same N in each mode, alternating. N is kept
+ * below saturation: a worker already using all of its main thread cannot show a cost in CPU.
  */
-export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 50, rounds = 4): Promise<AttributionCost> {
+export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 50, rounds = 3): Promise<AttributionCost> {
   const built = buildAgent();
-  const on: number[] = [];
-  const off: number[] = [];
+  const order: AttributionMode[] = ['off', 'sampled', 'continuous'];
+  const runs = new Map<AttributionMode, number[]>(order.map((m) => [m, []]));
   for (let i = 0; i < rounds; i++) {
-    on.push((await runDensity('openrtc', sessions, built, settings)).cpuPctOfCore);
-    off.push((await runDensity('openrtc', sessions, built, { ...settings, attributionOff: true })).cpuPctOfCore);
+    for (const mode of order) runs.get(mode)!.push((await runDensity('openrtc', sessions, built, { ...settings, attribution: mode })).cpuPctOfCore);
   }
-  const cpuOnPct = median(on);
-  const cpuOffPct = median(off);
-  return { sessions, runs: rounds, cpuOnPct, cpuOffPct, overheadPctOfCore: cpuOnPct - cpuOffPct, runsOnPct: on, runsOffPct: off };
+  return { sessions, runs: rounds, modes: order.map((mode) => ({ mode, medianPct: median(runs.get(mode)!), runsPct: runs.get(mode)! })) };
 }

@@ -2,6 +2,8 @@
 // agency's would be. `npm run bench` points it at its own local dispatcher.
 import { defineConfig } from 'openrtc';
 
+const mode = process.env.BENCH_ATTRIBUTION;
+
 export default defineConfig({
   name: 'bench-density',
   // The harness passes the agent compiled to JavaScript, the same file the stock worker runs.
@@ -9,6 +11,6 @@ export default defineConfig({
   maxConcurrentSessions: 2_000,
   tenants: { maxSessions: { '*': 2_000 } },
   drainTimeoutMs: 5_000,
-  // The harness turns attribution off to measure what it costs with real sessions.
-  introspection: { attribution: process.env.BENCH_ATTRIBUTION !== 'off' },
+  // The harness switches attribution's mode to measure what each costs with real sessions.
+  introspection: { attribution: mode === 'continuous' || mode === 'off' ? mode : 'sampled' },
 });

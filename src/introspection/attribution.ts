@@ -46,8 +46,20 @@ export interface SessionAttributionOptions {
   slowFlagMs?: number;
   /** Length of one CPU-share interval. Default 1000. */
   intervalMs?: number;
+  /**
+   * Sampled mode: the hook runs only for the first `sampleMs` of each interval, which divides its
+   * cost by `intervalMs / sampleMs`. CPU shares are then estimated from that window. A block in
+   * the unsampled rest is still noticed (by a cheap timer that sees the loop stall), reported
+   * through `onUnattributedBlock`, and the hook then runs continuously for `catchMs`, so a session
+   * that blocks again is named. Unset: the hook runs all the time.
+   */
+  sampleMs?: number;
+  /** How long to run continuously after an unattributed block. Default 60000. */
+  catchMs?: number;
   /** Called (outside the hook, on a later tick) for each block. */
   onSlowSession?: (event: SlowSessionEvent) => void;
+  /** Sampled mode: a block happened while the hook was off; `durationMs` is at least this long. */
+  onUnattributedBlock?: (durationMs: number) => void;
   /** Monotonic ms. Default `performance.now`. */
   now?: () => number;
   /** Heap in use, for the memory baseline. Default `process.memoryUsage().heapUsed`. */
@@ -81,7 +93,10 @@ export class SessionAttribution {
   readonly blockThresholdMs: number;
   readonly slowFlagMs: number;
   readonly intervalMs: number;
+  #sampleMs: number | undefined;
+  readonly catchMs: number;
   readonly #onSlow: ((e: SlowSessionEvent) => void) | undefined;
+  readonly #onUnattributed: ((durationMs: number) => void) | undefined;
   readonly #now: () => number;
   readonly #heapUsed: () => number;
   readonly #buckets = new Map<string, Bucket>();
@@ -92,7 +107,16 @@ export class SessionAttribution {
   readonly #scopes: (SessionScope | undefined)[] = new Array<SessionScope | undefined>(MAX_DEPTH).fill(undefined);
   #depth = 0;
   #hook: AsyncHook | undefined;
+  /** Whether the hook is installed right now (in sampled mode, only part of each interval). */
+  #hooked = false;
+  /** Hooked time within the current interval, up to the moment the hook was last removed. */
+  #sampledMs = 0;
+  #hookedAt = 0;
+  #catchUntil = -Infinity;
   #timer: NodeJS.Timeout | undefined;
+  #sampleTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  #watchdogAt = 0;
   #intervalStart = 0;
   #pendingSlow: SlowSessionEvent[] = [];
   #flushScheduled = false;
@@ -102,7 +126,10 @@ export class SessionAttribution {
     this.blockThresholdMs = options.blockThresholdMs ?? 50;
     this.slowFlagMs = options.slowFlagMs ?? 5_000;
     this.intervalMs = options.intervalMs ?? 1_000;
+    this.#sampleMs = this.#validSample(options.sampleMs);
+    this.catchMs = options.catchMs ?? 60_000;
     this.#onSlow = options.onSlowSession;
+    this.#onUnattributed = options.onUnattributedBlock;
     this.#now = options.now ?? (() => performance.now());
     this.#heapUsed = options.heapUsed ?? (() => process.memoryUsage().heapUsed);
   }
@@ -111,26 +138,111 @@ export class SessionAttribution {
     return this.#hook !== undefined;
   }
 
+  get sampleMs(): number | undefined {
+    return this.#sampleMs;
+  }
+
+  /** Switches between sampled (`sampleMs`) and continuous (`undefined`) on a live worker. */
+  setSampleMs(sampleMs: number | undefined): void {
+    this.#sampleMs = this.#validSample(sampleMs);
+    if (!this.#hook) return;
+    if (this.#sampleMs === undefined) {
+      clearTimeout(this.#sampleTimer);
+      this.#hookOn();
+    } else {
+      this.#scheduleSampleEnd();
+    }
+  }
+
+  #validSample(sampleMs: number | undefined): number | undefined {
+    return sampleMs !== undefined && sampleMs > 0 && sampleMs < this.intervalMs ? sampleMs : undefined;
+  }
+
+  /** Whether the attribution hook runs continuously now (always, unless sampled and not catching). */
+  get continuous(): boolean {
+    return this.#sampleMs === undefined || this.#now() < this.#catchUntil;
+  }
+
   enable(): void {
     if (this.#hook) return;
-    this.#depth = 0;
     this.#intervalStart = this.#now();
+    this.#sampledMs = 0;
     this.#heapBaseline ??= this.#heapUsed();
     this.#hook = createHook({
       before: (asyncId) => this.#before(asyncId),
       after: (asyncId) => this.#after(asyncId),
     });
-    this.#hook.enable();
+    this.#hookOn();
     this.#timer = setInterval(() => this.roll(), this.intervalMs);
     this.#timer.unref();
+    this.#scheduleSampleEnd();
   }
 
   disable(): void {
-    this.#hook?.disable();
+    this.#hookOff();
     this.#hook = undefined;
     clearInterval(this.#timer);
+    clearTimeout(this.#sampleTimer);
+    this.#stopWatchdog();
     this.#timer = undefined;
+    this.#sampleTimer = undefined;
+  }
+
+  #hookOn(): void {
+    if (this.#hooked || !this.#hook) return;
     this.#depth = 0;
+    this.#hookedAt = this.#now();
+    this.#hook.enable();
+    this.#hooked = true;
+    this.#stopWatchdog();
+  }
+
+  #hookOff(): void {
+    if (!this.#hooked) return;
+    this.#hook?.disable();
+    this.#hooked = false;
+    // Called from inside a callback whose `after` will now never arrive: start the stack afresh.
+    this.#depth = 0;
+    this.#sampledMs += this.#now() - this.#hookedAt;
+  }
+
+  #scheduleSampleEnd(): void {
+    const sampleMs = this.#sampleMs;
+    if (sampleMs === undefined) return;
+    clearTimeout(this.#sampleTimer);
+    this.#sampleTimer = setTimeout(() => {
+      if (this.continuous) return;
+      this.#hookOff();
+      this.#startWatchdog();
+    }, sampleMs);
+    this.#sampleTimer.unref();
+  }
+
+  /**
+   * While the hook is off, a timer that fires much later than asked means something held the
+   * loop. Which session did is unknown; the hook then stays on for `catchMs` to find out next time.
+   */
+  #startWatchdog(): void {
+    const every = Math.max(5, Math.min(20, this.blockThresholdMs / 2));
+    this.#watchdogAt = this.#now();
+    this.#watchdog = setInterval(() => {
+      const now = this.#now();
+      const stalled = now - this.#watchdogAt - every;
+      this.#watchdogAt = now;
+      if (stalled <= this.blockThresholdMs) return;
+      this.#catchUntil = now + this.catchMs;
+      this.#hookOn();
+      if (this.#onUnattributed) {
+        const report = this.#onUnattributed;
+        sessionScope.exit(() => setImmediate(() => report(stalled)));
+      }
+    }, every);
+    this.#watchdog.unref();
+  }
+
+  #stopWatchdog(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
   }
 
   #before(asyncId: number): void {
@@ -197,8 +309,14 @@ export class SessionAttribution {
   /** Closes the current CPU interval. Runs on its own timer while enabled; exposed for tests. */
   roll(): void {
     const now = this.#now();
-    const length = Math.max(now - this.#intervalStart, 1);
+    // The share is of the time the hook actually watched: all of the interval, or its sample.
+    const watched = this.#sampledMs + (this.#hooked ? now - this.#hookedAt : 0);
+    const length = Math.max(watched, 1);
     this.#intervalStart = now;
+    this.#sampledMs = 0;
+    if (this.#hooked) this.#hookedAt = now;
+    else if (this.#hook) this.#hookOn();
+    this.#scheduleSampleEnd();
     for (const [sessionId, b] of this.#buckets) {
       b.cpuPct = Math.min(100, (b.cpuMs / length) * 100);
       const idle = b.cpuMs === 0;

@@ -42,7 +42,7 @@ describe('loadConfig', () => {
     expect(config.tenants.configCache).toEqual({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 });
     expect(config.circuitBreaker).toEqual({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 });
     expect(config.drainTimeoutMs).toBe(30_000);
-    expect(config.introspection).toEqual({ attribution: true, blockThresholdMs: 50, slowFlagMs: 5_000 });
+    expect(config.introspection).toEqual({ attribution: 'sampled', blockThresholdMs: 50, slowFlagMs: 5_000 });
     expect(config.livekit).toEqual({ url: 'ws://lk:7880', apiKey: 'k', apiSecret: 's' });
   });
 
@@ -52,12 +52,11 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('takes attribution as a switch and names a non-boolean one', async () => {
-    const dir = configDir(`export default { agents: { a: './a.ts' }, introspection: { attribution: false } };`);
-    expect((await loadConfig(undefined, dir, {})).config.introspection).toEqual({ attribution: false, blockThresholdMs: 50, slowFlagMs: 5_000 });
-    const problems = await problemsOf(`export default { agents: { a: './a.ts' }, introspection: { attribution: 'off' } };`);
-    expect(problems).toHaveLength(1);
-    expect(problems).toEqual(['introspection.attribution: expected true or false, got "off"']);
+  it('takes an attribution mode and names an unknown one', async () => {
+    const dir = configDir(`export default { agents: { a: './a.ts' }, introspection: { attribution: 'off' } };`);
+    expect((await loadConfig(undefined, dir, {})).config.introspection).toEqual({ attribution: 'off', blockThresholdMs: 50, slowFlagMs: 5_000 });
+    const problems = await problemsOf(`export default { agents: { a: './a.ts' }, introspection: { attribution: true } };`);
+    expect(problems).toEqual(['introspection.attribution: expected "sampled", "continuous" or "off", got true']);
   });
 
   it('reports every problem, one line each', async () => {

@@ -98,4 +98,50 @@ describe('SessionAttribution', () => {
     attribution.forget('gone');
     expect(attribution.usage('gone')).toEqual({ cpuPct: 0, slow: false });
   });
+
+  describe('sampled', () => {
+    it('watches only the sample, and gives CPU as a share of the time it watched', async () => {
+      attribution = new SessionAttribution({ intervalMs: 60_000, sampleMs: 200 });
+      attribution.enable();
+      const s = scope('s-sampled', 'acme');
+      await inSession(s, () => busyWait(40));
+      await sleep(260);
+      expect(attribution.continuous).toBe(false);
+      // Outside the sample: not seen (and too short to count as a block).
+      await inSession(s, () => busyWait(40));
+      attribution.roll();
+      // 40 ms of about 200 watched; the unseen 40 ms would make it about 40 %.
+      const { cpuPct } = attribution.usage('s-sampled');
+      expect(cpuPct).toBeGreaterThan(8);
+      expect(cpuPct).toBeLessThan(32);
+    });
+
+    it('notices a block outside the sample, then watches continuously and names the session that blocks again', async () => {
+      const slow: SlowSessionEvent[] = [];
+      const unattributed: number[] = [];
+      attribution = new SessionAttribution({
+        intervalMs: 60_000,
+        sampleMs: 30,
+        catchMs: 60_000,
+        onSlowSession: (e) => slow.push(e),
+        onUnattributedBlock: (ms) => unattributed.push(ms),
+      });
+      attribution.enable();
+      await sleep(80);
+      expect(attribution.continuous).toBe(false);
+      const s = scope('s-repeat', 'globex');
+
+      await inSession(s, () => busyWait(150));
+      await sleep(60);
+      expect(attribution.usage('s-repeat').slow).toBe(false);
+      expect(unattributed).toHaveLength(1);
+      expect(unattributed[0]).toBeGreaterThan(50);
+      expect(attribution.continuous).toBe(true);
+
+      await inSession(s, () => busyWait(150));
+      await sleep(5);
+      expect(attribution.usage('s-repeat').slow).toBe(true);
+      expect(slow.map((e) => e.sessionId)).toEqual(['s-repeat']);
+    });
+  });
 });

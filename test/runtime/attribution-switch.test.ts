@@ -8,8 +8,8 @@ import { WorkerRuntime } from '../../src/runtime/worker-runtime.js';
 const AGENT = `import { defineAgent } from '@livekit/agents';
 export default defineAgent({ entry: async () => undefined });
 `;
-const config = (attribution: boolean) =>
-  `export default { name: 'switch', agents: { a: './agent.ts' }, introspection: { attribution: ${attribution} } };\n`;
+const config = (attribution: string) =>
+  `export default { name: 'switch', agents: { a: './agent.ts' }, introspection: { attribution: '${attribution}' } };\n`;
 
 let runtime: WorkerRuntime | undefined;
 const dirs: string[] = [];
@@ -20,21 +20,28 @@ afterEach(async () => {
 });
 
 describe('introspection.attribution', () => {
-  it('is applied at start and switched by a config reload on the live worker', async () => {
+  it('is applied at start and switched between off, continuous and sampled by a reload', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-attr-'));
     dirs.push(dir);
     writeFileSync(path.join(dir, 'agent.ts'), AGENT);
     const file = path.join(dir, 'openrtc.config.ts');
-    writeFileSync(file, config(false));
+    writeFileSync(file, config('off'));
     runtime = new WorkerRuntime({ configFile: file, cwd: dir, logger: pino({ level: 'silent' }), dev: true, devPort: 0, socketPath: path.join(dir, 'w.sock') });
     await runtime.start();
     expect(runtime.attribution.enabled).toBe(false);
 
-    writeFileSync(file, config(true));
+    writeFileSync(file, config('continuous'));
     expect((await runtime.reloadConfig()).changed).toContain('introspection');
     expect(runtime.attribution.enabled).toBe(true);
+    expect(runtime.attribution.continuous).toBe(true);
 
-    writeFileSync(file, config(false));
+    writeFileSync(file, config('sampled'));
+    await runtime.reloadConfig();
+    expect(runtime.attribution.enabled).toBe(true);
+    expect(runtime.attribution.sampleMs).toBe(100);
+    expect(runtime.attribution.continuous).toBe(false);
+
+    writeFileSync(file, config('off'));
     await runtime.reloadConfig();
     expect(runtime.attribution.enabled).toBe(false);
   });
