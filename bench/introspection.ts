@@ -140,6 +140,35 @@ export async function benchAttributionOverhead(sessions = 200, runMs = 3_000, re
 }
 
 /**
+ * What the attribution hook adds to one promise reaction, the unit of work agents-js's audio
+ * pipeline is made of: a chain of awaits inside a session scope, timed with the hook off, then on
+ * (continuous), alternating. Multiply by the reactions a worker runs per second for its cost.
+ */
+export async function benchHookCost(awaits = 1_000_000, repeats = 5) {
+  const chain = async () => {
+    for (let i = 0; i < awaits; i++) await null;
+  };
+  const timeChain = async () => {
+    const start = performance.now();
+    await sessionScope.run({ tenant: 'acme', sessionId: 'ses_bench', jobId: 'job', agent: 'bench', config: undefined }, chain);
+    return ((performance.now() - start) * 1e6) / awaits;
+  };
+  const off: number[] = [];
+  const on: number[] = [];
+  await timeChain(); // warm-up
+  for (let r = 0; r < repeats; r++) {
+    off.push(await timeChain());
+    const attribution = new SessionAttribution({ intervalMs: 60_000 });
+    attribution.enable();
+    on.push(await timeChain());
+    attribution.disable();
+  }
+  const offNs = median(off);
+  const onNs = median(on);
+  return { awaits, repeats, offNsPerAwait: offNs, onNsPerAwait: onNs, hookNsPerAwait: onNs - offNs };
+}
+
+/**
  * Event-loop delay of a worker with 1,000 sessions in its registry while 0, 1 and `clients`
  * clients subscribe at `hz`. The clients run in a process of their own, as `openrtc top` does, so
  * the measured loop carries only the worker's share of each push (build, encode, write). Each

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAdmissionOverWire } from './admission-wire.js';
 import { benchAttributionWithSessions, benchDensity, densitySettings } from './density/density.js';
 import { attributionTable, densityTables } from './density/density-tables.js';
-import { benchAdmission, benchAttributionOverhead, benchSnapshot, benchSubscribers } from './introspection.js';
+import { benchAdmission, benchAttributionOverhead, benchHookCost, benchSnapshot, benchSubscribers } from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { round } from './stats.js';
 import { formatTable } from './table.js';
@@ -78,6 +78,18 @@ const sections: Record<string, Section> = {
       ]),
     );
     return overhead;
+  },
+
+  async hookCost() {
+    const cost = await benchHookCost();
+    console.log(
+      formatTable(`Attribution hook per promise reaction (${cost.awaits.toLocaleString('en-US')} awaits in a session scope, median of ${cost.repeats})`, ['hook', 'ns per await'], [
+        ['off (AsyncLocalStorage only)', round(cost.offNsPerAwait, 0)],
+        ['continuous', round(cost.onNsPerAwait, 0)],
+        ['added by the hook', round(cost.hookNsPerAwait, 0)],
+      ]),
+    );
+    return cost;
   },
 
   async subscribers() {
