@@ -58,7 +58,10 @@ export interface SessionAttributionOptions {
    * that blocks again is named. Unset: the hook runs all the time.
    */
   sampleMs?: number;
-  /** How long to run continuously after an unattributed block. Default 60000. */
+  /**
+   * How long to run continuously after an unattributed block. Default 60000. The next catch can
+   * start no sooner than five times this after the last one began.
+   */
   catchMs?: number;
   /** Called (outside the hook, on a later tick) for each block. */
   onSlowSession?: (event: SlowSessionEvent) => void;
@@ -91,6 +94,8 @@ interface Bucket {
 }
 
 const MAX_DEPTH = 256;
+/** After a catch window, sampled mode waits this many windows' time before catching again. */
+const CATCH_BACKOFF = 5;
 const IDLE: SessionUsage = Object.freeze({ cpuPct: 0, slow: false });
 
 export class SessionAttribution {
@@ -117,11 +122,15 @@ export class SessionAttribution {
   #sampledMs = 0;
   #hookedAt = 0;
   #catchUntil = -Infinity;
+  /**
+   * A saturated loop makes every timer late without any one block; catching then finds nobody and
+   * only adds cost. So a catch is followed by a quiet spell before the next one.
+   */
+  #nextCatchAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
   #sampleTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #watchdogAt = 0;
-  #intervalStart = 0;
   #pendingSlow: SlowSessionEvent[] = [];
   #flushScheduled = false;
   #heapBaseline: number | undefined;
@@ -169,7 +178,6 @@ export class SessionAttribution {
 
   enable(): void {
     if (this.#hook) return;
-    this.#intervalStart = this.#now();
     this.#sampledMs = 0;
     this.#heapBaseline ??= this.#heapUsed();
     this.#hook = createHook({
@@ -233,8 +241,9 @@ export class SessionAttribution {
       const now = this.#now();
       const stalled = now - this.#watchdogAt - every;
       this.#watchdogAt = now;
-      if (stalled <= this.blockThresholdMs) return;
+      if (stalled <= this.blockThresholdMs || now < this.#nextCatchAt) return;
       this.#catchUntil = now + this.catchMs;
+      this.#nextCatchAt = now + this.catchMs * CATCH_BACKOFF;
       this.#hookOn();
       if (this.#onUnattributed) {
         const report = this.#onUnattributed;
@@ -316,7 +325,6 @@ export class SessionAttribution {
     // The share is of the time the hook actually watched: all of the interval, or its sample.
     const watched = this.#sampledMs + (this.#hooked ? now - this.#hookedAt : 0);
     const length = Math.max(watched, 1);
-    this.#intervalStart = now;
     this.#sampledMs = 0;
     if (this.#hooked) this.#hookedAt = now;
     else if (this.#hook) this.#hookOn();

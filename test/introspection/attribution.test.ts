@@ -143,5 +143,25 @@ describe('SessionAttribution', () => {
       expect(attribution.usage('s-repeat').slow).toBe(true);
       expect(slow.map((e) => e.sessionId)).toEqual(['s-repeat']);
     });
+
+    it('after a catch, waits before catching again, so a saturated loop does not keep the hook on', async () => {
+      const unattributed: number[] = [];
+      attribution = new SessionAttribution({ intervalMs: 200, sampleMs: 30, catchMs: 100, onUnattributedBlock: (ms) => unattributed.push(ms) });
+      const started = performance.now();
+      attribution.enable();
+      await sleep(80);
+      await inSession(scope('s-a', 'acme'), () => busyWait(120));
+      await sleep(20);
+      expect(unattributed).toHaveLength(1);
+      // The catch window (100 ms) ends; the next interval samples again.
+      while (performance.now() - started < 470) await sleep(10);
+      expect(attribution.continuous).toBe(false);
+      await inSession(scope('s-b', 'acme'), () => busyWait(100));
+      await sleep(20);
+      // Within five catch windows of the first catch: noticed by nobody, and still sampled.
+      expect(unattributed).toHaveLength(1);
+      expect(attribution.continuous).toBe(false);
+    });
   });
 });
+
