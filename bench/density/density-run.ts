@@ -5,14 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AttributionMode } from '../../src/config/schema.js';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import type { DispatchOutcome } from '../../src/dispatcher/types.js';
 import { percentile } from '../stats.js';
 import type { BuiltAgent } from './build-agent.js';
 import { launchWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
 import { readTree } from './process-stats.js';
-
-export type AttributionMode = 'sampled' | 'continuous' | 'off';
 
 export interface DensityOptions {
   /** Calls per second while ramping up. */

@@ -3,7 +3,8 @@
 import os from 'node:os';
 import { median } from '../stats.js';
 import { buildAgent } from './build-agent.js';
-import { runDensity, type AttributionMode, type DensityOptions, type DensityRun } from './density-run.js';
+import type { AttributionMode } from '../../src/config/schema.js';
+import { runDensity, type DensityOptions, type DensityRun } from './density-run.js';
 
 export interface DensitySettings extends DensityOptions {
   ours: number[];

@@ -123,3 +123,6 @@ export const configSchema = z.strictObject({
 export type OpenrtcConfigInput = z.input<typeof configSchema>;
 /** A validated config with every default filled in. */
 export type OpenrtcConfig = z.output<typeof configSchema>;
+
+/** How much per-session attribution the worker runs (see `introspection.attribution`). */
+export type AttributionMode = OpenrtcConfig['introspection']['attribution'];

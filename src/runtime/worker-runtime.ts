@@ -4,7 +4,7 @@ import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
 import { loadAgents } from '../config/load-agents.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
-import type { OpenrtcConfig } from '../config/schema.js';
+import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
 import { controlMethods, type ControlTarget } from '../control/control-methods.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
@@ -207,7 +207,7 @@ export class WorkerRuntime {
   }
 
   /** An operator can change what attribution costs a busy worker without a restart. */
-  #applyAttribution(mode: OpenrtcConfig['introspection']['attribution']): void {
+  #applyAttribution(mode: AttributionMode): void {
     if (mode === 'off') {
       this.attribution.disable();
       return;
