@@ -5,7 +5,8 @@ import { defineAgent, voice } from '@livekit/agents';
 
 export default defineAgent({
   entry: async () => {
-    const session = new voice.AgentSession({});
+    // No models at all: without these opt-outs agents-js would provision a VAD and turn detector.
+    const session = new voice.AgentSession({ vad: null, turnHandling: { turnDetection: null } });
     await session.start({ agent: new voice.Agent({ instructions: 'Hold the line.' }) });
   },
 });
