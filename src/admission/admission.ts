@@ -5,7 +5,7 @@ import { CircuitBreaker, type BreakerSettings, type BreakerTransition } from './
 import { TenantCaps } from './caps.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { emptyCounters, sumCounters, type TenantCounters } from './counters.js';
-import type { RejectReason } from './reasons.js';
+import { emptyReasonCounts, type RejectReason } from './reasons.js';
 import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome, TenantStats } from './types.js';
 
 export interface AdmissionSettings {
@@ -46,6 +46,11 @@ export class Admission {
   readonly #caps: TenantCaps;
   readonly #counters = new Map<string, TenantCounters>();
   readonly #breakers = new Map<string, CircuitBreaker>();
+  /**
+   * Rejections decided before a tenant was known (a malformed id, or draining). They belong to
+   * the worker, not to a tenant row: a made-up row would pick up a cap and a breaker.
+   */
+  readonly #rejectedWithoutTenant = emptyReasonCounts();
   #draining = false;
   #inUse = 0;
   #nextReservation = 1;
@@ -195,8 +200,8 @@ export class Admission {
   }
 
   #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string): AdmissionDecision {
-    // Malformed tenants have no canonical id; they are counted under the sentinel row below.
-    this.#countersFor(tenant ?? INVALID_TENANT_ROW).rejected[reason] += 1;
+    if (tenant === undefined) this.#rejectedWithoutTenant[reason] += 1;
+    else this.#countersFor(tenant).rejected[reason] += 1;
     this.options.events?.onReject?.({ jobId, ...(tenant !== undefined ? { tenant } : {}), reason, message });
     return { accept: false, reason, ...(tenant !== undefined ? { tenant } : {}), message };
   }
@@ -264,10 +269,15 @@ export class Admission {
       .filter((s): s is TenantStats => s !== undefined);
   }
 
+  /** Worker-wide counts, including rejections that never reached a tenant. */
   totals(): TenantCounters {
-    return sumCounters(this.#counters.values());
+    const total = sumCounters(this.#counters.values());
+    for (const [reason, n] of Object.entries(this.#rejectedWithoutTenant) as [RejectReason, number][]) total.rejected[reason] += n;
+    return total;
+  }
+
+  /** Rejections with no tenant to count them under: `invalid_tenant`, and `draining` before lookup. */
+  rejectedWithoutTenant(): Record<RejectReason, number> {
+    return { ...this.#rejectedWithoutTenant };
   }
 }
-
-/** Row that counts rejections of requests whose tenant id was malformed. */
-export const INVALID_TENANT_ROW = '(invalid)';

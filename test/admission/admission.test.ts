@@ -143,4 +143,18 @@ describe('Admission', () => {
     expect(accepted(await admission.decide(job({ dialed_number: '+19999999' }))).tenant).toBe('default');
     expect(accepted(await admission.decide(job(''))).tenant).toBe('default');
   });
+  it('counts rejections that never reached a tenant on the worker, not under a made-up tenant row', async () => {
+    const { admission } = setup({ tenants: { maxSessions: { '*': 3 } } });
+    await admission.decide(job({ tenant: 'bad tenant!' }));
+    await admission.decide(job('not json'));
+    accepted(await admission.decide(job({ tenant: 'acme' })));
+    admission.setDraining(true);
+    await admission.decide(job({ tenant: 'acme' }));
+
+    expect(admission.tenantStats().map((t) => t.tenant)).toEqual(['acme']);
+    expect(admission.knownTenant('(invalid)')).toBe(false);
+    expect(admission.rejectedWithoutTenant()).toMatchObject({ invalid_tenant: 2, draining: 1 });
+    expect(admission.totals().rejected).toMatchObject({ invalid_tenant: 2, draining: 1 });
+    expect(admission.totals().accepted).toBe(1);
+  });
 });
