@@ -40,9 +40,12 @@ export default defineAgent({
     const reply = result.events.find((e) => e.type === 'message');
     log.info({ reply: reply?.type === 'message' ? reply.item.textContent : undefined }, 'agent replied');
 
-    // Stand-in for a call: stay up for the requested duration, then hang up.
+    // Stand-in for a call: stay up for the requested duration, then hang up. A drain or a
+    // termination closes the session first; the call then ends at once, leaving no timer behind.
     const duration = typeof meta.duration_s === 'number' && meta.duration_s >= 0 ? Math.min(meta.duration_s, 3600) : 2;
-    await sleep(duration * 1000);
+    const hangUp = new AbortController();
+    session.once(voice.AgentSessionEventTypes.Close, () => hangUp.abort());
+    await sleep(duration * 1000, undefined, { signal: hangUp.signal }).catch(() => undefined);
     await session.close();
     ctx.shutdown('call ended');
   },

@@ -61,6 +61,12 @@ export interface WorkerSocket {
   socketPath: string;
 }
 
+/** The worker name and pid a socket path names (`<name>-<pid>.sock`), if it follows the pattern. */
+export function workerOfSocket(socketPath: string): WorkerSocket | undefined {
+  const m = SOCKET_NAME.exec(path.basename(socketPath));
+  return m ? { name: m[1]!, pid: Number(m[2]), socketPath } : undefined;
+}
+
 /** Resolves true when something accepts a connection on `socketPath`. */
 export function probeSocket(socketPath: string, timeoutMs = 500): Promise<'live' | 'refused' | 'unknown'> {
   return new Promise((resolve) => {
@@ -96,16 +102,16 @@ async function socketEntries(dir: string): Promise<WorkerSocket[]> {
   }
   const out: WorkerSocket[] = [];
   for (const file of names.sort()) {
-    const m = SOCKET_NAME.exec(file);
-    if (!m) continue;
     const socketPath = path.join(dir, file);
+    const worker = workerOfSocket(socketPath);
+    if (!worker) continue;
     try {
       // lstat: a symlink is never a socket here, so it is never probed, listed or unlinked.
       if (!(await lstat(socketPath)).isSocket()) continue;
     } catch {
       continue;
     }
-    out.push({ name: m[1]!, pid: Number(m[2]), socketPath });
+    out.push(worker);
   }
   return out;
 }

@@ -26,6 +26,13 @@ import { admissionOptions } from './admission-options.js';
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
 const ATTRIBUTION_SAMPLE_MS = 100;
 
+/** How the worker stopped: clean when every session ended by itself before the drain deadline. */
+export interface StopOutcome {
+  clean: boolean;
+  /** Sessions the worker had to close (drain timeout, or a stop that could not drain). */
+  forcedSessions: number;
+}
+
 export interface WorkerRuntimeOptions {
   configFile?: string;
   cwd?: string;
@@ -57,9 +64,9 @@ export class WorkerRuntime {
   url!: string;
   readonly loop = new LoopMonitor();
   attribution!: SessionAttribution;
-  #stopping: Promise<void> | undefined;
-  #resolveStopped!: () => void;
-  readonly stopped = new Promise<void>((resolve) => (this.#resolveStopped = resolve));
+  #stopping: Promise<StopOutcome> | undefined;
+  #resolveStopped!: (outcome: StopOutcome) => void;
+  readonly stopped = new Promise<StopOutcome>((resolve) => (this.#resolveStopped = resolve));
 
   constructor(private readonly options: WorkerRuntimeOptions) {}
 
@@ -188,20 +195,25 @@ export class WorkerRuntime {
   }
 
   /** Stops accepting, waits for live sessions, then closes everything. Safe to call twice. */
-  stop(timeoutMs = this.config.drainTimeoutMs): Promise<void> {
+  stop(timeoutMs = this.config.drainTimeoutMs): Promise<StopOutcome> {
     this.#stopping ??= (async () => {
       this.logger.info({ timeout_ms: timeoutMs, active: this.registry.size }, 'draining');
       this.events.push({ kind: 'drain', message: `draining (${this.registry.size} live sessions, timeout ${timeoutMs} ms)` });
+      let outcome: StopOutcome = { clean: false, forcedSessions: this.registry.size };
       try {
-        await this.worker.drain(timeoutMs);
+        const drained = await this.worker.drain(timeoutMs);
+        outcome = { clean: drained.forcedSessions === 0, forcedSessions: drained.forcedSessions };
+      } catch (err) {
+        this.logger.error({ err }, 'drain failed; closing anyway');
       } finally {
         this.loop.stop();
         this.attribution.disable();
         await this.ipc.close();
         await this.dispatcher?.close();
-        this.logger.info('worker stopped');
-        this.#resolveStopped();
+        this.logger.info({ clean: outcome.clean, forced_sessions: outcome.forcedSessions }, 'worker stopped');
+        this.#resolveStopped(outcome);
       }
+      return outcome;
     })();
     return this.#stopping;
   }

@@ -162,7 +162,8 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
       const wasRegistered = registeredHere;
       this.workerId = undefined;
       const why = `socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`;
-      if (wasRegistered) this.emit('disconnected', why);
+      // A close we asked for is not a lost connection: nothing to warn about, nothing to retry.
+      if (wasRegistered && !this.#closed) this.emit('disconnected', why);
       if (!this.#closed) this.#scheduleRetry(why);
     });
   }

@@ -42,6 +42,12 @@ export interface WorkerHostEvents {
 
 type Accepted = Extract<AdmissionDecision, { accept: true }>;
 
+/** How a drain or stop ended. */
+export interface DrainOutcome {
+  /** Sessions still live at the deadline, closed by the worker instead of ending by themselves. */
+  forcedSessions: number;
+}
+
 interface PendingAssignment {
   agentName: string;
   decision: Accepted;
@@ -63,7 +69,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   #unsubscribe: (() => void) | undefined;
   #lastLoad = new Map<string, string>();
   #started = false;
-  #stopping: Promise<void> | undefined;
+  #stopping: Promise<DrainOutcome> | undefined;
 
   constructor(options: WorkerHostOptions) {
     super();
@@ -127,7 +133,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
    * Stops taking jobs, lets live sessions finish for up to `timeoutMs`, closes the rest, then
    * disconnects. Safe to call more than once.
    */
-  drain(timeoutMs: number): Promise<void> {
+  drain(timeoutMs: number): Promise<DrainOutcome> {
     this.#stopping ??= (async () => {
       const { admission, sessions, logger } = this.#opts;
       admission.setDraining(true);
@@ -140,16 +146,19 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       if (left > 0) logger.warn({ sessions: left, timeout_ms: timeoutMs }, 'drain timeout; closing remaining sessions');
       await sessions.closeAll('drain_timeout');
       await this.#shutdown();
+      return { forcedSessions: left };
     })();
     return this.#stopping;
   }
 
   /** Hard stop: closes every session at once, then disconnects. */
-  stop(): Promise<void> {
+  stop(): Promise<DrainOutcome> {
     this.#stopping ??= (async () => {
       this.#opts.admission.setDraining(true);
+      const forcedSessions = this.#opts.sessions.active().length;
       await this.#opts.sessions.closeAll('worker_stopped');
       await this.#shutdown();
+      return { forcedSessions };
     })();
     return this.#stopping;
   }
@@ -163,6 +172,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     }
     this.#unsubscribe?.();
     await Promise.all([...this.#connections.values()].map((c) => c.close()));
+    this.#opts.logger.info({ agents: this.#opts.agentNames }, 'closed the LiveKit connection');
   }
 
   #onMessage(conn: AgentConnection, msg: ServerMessage): void {

@@ -9,7 +9,7 @@ import { memoryLogger } from '../session/support.js';
 import { TestAdmission } from './test-admission.js';
 
 const KEY = { apiKey: 'devkey', apiSecret: 'secret' };
-const closers: (() => Promise<void>)[] = [];
+const closers: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();

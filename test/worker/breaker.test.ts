@@ -10,7 +10,7 @@ import tenantDriven from '../fixtures/agents/tenant-driven-agent.js';
 import { detachRunnerErrorHandlers, memoryLogger } from '../session/support.js';
 
 const KEY = { apiKey: 'devkey', apiSecret: 'secret' };
-const closers: (() => Promise<void>)[] = [];
+const closers: (() => Promise<unknown>)[] = [];
 let restore: () => void;
 
 beforeAll(() => {

@@ -140,7 +140,7 @@ describe('WorkerHost against the local dispatcher', () => {
   });
 
   it('drains: stops taking jobs, lets live sessions finish, then closes the rest', async () => {
-    const { dispatcher, worker, admission, ended } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
+    const { dispatcher, worker, admission, ended, log } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
     const short = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'acme', hold_ms: 300 }) });
     const long = await dispatcher.dispatch({ agentName: 'long-call', metadata: meta({ tenant: 'globex' }) });
     expect([short.status, long.status]).toEqual(['assigned', 'assigned']);
@@ -149,12 +149,23 @@ describe('WorkerHost against the local dispatcher', () => {
     await waitFor(() => dispatcher.workers().every((w) => w.status === 'full'));
     const refused = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'acme' }) });
     expect(refused.status).toBe('no_worker');
-    await draining;
+    expect(await draining).toEqual({ forcedSessions: 1 });
     const byJob = Object.fromEntries(ended.map((e) => [e.jobId, e.outcome]));
     expect(byJob[short.jobId]).toEqual({ kind: 'success', reason: 'session_closed' });
     expect(byJob[long.jobId]).toEqual({ kind: 'success', reason: 'drain_timeout' });
     expect(admission.inUse()).toBe(0);
     await waitFor(() => dispatcher.workers().length === 0);
+    // Closing the connection on purpose is not losing it.
+    const messages = log.lines().map((l) => `${String(l.level)} ${String(l.msg)}`);
+    expect(messages.filter((m) => m.includes('lost the LiveKit connection'))).toEqual([]);
+    expect(messages).toContain('30 closed the LiveKit connection');
+  });
+
+  it('a drain with nothing left to close reports no forced sessions', async () => {
+    const { dispatcher, worker } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
+    const short = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'acme', hold_ms: 100 }) });
+    expect(short.status).toBe('assigned');
+    expect(await worker.drain(5_000)).toEqual({ forcedSessions: 0 });
   });
 
   it('reconnects after the dispatcher restarts without touching live sessions', async () => {

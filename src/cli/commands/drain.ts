@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listWorkers } from '../../ipc/socket-path.js';
+import { listWorkers, pidAlive, workerOfSocket } from '../../ipc/socket-path.js';
+import { EXIT_GRACE_MS } from '../../runtime/exit-after-stop.js';
 import { callWorker, findWorkerSocket, runCommand } from '../worker-connection.js';
+
+/** Beyond the drain timeout: session teardown after the deadline, and the exit grace. */
+const WAIT_SLACK_MS = 15_000 + EXIT_GRACE_MS;
 
 export const drainCommand = (opts: { socket?: string; timeout?: number; wait: boolean }) =>
   runCommand(async () => {
@@ -14,15 +18,18 @@ export const drainCommand = (opts: { socket?: string; timeout?: number; wait: bo
       `${result.alreadyDraining ? 'already draining' : 'draining'}: ${result.activeSessions} live sessions, up to ${result.timeoutMs / 1000} s\n`,
     );
     if (!opts.wait) return;
-    // The worker removes its socket when it exits; that is the signal the drain is complete.
-    const deadline = Date.now() + result.timeoutMs + 15_000;
+    // The worker removes its socket once it has stopped, and its process ends right after: only
+    // then has it exited.
+    const pid = workerOfSocket(socketPath)?.pid;
+    const deadline = Date.now() + result.timeoutMs + WAIT_SLACK_MS;
     while (Date.now() < deadline) {
       const live = await listWorkers();
-      if (!live.some((w) => w.socketPath === socketPath)) {
+      const socketGone = !live.some((w) => w.socketPath === socketPath);
+      if (socketGone && (pid === undefined || !pidAlive(pid))) {
         process.stdout.write('worker drained and exited\n');
         return;
       }
-      await sleep(250);
+      await sleep(100);
     }
     throw new Error('the worker is still running after the drain timeout');
   });

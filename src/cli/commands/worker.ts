@@ -1,5 +1,6 @@
 import { ConfigError } from '../../config/config-error.js';
 import { createLogger, type LogFormat } from '../../logging/logger.js';
+import { EXIT_GRACE_MS, exitAfterStop } from '../../runtime/exit-after-stop.js';
 import { WorkerRuntime } from '../../runtime/worker-runtime.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -13,7 +14,9 @@ export interface WorkerCommandOptions {
 
 /**
  * `openrtc start` and `openrtc dev`. SIGTERM/SIGINT drain (a second signal exits at once);
- * SIGHUP reloads the config file. Resolves with the exit code once the worker has stopped.
+ * SIGHUP reloads the config file. Resolves with the exit code once the worker has stopped: 0
+ * when every session ended by itself, 1 when the drain deadline closed some. The process then
+ * ends within `EXIT_GRACE_MS`, whatever agent code left open.
  */
 export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<number> {
   const logger = createLogger({ format: opts.logFormat, level: opts.logLevel });
@@ -50,10 +53,12 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', onHangup);
-  await runtime.stopped;
+  const outcome = await runtime.stopped;
   process.off('SIGTERM', onStopSignal);
   process.off('SIGINT', onStopSignal);
   process.off('SIGHUP', onHangup);
+  const code = outcome.clean ? EXIT.ok : EXIT.failure;
+  exitAfterStop({ code, logger, graceMs: EXIT_GRACE_MS });
   logger.flush();
-  return EXIT.ok;
+  return code;
 }
