@@ -22,9 +22,18 @@ function nonNegativeNumber(name: string) {
 }
 
 const configOption = () => new Option('-c, --config <path>', 'config file (default: ./openrtc.config.ts)');
-const socketOption = () => new Option('--socket <path>', "the worker's control socket (default: found automatically)");
+const socketOption = () =>
+  new Option('--socket <path>', "the worker's control socket (default: the one worker whose socket is in $OPENRTC_RUNTIME_DIR)");
 const logFormatOption = () =>
   new Option('--log-format <format>', 'log line format').choices(['json', 'pretty']).default('json');
+
+/** One or two lines a person can copy, shown at the end of a command's --help. */
+function examples(cmd: Command, lines: string[]): Command {
+  return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`);
+}
+
+const WORKER_SOCKET_NOTE =
+  '\nThe worker is found through its control socket in $OPENRTC_RUNTIME_DIR (else $XDG_RUNTIME_DIR/openrtc,\nelse <tmpdir>/openrtc-<uid>); with several workers running, pick one with --socket.';
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command()
@@ -34,112 +43,168 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  program
-    .command('start')
-    .description('run the worker against a LiveKit server (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)')
-    .addOption(configOption())
-    .addOption(logFormatOption())
-    .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (opts) => {
-      const { runWorkerCommand } = await import('./commands/worker.js');
-      setExit(await runWorkerCommand({ ...opts, dev: false }));
-    });
+  program.addHelpText('after', WORKER_SOCKET_NOTE);
+  examples(program, ['openrtc dev', 'openrtc dispatch --agent demo --tenant acme --count 5 --duration 60']);
 
-  program
-    .command('dev')
-    .description('run the worker; without LIVEKIT_URL it also serves a local dispatcher, so everything runs on this machine')
-    .addOption(configOption())
-    .addOption(logFormatOption().default('pretty'))
-    .option('--log-level <level>', 'pino log level', 'info')
-    .option('--port <port>', 'local dispatcher port', positiveInt('--port'), DEV_PORT)
-    .action(async (opts) => {
-      const { runWorkerCommand } = await import('./commands/worker.js');
-      setExit(await runWorkerCommand({ ...opts, dev: true }));
-    });
+  const stopNote =
+    '\nSIGTERM or SIGINT drains (a second one exits at once, with 1); SIGHUP reloads the config.\n' +
+    'Once stopped, the process exits within 1 s: 0 when every session ended by itself, 1 when the\n' +
+    'drain timeout closed some.';
 
-  program
-    .command('dispatch')
-    .description('dispatch jobs with tenant metadata (to the local dispatcher, or to LIVEKIT_URL)')
-    .requiredOption('--agent <name>', 'agent name to dispatch to')
-    .option('--tenant <tenant>', 'tenant id, sent as the "tenant" metadata key')
-    .option('--count <n>', 'number of jobs', positiveInt('--count'), 1)
-    .option('--metadata <json>', 'extra job metadata (a JSON object)')
-    .option('--duration <seconds>', 'how long each demo session stays up', nonNegativeNumber('--duration'))
-    .option('--dialed-number <number>', 'dialed phone number, sent as the "dialed_number" metadata key')
-    .option('--url <url>', 'LiveKit or local dispatcher URL (default: LIVEKIT_URL, else http://127.0.0.1:7880)')
-    .option('--json', 'print results as JSON')
-    .action(async (opts) => {
-      const { dispatchCommand } = await import('./commands/dispatch.js');
-      setExit(await dispatchCommand(opts));
-    });
+  examples(
+    program
+      .command('start')
+      .description('run the worker against a LiveKit server (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)')
+      .addOption(configOption())
+      .addOption(logFormatOption())
+      .option('--log-level <level>', 'pino log level', 'info')
+      .addHelpText('after', stopNote)
+      .action(async (opts) => {
+        const { runWorkerCommand } = await import('./commands/worker.js');
+        setExit(await runWorkerCommand({ ...opts, dev: false }));
+      }),
+    ['LIVEKIT_URL=wss://example.livekit.cloud openrtc start   # with LIVEKIT_API_KEY and LIVEKIT_API_SECRET set', 'openrtc start --config ./openrtc.config.ts --log-format pretty'],
+  );
 
-  program
-    .command('top')
-    .description('live view of a running worker: tenants, sessions, breakers, loop lag')
-    .addOption(socketOption())
-    .option('--tenant <tenant>', 'show only this tenant')
-    .option('--sort <key>', 'sort sessions by: age, cpu, tenant, state, agent')
-    .option('--status <state>', 'show only sessions in this state: starting, active, closing')
-    .option('--refresh-rate <hz>', 'refreshes per second (0.5 to 10)', '1')
-    .option('--once', 'print one plain-text frame and exit')
-    .option('--json', 'print the raw snapshot as JSON and exit')
-    .action(async (opts) => {
-      const { topCommand } = await import('./commands/top.js');
-      setExit(await topCommand(opts));
-    });
+  examples(
+    program
+      .command('dev')
+      .description('run the worker; without LIVEKIT_URL it also serves a local dispatcher, so everything runs on this machine')
+      .addOption(configOption())
+      .addOption(logFormatOption().default('pretty'))
+      .option('--log-level <level>', 'pino log level', 'info')
+      .option('--port <port>', 'local dispatcher port (`openrtc dispatch` finds it through the worker)', positiveInt('--port'), DEV_PORT)
+      .addHelpText('after', stopNote)
+      .action(async (opts) => {
+        const { runWorkerCommand } = await import('./commands/worker.js');
+        setExit(await runWorkerCommand({ ...opts, dev: true }));
+      }),
+    ['openrtc dev', 'openrtc dev --port 7990 --log-format json'],
+  );
 
-  const tenant = program.command('tenant').description('inspect and control tenants on the live worker');
-  tenant
-    .command('list')
-    .description('tenants with active/cap, rejections, failures and breaker state')
-    .addOption(socketOption())
-    .option('--json', 'print JSON')
-    .action(async (opts) => setExit(await (await import('./commands/tenant.js')).tenantList(opts)));
-  tenant
-    .command('show <tenant>')
-    .description('one tenant in full: counters, breaker, cap, config source and cache age')
-    .addOption(socketOption())
-    .option('--json', 'print JSON')
-    .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantShow(id, opts)));
-  tenant
-    .command('cap <tenant> [n]')
-    .description("change a tenant's session cap live (--clear restores the configured cap)")
-    .addOption(socketOption())
-    .option('--clear', 'remove the runtime override')
-    .action(async (id, n, opts) => setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts)));
-  tenant
-    .command('trip <tenant>')
-    .description("open a tenant's circuit breaker by hand (new sessions rejected with breaker_open)")
-    .addOption(socketOption())
-    .option('--for <duration>', 'how long, e.g. 90s, 10m, 1h (default: the configured cooldown)')
-    .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantTrip(id, opts)));
-  tenant
-    .command('reset <tenant>')
-    .description("close a tenant's circuit breaker")
-    .addOption(socketOption())
-    .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantReset(id, opts)));
-  tenant
-    .command('reload [tenant]')
-    .description("drop a tenant's cached config (or --all); the next session loads it fresh")
-    .addOption(socketOption())
-    .option('--all', 'every tenant')
-    .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts)));
+  examples(
+    program
+      .command('dispatch')
+      .description('dispatch jobs with tenant metadata (to LIVEKIT_URL, or to the running dev worker\'s local dispatcher)')
+      .requiredOption('--agent <name>', 'agent name to dispatch to')
+      .option('--tenant <tenant>', 'tenant id, sent as the "tenant" metadata key')
+      .option('--count <n>', 'number of jobs', positiveInt('--count'), 1)
+      .option('--metadata <json>', 'extra job metadata (a JSON object)')
+      .option('--duration <seconds>', 'how long each demo session stays up', nonNegativeNumber('--duration'))
+      .option('--dialed-number <number>', 'dialed phone number, sent as the "dialed_number" metadata key')
+      .option('--url <url>', 'LiveKit or local dispatcher URL (default: LIVEKIT_URL, else the running dev worker\'s dispatcher, else http://127.0.0.1:7880)')
+      .addOption(new Option('--socket <path>', 'with several dev workers running: the one whose local dispatcher to use'))
+      .option('--json', 'print results as JSON')
+      .addHelpText(
+        'after',
+        '\nExit status: 0 when every job was accepted; 1 when any was not (rejected, failed, no worker for\n' +
+          'the agent, or no answer in time: pending), or the dispatcher could not be reached; 2 for bad flags.',
+      )
+      .action(async (opts) => {
+        const { dispatchCommand } = await import('./commands/dispatch.js');
+        setExit(await dispatchCommand(opts));
+      }),
+    ['openrtc dispatch --agent demo --tenant acme --count 5 --duration 60', "openrtc dispatch --agent demo --tenant acme --metadata '{\"caller\":\"+15550100\"}' --json"],
+  );
 
-  program
-    .command('drain')
-    .description('stop accepting jobs, let live sessions finish (up to --timeout), then exit the worker')
-    .addOption(socketOption())
-    .option('--timeout <seconds>', 'how long to wait for live sessions', nonNegativeNumber('--timeout'))
-    .option('--no-wait', 'return once draining has started')
-    .action(async (opts) => setExit(await (await import('./commands/drain.js')).drainCommand(opts)));
+  examples(
+    program
+      .command('top')
+      .description('live view of a running worker: tenants, sessions, breakers, loop lag (press ? for keys)')
+      .addOption(socketOption())
+      .option('--tenant <tenant>', 'show only this tenant')
+      .option('--sort <key>', 'sort sessions by: age, cpu, tenant, state, agent')
+      .option('--status <state>', 'show only sessions in this state: starting, active, closing')
+      .option('--refresh-rate <hz>', 'refreshes per second (0.5 to 10)', '1')
+      .option('--once', 'print one plain-text frame and exit (also what a non-terminal stdout gets)')
+      .option('--json', 'print the raw snapshot as JSON and exit')
+      .addHelpText('after', '\nNO_COLOR=1 turns colours and styles off.')
+      .action(async (opts) => {
+        const { topCommand } = await import('./commands/top.js');
+        setExit(await topCommand(opts));
+      }),
+    ['openrtc top --tenant acme', 'openrtc top --once --sort cpu'],
+  );
 
-  program
-    .command('config')
-    .description('config of the live worker')
-    .command('reload')
-    .description('re-read the config file on the live worker (same as SIGHUP); an invalid file is refused')
-    .addOption(socketOption())
-    .action(async (opts) => setExit(await (await import('./commands/config.js')).configReload(opts)));
+  const tenant = examples(program.command('tenant').description('inspect and control tenants on the live worker'), [
+    'openrtc tenant list',
+    'openrtc tenant trip initech --for 10m',
+  ]);
+  examples(
+    tenant
+      .command('list')
+      .description('tenants with active/cap, rejections, failures and breaker state')
+      .addOption(socketOption())
+      .option('--json', 'print JSON')
+      .action(async (opts) => setExit(await (await import('./commands/tenant.js')).tenantList(opts))),
+    ['openrtc tenant list', 'openrtc tenant list --json'],
+  );
+  examples(
+    tenant
+      .command('show <tenant>')
+      .description('one tenant in full: counters, breaker, cap, config source and cache age')
+      .addOption(socketOption())
+      .option('--json', 'print JSON')
+      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantShow(id, opts))),
+    ['openrtc tenant show acme', 'openrtc tenant show acme --json'],
+  );
+  examples(
+    tenant
+      .command('cap <tenant> [n]')
+      .description("change a tenant's session cap live (--clear restores the configured cap)")
+      .addOption(socketOption())
+      .option('--clear', 'remove the runtime override')
+      .action(async (id, n, opts) => setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts))),
+    ['openrtc tenant cap acme 20', 'openrtc tenant cap acme --clear'],
+  );
+  examples(
+    tenant
+      .command('trip <tenant>')
+      .description("open a tenant's circuit breaker by hand (new sessions rejected with breaker_open)")
+      .addOption(socketOption())
+      .option('--for <duration>', 'how long, e.g. 90s, 10m, 1h (default: the configured cooldown)')
+      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantTrip(id, opts))),
+    ['openrtc tenant trip initech --for 10m'],
+  );
+  examples(
+    tenant
+      .command('reset <tenant>')
+      .description("close a tenant's circuit breaker")
+      .addOption(socketOption())
+      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantReset(id, opts))),
+    ['openrtc tenant reset initech'],
+  );
+  examples(
+    tenant
+      .command('reload [tenant]')
+      .description("drop a tenant's cached config, or every tenant's with --all; the next session loads it fresh")
+      .addOption(socketOption())
+      .option('--all', 'every tenant')
+      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts))),
+    ['openrtc tenant reload acme', 'openrtc tenant reload --all'],
+  );
+
+  examples(
+    program
+      .command('drain')
+      .description('stop accepting jobs, let live sessions finish (up to --timeout), then exit the worker')
+      .addOption(socketOption())
+      .option('--timeout <seconds>', 'how long to wait for live sessions', nonNegativeNumber('--timeout'))
+      .option('--no-wait', 'return once draining has started')
+      .addHelpText('after', '\nWithout --no-wait it returns once the worker process has exited.')
+      .action(async (opts) => setExit(await (await import('./commands/drain.js')).drainCommand(opts))),
+    ['openrtc drain --timeout 30', 'openrtc drain --no-wait'],
+  );
+
+  const config = examples(program.command('config').description('config of the live worker'), ['openrtc config reload']);
+  examples(
+    config
+      .command('reload')
+      .description('re-read the config file on the live worker (same as SIGHUP); an invalid file is refused')
+      .addOption(socketOption())
+      .action(async (opts) => setExit(await (await import('./commands/config.js')).configReload(opts))),
+    ['openrtc config reload', 'kill -HUP <worker pid>'],
+  );
 
   return program;
 }

@@ -6,12 +6,18 @@ export function formatBreaker(b: BreakerView | undefined, now: number): string {
     const left = b.openUntil !== undefined ? Math.max(0, Math.ceil((b.openUntil - now) / 1000)) : 0;
     return `open (${left}s left${b.manual ? ', manual' : ''})`;
   }
-  if (b.state === 'half_open') return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'})`;
+  if (b.state === 'half_open') return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight)`;
   return 'closed';
 }
 
-/** `openrtc tenant list`: one row per tenant, fixed columns, sorted by name. */
-export function formatTenantTable(tenants: TenantStats[], now: number): string {
+/** `openrtc tenant list`: one row per tenant, fixed columns, sorted by name; then what no tenant owns. */
+export function formatTenantTable(tenants: TenantStats[], now: number, rejectedWithoutTenant: Record<string, number> = {}): string {
+  const unowned = Object.entries(rejectedWithoutTenant).filter(([, n]) => n > 0);
+  const footer = unowned.length ? `\nrejected before a tenant was known: ${unowned.map(([r, n]) => `${r}=${n}`).join(' ')}` : '';
+  return `${tenantRows(tenants, now)}${footer}`;
+}
+
+function tenantRows(tenants: TenantStats[], now: number): string {
   const header = ['TENANT', 'ACTIVE/CAP', 'RESERVED', 'ACCEPTED', 'REJECTED', 'FAILED', 'BREAKER'];
   const rows = [...tenants]
     .sort((a, b) => a.tenant.localeCompare(b.tenant))

@@ -6,6 +6,9 @@ import type { AuditSink } from './audit.js';
 /** What the control methods act on: the live worker, seen through a narrow window. */
 export interface ControlTarget {
   tenantStats(): TenantStats[];
+  /** Rejections decided before a tenant was known (malformed ids, draining), by reason. */
+  rejectedWithoutTenant(): Record<string, number>;
+  workerInfo(): WorkerInfo;
   tenantStat(tenant: string): TenantStats | undefined;
   /** Seen by admission, or named in the config (caps or a config record). */
   knownTenant(tenant: string): boolean;
@@ -18,6 +21,15 @@ export interface ControlTarget {
   describeTenantConfig(tenant: string): unknown;
   drain(timeoutMs?: number): { alreadyDraining: boolean; activeSessions: number; timeoutMs: number };
   reloadConfig(): Promise<{ changed: string[] }>;
+}
+
+/** Who the worker is, and where its local dispatcher listens (`openrtc dev` only). */
+export interface WorkerInfo {
+  name: string;
+  pid: number;
+  version: string;
+  /** The embedded dispatcher's URL, or null when the worker runs against a LiveKit server. */
+  localDispatcherUrl: string | null;
 }
 
 /** A request the worker refuses; `code` is stable for scripts, `message` is for people. */
@@ -36,6 +48,7 @@ const who = z
 const tenantParam = z.string({ error: 'params.tenant: expected a tenant id' });
 
 const schemas = {
+  'worker.info': z.object({}).passthrough(),
   'tenant.list': z.object({}).passthrough(),
   'tenant.show': z.object({ tenant: tenantParam }),
   'tenant.cap': z.object({
@@ -90,9 +103,13 @@ function whoOf(p: { who?: { uid?: number | null | undefined; pid?: number | null
  */
 export function controlMethods(target: ControlTarget, audit: AuditSink): Record<ControlMethod, (params: unknown) => Promise<unknown>> {
   return {
+    'worker.info': async (params) => {
+      parse('worker.info', params);
+      return target.workerInfo();
+    },
     'tenant.list': async (params) => {
       parse('tenant.list', params);
-      return { tenants: target.tenantStats() };
+      return { tenants: target.tenantStats(), rejectedWithoutTenant: target.rejectedWithoutTenant() };
     },
     'tenant.show': async (params) => {
       const { tenant } = parse('tenant.show', params);

@@ -8,6 +8,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go; defaults to stdout. Tests pass an in-memory stream. */
   destination?: DestinationStream;
+  /** Colour in the pretty format; the caller decides from the terminal and `NO_COLOR`. Default off. */
+  color?: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export const REDACTED_PATHS = [
 ];
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const { level = process.env.OPENRTC_LOG_LEVEL ?? 'info', format = 'json', destination } = options;
+  const { level = process.env.OPENRTC_LOG_LEVEL ?? 'info', format = 'json', destination, color = false } = options;
   const base = {
     level,
     base: { pid: process.pid },
@@ -55,7 +57,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (format === 'pretty') {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: { target: 'pino-pretty', options: { colorize: color, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
   return pino(base);

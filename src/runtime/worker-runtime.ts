@@ -243,6 +243,8 @@ export class WorkerRuntime {
   private controlTarget(): ControlTarget {
     return {
       tenantStats: () => this.admission.tenantStats(),
+      rejectedWithoutTenant: () => this.admission.rejectedWithoutTenant(),
+      workerInfo: () => ({ name: this.config.name, pid: process.pid, version: VERSION, localDispatcherUrl: this.dispatcher?.url ?? null }),
       tenantStat: (t) => this.admission.tenantStat(t),
       knownTenant: (t) => {
         const cfg = this.config.tenants;

@@ -1,6 +1,7 @@
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
 import type { EventSnapshot } from '../introspection/snapshot-schema.js';
 import { eventRow } from './format.js';
+import { Line } from './Line.js';
 
 const kindColor: Partial<Record<EventSnapshot['kind'], string>> = { breaker: 'red', slow_session: 'yellow', reject: 'magenta' };
 
@@ -8,9 +9,9 @@ export function EventsPanel({ events, width }: { events: EventSnapshot[]; width:
   return (
     <Box flexDirection="column">
       {events.map((e, i) => (
-        <Text key={`${e.at}-${i}`} color={kindColor[e.kind]} wrap="truncate">
+        <Line key={`${e.at}-${i}`} color={kindColor[e.kind]}>
           {eventRow(e, width)}
-        </Text>
+        </Line>
       ))}
     </Box>
   );

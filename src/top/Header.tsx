@@ -1,15 +1,17 @@
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { headerLines } from './format.js';
+import { Line } from './Line.js';
 
 export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: number }) {
-  const [first, second] = headerLines(snapshot, width);
+  const [first, second, third] = headerLines(snapshot, width);
   return (
     <Box flexDirection="column">
-      <Text bold color={snapshot.worker.draining ? 'yellow' : undefined} wrap="truncate">
+      <Line bold color={snapshot.worker.draining ? 'yellow' : undefined}>
         {first}
-      </Text>
-      <Text wrap="truncate">{second}</Text>
+      </Line>
+      <Line>{second}</Line>
+      <Line>{third}</Line>
     </Box>
   );
 }

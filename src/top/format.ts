@@ -1,20 +1,12 @@
 import type { EventSnapshot, SessionSnapshot, SnapshotV1, TenantSnapshot } from '../introspection/snapshot-schema.js';
+import { fit, planColumns, renderRow, widest, type Column, type PlannedColumn } from './table.js';
 
 /**
- * Row formatting shared by the live TUI and the plain `--once` frame: every line is cut or padded
- * to exactly the terminal width, so nothing ever wraps.
+ * What the live TUI and the plain `--once` frame print: every line is cut or padded to exactly
+ * the terminal width, so nothing ever wraps.
  */
 
-export function fit(text: string, width: number): string {
-  if (width <= 0) return '';
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
-  if (clean.length > width) return width === 1 ? '…' : `${clean.slice(0, width - 1)}…`;
-  return clean.padEnd(width);
-}
-
-function fitRight(text: string, width: number): string {
-  return text.length > width ? fit(text, width) : text.padStart(width);
-}
+export { fit };
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
@@ -46,69 +38,79 @@ function sum(values: Iterable<number>): number {
   return total;
 }
 
-export function headerLines(snap: SnapshotV1, width: number): [string, string] {
+/** Worker identity, load, and the worker-wide job totals (rejections of malformed ids among them). */
+export function headerLines(snap: SnapshotV1, width: number): [string, string, string] {
   const w = snap.worker;
   const cap = w.capacity === null ? '∞' : String(w.capacity);
   const cpu = sum(snap.sessions.map((s) => s.cpuPct));
+  const t = w.totals;
   const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${w.draining ? '  DRAINING' : ''}`;
   const second =
     `sessions ${w.active}/${cap} rsv ${w.reserved}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)} ` +
     `heap ${formatBytes(w.heapUsedBytes)}  lag p99 ${formatMs(w.loop.p99Ms)} max ${formatMs(w.loop.maxMs)}`;
-  return [fit(first, width), fit(second, width)];
-}
-
-interface Column<T> {
-  title: string;
-  width: number;
-  right?: boolean;
-  value(row: T): string;
-}
-
-function line<T>(columns: Column<T>[], row: T | undefined, width: number): string {
-  const cells = columns.map((c) => {
-    const text = row === undefined ? c.title : c.value(row);
-    return c.right ? fitRight(text, c.width) : fit(text, c.width);
-  });
-  return fit(cells.join(' '), width);
+  // A malformed tenant id belongs to no tenant, so its rejections are counted here, worker-wide.
+  const third =
+    `accepted ${t.accepted}  succeeded ${t.succeeded}  failed ${t.failed}  rejected ${sum(Object.values(t.rejected))}` +
+    `  |  invalid tenant ids ${t.rejected.invalid_tenant ?? 0}`;
+  return [fit(first, width), fit(second, width), fit(third, width)];
 }
 
 export function breakerLabel(b: TenantSnapshot['breaker']): string {
   const manual = b.manual ? ' (manual)' : '';
-  if (b.state === 'open') return `open ${b.secondsLeft ?? 0}s${manual}`;
-  if (b.state === 'half_open') return `half-open p${b.probesInFlight}${manual}`;
+  if (b.state === 'open') return `open, ${b.secondsLeft ?? 0}s left${manual}`;
+  if (b.state === 'half_open') return `half-open, ${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight${manual}`;
   return `closed${manual}`;
 }
 
-const tenantColumns: Column<TenantSnapshot>[] = [
-  { title: 'TENANT', width: 16, value: (t) => t.tenant },
-  { title: 'ACTIVE/CAP', width: 10, right: true, value: (t) => `${t.active}/${t.cap ?? '∞'}` },
-  { title: 'RSV', width: 4, right: true, value: (t) => String(t.reserved) },
-  { title: 'ACCEPT', width: 7, right: true, value: (t) => String(t.accepted) },
-  { title: 'REJECT', width: 7, right: true, value: (t) => String(sum(Object.values(t.rejected))) },
-  { title: 'FAIL', width: 5, right: true, value: (t) => String(t.failed) },
-  { title: 'BREAKER', width: 22, value: (t) => breakerLabel(t.breaker) },
-];
-
-export const tenantHeader = (width: number) => line(tenantColumns, undefined, width);
-export const tenantRow = (t: TenantSnapshot, width: number) => line(tenantColumns, t, width);
-
-/** Session columns at 80 columns; a wider terminal gives the extra room to the session id. */
-function sessionColumns(width: number): Column<SessionSnapshot>[] {
-  const idWidth = Math.min(36, Math.max(14, 14 + (width - 80)));
+function tenantColumns(tenants: TenantSnapshot[]): Column<TenantSnapshot>[] {
   return [
-    { title: 'SESSION', width: idWidth, value: (s) => s.sessionId },
-    { title: 'AGENT', width: 10, value: (s) => s.agent },
-    { title: 'TENANT', width: 12, value: (s) => s.tenant },
-    { title: 'STATE', width: 8, value: (s) => s.state },
-    { title: 'AGE', width: 7, right: true, value: (s) => formatDuration(s.ageS) },
-    { title: 'CPU%', width: 6, right: true, value: (s) => s.cpuPct.toFixed(1) },
-    { title: 'MEM', width: 7, right: true, value: (s) => formatBytes(s.memShareBytes) },
-    { title: 'SLOW', width: 9, value: (s) => (s.slow ? `${s.lastBlockMs ?? 0}ms` : '') },
+    { title: 'TENANT', preferred: widest('TENANT', tenants.map((t) => t.tenant), 32), min: 8, value: (t) => t.tenant },
+    { title: 'ACTIVE/CAP', preferred: 10, min: 10, right: true, value: (t) => `${t.active}/${t.cap ?? '∞'}` },
+    { title: 'RSV', preferred: 4, min: 4, right: true, drop: 1, value: (t) => String(t.reserved) },
+    { title: 'ACCEPT', preferred: 7, min: 7, right: true, drop: 2, value: (t) => String(t.accepted) },
+    { title: 'REJECT', preferred: 7, min: 7, right: true, value: (t) => String(sum(Object.values(t.rejected))) },
+    { title: 'FAIL', preferred: 5, min: 5, right: true, value: (t) => String(t.failed) },
+    { title: 'BREAKER', preferred: widest('BREAKER', tenants.map((t) => breakerLabel(t.breaker)), 48), min: 30, value: (t) => breakerLabel(t.breaker) },
   ];
 }
 
-export const sessionHeader = (width: number) => line(sessionColumns(width), undefined, width);
-export const sessionRow = (s: SessionSnapshot, width: number) => line(sessionColumns(width), s, width);
+/** A table planned once per frame: its header line and a renderer for its rows. */
+export interface Table<T> {
+  header: string;
+  row(value: T): string;
+}
+
+function table<T>(columns: Column<T>[], width: number): Table<T> {
+  const plan: PlannedColumn<T>[] = planColumns(columns, width);
+  return { header: renderRow(plan, undefined, width), row: (v) => renderRow(plan, v, width) };
+}
+
+export const tenantTable = (tenants: TenantSnapshot[], width: number): Table<TenantSnapshot> => table(tenantColumns(tenants), width);
+
+/**
+ * Session ids are what an operator copies into a log search, so their column is never squeezed.
+ * Wide terminals add the room and job columns. Narrow ones first drop those and the memory share
+ * (an even split, the same on every row), then squeeze the tenant and agent columns, then drop
+ * agent, the slow flag, age, CPU and state, in that order.
+ */
+function sessionColumns(sessions: SessionSnapshot[]): Column<SessionSnapshot>[] {
+  const idWidth = widest('SESSION', sessions.map((s) => s.sessionId), 256);
+  return [
+    { title: 'SESSION', preferred: idWidth, min: idWidth, value: (s) => s.sessionId },
+    { title: 'TENANT', preferred: widest('TENANT', sessions.map((s) => s.tenant), 24), min: 6, drop: 9, value: (s) => s.tenant },
+    { title: 'AGENT', preferred: widest('AGENT', sessions.map((s) => s.agent), 20), min: 5, drop: 4, value: (s) => s.agent },
+    { title: 'STATE', preferred: 8, min: 8, drop: 8, value: (s) => s.state },
+    { title: 'AGE', preferred: 6, min: 6, right: true, drop: 6, value: (s) => formatDuration(s.ageS) },
+    { title: 'CPU%', preferred: 5, min: 5, right: true, drop: 7, value: (s) => s.cpuPct.toFixed(1) },
+    { title: 'MEM', preferred: 6, min: 6, right: true, extra: true, drop: 3, value: (s) => formatBytes(s.memShareBytes) },
+    { title: 'SLOW', preferred: 6, min: 6, drop: 5, value: (s) => (s.slow ? `${s.lastBlockMs ?? 0}ms` : '') },
+    { title: 'ROOM', preferred: widest('ROOM', sessions.map((s) => s.room), 48), min: 4, extra: true, drop: 2, value: (s) => s.room },
+    { title: 'JOB', preferred: widest('JOB', sessions.map((s) => s.jobId), 32), min: 3, extra: true, drop: 1, value: (s) => s.jobId },
+  ];
+}
+
+/** Columns are sized from every session that passes the filter, so scrolling never moves them. */
+export const sessionTable = (sessions: SessionSnapshot[], width: number): Table<SessionSnapshot> => table(sessionColumns(sessions), width);
 
 function clock(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(11, 19);

@@ -1,5 +1,5 @@
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
-import { eventRow, filterLine, headerLines, sessionHeader, sessionRow, tenantHeader, tenantRow } from './format.js';
+import { eventRow, filterLine, headerLines, sessionTable, tenantTable } from './format.js';
 import { visibleEvents, visibleSessions, visibleTenants, type ViewFilter } from './view-model.js';
 
 export interface PlainFrameOptions extends ViewFilter {
@@ -17,13 +17,15 @@ export function renderPlainFrame(snapshot: SnapshotV1, opts: PlainFrameOptions):
   const width = opts.width ?? 80;
   const lines: string[] = [...headerLines(snapshot, width), filterLine(opts, width), ''];
   const tenants = visibleTenants(snapshot, opts.tenant);
-  lines.push(tenantHeader(width));
+  const tenantRows = tenantTable(tenants, width);
+  lines.push(tenantRows.header);
   if (tenants.length === 0) lines.push(opts.tenant ? `no stats for tenant ${opts.tenant} yet` : 'no tenants yet');
-  for (const t of tenants) lines.push(tenantRow(t, width));
+  for (const t of tenants) lines.push(tenantRows.row(t));
   lines.push('');
   const sessions = visibleSessions(snapshot, opts);
-  lines.push(sessionHeader(width));
-  for (const s of sessions) lines.push(sessionRow(s, width));
+  const sessionRows = sessionTable(sessions, width);
+  lines.push(sessionRows.header);
+  for (const s of sessions) lines.push(sessionRows.row(s));
   lines.push(sessions.length === 0 ? 'no sessions' : `${sessions.length} sessions`);
   const events = visibleEvents(snapshot, opts.tenant, opts.events ?? 10);
   if (events.length > 0) {

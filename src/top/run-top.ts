@@ -6,6 +6,7 @@ import { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { App } from './App.js';
 import { parseTopOptions, type TopOptions } from './options.js';
 import { renderPlainFrame } from './plain-frame.js';
+import { enterAlternateScreen } from './screen.js';
 import { ipcSnapshotSource } from './snapshot-source.js';
 
 export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
@@ -26,6 +27,8 @@ export interface RunTopOptions {
   env?: NodeJS.ProcessEnv;
   /** Delay between reconnect attempts of the live view. */
   retryMs?: number;
+  /** Colours and styles (the caller applies NO_COLOR and the terminal check). Default on. */
+  color?: boolean;
 }
 
 class TopFailure extends Error {
@@ -74,7 +77,8 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
   const env = opts.env ?? process.env;
   try {
     const socketPath = o.socket ?? (await discover(env)).socketPath;
-    if (o.json || o.once) return await printOnce(socketPath, o.json === true, o, opts);
+    // A live view needs a terminal; into a pipe or a file goes one plain frame, with no escape codes.
+    if (o.json || o.once || opts.stdout.isTTY !== true) return await printOnce(socketPath, o.json === true, o, opts);
 
     let workerName: string | undefined;
     const source = ipcSnapshotSource({
@@ -87,13 +91,22 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
         return w.socketPath;
       },
     });
-    const app = render(createElement(App, { source, tenant: o.tenant, sort: o.sort, status: o.status }), {
+    const leaveScreen = enterAlternateScreen(opts.stdout);
+    const app = render(createElement(App, { source, tenant: o.tenant, sort: o.sort, status: o.status, color: opts.color ?? true }), {
       stdout: opts.stdout,
       stdin: opts.stdin ?? process.stdin,
       exitOnCtrlC: true,
       patchConsole: false,
     });
-    await app.waitUntilExit();
+    // A kill ends the view like q does, so the shell's screen is restored.
+    const onTerminate = () => app.unmount();
+    process.once('SIGTERM', onTerminate);
+    try {
+      await app.waitUntilExit();
+    } finally {
+      process.off('SIGTERM', onTerminate);
+      leaveScreen();
+    }
     return 0;
   } catch (err) {
     const code = err instanceof TopFailure ? err.exitCode : 1;
@@ -121,6 +134,6 @@ async function printOnce(socketPath: string, json: boolean, o: TopOptions, opts:
   }
   const snap = SnapshotV1.safeParse(raw);
   if (!snap.success) throw new TopFailure('the worker sent a snapshot this top cannot read (expected schema v1)', 1);
-  opts.stdout.write(renderPlainFrame(snap.data, { tenant: o.tenant, sort: o.sort, status: o.status, width: 80 }));
+  opts.stdout.write(renderPlainFrame(snap.data, { tenant: o.tenant, sort: o.sort, status: o.status, width: opts.stdout.columns || 80 }));
   return 0;
 }

@@ -1,10 +1,12 @@
 import { IpcClient } from '../ipc/ipc-client.js';
+import { pidAlive } from '../ipc/socket-path.js';
 import { SnapshotV1 } from '../introspection/snapshot-schema.js';
 
 export type ConnectionState =
   | { status: 'connecting' }
   | { status: 'connected'; socketPath: string }
-  | { status: 'disconnected'; reason: string };
+  /** `workerGone`: the process of the last worker seen has exited (not just its socket). */
+  | { status: 'disconnected'; reason: string; workerGone: boolean };
 
 /** Where the TUI gets its snapshots; tests feed it directly, the CLI uses the worker socket. */
 export interface SnapshotSource {
@@ -16,6 +18,8 @@ export interface IpcSnapshotSourceOptions {
   resolveSocket(): Promise<string>;
   intervalMs: number;
   retryMs?: number;
+  /** Whether a pid still runs; injected by tests. */
+  isAlive?: (pid: number) => boolean;
 }
 
 /** Subscribes over the control socket; on loss, reports `disconnected` and retries until stopped. */
@@ -25,12 +29,15 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
       let stopped = false;
       let client: IpcClient | undefined;
       let retry: NodeJS.Timeout | undefined;
+      let lastPid: number | undefined;
+      const isAlive = opts.isAlive ?? pidAlive;
 
+      // Asked again at every retry: the socket closes a moment before the process ends.
       const lost = (reason: string) => {
         if (stopped) return;
         client?.close();
         client = undefined;
-        onState({ status: 'disconnected', reason });
+        onState({ status: 'disconnected', reason, workerGone: lastPid !== undefined && !isAlive(lastPid) });
         clearTimeout(retry);
         retry = setTimeout(() => void connect(), opts.retryMs ?? 1_000);
       };
@@ -47,7 +54,10 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
           });
           await c.subscribe(Math.max(100, Math.round(opts.intervalMs)), (raw) => {
             const parsed = SnapshotV1.safeParse(raw);
-            if (parsed.success) onSnapshot(parsed.data);
+            if (parsed.success) {
+              lastPid = parsed.data.worker.pid;
+              onSnapshot(parsed.data);
+            }
             else lost(`the worker sent a snapshot this top cannot read (expected schema v1)`);
           });
           if (!stopped && client === c) onState({ status: 'connected', socketPath });

@@ -29,10 +29,18 @@ export function visibleTenants(snap: SnapshotV1, tenant: string | undefined): Te
   return snap.tenants.filter((t) => tenant === undefined || t.tenant === tenant).sort((a, b) => a.tenant.localeCompare(b.tenant));
 }
 
-/** Newest last; events about other tenants are hidden when one tenant is chosen. */
+/** Events that are always about one tenant; without a tenant they concern a malformed id. */
+const TENANT_EVENTS: ReadonlySet<EventSnapshot['kind']> = new Set(['reject', 'breaker', 'session']);
+
+/**
+ * Newest last. With one tenant chosen, only its events and the worker's own (drain, config,
+ * worker) are shown: another tenant's, and rejections of ids that name no tenant, are not.
+ */
 export function visibleEvents(snap: SnapshotV1, tenant: string | undefined, limit: number): EventSnapshot[] {
   if (limit <= 0) return [];
-  return snap.events.filter((e) => tenant === undefined || e.tenant === undefined || e.tenant === tenant).slice(-limit);
+  const shown = (e: EventSnapshot) =>
+    tenant === undefined || e.tenant === tenant || (e.tenant === undefined && !TENANT_EVENTS.has(e.kind));
+  return snap.events.filter(shown).slice(-limit);
 }
 
 export function nextSort(sort: SortKey): SortKey {
@@ -66,17 +74,21 @@ export interface Layout {
   eventRows: number;
 }
 
+export const HEADER_LINES = 3;
+/** Lines of every frame that are not table rows: header, status, two table titles, paging, keys. */
+const FIXED_LINES = HEADER_LINES + 1 + 1 + 1 + 1 + 1;
+
 /**
- * Splits the terminal height: 2 header lines, tenant title, session title, the paging line, the
- * filter line and the key-help line are fixed; the rest goes to tenants (a few), events (a few)
- * and sessions (the remainder). One line is left free so the terminal never scrolls.
+ * Splits the terminal height: the fixed lines, then tenants (up to a quarter of the rest) and
+ * recent events (a few, more on a tall terminal); the session table takes all that remains, so
+ * the frame fills the screen at any size.
  */
 export function layout(rows: number, tenantCount: number): Layout {
-  const fixed = 2 + 1 + 1 + 1 + 1 + 1 + 1;
-  const free = Math.max(1, rows - fixed);
+  const free = Math.max(1, rows - FIXED_LINES);
   const tenantRows = Math.min(Math.max(tenantCount, 1), Math.max(1, Math.floor(free / 4)));
-  const eventRows = free - tenantRows >= 10 ? 3 : free - tenantRows >= 6 ? 1 : 0;
-  const sessionRows = Math.max(1, free - tenantRows - eventRows);
+  const rest = free - tenantRows;
+  const eventRows = rest >= 10 ? Math.min(8, Math.max(3, Math.floor(rest / 5))) : rest >= 6 ? 1 : 0;
+  const sessionRows = Math.max(1, rest - eventRows);
   return { tenantRows, sessionRows, eventRows };
 }
 

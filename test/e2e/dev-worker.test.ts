@@ -61,15 +61,50 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
 
   it('prints the rejection reason for a malformed tenant and for a full tenant', async () => {
     const bad = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'bad tenant!'], worker.env);
-    expect(bad.code).toBe(0);
+    expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/rejected invalid_tenant/);
+    expect(bad.stdout).toContain('0/1 accepted');
 
     const full = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '4', '--duration', '3'], worker.env);
     const accepted = (full.stdout.match(/ accepted job /g) ?? []).length;
     const capped = (full.stdout.match(/tenant_capacity/g) ?? []).length;
     expect(accepted + capped).toBe(4);
     expect(accepted).toBeLessThanOrEqual(2);
+    // Some jobs were not accepted: a script must be able to tell.
+    expect(full.code).toBe(1);
+
+    const nobody = await runCli(['dispatch', '--agent', 'no-such-agent', '--tenant', 'acme'], worker.env);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stdout).toContain('failed no_worker');
   }, 60_000);
+
+  it('the malformed ids have a line of their own, not a tenant row', async () => {
+    const list = await runCli(['tenant', 'list'], worker.env);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).not.toContain('(invalid)');
+    expect(list.stdout).toMatch(/rejected before a tenant was known: invalid_tenant=\d+/);
+    const snap = SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+    expect(snap.tenants.map((t) => t.tenant)).not.toContain('(invalid)');
+    expect(snap.worker.totals.rejected.invalid_tenant).toBeGreaterThanOrEqual(1);
+  });
+
+  it("dispatch finds the dev worker's local dispatcher on its --port through the worker, with no --url or LIVEKIT_URL", async () => {
+    const env: NodeJS.ProcessEnv = { ...worker.env };
+    delete env.LIVEKIT_URL;
+    delete env.LIVEKIT_API_KEY;
+    delete env.LIVEKIT_API_SECRET;
+    expect(worker.port).not.toBe(7880);
+    const r = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'initech', '--duration', '0'], env);
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain('1/1 accepted');
+  });
+
+  it('tenant reload with neither a tenant nor --all refuses, exit 2, against a live worker too', async () => {
+    const r = await runCli(['tenant', 'reload'], worker.env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe('openrtc: give a tenant, or --all for every tenant');
+  });
 
   it('refuses a bad config with the field path and exit code 2', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-badcfg-'));

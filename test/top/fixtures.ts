@@ -58,7 +58,15 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
       rssBytes: 210 * 1024 * 1024,
       heapUsedBytes: 64 * 1024 * 1024,
       loop: { p50Ms: 10.2, p99Ms: 13.4, maxMs: 48 },
-      totals: { accepted: 9, rejected: { ...emptyReasonCounts(), tenant_capacity: 2 }, started: 3, succeeded: 4, failed: 1, active: sessions.length, reserved: 0 },
+      totals: {
+        accepted: 9,
+        rejected: { ...emptyReasonCounts(), tenant_capacity: 2, invalid_tenant: 3 },
+        started: 3,
+        succeeded: 4,
+        failed: 1,
+        active: sessions.length,
+        reserved: 0,
+      },
     },
     tenants: [
       tenant('acme', { active: 2, accepted: 6, failed: 1, rejected: { ...emptyReasonCounts(), tenant_capacity: 2 } }),
@@ -67,6 +75,8 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
     sessions,
     sessions_by_tenant: byTenant,
     events: [
+      { at: AT - 4000, kind: 'config', message: 'config reloaded; changed: tenants' },
+      { at: AT - 3000, kind: 'reject', message: 'invalid_tenant: tenant "bad tenant!" is not 1-128 of [A-Za-z0-9_-]' },
       { at: AT - 2000, kind: 'breaker', tenant: 'globex', message: 'closed -> open: manual trip' },
       { at: AT - 1000, kind: 'reject', tenant: 'acme', message: 'tenant_capacity: acme is at its cap of 10' },
     ],
@@ -91,6 +101,10 @@ export class FakeSource implements SnapshotSource {
   push(s: SnapshotV1): void {
     this.onState?.({ status: 'connected', socketPath: '/x.sock' });
     this.onSnapshot?.(s);
+  }
+
+  lose(reason: string, workerGone: boolean): void {
+    this.onState?.({ status: 'disconnected', reason, workerGone });
   }
 }
 

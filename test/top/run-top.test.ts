@@ -62,6 +62,17 @@ describe('runTop', () => {
     expect(r.stdout.split('\n').filter((l) => l.startsWith('SA_')).map((l) => l.split(' ')[0])).toEqual(['SA_beta', 'SA_alpha']);
   });
 
+  it('into a pipe (no terminal), the live view prints one plain frame without escape codes and exits', async () => {
+    const dir = runtime();
+    await worker(dir, 'agency-eu-1', 4242);
+    const r = await top({ tenant: 'acme' }, { OPENRTC_RUNTIME_DIR: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/\u001B/);
+    expect(r.stdout).toContain('openrtc agency-eu-1 pid 4242');
+    expect(r.stdout).toContain('tenant acme');
+    expect(r.stdout).not.toContain('globex');
+  });
+
   it('with several workers lists them and asks for --socket; --socket picks one', async () => {
     const dir = runtime();
     const a = await worker(dir, 'alpha', 11);
@@ -99,9 +110,14 @@ describe('ipcSnapshotSource', () => {
       let current = first.socketPath;
       const states: ConnectionState['status'][] = [];
       const pids: number[] = [];
-      stop = ipcSnapshotSource({ intervalMs: 100, retryMs: 50, resolveSocket: async () => current }).subscribe(
+      const gone = new Set<number>();
+      const exited: boolean[] = [];
+      stop = ipcSnapshotSource({ intervalMs: 100, retryMs: 50, resolveSocket: async () => current, isAlive: (pid) => !gone.has(pid) }).subscribe(
         (s) => pids.push(s.worker.pid),
-        (s) => states.push(s.status),
+        (s) => {
+          states.push(s.status);
+          if (s.status === 'disconnected') exited.push(s.workerGone);
+        },
       );
       const until = async (cond: () => boolean) => {
         const deadline = Date.now() + 5_000;
@@ -111,6 +127,10 @@ describe('ipcSnapshotSource', () => {
       await until(() => states.includes('connected'));
       await first.close();
       await until(() => states.at(-1) === 'disconnected');
+      // The socket went first; the process is still there, so it is a lost connection for now.
+      expect(exited[0]).toBe(false);
+      gone.add(4242);
+      await until(() => exited.at(-1) === true);
       const next = snapshot();
       next.worker.pid = 777;
       const second = await IpcServer.listen({ socketPath: path.join(rt.dir, 'w-2.sock'), handlers: { snapshot: () => next }, logger: silentLogger });

@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import type { WorkerInfo } from '../../control/control-methods.js';
 import { dispatchJobs } from '../../dispatcher/dispatch-client.js';
 import { DEV_CREDENTIALS, DEV_URL } from '../../dispatcher/dev-defaults.js';
+import { listWorkers } from '../../ipc/socket-path.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
+import { callWorker, CommandFailure } from '../worker-connection.js';
 
 export interface DispatchOptions {
   agent: string;
@@ -12,39 +15,90 @@ export interface DispatchOptions {
   duration?: number;
   dialedNumber?: string;
   url?: string;
+  socket?: string;
   json?: boolean;
 }
 
 const metadataObject = z.record(z.string(), z.unknown());
 
-export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
-  let extra: Record<string, unknown> = {};
-  if (opts.metadata !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(opts.metadata);
-    } catch {
-      throw new UsageError('--metadata must be a JSON object, e.g. \'{"caller":"+15550100"}\'');
-    }
-    const result = metadataObject.safeParse(parsed);
-    if (!result.success || Array.isArray(parsed)) throw new UsageError('--metadata must be a JSON object, not an array or a scalar');
-    extra = result.data;
+interface Target {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  /** Where the URL came from, for the hint when it cannot be reached. */
+  from: 'flag' | 'env' | 'dev worker' | 'default';
+}
+
+async function localDispatcherOf(socketPath: string): Promise<WorkerInfo | undefined> {
+  try {
+    return (await callWorker(socketPath, 'worker.info')) as WorkerInfo;
+  } catch {
+    // An older worker, or one busy enough to miss the connect: it just is not a candidate.
+    return undefined;
   }
-  const metadata: Record<string, unknown> = { ...extra };
+}
+
+/**
+ * `--url`, else `LIVEKIT_URL`, else the local dispatcher of the running `openrtc dev` worker (so
+ * `dev --port N` needs no `--url` on every dispatch), else LiveKit's dev port.
+ */
+async function dispatchTarget(opts: DispatchOptions): Promise<Target> {
+  const env = process.env;
+  if (opts.url !== undefined || env.LIVEKIT_URL) {
+    return {
+      url: opts.url ?? env.LIVEKIT_URL!,
+      apiKey: env.LIVEKIT_API_KEY ?? DEV_CREDENTIALS.apiKey,
+      apiSecret: env.LIVEKIT_API_SECRET ?? DEV_CREDENTIALS.apiSecret,
+      from: opts.url !== undefined ? 'flag' : 'env',
+    };
+  }
+  const sockets = opts.socket !== undefined ? [opts.socket] : (await listWorkers()).map((w) => w.socketPath);
+  const infos = (await Promise.all(sockets.map(localDispatcherOf))).filter((i): i is WorkerInfo => i?.localDispatcherUrl != null);
+  if (infos.length > 1) {
+    const list = infos.map((i) => `  ${i.name} (pid ${i.pid}): --url ${i.localDispatcherUrl}`).join('\n');
+    throw new CommandFailure(`several dev workers serve a local dispatcher; pick one with --url or --socket:\n${list}`, EXIT.usage);
+  }
+  if (infos.length === 1) return { url: infos[0]!.localDispatcherUrl!, ...DEV_CREDENTIALS, from: 'dev worker' };
+  if (opts.socket !== undefined) {
+    throw new CommandFailure(`the worker at ${opts.socket} serves no local dispatcher (it runs against LiveKit): set LIVEKIT_URL or --url`);
+  }
+  return { url: DEV_URL, ...DEV_CREDENTIALS, from: 'default' };
+}
+
+function parseMetadata(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new UsageError('--metadata must be a JSON object, e.g. \'{"caller":"+15550100"}\'');
+  }
+  const result = metadataObject.safeParse(parsed);
+  if (!result.success || Array.isArray(parsed)) throw new UsageError('--metadata must be a JSON object, not an array or a scalar');
+  return result.data;
+}
+
+/** Exit 0 only when every job was accepted: a script that dispatches must see a rejection. */
+export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
+  const metadata: Record<string, unknown> = { ...parseMetadata(opts.metadata) };
   if (opts.duration !== undefined) metadata.duration_s = opts.duration;
   if (opts.dialedNumber !== undefined) metadata.dialed_number = opts.dialedNumber;
 
-  const url = opts.url ?? process.env.LIVEKIT_URL ?? DEV_URL;
-  const usingDev = opts.url === undefined && !process.env.LIVEKIT_URL;
-  const apiKey = usingDev ? DEV_CREDENTIALS.apiKey : (process.env.LIVEKIT_API_KEY ?? DEV_CREDENTIALS.apiKey);
-  const apiSecret = usingDev ? DEV_CREDENTIALS.apiSecret : (process.env.LIVEKIT_API_SECRET ?? DEV_CREDENTIALS.apiSecret);
+  let target: Target;
+  try {
+    target = await dispatchTarget(opts);
+  } catch (err) {
+    if (!(err instanceof CommandFailure)) throw err;
+    process.stderr.write(`openrtc: ${err.message}\n`);
+    return err.exitCode;
+  }
 
   let results;
   try {
     results = await dispatchJobs({
-      url,
-      apiKey,
-      apiSecret,
+      url: target.url,
+      apiKey: target.apiKey,
+      apiSecret: target.apiSecret,
       agentName: opts.agent,
       ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
       metadata,
@@ -52,11 +106,12 @@ export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const hint = usingDev ? ' (is `npx openrtc dev` running?)' : '';
-    process.stderr.write(`openrtc dispatch: could not reach ${url}: ${message}${hint}\n`);
+    const hint = target.from === 'default' ? ' (is `npx openrtc dev` running?)' : '';
+    process.stderr.write(`openrtc dispatch: could not reach ${target.url}: ${message}${hint}\n`);
     return EXIT.failure;
   }
 
+  const accepted = results.filter((r) => r.status === 'accepted').length;
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } else {
@@ -64,9 +119,7 @@ export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
       const detail = r.status === 'accepted' ? `job ${r.jobId ?? '?'}` : [r.reason, r.message].filter(Boolean).join(': ');
       process.stdout.write(`#${r.index + 1} room=${r.room} ${r.status}${detail ? ` ${detail}` : ''}\n`);
     }
-    const accepted = results.filter((r) => r.status === 'accepted').length;
     process.stdout.write(`${accepted}/${results.length} accepted\n`);
   }
-  // Rejections are answers, not errors: the dispatch itself worked. Scripts read --json.
-  return EXIT.ok;
+  return accepted === results.length ? EXIT.ok : EXIT.failure;
 }

@@ -22,8 +22,8 @@ function print(value: unknown, json: boolean | undefined, text: () => string): v
 
 export const tenantList = (opts: SocketOpts) =>
   runCommand(async () => {
-    const result = (await callWorker(opts.socket, 'tenant.list')) as { tenants: TenantStats[] };
-    print(result, opts.json, () => formatTenantTable(result.tenants, Date.now()));
+    const result = (await callWorker(opts.socket, 'tenant.list')) as { tenants: TenantStats[]; rejectedWithoutTenant?: Record<string, number> };
+    print(result, opts.json, () => formatTenantTable(result.tenants, Date.now(), result.rejectedWithoutTenant));
   });
 
 export const tenantShow = (tenant: string, opts: SocketOpts) =>
@@ -98,7 +98,10 @@ export const tenantReset = (tenant: string, opts: SocketOpts) =>
 
 export const tenantReload = (tenant: string | undefined, opts: SocketOpts & { all?: boolean }) =>
   runCommand(async () => {
-    if (opts.all === (tenant !== undefined)) throw new CommandFailure('give a tenant or --all', EXIT.usage);
+    const all = opts.all === true;
+    if (all === (tenant !== undefined)) {
+      throw new CommandFailure(all ? 'give a tenant or --all, not both' : 'give a tenant, or --all for every tenant', EXIT.usage);
+    }
     if (tenant !== undefined) checkTenantId(tenant);
     await callWorker(opts.socket, 'tenant.reload', tenant !== undefined ? { tenant } : { all: true });
     process.stdout.write(

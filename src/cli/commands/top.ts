@@ -1,4 +1,5 @@
 import { runTop } from '../../top/run-top.js';
+import { colorEnabled } from '../color.js';
 
 export interface TopCommandOptions {
   socket?: string;
@@ -14,6 +15,7 @@ export async function topCommand(opts: TopCommandOptions): Promise<number> {
   return runTop({
     ...opts,
     refreshRate: Number(opts.refreshRate),
+    color: colorEnabled(process.stdout),
     stdout: process.stdout,
     stderr: process.stderr,
   });

@@ -2,6 +2,7 @@ import { ConfigError } from '../../config/config-error.js';
 import { createLogger, type LogFormat } from '../../logging/logger.js';
 import { EXIT_GRACE_MS, exitAfterStop } from '../../runtime/exit-after-stop.js';
 import { WorkerRuntime } from '../../runtime/worker-runtime.js';
+import { colorEnabled } from '../color.js';
 import { EXIT } from '../exit-codes.js';
 
 export interface WorkerCommandOptions {
@@ -19,7 +20,7 @@ export interface WorkerCommandOptions {
  * ends within `EXIT_GRACE_MS`, whatever agent code left open.
  */
 export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<number> {
-  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel });
+  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel, color: colorEnabled(process.stdout) });
   const runtime = new WorkerRuntime({
     logger,
     dev: opts.dev,
