@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -82,14 +83,29 @@ export function probeSocket(socketPath: string, timeoutMs = 500): Promise<'live'
   });
 }
 
+/**
+ * Whether the process runs. A zombie (exited, not yet reaped by its parent) does not: signal 0
+ * still reaches it, so on Linux its state is read from /proc.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: the process exists but is not ours.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // `pid (comm) state …`; comm may hold spaces and parentheses, so read after the last `)`.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
 }
 
 async function socketEntries(dir: string): Promise<WorkerSocket[]> {

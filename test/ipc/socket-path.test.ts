@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/ipc-client.js';
 import { IpcServer } from '../../src/ipc/ipc-server.js';
-import { cleanStaleSockets, ensureRuntimeDir, listWorkers, runtimeDir, workerSocketPath } from '../../src/ipc/socket-path.js';
+import { cleanStaleSockets, ensureRuntimeDir, listWorkers, pidAlive, runtimeDir, workerSocketPath } from '../../src/ipc/socket-path.js';
 import { silentLogger } from './helpers.js';
 
 /** Leaves a socket file behind, as a worker killed with SIGKILL does. Returns its path. */
@@ -120,5 +120,18 @@ describe('socket directory and discovery', () => {
 
   it('lists nothing when the runtime directory does not exist', async () => {
     expect(await listWorkers({ OPENRTC_RUNTIME_DIR: path.join(tmp(), 'missing') })).toEqual([]);
+  });
+});
+
+describe('pidAlive', () => {
+  it('says a process that exited but is not yet reaped (a zombie) is not alive', async () => {
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    expect(pidAlive(child.pid!)).toBe(true);
+    // Block this loop so the exit cannot be reaped yet: the child lingers as a zombie.
+    const until = Date.now() + 5_000;
+    let sawDead = false;
+    while (Date.now() < until && !(sawDead = !pidAlive(child.pid!))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    expect(sawDead).toBe(true);
+    await new Promise((resolve) => child.once('exit', resolve));
   });
 });
