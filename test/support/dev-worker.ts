@@ -34,9 +34,15 @@ export interface DevWorker {
   stop(): Promise<void>;
 }
 
-export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<DevWorker> {
+export interface DevWorkerOptions {
+  /** Share a socket directory with other workers (it is then left in place on stop). */
+  runtimeDir?: string;
+}
+
+export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, opts: DevWorkerOptions = {}): Promise<DevWorker> {
   const port = await freePort();
-  const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-rt-'));
+  const ownsRuntimeDir = opts.runtimeDir === undefined;
+  const runtimeDir = opts.runtimeDir ?? mkdtempSync(path.join(os.tmpdir(), 'openrtc-rt-'));
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, OPENRTC_RUNTIME_DIR: runtimeDir, ...extraEnv };
   delete baseEnv.LIVEKIT_URL;
   delete baseEnv.LIVEKIT_API_KEY;
@@ -85,7 +91,7 @@ export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.Proce
         await exited;
         clearTimeout(timer);
       }
-      rmSync(runtimeDir, { recursive: true, force: true });
+      if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
     },
   };
 }

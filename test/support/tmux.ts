@@ -1,0 +1,63 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT } from './dev-worker.js';
+
+export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+/**
+ * A real terminal of a known size: a detached tmux session running one shell command. The screen
+ * is read back as text (`capture-pane`), with the escape codes of its styles when asked.
+ */
+export class TmuxPane {
+  constructor(readonly name: string) {}
+
+  /**
+   * Starts `command` in a fresh pane. CI variables are removed inside the pane: Ink draws only a
+   * final frame in CI, and colour detection turns off when `CI` is set at all, but a person's
+   * terminal is neither.
+   */
+  static start(name: string, command: string, opts: { columns: number; rows: number; env?: Record<string, string> }): TmuxPane {
+    const env = { TERM: 'xterm-256color', ...opts.env };
+    const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    execFileSync('tmux', [
+      'new-session', '-d', '-s', name, '-x', String(opts.columns), '-y', String(opts.rows), ...envArgs, '-c', REPO_ROOT,
+      `env -u CI -u CONTINUOUS_INTEGRATION ${command}; echo EXITED=$?; sleep 120`,
+    ]);
+    return new TmuxPane(name);
+  }
+
+  screen(opts: { escapes?: boolean } = {}): string {
+    return execFileSync('tmux', ['capture-pane', '-p', ...(opts.escapes ? ['-e'] : []), '-t', this.name], { encoding: 'utf8' });
+  }
+
+  lines(): string[] {
+    return this.screen().replace(/\n$/, '').split('\n');
+  }
+
+  get alternateScreen(): boolean {
+    return execFileSync('tmux', ['display', '-p', '-t', this.name, '#{alternate_on}'], { encoding: 'utf8' }).trim() === '1';
+  }
+
+  keys(...keys: string[]): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys]);
+  }
+
+  resize(columns: number, rows: number): void {
+    execFileSync('tmux', ['resize-window', '-t', this.name, '-x', String(columns), '-y', String(rows)]);
+  }
+
+  async waitFor(predicate: (screen: string) => boolean, what: string, opts: { escapes?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+    let last = '';
+    while (Date.now() < deadline) {
+      last = this.screen(opts);
+      if (predicate(last)) return last;
+      await sleep(100);
+    }
+    throw new Error(`${what} never appeared on screen:\n${last}`);
+  }
+
+  kill(): void {
+    spawnSync('tmux', ['kill-session', '-t', this.name]);
+  }
+}
