@@ -1,6 +1,6 @@
 // The demo: four tenants on one worker, runnable with nothing but `npm ci`.
 //   npx openrtc dev                                         # worker + local dispatcher
-//   npx openrtc dispatch --agent demo --tenant acme --count 5
+//   npx openrtc dispatch --agent demo --tenant acme --count 5 --duration 120
 import { voice } from '@livekit/agents';
 import { defineConfig, type TenantConfig } from 'openrtc';
 
