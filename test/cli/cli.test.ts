@@ -1,6 +1,9 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildProgram, main } from '../../src/cli/main.js';
+import { IpcServer } from '../../src/ipc/ipc-server.js';
+import { silentLogger, tempRuntimeDir } from '../ipc/helpers.js';
 
 /** Runs the CLI in this process and captures what it prints. */
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -64,5 +67,32 @@ describe('openrtc CLI', () => {
   it('names $OPENRTC_RUNTIME_DIR where the worker is looked for', async () => {
     expect((await run(['--help'])).stdout).toContain('$OPENRTC_RUNTIME_DIR');
     expect((await run(['tenant', 'list', '--help'])).stdout).toContain('$OPENRTC_RUNTIME_DIR');
+  });
+
+  it('dispatch with several dev workers and no --url names each one, and exits 2', async () => {
+    const rt = tempRuntimeDir();
+    const servers: IpcServer[] = [];
+    const saved = { dir: process.env.OPENRTC_RUNTIME_DIR, url: process.env.LIVEKIT_URL };
+    try {
+      for (const [name, pid, port] of [['alpha', 11, 7991], ['beta', 12, 7992]] as const) {
+        const info = { name, pid, version: 'test', localDispatcherUrl: `ws://127.0.0.1:${port}` };
+        servers.push(await IpcServer.listen({ socketPath: path.join(rt.dir, `${name}-${pid}.sock`), handlers: { 'worker.info': () => info }, logger: silentLogger }));
+      }
+      process.env.OPENRTC_RUNTIME_DIR = rt.dir;
+      delete process.env.LIVEKIT_URL;
+      const r = await run(['dispatch', '--agent', 'demo', '--tenant', 'acme']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        'openrtc: several dev workers serve a local dispatcher; pick one with --url or --socket:\n' +
+          '  alpha (pid 11): --url ws://127.0.0.1:7991\n  beta (pid 12): --url ws://127.0.0.1:7992\n',
+      );
+    } finally {
+      for (const [key, value] of [['OPENRTC_RUNTIME_DIR', saved.dir], ['LIVEKIT_URL', saved.url]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      for (const server of servers) await server.close();
+      rt.remove();
+    }
   });
 });
