@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../config/config-error.js';
 import { DEV_PORT } from '../dispatcher/dev-defaults.js';
+import { EXIT_GRACE_MS } from '../runtime/exit-after-stop.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from './version.js';
@@ -46,39 +47,37 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program.addHelpText('after', WORKER_SOCKET_NOTE);
   examples(program, ['openrtc dev', 'openrtc dispatch --agent demo --tenant acme --count 5 --duration 60']);
 
-  const stopNote =
-    '\nSIGTERM or SIGINT drains (a second one exits at once, with 1); SIGHUP reloads the config.\n' +
-    'Once stopped, the process exits within 1 s: 0 when every session ended by itself, 1 when the\n' +
-    'drain timeout closed some.';
-
-  examples(
+  /** `start` and `dev`: the same worker; `dev` adds the local dispatcher. */
+  const workerCommand = (name: 'start' | 'dev', description: string, logFormat: 'json' | 'pretty') =>
     program
-      .command('start')
-      .description('run the worker against a LiveKit server (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)')
+      .command(name)
+      .description(description)
       .addOption(configOption())
-      .addOption(logFormatOption())
+      .addOption(logFormatOption().default(logFormat))
       .option('--log-level <level>', 'pino log level', 'info')
-      .addHelpText('after', stopNote)
+      .addHelpText(
+        'after',
+        '\nSIGTERM or SIGINT drains (a second one exits at once, with 1); SIGHUP reloads the config.\n' +
+          `Once stopped, the process exits within ${EXIT_GRACE_MS / 1000} s: 0 when every session ended by itself, 1 when the\n` +
+          'drain timeout closed some.',
+      )
       .action(async (opts) => {
         const { runWorkerCommand } = await import('./commands/worker.js');
-        setExit(await runWorkerCommand({ ...opts, dev: false }));
-      }),
-    ['LIVEKIT_URL=wss://example.livekit.cloud openrtc start   # with LIVEKIT_API_KEY and LIVEKIT_API_SECRET set', 'openrtc start --config ./openrtc.config.ts --log-format pretty'],
-  );
+        setExit(await runWorkerCommand({ ...opts, dev: name === 'dev' }));
+      });
+
+  examples(workerCommand('start', 'run the worker against a LiveKit server (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)', 'json'), [
+    'LIVEKIT_URL=wss://example.livekit.cloud openrtc start   # with LIVEKIT_API_KEY and LIVEKIT_API_SECRET set',
+    'openrtc start --config ./openrtc.config.ts --log-format pretty',
+  ]);
 
   examples(
-    program
-      .command('dev')
-      .description('run the worker; without LIVEKIT_URL it also serves a local dispatcher, so everything runs on this machine')
-      .addOption(configOption())
-      .addOption(logFormatOption().default('pretty'))
-      .option('--log-level <level>', 'pino log level', 'info')
-      .option('--port <port>', 'local dispatcher port (`openrtc dispatch` finds it through the worker)', positiveInt('--port'), DEV_PORT)
-      .addHelpText('after', stopNote)
-      .action(async (opts) => {
-        const { runWorkerCommand } = await import('./commands/worker.js');
-        setExit(await runWorkerCommand({ ...opts, dev: true }));
-      }),
+    workerCommand('dev', 'run the worker; without LIVEKIT_URL it also serves a local dispatcher, so everything runs on this machine', 'pretty').option(
+      '--port <port>',
+      'local dispatcher port (`openrtc dispatch` finds it through the worker)',
+      positiveInt('--port'),
+      DEV_PORT,
+    ),
     ['openrtc dev', 'openrtc dev --port 7990 --log-format json'],
   );
 

@@ -42,6 +42,15 @@ async function mount(props: Partial<Parameters<typeof App>[0]> = {}, snap = snap
   return { ui, source };
 }
 
+/** The App in a terminal of a given size that it reads itself (and follows when resized), with 100 sessions. */
+async function mountSized(columns: number, rows: number) {
+  const source = new FakeSource();
+  const ui = renderSized(<App source={source} />, columns, rows);
+  await waitForSubscriber(source);
+  source.push(snapshot({ sessions: manySessions(100) }));
+  return { ui, frame: await frameWhere(ui, has('pid 4242')) };
+}
+
 /** The App subscribes in an effect, after its first frame. */
 async function waitForSubscriber(source: FakeSource): Promise<void> {
   while (!source.onSnapshot) await new Promise((resolve) => setImmediate(resolve));
@@ -173,11 +182,7 @@ describe('top App (Ink)', () => {
   });
 
   it('at 200×50 the session table grows: more rows, and the room and job columns', async () => {
-    const source = new FakeSource();
-    const ui = renderSized(<App source={source} />, 200, 50);
-    await waitForSubscriber(source);
-    source.push(snapshot({ sessions: manySessions(100) }));
-    const frame = await frameWhere(ui, has('pid 4242'));
+    const { ui, frame } = await mountSized(200, 50);
     ui.unmount();
     const lines = frame.split('\n');
     expect(lines).toHaveLength(50);
@@ -191,11 +196,7 @@ describe('top App (Ink)', () => {
   });
 
   it('follows the terminal when it is resized, redrawing every line at the new size', async () => {
-    const source = new FakeSource();
-    const ui = renderSized(<App source={source} />, 80, 24);
-    await waitForSubscriber(source);
-    source.push(snapshot({ sessions: manySessions(100) }));
-    const small = await frameWhere(ui, has('pid 4242'));
+    const { ui, frame: small } = await mountSized(80, 24);
     expect(small.split('\n')).toHaveLength(24);
     for (const l of small.split('\n')) expect(l.length).toBeLessThanOrEqual(80);
     ui.resize(200, 50);
