@@ -54,11 +54,9 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
           });
           await c.subscribe(Math.max(100, Math.round(opts.intervalMs)), (raw) => {
             const parsed = SnapshotV1.safeParse(raw);
-            if (parsed.success) {
-              lastPid = parsed.data.worker.pid;
-              onSnapshot(parsed.data);
-            }
-            else lost(`the worker sent a snapshot this top cannot read (expected schema v1)`);
+            if (!parsed.success) return lost('the worker sent a snapshot this top cannot read (expected schema v1)');
+            lastPid = parsed.data.worker.pid;
+            onSnapshot(parsed.data);
           });
           if (!stopped && client === c) onState({ status: 'connected', socketPath });
         } catch (err) {
