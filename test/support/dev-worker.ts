@@ -66,7 +66,12 @@ export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.Proce
   const deadline = Date.now() + 60_000;
   while (!logs.some((l) => l.includes('openrtc worker') && l.includes('ready'))) {
     if (child.exitCode !== null) throw new Error(`openrtc dev exited with ${child.exitCode}:\n${logs.join('\n')}`);
-    if (Date.now() > deadline) throw new Error(`openrtc dev did not become ready:\n${logs.join('\n')}`);
+    if (Date.now() > deadline) {
+      // A worker that never came up must not outlive the test that started it.
+      child.kill('SIGKILL');
+      if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+      throw new Error(`openrtc dev did not become ready:\n${logs.join('\n')}`);
+    }
     await sleep(100);
   }
 
