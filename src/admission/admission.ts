@@ -5,7 +5,7 @@ import { CircuitBreaker, type BreakerSettings, type BreakerTransition } from './
 import { TenantCaps } from './caps.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { emptyCounters, sumCounters, type TenantCounters } from './counters.js';
-import { emptyReasonCounts, type RejectReason } from './reasons.js';
+import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
 import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome, TenantStats } from './types.js';
 
 export interface AdmissionSettings {
@@ -19,11 +19,21 @@ export interface AdmissionSettings {
   };
   breaker: BreakerSettings;
   assignmentTimeoutMs: number;
+  /** Turn calls away while the event loop is already late; omitted: never. */
+  overload?: OverloadSettings;
+}
+
+export interface OverloadSettings {
+  enabled: boolean;
+  /** Reject while loop delay p99 over `windowMs` is above this. */
+  maxLoopDelayMs: number;
+  windowMs: number;
 }
 
 export interface AdmissionEvents {
-  onReject?(e: { jobId: string; tenant?: string; reason: RejectReason; message: string }): void;
-  onAccept?(e: { jobId: string; tenant: string; probe: boolean }): void;
+  /** `elapsedMs`: from the request reaching admission to its decision, config load included. */
+  onReject?(e: { jobId: string; tenant?: string; reason: RejectReason; message: string; elapsedMs: number }): void;
+  onAccept?(e: { jobId: string; tenant: string; probe: boolean; elapsedMs: number }): void;
   onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
   onReservationExpired?(e: { jobId: string; tenant: string }): void;
   onSessionEnd?(e: { jobId: string; tenant: string; outcome: SessionOutcome }): void;
@@ -33,6 +43,8 @@ export interface AdmissionOptions extends AdmissionSettings {
   clock: Clock;
   resolver: TenantConfigResolver;
   events?: AdmissionEvents;
+  /** Event-loop delay p99 (ms) over the last `windowMs`; the overload gate reads it. */
+  loopDelayP99?: (windowMs: number) => number;
 }
 
 /**
@@ -85,7 +97,9 @@ export class Admission {
   }
 
   async decide(req: JobRequestInfo): Promise<AdmissionDecision> {
-    if (this.#draining) return this.#reject(req.jobId, undefined, 'draining', 'the worker is draining');
+    const since = this.options.clock.now();
+    const reject = (tenant: string | undefined, reason: RejectReason, message: string) => this.#reject(req.jobId, tenant, reason, message, since);
+    if (this.#draining) return reject(undefined, 'draining', 'the worker is draining');
 
     const { tenants } = this.#settings;
     const resolved = await resolveTenant(req, {
@@ -93,26 +107,29 @@ export class Admission {
       defaultTenant: tenants.defaultTenant,
       ...(this.#phoneLookup ? { phoneNumbers: this.#phoneLookup } : {}),
     });
-    if (!resolved.ok) return this.#reject(req.jobId, undefined, 'invalid_tenant', resolved.message);
+    if (!resolved.ok) return reject(undefined, 'invalid_tenant', resolved.message);
     const tenant = resolved.tenant;
+
+    // Before the config load: an overloaded worker should not spend a lookup on a call it will not take.
+    const overloaded = this.#overloadMessage();
+    if (overloaded) return reject(tenant, 'worker_overloaded', overloaded);
 
     const config = await this.options.resolver.resolve(tenant);
     if (!config.ok) {
       // A tenant whose config cannot load would fail every session; count it toward its breaker.
       this.#breaker(tenant).record('failed', false);
-      return this.#reject(req.jobId, tenant, config.reason, config.message);
+      return reject(tenant, config.reason, config.message);
     }
     if (config.config === undefined && tenants.requireConfig) {
-      return this.#reject(req.jobId, tenant, 'tenant_not_configured', `tenant "${tenant}" has no config and tenants.requireConfig is set`);
+      return reject(tenant, 'tenant_not_configured', `tenant "${tenant}" has no config and tenants.requireConfig is set`);
     }
 
     // From here to the reservation: no await.
-    if (this.#draining) return this.#reject(req.jobId, tenant, 'draining', 'the worker is draining');
+    if (this.#draining) return reject(tenant, 'draining', 'the worker is draining');
     const admit = this.#breaker(tenant).tryAdmit();
     if (!admit.ok) {
       const seconds = Math.ceil(admit.retryInMs / 1000);
-      return this.#reject(
-        req.jobId,
+      return reject(
         tenant,
         'breaker_open',
         seconds > 0 ? `tenant "${tenant}" circuit breaker is open (${seconds}s left)` : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`,
@@ -121,14 +138,30 @@ export class Admission {
     const capReject = this.#capReject(tenant);
     if (capReject) {
       if (admit.probe) this.#breaker(tenant).cancelProbe();
-      return this.#reject(req.jobId, tenant, capReject.reason, capReject.message);
+      return reject(tenant, capReject.reason, capReject.message);
     }
     const counters = this.#countersFor(tenant);
 
     const reservation = this.#reserve(req, tenant, admit.probe);
     counters.accepted += 1;
-    this.options.events?.onAccept?.({ jobId: req.jobId, tenant, probe: admit.probe });
+    this.options.events?.onAccept?.({ jobId: req.jobId, tenant, probe: admit.probe, elapsedMs: this.options.clock.now() - since });
     return { accept: true, tenant, reservation, config: config.config };
+  }
+
+  /**
+   * Counts a rejection the worker host decided outside `decide()`: a job for an agent this worker
+   * does not host, or an admission that threw or did not answer in time.
+   */
+  recordRejection(e: { jobId: string; reason: HostRejectReason; message: string; tenant?: string; elapsedMs?: number }): void {
+    this.#reject(e.jobId, e.tenant, e.reason, e.message, this.options.clock.now() - (e.elapsedMs ?? 0));
+  }
+
+  #overloadMessage(): string | undefined {
+    const overload = this.#settings.overload;
+    if (!overload?.enabled || !this.options.loopDelayP99) return undefined;
+    const p99 = this.options.loopDelayP99(overload.windowMs);
+    if (!(p99 > overload.maxLoopDelayMs)) return undefined;
+    return `the worker is overloaded: event-loop delay p99 over the last ${Math.round(overload.windowMs / 1000)}s is ${Math.round(p99)} ms, above overload.maxLoopDelayMs (${overload.maxLoopDelayMs} ms)`;
   }
 
   #capReject(tenant: string): { reason: RejectReason; message: string } | undefined {
@@ -199,10 +232,11 @@ export class Admission {
     };
   }
 
-  #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string): AdmissionDecision {
+  #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string, since: number): AdmissionDecision {
     if (tenant === undefined) this.#rejectedWithoutTenant[reason] += 1;
     else this.#countersFor(tenant).rejected[reason] += 1;
-    this.options.events?.onReject?.({ jobId, ...(tenant !== undefined ? { tenant } : {}), reason, message });
+    const elapsedMs = this.options.clock.now() - since;
+    this.options.events?.onReject?.({ jobId, ...(tenant !== undefined ? { tenant } : {}), reason, message, elapsedMs });
     return { accept: false, reason, ...(tenant !== undefined ? { tenant } : {}), message };
   }
 
@@ -276,7 +310,10 @@ export class Admission {
     return total;
   }
 
-  /** Rejections with no tenant to count them under: `invalid_tenant`, and `draining` before lookup. */
+  /**
+   * Rejections with no tenant to count them under: `invalid_tenant`, `draining` before lookup, and
+   * the worker host's own `unknown_agent` and `internal_error`.
+   */
   rejectedWithoutTenant(): Record<RejectReason, number> {
     return { ...this.#rejectedWithoutTenant };
   }

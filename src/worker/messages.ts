@@ -61,7 +61,7 @@ export function acceptMessage(jobId: string, agentName: string, tenant: string):
   });
 }
 
-export function rejectMessage(jobId: string, reason: RejectReason | 'internal_error', message: string): WorkerMessage {
+export function rejectMessage(jobId: string, reason: RejectReason, message: string): WorkerMessage {
   return new WorkerMessage({
     message: {
       case: 'availability',

@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { AvailabilityRequest, JobAssignment, JobTermination, ServerMessage } from '@livekit/protocol';
 import type { Logger } from 'pino';
+import type { HostRejectReason } from '../admission/reasons.js';
 import type { AdmissionDecision } from '../admission/types.js';
+import { LoadModel, type LiveCounts, type LoadReport } from '../load/load-model.js';
 import { describeError } from '../session/failure-attribution.js';
 import type { SessionEndedEvent, SessionsPort } from '../session/types.js';
 import type { AdmissionPort } from './admission-port.js';
 import { AgentConnection } from './connection.js';
+import { JobUpdateQueue } from './job-update-queue.js';
 import {
   acceptMessage,
   JobStatus,
@@ -27,7 +30,12 @@ export interface WorkerHostOptions {
   workerName?: string;
   version: string;
   namespace?: string;
+  /** Every this often the load is sent even if it did not change (stock agents-js: 2.5 s). */
   loadIntervalMs?: number;
+  /** What load to report; default: sessions over the cap only (full at the cap or while draining). */
+  load?: { report(live: LiveCounts): LoadReport };
+  /** `updateJob` messages kept per registration while it is down (default 1,000 jobs). */
+  maxQueuedJobUpdates?: number;
   pingIntervalMs?: number;
   /** Upper bound on an availability answer; the server gives up after about 3-10 s. */
   answerTimeoutMs?: number;
@@ -38,7 +46,23 @@ export interface WorkerHostOptions {
 export interface WorkerHostEvents {
   connected: [{ agentName: string; workerId: string }];
   disconnected: [{ agentName: string; reason: string }];
+  /** The worker started or stopped reporting `WS_FULL`. */
+  status: [LoadReport];
 }
+
+export interface RegistrationState {
+  agentName: string;
+  workerId?: string;
+  registered: boolean;
+}
+
+/** How an agent name reads in messages: the empty name is LiveKit's automatic dispatch. */
+export function agentLabel(name: string): string {
+  return name === '' ? 'the automatic-dispatch agent (no agent name)' : `"${name}"`;
+}
+
+/** How often the load is checked for a change of status between the periodic reports. */
+const LOAD_CHECK_MS = 500;
 
 type Accepted = Extract<AdmissionDecision, { accept: true }>;
 
@@ -65,9 +89,13 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   readonly #pending = new Map<string, PendingAssignment>();
   /** Running job -> the agent registration it came through, for `updateJob`. */
   readonly #jobAgent = new Map<string, string>();
+  readonly #queued = new Map<string, JobUpdateQueue>();
+  readonly #load: { report(live: LiveCounts): LoadReport };
   #loadTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
-  #lastLoad = new Map<string, string>();
+  #lastLoad = new Map<string, { key: string; load: number }>();
+  #lastReport: LoadReport | undefined;
+  #lastForcedAt = 0;
   #started = false;
   #stopping: Promise<DrainOutcome> | undefined;
 
@@ -75,6 +103,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     super();
     if (options.agentNames.length === 0) throw new Error('WorkerHost needs at least one agent name');
     this.#opts = options;
+    // Without a measured load, the sessions share alone: full at the cap, as before measuring.
+    this.#load = options.load ?? new LoadModel({ threshold: 1, loopDelayFullMs: Number.POSITIVE_INFINITY, protect: false });
   }
 
   /** Connects every registration; resolves once each has registered once. */
@@ -102,8 +132,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
         ...(this.#opts.random !== undefined ? { random: this.#opts.random } : {}),
       });
       registered.push(new Promise((resolve) => conn.once('registered', () => resolve())));
+      this.#queued.set(agentName, new JobUpdateQueue(this.#opts.maxQueuedJobUpdates ?? 1_000));
       conn.on('registered', (workerId) => {
         logger.info({ agent_name: agentName, worker_id: workerId, worker: this.#opts.workerName }, 'registered with LiveKit');
+        this.#flushQueued(conn);
         this.#lastLoad.delete(agentName);
         this.#reportLoad(true);
         this.emit('connected', { agentName, workerId });
@@ -117,7 +149,11 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       this.#connections.set(agentName, conn);
       conn.start();
     }
-    this.#loadTimer = setInterval(() => this.#reportLoad(true), this.#opts.loadIntervalMs ?? 2500);
+    const loadInterval = this.#opts.loadIntervalMs ?? 2500;
+    this.#loadTimer = setInterval(() => {
+      const force = Date.now() - this.#lastForcedAt >= loadInterval;
+      this.#reportLoad(force);
+    }, Math.min(LOAD_CHECK_MS, loadInterval));
     this.#loadTimer.unref();
     await Promise.all(registered);
   }
@@ -127,6 +163,32 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const ids: Record<string, string> = {};
     for (const [name, conn] of this.#connections) if (conn.workerId) ids[name] = conn.workerId;
     return ids;
+  }
+
+  /** One entry per agent name this worker registers. */
+  registrations(): RegistrationState[] {
+    return [...this.#connections].map(([agentName, conn]) => ({
+      agentName,
+      registered: conn.registered,
+      ...(conn.workerId !== undefined ? { workerId: conn.workerId } : {}),
+    }));
+  }
+
+  /** Every registration is up: LiveKit can reach every agent this worker hosts. */
+  get registered(): boolean {
+    return this.#connections.size > 0 && [...this.#connections.values()].every((c) => c.registered);
+  }
+
+  /** The load as last computed (and sent, where a registration is up). */
+  currentLoad(): LoadReport {
+    return this.#lastReport ?? this.#computeLoad();
+  }
+
+  /** `updateJob` messages waiting for a registration to come back. */
+  queuedJobUpdates(): number {
+    let n = 0;
+    for (const q of this.#queued.values()) n += q.size;
+    return n;
   }
 
   /**
@@ -165,6 +227,9 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
 
   async #shutdown(): Promise<void> {
     clearInterval(this.#loadTimer);
+    const unsent = this.queuedJobUpdates();
+    if (unsent > 0) this.#opts.logger.warn({ job_updates: unsent }, 'stopping with job updates LiveKit never received (it was unreachable)');
+    this.#queued.clear();
     // No assignment can arrive any more; hand back the slots now instead of at their timeout.
     for (const [jobId, p] of this.#pending) {
       p.decision.reservation.release({ kind: 'cancelled', reason: 'worker_stopped' });
@@ -195,7 +260,16 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const job = req.job;
     if (!job) return;
     const { admission, logger } = this.#opts;
+    if (!this.#connections.has(job.agentName)) {
+      // LiveKit routes a job by its agent name; one that names an agent we do not run would only
+      // fail at assignment. Saying no now lets the server offer it to a worker that runs it.
+      const hosted = [...this.#connections.keys()].map(agentLabel).join(', ');
+      const message = `no agent ${agentLabel(job.agentName)} on this worker (it runs ${hosted})`;
+      this.#rejectHere(conn, job.id, 'unknown_agent', message);
+      return;
+    }
     const answerTimeout = this.#opts.answerTimeoutMs ?? 2500;
+    const since = performance.now();
     let answered = false;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -203,7 +277,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     });
     const deciding = admission.decide({
       jobId: job.id,
-      agentName: job.agentName || conn.agentName,
+      agentName: job.agentName,
       metadata: job.metadata,
       ...(job.room?.name ? { roomName: job.room.name } : {}),
       ...(job.room?.metadata ? { roomMetadata: job.room.metadata } : {}),
@@ -213,7 +287,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       const result = await Promise.race([deciding, late]);
       if (result === 'late') {
         answered = true;
-        conn.send(rejectMessage(job.id, 'internal_error', `admission did not answer within ${answerTimeout} ms`));
+        this.#rejectHere(conn, job.id, 'internal_error', `admission did not answer within ${answerTimeout} ms`, performance.now() - since);
         logger.error({ job_id: job.id, timeout_ms: answerTimeout }, 'admission answer timed out; job rejected');
         // If it accepts after all, nobody will assign the job: give the slot back.
         void deciding.then(
@@ -227,12 +301,22 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     } catch (err) {
       if (!answered) {
         answered = true;
-        conn.send(rejectMessage(job.id, 'internal_error', 'admission failed'));
+        this.#rejectHere(conn, job.id, 'internal_error', 'admission failed', performance.now() - since);
       }
       logger.error({ job_id: job.id, error: describeError(err) }, 'admission failed; job rejected');
     } finally {
       clearTimeout(timer);
       this.#reportLoad(false);
+    }
+  }
+
+  /** A rejection decided here rather than by `decide()`: answered, then counted by admission. */
+  #rejectHere(conn: AgentConnection, jobId: string, reason: HostRejectReason, message: string, elapsedMs = 0): void {
+    conn.send(rejectMessage(jobId, reason, message));
+    try {
+      this.#opts.admission.recordRejection({ jobId, reason, message, elapsedMs });
+    } catch (err) {
+      this.#opts.logger.error({ job_id: jobId, reason, error: describeError(err) }, 'could not count a rejection');
     }
   }
 
@@ -306,8 +390,30 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
 
   #sendForJob(jobId: string, msg: Parameters<AgentConnection['send']>[0]): void {
     const agent = this.#jobAgent.get(jobId);
-    const conn = agent ? this.#connections.get(agent) : undefined;
-    if (!conn?.send(msg)) this.#opts.logger.debug({ job_id: jobId }, 'job update not delivered (not connected)');
+    if (agent === undefined) return;
+    const conn = this.#connections.get(agent);
+    const queue = this.#queued.get(agent);
+    if (!conn || !queue) return;
+    if (conn.registered && conn.send(msg)) return;
+    // Not connected: the server hears about it once the registration is back.
+    queue.put(jobId, msg);
+    this.#opts.logger.debug({ job_id: jobId, queued: queue.size }, 'job update queued until LiveKit is reachable again');
+  }
+
+  #flushQueued(conn: AgentConnection): void {
+    const queue = this.#queued.get(conn.agentName);
+    if (!queue || queue.size === 0) return;
+    const dropped = queue.dropped;
+    const pending = queue.take();
+    let sent = 0;
+    for (const [jobId, msg] of pending) {
+      if (conn.send(msg)) sent += 1;
+      else queue.put(jobId, msg);
+    }
+    this.#opts.logger.info({ agent_name: conn.agentName, sent, dropped, still_queued: queue.size }, 'sent job updates held while disconnected');
+    if (dropped > 0) {
+      this.#opts.logger.warn({ agent_name: conn.agentName, dropped, limit: queue.limit }, 'job updates were dropped while disconnected: the queue was full');
+    }
   }
 
   /** Pending entries whose reservation is still held; expired ones are dropped here. */
@@ -316,22 +422,51 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     return this.#pending.size;
   }
 
-  /** Sends load to every registration: always when `force`, else only when it changed. */
+  #computeLoad(): LoadReport {
+    const { admission } = this.#opts;
+    return this.#load.report({ inUse: admission.inUse(), capacity: admission.capacity(), draining: admission.draining });
+  }
+
+  /**
+   * Sends load to every registration: always when `force`, else when the status or the job count
+   * changed, or the load moved by 0.05 or more.
+   */
   #reportLoad(force: boolean): void {
     this.#livePending();
-    const { admission } = this.#opts;
-    const inUse = admission.inUse();
-    const cap = admission.capacity();
-    const full = admission.draining || (cap !== null && inUse >= cap);
-    const status = full ? WorkerStatus.WS_FULL : WorkerStatus.WS_AVAILABLE;
-    const load = cap === null ? 0 : cap === 0 ? 1 : Math.min(1, inUse / cap);
-    const key = `${status}:${load}:${inUse}`;
+    const inUse = this.#opts.admission.inUse();
+    const report = this.#computeLoad();
+    const previous = this.#lastReport;
+    this.#lastReport = report;
+    if (previous && previous.full !== report.full) this.#logStatusChange(report);
+    if (force) this.#lastForcedAt = Date.now();
+    const status = report.full ? WorkerStatus.WS_FULL : WorkerStatus.WS_AVAILABLE;
+    const key = `${status}:${inUse}`;
     for (const [name, conn] of this.#connections) {
       if (!conn.registered) continue;
-      if (!force && this.#lastLoad.get(name) === key) continue;
-      if (conn.send(updateWorkerMessage(status, load, inUse))) this.#lastLoad.set(name, key);
+      const last = this.#lastLoad.get(name);
+      if (!force && last && last.key === key && Math.abs(last.load - report.load) < 0.05) continue;
+      if (conn.send(updateWorkerMessage(status, report.load, inUse))) this.#lastLoad.set(name, { key, load: report.load });
     }
   }
+
+  #logStatusChange(report: LoadReport): void {
+    const fields = {
+      load: report.load,
+      measured: round3(report.measured),
+      threshold: report.threshold,
+      event_loop_utilization: round3(report.shares.eventLoopUtilization),
+      loop_delay_share: round3(report.shares.loopDelay),
+      sessions_share: round3(report.shares.sessions),
+      reason: report.reason,
+    };
+    if (report.full) this.#opts.logger.warn(fields, `worker is full (${report.reason}): LiveKit sends it no new jobs`);
+    else this.#opts.logger.info(fields, 'worker is below capacity again: LiveKit may send it jobs');
+    this.emit('status', report);
+  }
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,4 @@
-import type { RejectReason } from '../../src/admission/reasons.js';
+import type { HostRejectReason, RejectReason } from '../../src/admission/reasons.js';
 import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome } from '../../src/admission/types.js';
 import type { TenantConfig } from '../../src/tenancy/types.js';
 import type { AdmissionPort } from '../../src/worker/admission-port.js';
@@ -12,6 +12,8 @@ export class TestAdmission implements AdmissionPort {
   readonly held = new Map<string, Reservation>();
   readonly outcomes: { jobId: string; tenant: string; outcome: SessionOutcome }[] = [];
   decisions = 0;
+  /** Rejections the worker host answered itself and reported here. */
+  readonly hostRejections: { jobId: string; reason: HostRejectReason; message: string }[] = [];
 
   constructor(
     private readonly opts: {
@@ -21,6 +23,10 @@ export class TestAdmission implements AdmissionPort {
       assignmentTimeoutMs?: number;
     },
   ) {}
+
+  recordRejection(e: { jobId: string; reason: HostRejectReason; message: string }): void {
+    this.hostRejections.push({ jobId: e.jobId, reason: e.reason, message: e.message });
+  }
 
   setDraining(b: boolean): void {
     this.draining = b;
