@@ -6,5 +6,7 @@ export default defineConfig({
   name: 'bench-admission',
   agents: { 'held-call': './held-call-agent.ts' },
   maxConcurrentSessions: 1_000,
+  // Benchmarks run several workers on one machine: no fixed health port.
+  http: { port: 0 },
   tenants: { maxSessions: { acme: Number(process.env.BENCH_TENANT_CAP ?? 20) } },
 });

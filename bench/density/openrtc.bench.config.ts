@@ -9,6 +9,8 @@ export default defineConfig({
   maxConcurrentSessions: 2_000,
   tenants: { maxSessions: { '*': 2_000 } },
   drainTimeoutMs: 5_000,
+  // Benchmarks run several workers on one machine: no fixed health port.
+  http: { port: 0 },
   // The harness switches attribution's mode to measure what each costs; the schema checks it.
   introspection: { attribution: (process.env.BENCH_ATTRIBUTION ?? 'sampled') as AttributionMode },
 });

@@ -12,6 +12,11 @@ const nonNegativeMs = z.number({ error: (iss) => `expected a duration in millise
   (n) => Number.isFinite(n) && n >= 0,
   { error: (iss) => `expected a duration in milliseconds (>= 0), got ${describe(iss.input)}` },
 );
+const ratio = z
+  .number({ error: (iss) => `expected a ratio in (0, 1], got ${describe(iss.input)}` })
+  .refine((n) => n > 0 && n <= 1, { error: (iss) => `expected a ratio in (0, 1], got ${describe(iss.input)}` });
+/** How far back the worker keeps event-loop delay history (see src/load/load-monitor.ts). */
+export const MAX_LOOP_WINDOW_MS = 10_000;
 const positiveMs = nonNegativeMs.refine((n) => n > 0, { error: (iss) => `expected a duration in milliseconds (> 0), got ${describe(iss.input)}` });
 
 function fn<T>(what: string) {
@@ -47,10 +52,14 @@ const agentEntry = z.union([
 export const configSchema = z.strictObject({
   /** Shown in `openrtc top`, and part of the control socket's name. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1-64 letters, digits, ".", "-" or "_"' }).default('openrtc'),
-  agents: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { error: 'expected an agent name' }), agentEntry).refine(
-    (r) => Object.keys(r).length > 0,
-    { error: 'expected at least one agent (name -> module path)' },
-  ),
+  /**
+   * Agent name -> module. Each name is registered with LiveKit for explicit dispatch; the empty
+   * name `''` registers for automatic dispatch, as LiveKit defines it: that agent joins every new
+   * room that names no agent.
+   */
+  agents: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{0,128}$/, { error: 'expected an agent name (up to 128 letters, digits, ".", "-" or "_"; "" for automatic dispatch)' }), agentEntry)
+    .refine((r) => Object.keys(r).length > 0, { error: 'expected at least one agent (name -> module path)' }),
   livekit: z
     .strictObject({
       url: z.string().regex(/^(wss?|https?):\/\//, { error: 'expected a ws://, wss://, http:// or https:// URL' }).optional(),
@@ -90,10 +99,7 @@ export const configSchema = z.strictObject({
   circuitBreaker: z
     .strictObject({
       enabled: z.boolean().default(true),
-      failureRatio: z
-        .number()
-        .refine((n) => n > 0 && n <= 1, { error: (iss) => `expected a ratio in (0, 1], got ${describe(iss.input)}` })
-        .default(0.5),
+      failureRatio: ratio.default(0.5),
       minSamples: positiveInt.default(5),
       windowMs: positiveMs.default(60_000),
       cooldownMs: positiveMs.default(30_000),
@@ -103,6 +109,53 @@ export const configSchema = z.strictObject({
   drainTimeoutMs: nonNegativeMs.default(30_000),
   /** How long an accepted job may wait for its assignment before its slot is given back. */
   assignmentTimeoutMs: positiveMs.default(15_000),
+  /** What the worker reports to LiveKit in `updateWorker` (see src/load/load-model.ts). */
+  load: z
+    .strictObject({
+      /** Smoothed measured load at which the worker reports `WS_FULL` (stock and LiveKit: 0.7). */
+      threshold: ratio.default(0.7),
+      /** Event-loop delay p99 that counts as fully loaded: 80 ms makes 0.7 fall at 56 ms, under the overload gate. */
+      loopDelayFullMs: positiveMs.default(80),
+    })
+    .default({ threshold: 0.7, loopDelayFullMs: 80 }),
+  /**
+   * Overload protection: while the loop is already late, new calls are turned away
+   * (`worker_overloaded`) and the measured load may mark the worker full, so calls go to another
+   * worker before the calls already here suffer. Off: the load is still reported, never acted on.
+   */
+  overload: z
+    .strictObject({
+      enabled: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).default(true),
+      maxLoopDelayMs: positiveMs.default(60),
+      windowMs: positiveMs
+        .refine((n) => n <= MAX_LOOP_WINDOW_MS, { error: (iss) => `expected at most ${MAX_LOOP_WINDOW_MS} ms, got ${describe(iss.input)}` })
+        .default(3_000),
+    })
+    .default({ enabled: true, maxLoopDelayMs: 60, windowMs: 3_000 }),
+  /** Health (`/`, `/worker`) and Prometheus (`/metrics`) over HTTP. */
+  http: z
+    .strictObject({
+      /** Default: 8081 for `openrtc start` (as stock agents-js), ephemeral for `openrtc dev`. `false`: no HTTP server. */
+      port: z
+        .union([
+          z.literal(false),
+          z.number().refine((n) => Number.isInteger(n) && n >= 0 && n <= 65_535, { error: (iss) => `expected a port 0-65535 or false, got ${describe(iss.input)}` }),
+        ], { error: (iss) => `expected a port 0-65535 or false, got ${describe(iss.input)}` })
+        .optional(),
+      /** Default: 0.0.0.0 for `start` (probes come from outside the process's host), 127.0.0.1 for `dev`. */
+      host: z.string().min(1, { error: 'expected a host name or address' }).optional(),
+      /** A single event-loop delay this long in the last 10 s makes `GET /` answer 503 `event loop stalled`. */
+      loopStallMs: positiveMs.default(2_000),
+    })
+    .default({ loopStallMs: 2_000 }),
+  metrics: z
+    .strictObject({
+      /** Tenants with a label of their own; the rest fold into `_other`. */
+      maxTenants: positiveInt.default(500),
+    })
+    .default({ maxTenants: 500 }),
+  /** Run one throwaway AgentSession before registering, so the first caller does not pay for agents-js's first use. */
+  warmStart: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).default(true),
   introspection: z
     .strictObject({
       /**

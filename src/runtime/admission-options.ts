@@ -13,5 +13,6 @@ export function admissionOptions(config: OpenrtcConfig) {
     },
     breaker: config.circuitBreaker,
     assignmentTimeoutMs: config.assignmentTimeoutMs,
+    overload: config.overload,
   };
 }

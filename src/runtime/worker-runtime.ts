@@ -1,6 +1,6 @@
-import { initializeLogger } from '@livekit/agents';
+import { initializeLogger, version as agentsVersion } from '@livekit/agents';
 import type { Logger } from 'pino';
-import { Admission } from '../admission/admission.js';
+import { Admission, INVALID_TENANT_ROW } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
 import { loadAgents } from '../config/load-agents.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
@@ -8,6 +8,12 @@ import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
 import { controlMethods, type ControlTarget } from '../control/control-methods.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
+import { checkHealth, type HealthResult, type InferenceState } from '../http/health.js';
+import { OpsHttpServer } from '../http/http-server.js';
+import { buildWorkerInfo } from '../http/worker-info.js';
+import { LoadMonitor } from '../load/load-monitor.js';
+import type { LoadSettings } from '../load/load-model.js';
+import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { LocalDispatcher } from '../dispatcher/local-dispatcher.js';
 import { SessionAttribution } from '../introspection/attribution.js';
 import { LoopMonitor } from '../introspection/loop-monitor.js';
@@ -22,9 +28,14 @@ import { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { VERSION } from '../cli/version.js';
 import { admissionOptions } from './admission-options.js';
+import { warmStart, type WarmStart } from './warm-start.js';
 
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
 const ATTRIBUTION_SAMPLE_MS = 100;
+/** How far back `GET /` looks for a stalled loop: a probe every 10 s sees every stall once. */
+const STALL_WINDOW_MS = 10_000;
+/** Stock agents-js serves health on 8081 in production. */
+const START_HTTP_PORT = 8081;
 
 /** How the worker stopped: clean when every session ended by itself before the drain deadline. */
 export interface StopOutcome {
@@ -42,6 +53,8 @@ export interface WorkerRuntimeOptions {
   devPort?: number;
   /** Overrides the socket directory (tests). */
   socketPath?: string;
+  /** Whether a shared inference process is expected and up; default: none expected. */
+  inference?: () => InferenceState;
 }
 
 /**
@@ -64,6 +77,10 @@ export class WorkerRuntime {
   url!: string;
   readonly loop = new LoopMonitor();
   attribution!: SessionAttribution;
+  load!: LoadMonitor;
+  metrics!: WorkerMetrics;
+  http: OpsHttpServer | undefined;
+  #warm: WarmStart | undefined;
   #stopping: Promise<StopOutcome> | undefined;
   #resolveStopped!: (outcome: StopOutcome) => void;
   readonly stopped = new Promise<StopOutcome>((resolve) => (this.#resolveStopped = resolve));
@@ -86,17 +103,41 @@ export class WorkerRuntime {
     // agents-js logs through its own global logger; it must exist before any session runs.
     initializeLogger({ pretty: false, level: 'warn' });
 
+    this.load = new LoadMonitor({ settings: loadSettings(config) });
+    this.metrics = new WorkerMetrics({
+      maxTenants: config.metrics.maxTenants,
+      fixedRows: [INVALID_TENANT_ROW],
+      configuredTenants: configuredTenants(config),
+      sources: {
+        tenantStats: () => this.admission.tenantStats(),
+        activeJobs: () => this.registry.size,
+        load: () => this.worker.currentLoad(),
+        loopDelay: () => this.load.loopDelay(this.config.overload.windowMs),
+        draining: () => this.admission.draining,
+        jobUpdatesQueued: () => this.worker.queuedJobUpdates(),
+        childProcesses: () => 0,
+      },
+    });
+    const metrics = this.metrics;
     this.resolver = new TenantConfigResolver({
       source: config.tenants.config,
       clock: systemClock,
       ...config.tenants.configCache,
+      events: {
+        cacheHit: (tenant) => metrics.configCacheHit({ tenant }),
+        loaded: (tenant, result) => metrics.configLoaded({ tenant, result }),
+      },
     });
     this.admission = new Admission({
       ...admissionOptions(config),
       clock: systemClock,
       resolver: this.resolver,
+      loopDelayP99: (windowMs) => this.load.loopDelay(windowMs).p99Ms,
       events: {
+        onAccept: (e) => metrics.admissionAccepted(e),
+        onSessionEnd: (e) => metrics.sessionOutcome(e),
         onReject: (e) => {
+          metrics.admissionRejected({ row: e.tenant ?? INVALID_TENANT_ROW, reason: e.reason, elapsedMs: e.elapsedMs });
           logger.info({ tenant: e.tenant, job_id: e.jobId, reason: e.reason }, `rejected job: ${e.reason}: ${e.message}`);
           this.events.push({ kind: 'reject', tenant: e.tenant, message: `${e.reason}: ${e.message}` });
         },
@@ -127,8 +168,19 @@ export class WorkerRuntime {
         this.events.push({ kind: 'slow_session', message: `the event loop was blocked for at least ${ms} ms between samples; watching every callback` });
       },
     });
-    this.sessions = new SessionHost({ agents, registry: this.registry, logger, attribution: this.attribution });
+    this.sessions = new SessionHost({
+      agents,
+      registry: this.registry,
+      logger,
+      attribution: this.attribution,
+      onPrewarmed: (e) => metrics.processInitialized(e.durationMs),
+      onSessionEnded: (e) => metrics.sessionEnded(e),
+    });
     await this.sessions.prewarmAll();
+    if (config.warmStart) {
+      this.#warm = await warmStart(logger);
+      logger.debug({ duration_ms: Math.round(this.#warm.durationMs) }, 'warm start: agents-js ran one throwaway session');
+    }
 
     let { url, apiKey, apiSecret } = config.livekit;
     if (!url) {
@@ -154,6 +206,7 @@ export class WorkerRuntime {
       logger,
       workerName: config.name,
       version: VERSION,
+      load: this.load,
     });
 
     this.socketPath = this.options.socketPath ?? (await workerSocketPath(config.name));
@@ -173,9 +226,70 @@ export class WorkerRuntime {
       },
     });
     this.loop.start();
+    this.load.start();
     this.#applyAttribution(config.introspection.attribution);
+    // Up before registering: a probe sees 503 "not connected" while the worker connects, not a refusal.
+    this.http = await this.#startHttp();
     await this.worker.start();
-    logger.info({ socket: this.socketPath, agents: Object.keys(agents), url }, `openrtc worker "${config.name}" ready`);
+    logger.info(
+      { socket: this.socketPath, agents: Object.keys(agents), url, ...(this.http ? { http: this.http.url } : {}) },
+      `openrtc worker "${config.name}" ready`,
+    );
+  }
+
+  async #startHttp(): Promise<OpsHttpServer | undefined> {
+    const { http } = this.config;
+    if (http.port === false) return undefined;
+    const server = await OpsHttpServer.listen({
+      host: http.host ?? (this.options.dev ? '127.0.0.1' : '0.0.0.0'),
+      port: http.port ?? (this.options.dev ? 0 : START_HTTP_PORT),
+      logger: this.logger,
+      routes: {
+        health: () => this.health(),
+        worker: () => this.workerInfo(),
+        metrics: () => this.metrics.metrics(),
+      },
+    });
+    // Operators and tests find an ephemeral port here.
+    this.logger.info({ http: server.url, port: server.port }, `http server listening on ${server.url} (GET / health, /worker, /metrics)`);
+    return server;
+  }
+
+  health(): HealthResult {
+    return checkHealth({
+      draining: this.admission.draining,
+      inference: this.options.inference?.() ?? { expected: false },
+      registered: this.worker.registered,
+      loopStalled: this.load.loopDelay(STALL_WINDOW_MS).maxMs >= this.config.http.loopStallMs,
+    });
+  }
+
+  workerInfo() {
+    const { overload } = this.config;
+    const delay = this.load.loopDelay(overload.windowMs);
+    const byTenant = new Map<string, number>();
+    for (const s of this.registry.list()) byTenant.set(s.tenant, (byTenant.get(s.tenant) ?? 0) + 1);
+    return buildWorkerInfo({
+      agentNames: Object.keys(this.config.agents),
+      workerName: this.config.name,
+      openrtcVersion: VERSION,
+      sdkVersion: agentsVersion,
+      startedAt: this.startedAt,
+      now: Date.now(),
+      registrations: this.worker.registrations(),
+      health: this.health(),
+      draining: this.admission.draining,
+      load: this.worker.currentLoad(),
+      overload: { enabled: overload.enabled, maxLoopDelayMs: overload.maxLoopDelayMs, windowMs: overload.windowMs, loopDelayP99Ms: delay.p99Ms, loopDelayMaxMs: delay.maxMs },
+      activeJobs: this.registry.size,
+      inUse: this.admission.inUse(),
+      capacity: this.admission.capacity(),
+      tenants: this.admission.tenantStats(),
+      sessionsByTenant: byTenant,
+      inference: this.options.inference?.() ?? { expected: false },
+      store: { kind: 'memory' },
+      jobUpdatesQueued: this.worker.queuedJobUpdates(),
+    });
   }
 
   snapshot() {
@@ -203,11 +317,14 @@ export class WorkerRuntime {
       try {
         const drained = await this.worker.drain(timeoutMs);
         outcome = { clean: drained.forcedSessions === 0, forcedSessions: drained.forcedSessions };
+        await this.#warm?.closed;
       } catch (err) {
         this.logger.error({ err }, 'drain failed; closing anyway');
       } finally {
         this.loop.stop();
+        this.load.stop();
         this.attribution.disable();
+        await this.http?.close();
         await this.ipc.close();
         await this.dispatcher?.close();
         this.logger.info({ clean: outcome.clean, forced_sessions: outcome.forcedSessions }, 'worker stopped');
@@ -233,9 +350,18 @@ export class WorkerRuntime {
     const changed = diffKeys(this.loaded.config, next.config);
     this.admission.updateSettings(admissionOptions(next.config));
     this.resolver.setSource(next.config.tenants.config);
+    this.load.model.updateSettings(loadSettings(next.config));
+    this.metrics.labels.setLimit(next.config.metrics.maxTenants);
+    for (const t of configuredTenants(next.config)) this.metrics.labels.claim(t);
     this.#applyAttribution(next.config.introspection.attribution);
-    // Agents and LiveKit credentials are bound at start; a change there needs a drain and restart.
-    this.loaded = { file: next.file, config: { ...next.config, agents: this.loaded.config.agents, livekit: this.loaded.config.livekit } };
+    if (!sameShape(this.loaded.config.http, next.config.http)) {
+      this.logger.warn({ http: next.config.http }, 'http settings changed: they apply at the next start');
+    }
+    // Agents, LiveKit credentials and the HTTP listener are bound at start; a change there needs a drain and restart.
+    this.loaded = {
+      file: next.file,
+      config: { ...next.config, agents: this.loaded.config.agents, livekit: this.loaded.config.livekit, http: this.loaded.config.http },
+    };
     this.logger.info({ changed }, 'config reloaded');
     return { changed };
   }
@@ -276,7 +402,18 @@ export class WorkerRuntime {
 }
 
 function diffKeys(a: OpenrtcConfig, b: OpenrtcConfig): string[] {
-  const keys = ['maxConcurrentSessions', 'tenants', 'circuitBreaker', 'drainTimeoutMs', 'assignmentTimeoutMs', 'introspection'] as const;
+  const keys = [
+    'maxConcurrentSessions',
+    'tenants',
+    'circuitBreaker',
+    'drainTimeoutMs',
+    'assignmentTimeoutMs',
+    'introspection',
+    'load',
+    'overload',
+    'metrics',
+    'http',
+  ] as const;
   return keys.filter((k) => !sameShape(a[k], b[k]));
 }
 
@@ -287,4 +424,17 @@ function sameShape(a: unknown, b: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+function loadSettings(config: OpenrtcConfig): LoadSettings {
+  return { threshold: config.load.threshold, loopDelayFullMs: config.load.loopDelayFullMs, protect: config.overload.enabled };
+}
+
+/** Tenants the config names: they get a metrics label of their own before any traffic. */
+function configuredTenants(config: OpenrtcConfig): string[] {
+  const t = config.tenants;
+  const names = new Set<string>([t.defaultTenant, ...Object.keys(t.maxSessions).filter((k) => k !== '*')]);
+  if (typeof t.config === 'object') for (const k of Object.keys(t.config)) names.add(k);
+  if (t.phoneNumbers && typeof t.phoneNumbers === 'object') for (const v of Object.values(t.phoneNumbers)) names.add(v);
+  return [...names];
 }

@@ -39,6 +39,8 @@ export interface SessionHostOptions {
   shutdownGraceMs?: number;
   /** `auto` runs a job without media when its assignment has no token or room sid. */
   media?: MediaMode;
+  /** Each agent's prewarm, timed (the `JobProcess` initialisation stock does per child process). */
+  onPrewarmed?: (e: { agent: string; durationMs: number; ok: boolean }) => void;
 }
 
 interface LiveSession {
@@ -196,7 +198,14 @@ export class SessionHost implements SessionsPort {
       const definition = this.#opts.agents[agent];
       proc = (async () => {
         const p = new JobProcess();
-        await definition?.prewarm?.(p);
+        const since = performance.now();
+        try {
+          await definition?.prewarm?.(p);
+        } catch (err) {
+          this.#opts.onPrewarmed?.({ agent, durationMs: performance.now() - since, ok: false });
+          throw err;
+        }
+        this.#opts.onPrewarmed?.({ agent, durationMs: performance.now() - since, ok: true });
         return p;
       })();
       // A failed prewarm is retried by the next session rather than poisoning the agent forever.

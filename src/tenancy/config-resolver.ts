@@ -13,6 +13,11 @@ export interface TenantConfigResolverOptions {
   ttlMs: number;
   missTtlMs: number;
   loadTimeoutMs: number;
+  /** Metrics hooks: a hit served from the cache, and each load's result. */
+  events?: {
+    cacheHit?(tenant: string): void;
+    loaded?(tenant: string, result: 'found' | 'missing' | 'error' | 'timeout'): void;
+  };
 }
 
 const providerSlot = z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
@@ -53,10 +58,18 @@ export class TenantConfigResolver {
   async resolve(tenant: string): Promise<ConfigResolution> {
     const now = this.options.clock.now();
     const hit = this.#cache.get(tenant);
-    if (hit && hit.expiresAt > now) return { ok: true, config: hit.config, cached: true };
+    if (hit && hit.expiresAt > now) {
+      this.options.events?.cacheHit?.(tenant);
+      return { ok: true, config: hit.config, cached: true };
+    }
     const pending = this.#inFlight.get(tenant);
     if (pending) return pending;
-    const load = this.#load(tenant).finally(() => this.#inFlight.delete(tenant));
+    const load = this.#load(tenant)
+      .then((r) => {
+        this.options.events?.loaded?.(tenant, r.ok ? (r.config === undefined ? 'missing' : 'found') : r.reason === 'tenant_config_timeout' ? 'timeout' : 'error');
+        return r;
+      })
+      .finally(() => this.#inFlight.delete(tenant));
     this.#inFlight.set(tenant, load);
     return load;
   }

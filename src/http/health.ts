@@ -1,0 +1,40 @@
+/**
+ * `GET /` as stock agents-js answers it: `200 OK` when the worker can take jobs from LiveKit,
+ * else `503` with the reason as the body. Stock's two reasons keep their exact text, so probes
+ * and scripts written for stock workers keep working; openrtc adds two of its own.
+ */
+export const HEALTH_MESSAGES = {
+  ok: 'OK',
+  draining: 'draining',
+  inferenceDown: 'inference process not running',
+  notConnected: 'not connected to livekit',
+  loopStalled: 'event loop stalled',
+} as const;
+
+export type HealthMessage = (typeof HEALTH_MESSAGES)[keyof typeof HEALTH_MESSAGES];
+
+/** Whether a shared inference process should exist, and if so whether it is up. */
+export type InferenceState = { expected: false } | { expected: true; running: boolean };
+
+export interface HealthInputs {
+  draining: boolean;
+  inference: InferenceState;
+  /** Every agent registration is connected and registered. */
+  registered: boolean;
+  /** A single event-loop delay past the stall bound happened recently. */
+  loopStalled: boolean;
+}
+
+export interface HealthResult {
+  healthy: boolean;
+  message: HealthMessage;
+}
+
+/** First reason wins: draining explains everything after it; stock checks inference before the connection. */
+export function checkHealth(i: HealthInputs): HealthResult {
+  if (i.draining) return { healthy: false, message: HEALTH_MESSAGES.draining };
+  if (i.inference.expected && !i.inference.running) return { healthy: false, message: HEALTH_MESSAGES.inferenceDown };
+  if (!i.registered) return { healthy: false, message: HEALTH_MESSAGES.notConnected };
+  if (i.loopStalled) return { healthy: false, message: HEALTH_MESSAGES.loopStalled };
+  return { healthy: true, message: HEALTH_MESSAGES.ok };
+}
