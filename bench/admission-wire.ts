@@ -9,6 +9,7 @@ import { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
 import type { AvailabilityAnswered, DispatchOutcome } from '../src/dispatcher/types.js';
 import type { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
 import { launchWorker, type LaunchedWorker } from './launch-worker.js';
+import type { WarmMode } from './startup.js';
 import { median, percentile } from './stats.js';
 
 const AGENT = 'held-call';
@@ -21,6 +22,17 @@ export interface AdmissionWireOptions {
   /** The tenant's cap: exactly this many requests of a burst should be accepted. */
   cap?: number;
   bursts?: number;
+  /** Fresh workers per warm-start mode whose first burst is compared (alternating). */
+  coldRounds?: number;
+}
+
+/** The first burst a fresh worker answers, with agents-js warmed at start or not. */
+export interface ColdBurst {
+  warmStart: WarmMode;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  exact: boolean;
 }
 
 export interface BurstResult {
@@ -65,6 +77,9 @@ export interface AdmissionWireResult {
   medianP99Ms: number;
   allExact: boolean;
   allAnswered: boolean;
+  cold: ColdBurst[];
+  /** Medians over `cold`, per mode. */
+  coldByMode: { warmStart: WarmMode; workers: number; medianP50Ms: number; medianP99Ms: number; medianMaxMs: number }[];
 }
 
 interface Rig {
@@ -78,7 +93,7 @@ const TENANT = 'acme';
 const GLOBAL_CAP = 1_000;
 const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admission-wire.config.ts');
 
-async function startRig(cap: number): Promise<Rig> {
+async function startRig(cap: number, warmStart: WarmMode = 'on'): Promise<Rig> {
   const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
   const worker = await launchWorker({
     kind: 'openrtc',
@@ -86,7 +101,7 @@ async function startRig(cap: number): Promise<Rig> {
     credentials: DEV_CREDENTIALS,
     agentName: AGENT,
     entry: CONFIG,
-    env: { BENCH_TENANT_CAP: String(cap) },
+    env: { BENCH_TENANT_CAP: String(cap), BENCH_WARM_START: warmStart },
   });
   return { dispatcher, worker };
 }
@@ -205,7 +220,34 @@ export async function benchAdmissionOverWire(opts: AdmissionWireOptions = {}): P
     await rig.worker.stop();
     await rig.dispatcher.close();
   }
+  // Before and after warm start: the first burst of fresh workers, alternating modes so a noisy
+  // neighbour hits both alike.
+  const cold: ColdBurst[] = [];
+  for (let i = 0; i < (opts.coldRounds ?? 3); i++) {
+    for (const warmStart of ['off', 'on'] as const) {
+      const fresh = await startRig(cap, warmStart);
+      try {
+        const b = await burst(fresh, tenant, requests, cap);
+        cold.push({ warmStart, p50Ms: b.p50Ms, p99Ms: b.p99Ms, maxMs: b.maxMs, exact: b.exact });
+      } finally {
+        await fresh.worker.stop();
+        await fresh.dispatcher.close();
+      }
+    }
+  }
+  const coldByMode = (['off', 'on'] as const).map((warmStart) => {
+    const mine = cold.filter((c) => c.warmStart === warmStart);
+    return {
+      warmStart,
+      workers: mine.length,
+      medianP50Ms: median(mine.map((c) => c.p50Ms)),
+      medianP99Ms: median(mine.map((c) => c.p99Ms)),
+      medianMaxMs: median(mine.map((c) => c.maxMs)),
+    };
+  });
   return {
+    cold,
+    coldByMode,
     requests,
     tenant,
     cap,

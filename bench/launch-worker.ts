@@ -27,6 +27,10 @@ export interface WorkerLaunch {
   env?: NodeJS.ProcessEnv;
   /** A module preloaded with `--import` that answers `loop-probe:reset` / `loop-probe:read`. */
   loopProbe?: string;
+  /** openrtc: the worker's log level (default warn). */
+  logLevel?: string;
+  /** Each line the worker writes to stdout (its JSON log); without it stdout is discarded. */
+  onLogLine?: (line: string) => void;
 }
 
 export interface LoopProbeReading {
@@ -39,6 +43,8 @@ export interface LoopProbeReading {
 export interface LaunchedWorker {
   kind: WorkerKind;
   pid: number;
+  /** From spawning the process to the dispatcher seeing it register. */
+  registeredMs: number;
   /** The worker's own snapshot over its control socket (openrtc only). */
   snapshot(): Promise<SnapshotV1 | undefined>;
   /** Restarts the loop probe's histogram (no-op without a probe). */
@@ -60,11 +66,23 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
     ...launch.env,
   };
   const args =
-    kind === 'openrtc' ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', launch.entry, '--log-level', 'warn', '--log-format', 'json'] : [launch.entry];
+    kind === 'openrtc'
+      ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', launch.entry, '--log-level', launch.logLevel ?? 'warn', '--log-format', 'json']
+      : [launch.entry];
   // For profiling the worker alone, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   if (launch.loopProbe) nodeArgs.push('--import', pathToFileURL(launch.loopProbe).href);
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', launch.onLogLine ? 'pipe' : 'ignore', 'pipe', 'ipc'] });
+  if (launch.onLogLine) {
+    const onLine = launch.onLogLine;
+    let partial = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line) onLine(line);
+    });
+  }
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
 
@@ -79,12 +97,14 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${kind} worker exited with ${code} before registering:\n${stderr}`))));
   const timeout = sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`${kind} worker did not register within 60 s:\n${stderr}`)));
   await Promise.race([registered, exited, timeout]);
+  const registeredMs = performance.now() - spawnedAt;
   const pid = child.pid!;
 
   let client: IpcClient | undefined;
   return {
     kind,
     pid,
+    registeredMs,
     async snapshot() {
       if (kind !== 'openrtc') return undefined;
       if (!client) {

@@ -10,6 +10,8 @@ import { benchAttributionWithSessions, benchDensity, densitySettings } from './d
 import { attributionTable, densityTables } from './density/density-tables.js';
 import { benchAdmission, benchAttributionOverhead, benchHookCost, benchSnapshot, benchSubscribers } from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
+import { benchOverload } from './overload/overload.js';
+import { benchStartup } from './startup.js';
 import { round } from './stats.js';
 import { formatTable } from './table.js';
 
@@ -54,7 +56,28 @@ const sections: Record<string, Section> = {
       ),
     );
     console.log('latency: request written by the local dispatcher -> its answer decoded there; the dispatcher writes the burst in chunks of 25 and reads answers in between (send = time to write all 1,000)');
+    console.log(
+      formatTable(
+        `Cold burst: the first ${wire.requests} requests a fresh worker answers, warm start off and on (median of ${wire.coldByMode[0]?.workers ?? 0} workers each, alternating)`,
+        ['warm start', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'all exact'],
+        wire.coldByMode.map((m) => [m.warmStart, round(m.medianP50Ms), round(m.medianP99Ms), round(m.medianMaxMs), wire.cold.filter((c) => c.warmStart === m.warmStart).every((c) => c.exact) ? 'yes' : 'NO']),
+      ),
+    );
     return wire;
+  },
+
+  async startup() {
+    const result = await benchStartup();
+    const phaseNames = ['modules', 'config', 'agents', 'prewarm', 'warm_start', 'listen', 'register'];
+    console.log(
+      formatTable(
+        `openrtc start, exec -> registered with the dispatcher (${result.byMode[0]?.runs ?? 0} workers per mode, alternating)`,
+        ['warm start', 'median (ms)', 'min (ms)', 'max (ms)', ...phaseNames.map((p) => `${p} (ms)`)],
+        result.byMode.map((m) => [m.warmStart, round(m.medianMs, 0), round(m.minMs, 0), round(m.maxMs, 0), ...phaseNames.map((p) => m.medianPhases[p] ?? '-')]),
+      ),
+    );
+    console.log('phases: medians of what each worker logs in its ready line; modules = process start to start(), mostly importing @livekit/agents');
+    return result;
   },
 
   async snapshot() {
@@ -115,6 +138,37 @@ const sections: Record<string, Section> = {
       console.error(`  density: ${run.kind} N=${run.sessions}: ${run.started} started, peak RSS ${Math.round(run.peakRssMiB)} MiB${loop}`);
     });
     console.log(densityTables(result));
+    return result;
+  },
+
+  async overload() {
+    const result = await benchOverload(undefined, (row) => {
+      console.error(`  overload: ${row.label}: ${row.run.accepted} accepted, ${row.run.started} started, loop p99 ${row.run.loop ? round(row.run.loop.p99Ms, 1) : '-'} ms`);
+    });
+    const s = result.settings;
+    console.log(
+      formatTable(
+        `Overload: talking VAD sessions offered at ${s.arrivalsPerS}/s to one worker, then all accepted talk for ${s.holdMs / 1000} s`,
+        ['run', 'accepted', 'worker_overloaded', 'turned away while full', 'other', 'loop p50 / p99 / max (ms)', 'VAD turns / session-min', 'replies / session-min', 'CPU (% core)', 'peak RSS (MiB)'],
+        result.rows.map(({ label, run }) => {
+          const { assigned: _a, worker_overloaded: overloaded = 0, no_worker: full = 0, ...other } = run.outcomes;
+          const loop = run.loop ? `${round(run.loop.p50Ms, 1)} / ${round(run.loop.p99Ms, 1)} / ${round(run.loop.maxMs, 0)}` : '-';
+          return [
+            label,
+            `${run.accepted}${run.started !== run.accepted ? ` (${run.started} started)` : ''}`,
+            overloaded,
+            full,
+            Object.entries(other).map(([k, n]) => `${k} ${n}`).join(', ') || '-',
+            loop,
+            round(run.speechTurnsPerSessionMin, 1),
+            round(run.repliesPerSessionMin, 1),
+            round(run.cpuPctOfCore, 0),
+            round(run.peakRssMiB, 0),
+          ];
+        }),
+      ),
+    );
+    console.log('turned away while full: the worker reported WS_FULL, so the dispatcher offered the call to no worker (LiveKit does the same); loop delay from a probe in the worker over the hold');
     return result;
   },
 

@@ -24,11 +24,18 @@ export interface DensityOptions {
   tenants: number;
   /** openrtc only: the attribution mode (default: the config default, sampled). */
   attribution?: AttributionMode;
+  /** openrtc only: overload protection (default off: density measures what N sessions cost when forced on one worker). */
+  protection?: 'on' | 'off';
 }
 
 export interface DensityRun {
   kind: WorkerKind;
+  /** Calls offered. */
   sessions: number;
+  /** Calls the worker accepted (the dispatcher assigned them). */
+  accepted: number;
+  /** What became of every offered call: assigned, or the rejection reason, or no_worker (the worker reported full). */
+  outcomes: Record<string, number>;
   started: number;
   failures: number;
   processes: number;
@@ -79,7 +86,11 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     credentials: CREDENTIALS,
     agentName: AGENT_NAME,
     entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
-    env: { BENCH_AGENT_MODULE: built.agentPath, ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}) },
+    env: {
+      BENCH_AGENT_MODULE: built.agentPath,
+      ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}),
+      BENCH_OVERLOAD: opts.protection ?? 'off',
+    },
     ...(kind === 'openrtc' ? { loopProbe: built.loopProbePath } : {}),
   });
   try {
@@ -113,6 +124,11 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     }
     const settled = await Promise.all(outcomes);
     const assigned = settled.filter((o) => o.status === 'assigned').map((o) => o.jobId);
+    const outcomeCounts: Record<string, number> = {};
+    for (const o of settled) {
+      const key = o.status === 'rejected' ? (o.reason ?? 'rejected') : o.status;
+      outcomeCounts[key] = (outcomeCounts[key] ?? 0) + 1;
+    }
 
     const startedBy = Date.now() + 30_000;
     const startedCount = () => readReport(reportFile).filter((l) => l.event === 'started').length;
@@ -146,6 +162,8 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     return {
       kind,
       sessions,
+      accepted: assigned.length,
+      outcomes: outcomeCounts,
       started: started.length,
       failures: sessions - started.length,
       processes: cpuTo.processes,

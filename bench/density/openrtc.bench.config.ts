@@ -11,6 +11,8 @@ export default defineConfig({
   drainTimeoutMs: 5_000,
   // Benchmarks run several workers on one machine: no fixed health port.
   http: { port: 0 },
+  // Density forces N sessions onto one worker (off); the overload benchmark compares on and off.
+  overload: { enabled: process.env.BENCH_OVERLOAD === 'on' },
   // The harness switches attribution's mode to measure what each costs; the schema checks it.
   introspection: { attribution: (process.env.BENCH_ATTRIBUTION ?? 'sampled') as AttributionMode },
 });

@@ -85,7 +85,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('dispatch')
       .description('dispatch jobs with tenant metadata (to LIVEKIT_URL, or to the running dev worker\'s local dispatcher)')
-      .requiredOption('--agent <name>', 'agent name to dispatch to')
+      .option('--agent <name>', 'agent name to dispatch to (default: none, LiveKit\'s automatic dispatch to the agent registered without a name)', '')
       .option('--tenant <tenant>', 'tenant id, sent as the "tenant" metadata key')
       .option('--count <n>', 'number of jobs', positiveInt('--count'), 1)
       .option('--metadata <json>', 'extra job metadata (a JSON object)')

@@ -129,9 +129,9 @@ export const configSchema = z.strictObject({
       maxLoopDelayMs: positiveMs.default(60),
       windowMs: positiveMs
         .refine((n) => n <= MAX_LOOP_WINDOW_MS, { error: (iss) => `expected at most ${MAX_LOOP_WINDOW_MS} ms, got ${describe(iss.input)}` })
-        .default(3_000),
+        .default(5_000),
     })
-    .default({ enabled: true, maxLoopDelayMs: 60, windowMs: 3_000 }),
+    .default({ enabled: true, maxLoopDelayMs: 60, windowMs: 5_000 }),
   /** Health (`/`, `/worker`) and Prometheus (`/metrics`) over HTTP. */
   http: z
     .strictObject({

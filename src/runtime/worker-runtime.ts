@@ -97,7 +97,10 @@ export class WorkerRuntime {
 
   async start(): Promise<void> {
     const { logger } = this.options;
+    // Where start-up time goes, in the ready line: operators restarting a fleet care.
+    const phases = new StartupPhases();
     this.loaded = await loadConfig(this.options.configFile, this.options.cwd);
+    phases.mark('config');
     const config = this.loaded.config;
     setProcessLogger(logger);
     // agents-js logs through its own global logger; it must exist before any session runs.
@@ -155,6 +158,7 @@ export class WorkerRuntime {
     });
 
     const agents = await loadAgents(this.loaded.file, config.agents);
+    phases.mark('agents');
     this.attribution = new SessionAttribution({
       blockThresholdMs: config.introspection.blockThresholdMs,
       slowFlagMs: config.introspection.slowFlagMs,
@@ -177,9 +181,10 @@ export class WorkerRuntime {
       onSessionEnded: (e) => metrics.sessionEnded(e),
     });
     await this.sessions.prewarmAll();
+    phases.mark('prewarm');
     if (config.warmStart) {
       this.#warm = await warmStart(logger);
-      logger.debug({ duration_ms: Math.round(this.#warm.durationMs) }, 'warm start: agents-js ran one throwaway session');
+      phases.mark('warm_start');
     }
 
     let { url, apiKey, apiSecret } = config.livekit;
@@ -230,9 +235,18 @@ export class WorkerRuntime {
     this.#applyAttribution(config.introspection.attribution);
     // Up before registering: a probe sees 503 "not connected" while the worker connects, not a refusal.
     this.http = await this.#startHttp();
+    phases.mark('listen');
     await this.worker.start();
+    phases.mark('register');
     logger.info(
-      { socket: this.socketPath, agents: Object.keys(agents), url, ...(this.http ? { http: this.http.url } : {}) },
+      {
+        socket: this.socketPath,
+        agents: Object.keys(agents),
+        url,
+        ...(this.http ? { http: this.http.url } : {}),
+        // From process start: Node, module loading, then each phase of start().
+        startup_ms: { total: Math.round(performance.now()), ...phases.durations() },
+      },
       `openrtc worker "${config.name}" ready`,
     );
   }
@@ -423,6 +437,19 @@ function sameShape(a: unknown, b: unknown): boolean {
     return JSON.stringify(a) === JSON.stringify(b);
   } catch {
     return false;
+  }
+}
+
+/** Milliseconds between successive marks, the first measured from process start (module loading). */
+class StartupPhases {
+  readonly #marks: [string, number][] = [['modules', performance.now()]];
+
+  mark(name: string): void {
+    this.#marks.push([name, performance.now()]);
+  }
+
+  durations(): Record<string, number> {
+    return Object.fromEntries(this.#marks.map(([name, at], i) => [name, Math.round(at - (i === 0 ? 0 : this.#marks[i - 1]![1]))]));
   }
 }
 

@@ -6,6 +6,13 @@ import { AgentServer, initializeLogger, ServerOptions } from '@livekit/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import type { WorkerRecord } from '../../src/dispatcher/types.js';
+import { SessionRegistry } from '../../src/introspection/registry.js';
+import { setProcessLogger } from '../../src/logging/process-logger.js';
+import { SessionHost } from '../../src/session/session-host.js';
+import { WorkerHost } from '../../src/worker/worker-host.js';
+import healthy from '../fixtures/agents/healthy-agent.js';
+import { memoryLogger } from '../session/support.js';
+import { TestAdmission } from '../worker/test-admission.js';
 
 /**
  * The stock @livekit/agents worker, unmodified and with its own process pool, against our
@@ -81,5 +88,93 @@ describe('stock @livekit/agents AgentServer against the local dispatcher', () =>
     expect(dispatcher.job(outcome.jobId)?.state).toBe('running');
     // ctx.shutdown() ends the job process; the pool then forgets the job.
     await expect.poll(() => server.activeJobs.length, { timeout: 10_000, interval: 100 }).toBe(0);
+  });
+});
+
+/**
+ * LiveKit's automatic dispatch: a room created with no agent dispatch gets a dispatch with an
+ * empty agent name, and the server offers it to workers registered with an empty agent name
+ * (livekit-server `createAgentDispatchesFromRoomAgent`). Stock agents-js registers that way when
+ * no agent name is set; openrtc does for `agents: { '': ... }`.
+ */
+describe('automatic dispatch (an agent registered with no agent name)', () => {
+  let autoDispatcher: LocalDispatcher;
+  let autoServer: AgentServer;
+  let autoRunning: Promise<void>;
+  let autoRegistered: Promise<WorkerRecord>;
+
+  beforeAll(async () => {
+    autoDispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET });
+    autoRegistered = new Promise((resolve) => autoDispatcher.once('worker_registered', resolve));
+    autoServer = new AgentServer(
+      new ServerOptions({
+        agent: AGENT,
+        wsURL: autoDispatcher.url,
+        apiKey: API_KEY,
+        apiSecret: API_SECRET,
+        agentName: '',
+        numIdleProcesses: 1,
+        host: '127.0.0.1',
+        port: 0,
+        production: false,
+        maxRetry: 0,
+        shutdownProcessTimeout: 1_000,
+      }),
+    );
+    autoRunning = autoServer.run();
+    autoRunning.catch(() => undefined);
+  });
+
+  afterAll(async () => {
+    await autoServer?.close();
+    await autoRunning?.catch(() => undefined);
+    await autoDispatcher?.close();
+  });
+
+  it('stock AgentServer with no agent name takes a job dispatched with no agent name', async () => {
+    const w = await autoRegistered;
+    expect(w.agentName).toBe('');
+    const marker = join(dir, 'auto-job.json');
+    const outcome = await autoDispatcher.dispatch({ agentName: '', metadata: JSON.stringify({ marker }), roomName: 'auto-room' });
+    if (outcome.status !== 'assigned') throw new Error(`not assigned: ${JSON.stringify(outcome)}`);
+    await expect.poll(() => existsSync(marker), { timeout: 15_000, interval: 100 }).toBe(true);
+    expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ jobId: outcome.jobId, agentName: '', room: 'auto-room' });
+    // A named dispatch does not reach a worker registered for automatic dispatch.
+    const named = await autoDispatcher.dispatch({ agentName: 'someone-else', metadata: '{}' });
+    expect(named.status).toBe('no_worker');
+  });
+
+  it('openrtc with agents { "": … } takes automatic jobs on that registration, and named jobs on their own', async () => {
+    const log = memoryLogger();
+    setProcessLogger(log.logger);
+    const sessions = new SessionHost({ agents: { '': healthy, named: healthy }, registry: new SessionRegistry(), logger: log.logger, shutdownGraceMs: 500 });
+    const admission = new TestAdmission({ maxConcurrentSessions: 10 });
+    const host = new WorkerHost({ url: autoDispatcher.url, apiKey: API_KEY, apiSecret: API_SECRET, agentNames: ['', 'named'], admission, sessions, logger: log.logger, version: 'test' });
+    await host.start();
+    try {
+      expect(host.registrations().map((r) => [r.agentName, r.registered])).toEqual([
+        ['', true],
+        ['named', true],
+      ]);
+      const ours = autoDispatcher.workers().filter((w) => w.version === 'test');
+      expect(ours.map((w) => w.agentName).sort()).toEqual(['', 'named']);
+      const autoWorker = ours.find((w) => w.agentName === '')!.workerId;
+      // Two workers take automatic jobs now (stock and ours); dispatch until ours gets one.
+      let mine: Extract<Awaited<ReturnType<LocalDispatcher['dispatch']>>, { status: 'assigned' }> | undefined;
+      for (let i = 0; i < 6 && !mine; i++) {
+        const o = await autoDispatcher.dispatch({ agentName: '', metadata: JSON.stringify({ tenant: 'acme', marker: join(dir, `auto-${i}.json`) }) });
+        if (o.status === 'assigned' && o.workerId === autoWorker) mine = o;
+      }
+      if (!mine) throw new Error('the openrtc automatic-dispatch registration was never offered a job');
+      expect(mine.participantAttributes.tenant).toBe('acme');
+      await autoDispatcher.waitForJob(mine.jobId, (j) => j.state === 'success', 10_000);
+      const named = await autoDispatcher.dispatch({ agentName: 'named', metadata: JSON.stringify({ tenant: 'acme' }) });
+      expect(named).toMatchObject({ status: 'assigned', workerId: ours.find((w) => w.agentName === 'named')!.workerId });
+      await autoDispatcher.waitForJob(named.jobId, (j) => j.state === 'success', 10_000);
+      const agentsRun = log.lines().filter((l) => l.msg === 'agent replied').map((l) => l.agent);
+      expect(agentsRun.sort()).toEqual(['', 'named']);
+    } finally {
+      await host.stop();
+    }
   });
 });
