@@ -41,6 +41,8 @@ describe('availability answers', () => {
     const { dispatcher } = await rig(admission);
     const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: '{"tenant":"acme"}' });
     expect(r).toMatchObject({ status: 'rejected', reason: 'internal_error', message: 'admission failed' });
+    // Answered by the worker host, and still counted by admission like every other reason.
+    expect(admission.hostRejections).toEqual([{ jobId: r.jobId, reason: 'internal_error', message: 'admission failed' }]);
   });
 
   it('answers in time when admission is slow, and gives back a slot accepted too late', async () => {
@@ -53,6 +55,7 @@ describe('availability answers', () => {
     const { dispatcher } = await rig(admission, 100);
     const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: '{"tenant":"acme"}' });
     expect(r).toMatchObject({ status: 'rejected', reason: 'internal_error', message: 'admission did not answer within 100 ms' });
+    expect(admission.hostRejections).toEqual([{ jobId: r.jobId, reason: 'internal_error', message: 'admission did not answer within 100 ms' }]);
     await lateDecision;
     await new Promise((res) => setImmediate(res));
     expect(admission.outcomes).toEqual([{ jobId: r.jobId, tenant: 'acme', outcome: { kind: 'cancelled', reason: 'answer_timeout' } }]);
