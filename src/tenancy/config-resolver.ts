@@ -13,7 +13,7 @@ export interface TenantConfigResolverOptions {
   ttlMs: number;
   missTtlMs: number;
   loadTimeoutMs: number;
-  /** Metrics hooks: a hit served from the cache, and each load's result. */
+  /** Metrics hooks: a request served without asking the source (cached, or joining a load in flight), and each load's result. */
   events?: {
     cacheHit?(tenant: string): void;
     loaded?(tenant: string, result: 'found' | 'missing' | 'error' | 'timeout'): void;
@@ -63,7 +63,11 @@ export class TenantConfigResolver {
       return { ok: true, config: hit.config, cached: true };
     }
     const pending = this.#inFlight.get(tenant);
-    if (pending) return pending;
+    if (pending) {
+      // Served without asking the source, like a cached answer.
+      this.options.events?.cacheHit?.(tenant);
+      return pending;
+    }
     const load = this.#load(tenant)
       .then((r) => {
         this.options.events?.loaded?.(tenant, r.ok ? (r.config === undefined ? 'missing' : 'found') : r.reason === 'tenant_config_timeout' ? 'timeout' : 'error');

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IpcClient } from '../../src/ipc/ipc-client.js';
+import { listWorkers } from '../../src/ipc/socket-path.js';
+import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
+import { startDevWorker, type DevWorker } from '../support/dev-worker.js';
+import { parseExposition, sampleSum, sampleValue } from '../support/prometheus.js';
+import { runCli } from '../support/run-cli.js';
+
+/** The address the worker logs once its HTTP server listens (ephemeral under `dev`). */
+function httpUrl(worker: DevWorker): string {
+  for (const line of worker.logs) {
+    try {
+      const entry = JSON.parse(line) as { msg?: string; http?: string };
+      if (entry.http && entry.msg?.startsWith('http server listening')) return entry.http;
+    } catch {
+      // not JSON
+    }
+  }
+  throw new Error(`the worker never logged its http address:\n${worker.logs.join('\n')}`);
+}
+
+async function snapshot(worker: DevWorker): Promise<SnapshotV1> {
+  const [socket] = await listWorkers(worker.env);
+  if (!socket) throw new Error('no control socket');
+  const client = await IpcClient.connect(socket.socketPath);
+  try {
+    return SnapshotV1.parse(await client.request('snapshot'));
+  } finally {
+    client.close();
+  }
+}
+
+describe('operations endpoints of a real `openrtc dev` worker', () => {
+  let worker: DevWorker;
+  let base: string;
+  beforeAll(async () => {
+    worker = await startDevWorker();
+    base = httpUrl(worker);
+  }, 90_000);
+  afterAll(async () => {
+    await worker?.stop();
+  });
+
+  it('binds an ephemeral loopback port under dev and logs it', () => {
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(Number(new URL(base).port)).not.toBe(8081);
+  });
+
+  it('GET / answers 200 OK when registered; unknown paths 404; other methods 405', async () => {
+    const ok = await fetch(`${base}/`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('OK');
+    expect((await fetch(`${base}/?probe=1`)).status).toBe(200);
+    const head = await fetch(`${base}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    const missing = await fetch(`${base}/healthz`);
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe('not found');
+    expect((await fetch(`${base}/worker/extra`)).status).toBe(404);
+    const post = await fetch(`${base}/`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('GET /worker has stock agents-js keys, and openrtc’s tenants, caps, breakers and store', async () => {
+    const res = await fetch(`${base}/worker`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const info = (await res.json()) as Record<string, unknown>;
+    expect(info).toMatchObject({
+      agent_name: 'demo',
+      agent_name_is_env: false,
+      deployment: '',
+      worker_type: 'JT_ROOM',
+      active_jobs: 0,
+      sdk_version: '1.9.0',
+      project_type: 'nodejs',
+      protocol_version: 1,
+      health: 'OK',
+      draining: false,
+      agent_names: ['demo'],
+      store: { kind: 'memory', state: 'ok' },
+      sessions: { in_use: 0, capacity: 50 },
+      sessions_by_tenant: {},
+      load: { status: 'available', threshold: 0.7 },
+      overload: { enabled: true, max_loop_delay_ms: 60 },
+      inference: { expected: false },
+    });
+    expect(info.tenants).toMatchObject({ acme: { cap: 10, breaker: { state: 'closed' } }, globex: { cap: 2, breaker: { state: 'closed' } } });
+    expect(info.registrations).toEqual([{ agent_name: 'demo', registered: true, worker_id: expect.stringMatching(/^AW_/) }]);
+  });
+
+  it('after a known sequence of dispatches, /metrics counters equal the snapshot’s', async () => {
+    const run = async (args: string[]) => {
+      const r = await runCli(['dispatch', '--agent', 'demo', ...args], worker.env);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(await run(['--tenant', 'acme', '--count', '3', '--duration', '0.2'])).toContain('3/3 accepted');
+    expect(await run(['--tenant', 'globex', '--count', '4', '--duration', '3'])).toContain('2/4 accepted');
+    expect(await run(['--tenant', 'bad tenant!'])).toContain('rejected invalid_tenant');
+    expect(await run(['--tenant', 'flaky', '--count', '2'])).toContain('failed entry_error: Error: upstream LLM returned 503');
+    expect(await run(['--agent', 'nobody-runs-this'])).toContain('no_worker');
+
+    // While globex's calls are up: the gauges.
+    const live = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    expect(sampleValue(live, 'openrtc_sessions_active', { tenant: 'globex' })).toBe(2);
+    expect(sampleValue(live, 'openrtc_tenant_cap', { tenant: 'globex' })).toBe(2);
+    expect(live.find((s) => s.name === 'lk_agents_active_job_count')?.value).toBeGreaterThanOrEqual(2);
+
+    // Once every call has ended, counters and the snapshot hold still: compare them.
+    let snap = await snapshot(worker);
+    await expect
+      .poll(async () => {
+        snap = await snapshot(worker);
+        return snap.worker.active + snap.worker.reserved;
+      }, { timeout: 20_000, interval: 200 })
+      .toBe(0);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const samples = parseExposition(text);
+    for (const t of snap.tenants) {
+      expect(sampleSum(samples, 'openrtc_admissions_total', { tenant: t.tenant, decision: 'accepted' }), `${t.tenant} accepted`).toBe(t.accepted);
+      for (const [reason, n] of Object.entries(t.rejected)) {
+        expect(sampleSum(samples, 'openrtc_admissions_total', { tenant: t.tenant, decision: 'rejected', reason }), `${t.tenant} ${reason}`).toBe(n);
+      }
+      expect(sampleSum(samples, 'openrtc_session_outcomes_total', { tenant: t.tenant, outcome: 'success' }), `${t.tenant} succeeded`).toBe(t.succeeded);
+      expect(sampleSum(samples, 'openrtc_session_outcomes_total', { tenant: t.tenant, outcome: 'failed' }), `${t.tenant} failed`).toBe(t.failed);
+    }
+    const totals = snap.worker.totals;
+    expect(totals).toMatchObject({ accepted: 7, succeeded: 5, failed: 2 });
+    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'accepted' })).toBe(totals.accepted);
+    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'tenant_capacity' })).toBe(2);
+    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'invalid_tenant' })).toBe(1);
+    expect(sampleSum(samples, 'openrtc_session_duration_seconds_count', {})).toBe(7);
+    expect(sampleSum(samples, 'openrtc_admission_latency_seconds_count', {})).toBe(totals.accepted + 3);
+    // The config source is asked once per tenant; every other request is served without it.
+    expect(sampleSum(samples, 'openrtc_tenant_config_loads_total', { tenant: 'acme', result: 'found' })).toBe(1);
+    expect(sampleSum(samples, 'openrtc_tenant_config_cache_hits_total', { tenant: 'acme' })).toBe(2);
+    expect(sampleSum(samples, 'openrtc_tenant_config_loads_total', { tenant: 'globex' })).toBe(1);
+    expect(sampleSum(samples, 'openrtc_tenant_config_cache_hits_total', { tenant: 'globex' })).toBe(3);
+
+    // The Python agents framework's series, with its nodename label.
+    for (const name of ['lk_agents_active_job_count', 'lk_agents_worker_load', 'lk_agents_child_process_count', 'lk_agents_proc_initialize_duration_seconds_count']) {
+      const s = samples.find((x) => x.name === name);
+      expect(s, name).toBeDefined();
+      expect(s!.labels.nodename, name).toEqual(expect.any(String));
+    }
+    expect(sampleSum(samples, 'lk_agents_child_process_count')).toBe(0);
+    expect(sampleSum(samples, 'lk_agents_active_job_count')).toBe(0);
+    expect(sampleSum(samples, 'lk_agents_proc_initialize_duration_seconds_count')).toBe(1);
+    // Default Node metrics.
+    expect(samples.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
+    expect(samples.some((s) => s.name === 'nodejs_eventloop_lag_p99_seconds')).toBe(true);
+    // Nothing secret: the demo's tenants have provider objects; none of their content is exposed.
+    expect(text).not.toMatch(/apiKey|secret|FakeLLM/i);
+  }, 90_000);
+
+  it('GET / answers 503 "draining" while the worker drains', async () => {
+    const held = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'initech', '--duration', '4'], worker.env);
+    expect(held.stdout).toContain('1/1 accepted');
+    const drain = await runCli(['drain', '--no-wait'], worker.env);
+    expect(drain.code, drain.stderr).toBe(0);
+    await expect
+      .poll(async () => {
+        const r = await fetch(`${base}/`);
+        return [r.status, await r.text()];
+      }, { timeout: 10_000, interval: 100 })
+      .toEqual([503, 'draining']);
+    const info = (await (await fetch(`${base}/worker`)).json()) as { draining: boolean; load: { status: string; full_reason: string } };
+    expect(info).toMatchObject({ draining: true, load: { status: 'full', full_reason: 'draining' } });
+  }, 30_000);
+});
