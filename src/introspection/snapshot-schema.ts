@@ -31,6 +31,14 @@ export const TotalsSchema = z.strictObject({
 
 export const LoopStatsSchema = z.strictObject({ p50Ms: ms, p99Ms: ms, maxMs: ms });
 
+/** What the worker reports to LiveKit, and whether the overload gate is turning calls away. */
+export const LoadSnapshotSchema = z.strictObject({
+  load: z.number().min(0).max(1),
+  full: z.boolean(),
+  fullReason: z.enum(['draining', 'capacity', 'load']).optional(),
+  overloaded: z.boolean(),
+});
+
 export const WorkerSnapshotSchema = z.strictObject({
   name: id,
   pid: z.number().int().positive(),
@@ -44,6 +52,8 @@ export const WorkerSnapshotSchema = z.strictObject({
   rssBytes: count,
   heapUsedBytes: count,
   loop: LoopStatsSchema,
+  /** Absent from workers that do not measure their load. */
+  load: LoadSnapshotSchema.optional(),
   totals: TotalsSchema,
 });
 
@@ -108,3 +118,4 @@ export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
 export type EventSnapshot = z.infer<typeof EventSnapshotSchema>;
 export type EventKind = z.infer<typeof EventKindSchema>;
 export type LoopStats = z.infer<typeof LoopStatsSchema>;
+export type LoadSnapshot = z.infer<typeof LoadSnapshotSchema>;

@@ -4,7 +4,7 @@ import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
 import type { RecentEvents } from './recent-events.js';
 import type { SessionRegistry } from './registry.js';
-import { SNAPSHOT_VERSION, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
+import { SNAPSHOT_VERSION, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
 
 /** Worker-wide admission counters. */
 export type Totals = TenantCounters;
@@ -28,6 +28,8 @@ export interface SnapshotSources {
   attribution: Pick<SessionAttribution, 'usage' | 'memoryShare'>;
   events: Pick<RecentEvents, 'list'>;
   memory(): { rss: number; heapUsed: number };
+  /** The load reported to LiveKit and the overload gate's state. */
+  load?: () => LoadSnapshot;
   pid?: number;
 }
 
@@ -80,6 +82,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
       rssBytes: Math.round(mem.rss),
       heapUsedBytes: Math.round(mem.heapUsed),
       loop: { ...sources.loop.stats() },
+      ...(sources.load ? { load: { ...sources.load() } } : {}),
       totals: {
         accepted: totals.accepted,
         rejected: { ...totals.rejected },

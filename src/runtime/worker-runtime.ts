@@ -319,6 +319,12 @@ export class WorkerRuntime {
         const m = process.memoryUsage();
         return { rss: m.rss, heapUsed: m.heapUsed };
       },
+      load: () => {
+        const r = this.worker.currentLoad();
+        const { overload } = this.config;
+        const overloaded = overload.enabled && this.load.loopDelay(overload.windowMs).p99Ms > overload.maxLoopDelayMs;
+        return { load: r.load, full: r.full, ...(r.reason ? { fullReason: r.reason } : {}), overloaded };
+      },
     });
   }
 

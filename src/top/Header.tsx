@@ -7,7 +7,7 @@ export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: numbe
   const [first, second, third] = headerLines(snapshot, width);
   return (
     <Box flexDirection="column">
-      <Line bold color={snapshot.worker.draining ? 'yellow' : undefined}>
+      <Line bold color={snapshot.worker.draining || snapshot.worker.load?.full ? 'yellow' : undefined}>
         {first}
       </Line>
       <Line>{second}</Line>

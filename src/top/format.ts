@@ -44,14 +44,17 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
   const cap = w.capacity === null ? '∞' : String(w.capacity);
   const cpu = sum(snap.sessions.map((s) => s.cpuPct));
   const t = w.totals;
-  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${w.draining ? '  DRAINING' : ''}`;
+  const state = w.draining ? '  DRAINING' : w.load?.overloaded ? '  OVERLOADED' : w.load?.full ? '  FULL' : '';
+  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${state}`;
   const second =
-    `sessions ${w.active}/${cap} rsv ${w.reserved}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)} ` +
+    `sessions ${w.active}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)} ` +
     `heap ${formatBytes(w.heapUsedBytes)}  lag p99 ${formatMs(w.loop.p99Ms)} max ${formatMs(w.loop.maxMs)}`;
   // A malformed tenant id belongs to no tenant, so its rejections are counted here, worker-wide.
   const third =
     `accepted ${t.accepted}  succeeded ${t.succeeded}  failed ${t.failed}  rejected ${sum(Object.values(t.rejected))}` +
-    `  |  invalid tenant ids ${t.rejected.invalid_tenant ?? 0}`;
+    `  |  invalid tenant ids ${t.rejected.invalid_tenant ?? 0}` +
+    // Calls turned away because the worker was overloaded, once there are any.
+    (t.rejected.worker_overloaded ? `  overloaded ${t.rejected.worker_overloaded}` : '');
   return [fit(first, width), fit(second, width), fit(third, width)];
 }
 
