@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/ipc-client.js';
 import { listWorkers } from '../../src/ipc/socket-path.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
-import { startDevWorker, type DevWorker } from '../support/dev-worker.js';
+import { REPO_ROOT, startDevWorker, type DevWorker } from '../support/dev-worker.js';
 import { parseExposition, sampleSum, sampleValue } from '../support/prometheus.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -153,6 +155,12 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
     expect(samples.some((s) => s.name === 'nodejs_eventloop_lag_p99_seconds')).toBe(true);
     // Nothing secret: the demo's tenants have provider objects; none of their content is exposed.
     expect(text).not.toMatch(/apiKey|secret|FakeLLM/i);
+
+    // The example Grafana dashboard is built on these series only.
+    const dashboard = readFileSync(path.join(REPO_ROOT, 'examples/grafana/openrtc-worker.json'), 'utf8');
+    const used = new Set([...dashboard.matchAll(/\b((?:openrtc|lk_agents|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1]!));
+    const served = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    for (const name of used) expect(served.has(name) || served.has(name.replace(/_(bucket|sum|count)$/, '')), name).toBe(true);
   }, 90_000);
 
   it('GET / answers 503 "draining" while the worker drains', async () => {
