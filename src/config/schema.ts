@@ -122,16 +122,17 @@ export const configSchema = z.strictObject({
    * Overload protection: while the loop is already late, new calls are turned away
    * (`worker_overloaded`) and the measured load may mark the worker full, so calls go to another
    * worker before the calls already here suffer. Off: the load is still reported, never acted on.
+   * Default: on for `openrtc start`, off for `openrtc dev` (stock agents-js: no load threshold in dev).
    */
   overload: z
     .strictObject({
-      enabled: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).default(true),
+      enabled: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).optional(),
       maxLoopDelayMs: positiveMs.default(60),
       windowMs: positiveMs
         .refine((n) => n <= MAX_LOOP_WINDOW_MS, { error: (iss) => `expected at most ${MAX_LOOP_WINDOW_MS} ms, got ${describe(iss.input)}` })
         .default(5_000),
     })
-    .default({ enabled: true, maxLoopDelayMs: 60, windowMs: 5_000 }),
+    .default({ maxLoopDelayMs: 60, windowMs: 5_000 }),
   /** Health (`/`, `/worker`) and Prometheus (`/metrics`) over HTTP. */
   http: z
     .strictObject({

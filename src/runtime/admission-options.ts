@@ -13,6 +13,6 @@ export function admissionOptions(config: OpenrtcConfig) {
     },
     breaker: config.circuitBreaker,
     assignmentTimeoutMs: config.assignmentTimeoutMs,
-    overload: config.overload,
+    overload: { ...config.overload, enabled: config.overload.enabled === true },
   };
 }

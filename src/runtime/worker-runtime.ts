@@ -99,7 +99,7 @@ export class WorkerRuntime {
     const { logger } = this.options;
     // Where start-up time goes, in the ready line: operators restarting a fleet care.
     const phases = new StartupPhases();
-    this.loaded = await loadConfig(this.options.configFile, this.options.cwd);
+    this.loaded = this.#withCommandDefaults(await loadConfig(this.options.configFile, this.options.cwd));
     phases.mark('config');
     const config = this.loaded.config;
     setProcessLogger(logger);
@@ -294,7 +294,7 @@ export class WorkerRuntime {
       health: this.health(),
       draining: this.admission.draining,
       load: this.worker.currentLoad(),
-      overload: { enabled: overload.enabled, maxLoopDelayMs: overload.maxLoopDelayMs, windowMs: overload.windowMs, loopDelayP99Ms: delay.p99Ms, loopDelayMaxMs: delay.maxMs },
+      overload: { enabled: overload.enabled === true, maxLoopDelayMs: overload.maxLoopDelayMs, windowMs: overload.windowMs, loopDelayP99Ms: delay.p99Ms, loopDelayMaxMs: delay.maxMs },
       activeJobs: this.registry.size,
       inUse: this.admission.inUse(),
       capacity: this.admission.capacity(),
@@ -322,7 +322,7 @@ export class WorkerRuntime {
       load: () => {
         const r = this.worker.currentLoad();
         const { overload } = this.config;
-        const overloaded = overload.enabled && this.load.loopDelay(overload.windowMs).p99Ms > overload.maxLoopDelayMs;
+        const overloaded = overload.enabled === true && this.load.loopDelay(overload.windowMs).p99Ms > overload.maxLoopDelayMs;
         return { load: r.load, full: r.full, ...(r.reason ? { fullReason: r.reason } : {}), overloaded };
       },
     });
@@ -355,6 +355,12 @@ export class WorkerRuntime {
     return this.#stopping;
   }
 
+  /** Settings whose default depends on the command: `start` protects against overload, `dev` does not. */
+  #withCommandDefaults(loaded: LoadedConfig): LoadedConfig {
+    loaded.config.overload.enabled ??= !this.options.dev;
+    return loaded;
+  }
+
   /** An operator can change what attribution costs a busy worker without a restart. */
   #applyAttribution(mode: AttributionMode): void {
     if (mode === 'off') {
@@ -366,7 +372,7 @@ export class WorkerRuntime {
   }
 
   async reloadConfig(): Promise<{ changed: string[] }> {
-    const next = await loadConfig(this.loaded.file, this.options.cwd);
+    const next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
     const changed = diffKeys(this.loaded.config, next.config);
     this.admission.updateSettings(admissionOptions(next.config));
     this.resolver.setSource(next.config.tenants.config);
@@ -460,7 +466,7 @@ class StartupPhases {
 }
 
 function loadSettings(config: OpenrtcConfig): LoadSettings {
-  return { threshold: config.load.threshold, loopDelayFullMs: config.load.loopDelayFullMs, protect: config.overload.enabled };
+  return { threshold: config.load.threshold, loopDelayFullMs: config.load.loopDelayFullMs, protect: config.overload.enabled === true };
 }
 
 /** Tenants the config names: they get a metrics label of their own before any traffic. */
