@@ -8,7 +8,7 @@ import { DEV_CREDENTIALS } from '../src/dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
 import type { AvailabilityAnswered, DispatchOutcome } from '../src/dispatcher/types.js';
 import type { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
-import { launchWorker, type LaunchedWorker } from './launch-worker.js';
+import { launchWorker, type LaunchedWorker, type WorkerLaunch } from './launch-worker.js';
 import type { WarmMode } from './startup.js';
 import { median, percentile } from './stats.js';
 
@@ -82,7 +82,7 @@ export interface AdmissionWireResult {
   coldByMode: { warmStart: WarmMode; workers: number; medianP50Ms: number; medianP99Ms: number; medianMaxMs: number }[];
 }
 
-interface Rig {
+export interface Rig {
   dispatcher: LocalDispatcher;
   worker: LaunchedWorker;
 }
@@ -93,7 +93,8 @@ const TENANT = 'acme';
 const GLOBAL_CAP = 1_000;
 const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admission-wire.config.ts');
 
-async function startRig(cap: number, warmStart: WarmMode = 'on'): Promise<Rig> {
+/** A fresh dispatcher and a worker on this benchmark's config (the start-up benchmark uses it too). */
+export async function startRig(cap: number, warmStart: WarmMode = 'on', launch: Pick<WorkerLaunch, 'logLevel' | 'onLogLine'> = {}): Promise<Rig> {
   const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
   const worker = await launchWorker({
     kind: 'openrtc',
@@ -102,6 +103,7 @@ async function startRig(cap: number, warmStart: WarmMode = 'on'): Promise<Rig> {
     agentName: AGENT,
     entry: CONFIG,
     env: { BENCH_TENANT_CAP: String(cap), BENCH_WARM_START: warmStart },
+    ...launch,
   });
   return { dispatcher, worker };
 }

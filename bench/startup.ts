@@ -1,15 +1,8 @@
 // Start-up: `openrtc start` from exec to registered with the dispatcher, and where the worker's
 // own start-up time goes (the phases it logs in its ready line), with warm start on and off.
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { DEV_CREDENTIALS } from '../src/dispatcher/dev-defaults.js';
-import { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
-import { launchWorker } from './launch-worker.js';
+import { startRig } from './admission-wire.js';
 import { median } from './stats.js';
-
-const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admission-wire.config.ts');
-const AGENT = 'held-call';
 
 export type WarmMode = 'on' | 'off';
 
@@ -26,15 +19,8 @@ export interface StartupResult {
 }
 
 async function startOnce(warmStart: WarmMode): Promise<StartupRun> {
-  const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
   let phases: Record<string, number> | undefined;
-  const worker = await launchWorker({
-    kind: 'openrtc',
-    dispatcher,
-    credentials: DEV_CREDENTIALS,
-    agentName: AGENT,
-    entry: CONFIG,
-    env: { BENCH_WARM_START: warmStart },
+  const { dispatcher, worker } = await startRig(20, warmStart, {
     logLevel: 'info',
     onLogLine: (line) => {
       try {

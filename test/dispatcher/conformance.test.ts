@@ -34,13 +34,18 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'openrtc-conformance-'));
   dispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET });
   registered = new Promise((resolve) => dispatcher.once('worker_registered', resolve));
-  server = new AgentServer(
+  ({ server, running } = stockServer(dispatcher, 'stock'));
+});
+
+/** Stock `AgentServer` with its own process pool, registered under `agentName` ('' for automatic dispatch). */
+function stockServer(d: LocalDispatcher, agentName: string): { server: AgentServer; running: Promise<void> } {
+  const s = new AgentServer(
     new ServerOptions({
       agent: AGENT,
-      wsURL: dispatcher.url,
+      wsURL: d.url,
       apiKey: API_KEY,
       apiSecret: API_SECRET,
-      agentName: 'stock',
+      agentName,
       numIdleProcesses: 1,
       // The health server binds locally on an ephemeral port; nothing reaches the internet.
       host: '127.0.0.1',
@@ -52,9 +57,10 @@ beforeAll(async () => {
       shutdownProcessTimeout: 1_000,
     }),
   );
-  running = server.run();
-  running.catch(() => undefined);
-});
+  const r = s.run();
+  r.catch(() => undefined);
+  return { server: s, running: r };
+}
 
 afterAll(async () => {
   await server?.close();
@@ -106,23 +112,7 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
   beforeAll(async () => {
     autoDispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET });
     autoRegistered = new Promise((resolve) => autoDispatcher.once('worker_registered', resolve));
-    autoServer = new AgentServer(
-      new ServerOptions({
-        agent: AGENT,
-        wsURL: autoDispatcher.url,
-        apiKey: API_KEY,
-        apiSecret: API_SECRET,
-        agentName: '',
-        numIdleProcesses: 1,
-        host: '127.0.0.1',
-        port: 0,
-        production: false,
-        maxRetry: 0,
-        shutdownProcessTimeout: 1_000,
-      }),
-    );
-    autoRunning = autoServer.run();
-    autoRunning.catch(() => undefined);
+    ({ server: autoServer, running: autoRunning } = stockServer(autoDispatcher, ''));
   });
 
   afterAll(async () => {
