@@ -86,7 +86,7 @@ describe('stock @livekit/agents AgentServer against the local dispatcher', () =>
     // agents-js stamps its agent name on the participant it asks for.
     expect(outcome.participantAttributes['lk.agent.name']).toBe('stock');
 
-    await expect.poll(() => existsSync(marker), { timeout: 15_000, interval: 100 }).toBe(true);
+    await expect.poll(() => existsSync(marker), { timeout: 40_000, interval: 100 }).toBe(true);
     const written = JSON.parse(readFileSync(marker, 'utf8')) as Record<string, unknown>;
     expect(written).toMatchObject({ jobId: outcome.jobId, metadata, room: 'conformance-room', agentName: 'stock', prewarmed: true });
     expect(written.pid).not.toBe(process.pid);
@@ -94,7 +94,7 @@ describe('stock @livekit/agents AgentServer against the local dispatcher', () =>
     expect(dispatcher.job(outcome.jobId)?.state).toBe('running');
     // ctx.shutdown() ends the job process; the pool then forgets the job.
     await expect.poll(() => server.activeJobs.length, { timeout: 10_000, interval: 100 }).toBe(0);
-  });
+  }, 60_000);
 });
 
 /**
@@ -127,12 +127,12 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
     const marker = join(dir, 'auto-job.json');
     const outcome = await autoDispatcher.dispatch({ agentName: '', metadata: JSON.stringify({ marker }), roomName: 'auto-room' });
     if (outcome.status !== 'assigned') throw new Error(`not assigned: ${JSON.stringify(outcome)}`);
-    await expect.poll(() => existsSync(marker), { timeout: 15_000, interval: 100 }).toBe(true);
+    await expect.poll(() => existsSync(marker), { timeout: 40_000, interval: 100 }).toBe(true);
     expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ jobId: outcome.jobId, agentName: '', room: 'auto-room' });
     // A named dispatch does not reach a worker registered for automatic dispatch.
     const named = await autoDispatcher.dispatch({ agentName: 'someone-else', metadata: '{}' });
     expect(named.status).toBe('no_worker');
-  });
+  }, 60_000);
 
   it('openrtc with agents { "": … } takes automatic jobs on that registration, and named jobs on their own', async () => {
     const log = memoryLogger();
@@ -166,5 +166,5 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
     } finally {
       await host.stop();
     }
-  });
+  }, 60_000);
 });

@@ -84,7 +84,7 @@ describe('metrics label cardinality', () => {
 describe('GET / health reasons', () => {
   it('503 "not connected to livekit" until registered, then 200 OK', async () => {
     const port = await freePort();
-    const { file, dir } = configFile({ livekit: { url: `ws://127.0.0.1:${port}`, apiKey: 'devkey', apiSecret: 'secret' }, http: { port: 0, host: '127.0.0.1' } });
+    const { file, dir } = configFile({ livekit: { url: `ws://127.0.0.1:${port}`, apiKey: 'devkey', apiSecret: 'secret' }, http: { port: 0, host: '127.0.0.1', loopStallMs: 60_000 } });
     runtime = newRuntime(file, dir, { dev: false });
     const starting = runtime.start();
     starting.catch(() => undefined);
@@ -98,7 +98,8 @@ describe('GET / health reasons', () => {
   }, 60_000);
 
   it('503 "inference process not running" only when one is expected and down', async () => {
-    const { file, dir } = configFile({});
+    // A stall bound nothing reaches: a busy machine must not turn this into "event loop stalled".
+    const { file, dir } = configFile({ http: { port: 0, loopStallMs: 60_000 } });
     let state: InferenceState = { expected: false };
     runtime = newRuntime(file, dir, { inference: () => state });
     await runtime.start();
@@ -126,12 +127,15 @@ describe('GET / health reasons', () => {
 describe('overload protection on a real worker', () => {
   it('rejects worker_overloaded while the loop is late, marks the worker full, and config reload switches it off and on', async () => {
     const cfg = { overload: { enabled: true, maxLoopDelayMs: 60, windowMs: 2_000 } };
-    const { file, dir, write } = configFile(cfg);
+    // Started with a bound nothing reaches, so the heavy call gets in even on a busy machine.
+    const { file, dir, write } = configFile({ overload: { ...cfg.overload, maxLoopDelayMs: 60_000 } });
     runtime = newRuntime(file, dir);
     await runtime.start();
     const dispatcher = runtime.dispatcher!;
     const call = await dispatcher.dispatch({ agentName: 'blocker', metadata: JSON.stringify({ tenant: 'heavy', block_ms: 120, every_ms: 150 }) });
     expect(call.status).toBe('assigned');
+    write(cfg);
+    expect((await runtime.reloadConfig()).changed).toContain('overload');
     await expect.poll(() => runtime!.load.loopDelay(2_000).p99Ms, { timeout: 10_000 }).toBeGreaterThan(60);
 
     // Either answer keeps the call off this worker: a rejection with the reason, or no offer at all once it reports full.
