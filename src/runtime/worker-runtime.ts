@@ -96,6 +96,23 @@ export class WorkerRuntime {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (err) {
+      // A worker that cannot start must not keep a socket or a port open and hang the process.
+      await this.#release();
+      throw err;
+    }
+  }
+
+  async #release(): Promise<void> {
+    this.loop.stop();
+    this.load?.stop();
+    this.attribution?.disable();
+    await Promise.allSettled([this.worker?.stop(), this.http?.close(), this.ipc?.close(), this.dispatcher?.close(), this.#warm?.closed]);
+  }
+
+  async #start(): Promise<void> {
     const { logger } = this.options;
     // Where start-up time goes, in the ready line: operators restarting a fleet care.
     const phases = new StartupPhases();

@@ -81,6 +81,23 @@ describe('metrics label cardinality', () => {
   }, 120_000);
 });
 
+describe('the HTTP listener', () => {
+  it('a port in use stops start-up with a clear error and leaves nothing open behind it', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = (blocker.address() as import('node:net').AddressInfo).port;
+    const { file, dir } = configFile({ http: { port, host: '127.0.0.1' } });
+    const failing = newRuntime(file, dir);
+    await expect(failing.start()).rejects.toThrow(`http.port ${port} on 127.0.0.1 is already in use (set http.port in the config, 0 for any free port, or false for none)`);
+    // Its control socket and dispatcher were closed: the same socket path serves the next worker.
+    runtime = newRuntime(configFile({}).file, dir);
+    await runtime.start();
+    expect(runtime.http?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
+
 describe('GET / health reasons', () => {
   it('503 "not connected to livekit" until registered, then 200 OK', async () => {
     const port = await freePort();
