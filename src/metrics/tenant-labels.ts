@@ -6,20 +6,18 @@ export const OTHER_TENANT_LABEL = '_other';
  * label of their own for the life of the worker; every later one folds into `_other`, so no
  * stream of tenant ids can grow the series count without bound. Configured tenants are claimed
  * at start, so a flood of unknown ids cannot take their place. Label values are tenant ids,
- * which admission has already validated (letters, digits, `-`, `_`), or the fixed row names
- * below: nothing a caller writes verbatim, and nothing secret, becomes a label.
+ * which admission has already validated (letters, digits, `-`, `_`): nothing a caller writes
+ * verbatim, and nothing secret, becomes a label.
  */
 export class TenantLabels {
   readonly #own = new Set<string>();
-  readonly #fixed: ReadonlySet<string>;
   #limit: number;
   #folded = new Set<string>();
   /** Distinct folded tenants are counted up to here, then only "at least". */
   static readonly FOLDED_COUNT_LIMIT = 10_000;
 
-  constructor(limit: number, fixed: Iterable<string> = []) {
+  constructor(limit: number) {
     this.#limit = limit;
-    this.#fixed = new Set(fixed);
   }
 
   setLimit(limit: number): void {
@@ -29,7 +27,7 @@ export class TenantLabels {
 
   /** The label for `tenant`, giving it one of its own while there is room. */
   claim(tenant: string): string {
-    if (this.#fixed.has(tenant) || this.#own.has(tenant)) return tenant;
+    if (this.#own.has(tenant)) return tenant;
     if (this.#own.size < this.#limit) {
       this.#own.add(tenant);
       return tenant;
@@ -40,10 +38,10 @@ export class TenantLabels {
 
   /** The label for `tenant` without claiming one. */
   peek(tenant: string): string {
-    return this.#fixed.has(tenant) || this.#own.has(tenant) ? tenant : OTHER_TENANT_LABEL;
+    return this.#own.has(tenant) ? tenant : OTHER_TENANT_LABEL;
   }
 
-  /** True when `tenant` is a tenant (not a fixed row) with series of its own. */
+  /** True when `tenant` has series of its own. */
   owns(tenant: string): boolean {
     return this.#own.has(tenant);
   }

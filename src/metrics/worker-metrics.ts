@@ -20,8 +20,6 @@ export interface MetricsSources {
 export interface WorkerMetricsOptions {
   sources: MetricsSources;
   maxTenants: number;
-  /** Tenant rows that are not tenants (e.g. the row counting malformed tenant ids): labelled as is. */
-  fixedRows?: string[];
   /** Tenants that get a label at start, before any traffic. */
   configuredTenants?: Iterable<string>;
   /** The Python agents framework's `nodename` label; default: the host name. */
@@ -53,7 +51,7 @@ export class WorkerMetrics {
   constructor(options: WorkerMetricsOptions) {
     const { sources } = options;
     const nodename = (this.#nodename = options.nodename ?? os.hostname());
-    const labels = (this.labels = new TenantLabels(options.maxTenants, options.fixedRows));
+    const labels = (this.labels = new TenantLabels(options.maxTenants));
     for (const t of options.configuredTenants ?? []) labels.claim(t);
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -240,11 +238,11 @@ export class WorkerMetrics {
     this.#admissionLatency.observe({ tenant }, e.elapsedMs / 1000);
   }
 
-  /** `row`: the tenant, or the row admission counts tenant-less rejections under. */
-  admissionRejected(e: { row: string; reason: RejectReason; elapsedMs: number }): void {
-    const tenant = this.labels.claim(e.row);
-    this.#admissions.inc({ tenant, decision: 'rejected', reason: e.reason });
-    this.#admissionLatency.observe({ tenant }, e.elapsedMs / 1000);
+  /** A rejection decided before any tenant was known (malformed id, draining, …) has no tenant label: it is the worker's. */
+  admissionRejected(e: { tenant?: string | undefined; reason: RejectReason; elapsedMs: number }): void {
+    const tenant = e.tenant === undefined ? {} : { tenant: this.labels.claim(e.tenant) };
+    this.#admissions.inc({ ...tenant, decision: 'rejected', reason: e.reason });
+    this.#admissionLatency.observe(tenant, e.elapsedMs / 1000);
   }
 
   sessionOutcome(e: { tenant: string; outcome: SessionOutcome }): void {

@@ -1,6 +1,6 @@
 import { initializeLogger, version as agentsVersion } from '@livekit/agents';
 import type { Logger } from 'pino';
-import { Admission, INVALID_TENANT_ROW } from '../admission/admission.js';
+import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
 import { loadAgents } from '../config/load-agents.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
@@ -126,7 +126,6 @@ export class WorkerRuntime {
     this.load = new LoadMonitor({ settings: loadSettings(config) });
     this.metrics = new WorkerMetrics({
       maxTenants: config.metrics.maxTenants,
-      fixedRows: [INVALID_TENANT_ROW],
       configuredTenants: configuredTenants(config),
       sources: {
         tenantStats: () => this.admission.tenantStats(),
@@ -157,7 +156,7 @@ export class WorkerRuntime {
         onAccept: (e) => metrics.admissionAccepted(e),
         onSessionEnd: (e) => metrics.sessionOutcome(e),
         onReject: (e) => {
-          metrics.admissionRejected({ row: e.tenant ?? INVALID_TENANT_ROW, reason: e.reason, elapsedMs: e.elapsedMs });
+          metrics.admissionRejected(e);
           logger.info({ tenant: e.tenant, job_id: e.jobId, reason: e.reason }, `rejected job: ${e.reason}: ${e.message}`);
           this.events.push({ kind: 'reject', tenant: e.tenant, message: `${e.reason}: ${e.message}` });
         },

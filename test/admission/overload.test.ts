@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Admission, INVALID_TENANT_ROW, type OverloadSettings } from '../../src/admission/admission.js';
+import { Admission, type OverloadSettings } from '../../src/admission/admission.js';
 import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -81,12 +81,13 @@ describe('overload gate', () => {
 });
 
 describe('rejections the worker host answers itself', () => {
-  it('are counted like every other reason, with their log event; tenant-less ones under the invalid row', () => {
+  it('are counted like every other reason, with their log event, on the worker when no tenant is known', () => {
     const { admission, rejects } = setup(undefined);
     admission.recordRejection({ jobId: 'J-a', reason: 'internal_error', message: 'admission failed' });
     admission.recordRejection({ jobId: 'J-b', reason: 'unknown_agent', message: 'no agent "x" on this worker' });
     admission.recordRejection({ jobId: 'J-c', reason: 'internal_error', message: 'admission did not answer within 2500 ms', elapsedMs: 2_500 });
-    expect(admission.tenantStat(INVALID_TENANT_ROW)?.rejected).toMatchObject({ internal_error: 2, unknown_agent: 1 });
+    expect(admission.rejectedWithoutTenant()).toMatchObject({ internal_error: 2, unknown_agent: 1 });
+    expect(admission.tenantStats()).toEqual([]);
     expect(admission.totals().rejected).toMatchObject({ internal_error: 2, unknown_agent: 1 });
     expect(rejects.map((r) => [r.reason, r.elapsedMs])).toEqual([
       ['internal_error', 0],

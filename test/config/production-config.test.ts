@@ -74,10 +74,9 @@ describe('checkHealth', () => {
 });
 
 describe('TenantLabels', () => {
-  it('gives the first N tenants their own label for good, folds the rest, and keeps fixed rows as they are', () => {
-    const labels = new TenantLabels(2, ['(invalid)']);
+  it('gives the first N tenants their own label for good and folds the rest', () => {
+    const labels = new TenantLabels(2);
     expect(labels.claim('a')).toBe('a');
-    expect(labels.claim('(invalid)')).toBe('(invalid)');
     expect(labels.claim('b')).toBe('b');
     expect(labels.claim('c')).toBe(OTHER_TENANT_LABEL);
     expect(labels.claim('a')).toBe('a');
@@ -86,7 +85,7 @@ describe('TenantLabels', () => {
     // A lower limit stops new labels; existing ones stay, so no series changes meaning.
     labels.setLimit(1);
     expect(labels.claim('b')).toBe('b');
-    expect(labels.owns('(invalid)')).toBe(false);
+    expect(labels.owns('c')).toBe(false);
     expect(labels.ownCount).toBe(2);
   });
 });

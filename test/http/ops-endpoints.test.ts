@@ -94,12 +94,13 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
   });
 
   it('after a known sequence of dispatches, /metrics counters equal the snapshot’s', async () => {
-    const run = async (args: string[]) => {
+    // dispatch exits 0 when every job was accepted, 1 otherwise.
+    const run = async (args: string[], code = 1) => {
       const r = await runCli(['dispatch', '--agent', 'demo', ...args], worker.env);
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, r.stderr).toBe(code);
       return r.stdout;
     };
-    expect(await run(['--tenant', 'acme', '--count', '3', '--duration', '0.2'])).toContain('3/3 accepted');
+    expect(await run(['--tenant', 'acme', '--count', '3', '--duration', '0.2'], 0)).toContain('3/3 accepted');
     expect(await run(['--tenant', 'globex', '--count', '4', '--duration', '5'])).toContain('2/4 accepted');
     // While globex's calls are up: the gauges.
     const live = parseExposition(await (await fetch(`${base}/metrics`)).text());
@@ -131,6 +132,10 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
     const totals = snap.worker.totals;
     expect(totals).toMatchObject({ accepted: 7, succeeded: 5, failed: 2 });
     expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'accepted' })).toBe(totals.accepted);
+    // Worker-wide, rejections no tenant row counts (a malformed id) included.
+    for (const [reason, n] of Object.entries(totals.rejected)) {
+      expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason }), `total ${reason}`).toBe(n);
+    }
     expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'tenant_capacity' })).toBe(2);
     expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'invalid_tenant' })).toBe(1);
     expect(sampleSum(samples, 'openrtc_session_duration_seconds_count', {})).toBe(7);

@@ -38,7 +38,9 @@ function startWorker(url: string, opts: { admission?: TestAdmission; load?: { re
     random: () => 0,
     ...(opts.load ? { load: opts.load } : {}),
   });
-  closers.push(() => worker.stop());
+  closers.push(async () => {
+    await worker.stop();
+  });
   return { worker, admission, log, started: worker.start() };
 }
 
