@@ -27,6 +27,10 @@ const socketOption = () =>
   new Option('--socket <path>', "the worker's control socket (default: the one worker whose socket is in $OPENRTC_RUNTIME_DIR)");
 const logFormatOption = () =>
   new Option('--log-format <format>', 'log line format').choices(['json', 'pretty']).default('json');
+const frameworkLogLevelOption = () =>
+  new Option('--framework-log-level <level>', "level of @livekit/agents' and its plugins' lines (never below --log-level)")
+    .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('warn');
 
 /** One or two lines a person can copy, shown at the end of a command's --help. */
 function examples(cmd: Command, lines: string[]): Command {
@@ -55,6 +59,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .addOption(configOption())
       .addOption(logFormatOption().default(logFormat))
       .option('--log-level <level>', 'pino log level', 'info')
+      .addOption(frameworkLogLevelOption())
       .addHelpText(
         'after',
         '\nSIGTERM or SIGINT drains (a second one exits at once, with 1); SIGHUP reloads the config.\n' +

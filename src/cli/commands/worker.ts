@@ -9,6 +9,7 @@ export interface WorkerCommandOptions {
   config?: string;
   logFormat: LogFormat;
   logLevel: string;
+  frameworkLogLevel?: string;
   dev: boolean;
   port?: number;
 }
@@ -24,6 +25,8 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
   const runtime = new WorkerRuntime({
     logger,
     dev: opts.dev,
+    logFormat: opts.logFormat,
+    ...(opts.frameworkLogLevel !== undefined ? { frameworkLogLevel: opts.frameworkLogLevel } : {}),
     ...(opts.config !== undefined ? { configFile: opts.config } : {}),
     ...(opts.port !== undefined ? { devPort: opts.port } : {}),
   });
