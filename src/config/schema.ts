@@ -171,6 +171,17 @@ export const configSchema = z.strictObject({
       slowFlagMs: positiveMs.default(5_000),
     })
     .default({ attribution: 'sampled', blockThresholdMs: 50, slowFlagMs: 5_000 }),
+  inference: z
+    .strictObject({
+      /**
+       * The shared inference process that runs agents-js's `InferenceRunner`s (the local turn
+       * detector among them) once per worker. `auto` starts it when some runner is registered.
+       */
+      enabled: z
+        .union([z.literal('auto'), z.boolean()], { error: (iss) => `expected "auto", true or false, got ${describe(iss.input)}` })
+        .default('auto'),
+    })
+    .default({ enabled: 'auto' }),
 });
 
 /** What a config file may contain (defaults optional). */

@@ -39,6 +39,33 @@ export const LoadSnapshotSchema = z.strictObject({
   overloaded: z.boolean(),
 });
 
+export const InferenceStateSchema = z.enum(['disabled', 'starting', 'running', 'down', 'stopped']);
+
+/**
+ * The shared inference process (agents-js `InferenceRunner`s, the local turn detector among
+ * them). Added within v1: optional, so a snapshot from a worker without it still parses.
+ */
+export const InferenceSnapshotSchema = z.strictObject({
+  state: InferenceStateSchema,
+  /** While running. */
+  pid: z.number().int().positive().optional(),
+  /** Inference method ids the process serves, e.g. `lk_eot_audio`. */
+  runners: z.array(id).max(64),
+  rssBytes: count,
+  /** Share of one core, every thread of the process. */
+  cpuPct: z.number().nonnegative(),
+  restarts: count,
+  /** Since the current process became ready. */
+  uptimeS: ms.optional(),
+  inFlight: count,
+  /** Requests failed because the process was down, died under them, or never answered. */
+  failedRequests: count,
+  /** How the last process ended, e.g. `was killed by SIGKILL`. */
+  lastExit: z.string().max(300).optional(),
+  /** Why there is no process, when `disabled`. */
+  disabledReason: z.string().max(300).optional(),
+});
+
 export const WorkerSnapshotSchema = z.strictObject({
   name: id,
   pid: z.number().int().positive(),
@@ -55,6 +82,7 @@ export const WorkerSnapshotSchema = z.strictObject({
   /** Absent from workers that do not measure their load. */
   load: LoadSnapshotSchema.optional(),
   totals: TotalsSchema,
+  inference: InferenceSnapshotSchema.optional(),
 });
 
 export const BreakerSnapshotSchema = z.strictObject({
@@ -119,3 +147,4 @@ export type EventSnapshot = z.infer<typeof EventSnapshotSchema>;
 export type EventKind = z.infer<typeof EventKindSchema>;
 export type LoopStats = z.infer<typeof LoopStatsSchema>;
 export type LoadSnapshot = z.infer<typeof LoadSnapshotSchema>;
+export type InferenceSnapshot = z.infer<typeof InferenceSnapshotSchema>;

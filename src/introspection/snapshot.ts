@@ -1,10 +1,11 @@
 import type { TenantCounters } from '../admission/counters.js';
 import type { BreakerView, TenantStats } from '../admission/types.js';
+import type { InferenceStats } from '../inference/shared-inference.js';
 import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
 import type { RecentEvents } from './recent-events.js';
 import type { SessionRegistry } from './registry.js';
-import { SNAPSHOT_VERSION, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
+import { SNAPSHOT_VERSION, type InferenceSnapshot, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
 
 /** Worker-wide admission counters. */
 export type Totals = TenantCounters;
@@ -30,6 +31,8 @@ export interface SnapshotSources {
   memory(): { rss: number; heapUsed: number };
   /** The load reported to LiveKit and the overload gate's state. */
   load?: () => LoadSnapshot;
+  /** The shared inference process. */
+  inference?: { stats(): InferenceStats };
   pid?: number;
 }
 
@@ -92,12 +95,36 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
         active: totals.active,
         reserved: totals.reserved,
       },
+      ...(sources.inference ? { inference: inferenceSnapshot(sources.inference.stats(), now) } : {}),
     },
     tenants: sources.admission.tenantStats().map((t) => tenantSnapshot(t, now)),
     sessions,
     sessions_by_tenant: sessionsByTenant,
     events: sources.events.list(SNAPSHOT_EVENTS).map((e) => ({ ...e })),
   };
+}
+
+const MAX_RUNNERS = 64;
+
+function inferenceSnapshot(s: InferenceStats, now: number): InferenceSnapshot {
+  const out: InferenceSnapshot = {
+    state: s.state,
+    runners: s.runners.slice(0, MAX_RUNNERS).map((r) => short(r, 256)),
+    rssBytes: Math.round(s.rssBytes),
+    cpuPct: Math.round(s.cpuPct * 10) / 10,
+    restarts: s.restarts,
+    inFlight: s.inFlight,
+    failedRequests: s.failedRequests,
+  };
+  if (s.pid !== undefined) out.pid = s.pid;
+  if (s.readyAt !== undefined) out.uptimeS = Math.max(0, Math.round((now - s.readyAt) / 1000));
+  if (s.lastExit !== undefined) out.lastExit = short(s.lastExit, 300);
+  if (s.disabledReason !== undefined) out.disabledReason = short(s.disabledReason, 300);
+  return out;
+}
+
+function short(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {

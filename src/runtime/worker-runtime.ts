@@ -1,4 +1,4 @@
-import { initializeLogger, version as agentsVersion } from '@livekit/agents';
+import { version as agentsVersion } from '@livekit/agents';
 import type { Logger } from 'pino';
 import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
@@ -22,6 +22,9 @@ import { SessionRegistry } from '../introspection/registry.js';
 import { buildSnapshot } from '../introspection/snapshot.js';
 import { IpcServer } from '../ipc/ipc-server.js';
 import { workerSocketPath } from '../ipc/socket-path.js';
+import { SharedInference } from '../inference/shared-inference.js';
+import { routeFrameworkLogs } from '../logging/framework-logger.js';
+import type { LogFormat } from '../logging/logger.js';
 import { setProcessLogger } from '../logging/process-logger.js';
 import { SessionHost } from '../session/session-host.js';
 import { TenantConfigResolver } from '../tenancy/config-resolver.js';
@@ -53,8 +56,12 @@ export interface WorkerRuntimeOptions {
   devPort?: number;
   /** Overrides the socket directory (tests). */
   socketPath?: string;
-  /** Whether a shared inference process is expected and up; default: none expected. */
+  /** Overrides what health reads about the inference process (tests); default: the worker's own. */
   inference?: () => InferenceState;
+  /** Level of agents-js's and its plugins' lines (default warn; never below the worker's level). */
+  frameworkLogLevel?: string;
+  /** The worker logger's format, which agents-js's lines share. */
+  logFormat?: LogFormat;
 }
 
 /**
@@ -80,6 +87,8 @@ export class WorkerRuntime {
   load!: LoadMonitor;
   metrics!: WorkerMetrics;
   http: OpsHttpServer | undefined;
+  /** The shared inference process; `inference.state` and `inference.health()` are what health reads. */
+  inference!: SharedInference;
   #warm: WarmStart | undefined;
   #stopping: Promise<StopOutcome> | undefined;
   #resolveStopped!: (outcome: StopOutcome) => void;
@@ -109,7 +118,7 @@ export class WorkerRuntime {
     this.loop.stop();
     this.load?.stop();
     this.attribution?.disable();
-    await Promise.allSettled([this.worker?.stop(), this.http?.close(), this.ipc?.close(), this.dispatcher?.close(), this.#warm?.closed]);
+    await Promise.allSettled([this.worker?.stop(), this.http?.close(), this.ipc?.close(), this.dispatcher?.close(), this.#warm?.closed, this.inference?.close()]);
   }
 
   async #start(): Promise<void> {
@@ -121,7 +130,10 @@ export class WorkerRuntime {
     const config = this.loaded.config;
     setProcessLogger(logger);
     // agents-js logs through its own global logger; it must exist before any session runs.
-    initializeLogger({ pretty: false, level: 'warn' });
+    const framework = routeFrameworkLogs(logger, {
+      ...(this.options.frameworkLogLevel !== undefined ? { level: this.options.frameworkLogLevel } : {}),
+      ...(this.options.logFormat !== undefined ? { format: this.options.logFormat } : {}),
+    });
 
     this.load = new LoadMonitor({ settings: loadSettings(config) });
     this.metrics = new WorkerMetrics({
@@ -134,7 +146,7 @@ export class WorkerRuntime {
         loopDelay: () => this.load.loopDelay(this.config.overload.windowMs),
         draining: () => this.admission.draining,
         jobUpdatesQueued: () => this.worker.queuedJobUpdates(),
-        childProcesses: () => 0,
+        childProcesses: () => (this.inference?.pid !== undefined ? 1 : 0),
       },
     });
     const metrics = this.metrics;
@@ -188,16 +200,27 @@ export class WorkerRuntime {
         this.events.push({ kind: 'slow_session', message: `the event loop was blocked for at least ${ms} ms between samples; watching every callback` });
       },
     });
+    this.inference = new SharedInference({
+      enabled: config.inference.enabled,
+      logger,
+      logLevel: framework.level,
+      onEvent: (message) => this.events.push({ kind: 'worker', message }),
+    });
     this.sessions = new SessionHost({
       agents,
       registry: this.registry,
       logger,
       attribution: this.attribution,
+      inference: this.inference,
       onPrewarmed: (e) => metrics.processInitialized(e.durationMs),
       onSessionEnded: (e) => metrics.sessionEnded(e),
     });
     await this.sessions.prewarmAll();
     phases.mark('prewarm');
+    // After the agents loaded and prewarmed (plugins register their runners then), before
+    // registering with LiveKit, as stock: no session may start without it.
+    await this.inference.start();
+    phases.mark('inference');
     if (config.warmStart) {
       this.#warm = await warmStart(logger);
       phases.mark('warm_start');
@@ -288,10 +311,14 @@ export class WorkerRuntime {
   health(): HealthResult {
     return checkHealth({
       draining: this.admission.draining,
-      inference: this.options.inference?.() ?? { expected: false },
+      inference: this.#inferenceHealth(),
       registered: this.worker.registered,
       loopStalled: this.load.loopDelay(STALL_WINDOW_MS).maxMs >= this.config.http.loopStallMs,
     });
+  }
+
+  #inferenceHealth(): InferenceState {
+    return this.options.inference?.() ?? this.inference?.health() ?? { expected: false };
   }
 
   workerInfo() {
@@ -316,7 +343,7 @@ export class WorkerRuntime {
       capacity: this.admission.capacity(),
       tenants: this.admission.tenantStats(),
       sessionsByTenant: byTenant,
-      inference: this.options.inference?.() ?? { expected: false },
+      inference: this.#inferenceHealth(),
       store: { kind: 'memory' },
       jobUpdatesQueued: this.worker.queuedJobUpdates(),
     });
@@ -331,6 +358,7 @@ export class WorkerRuntime {
       loop: this.loop,
       attribution: this.attribution,
       events: this.events,
+      inference: this.inference,
       memory: () => {
         const m = process.memoryUsage();
         return { rss: m.rss, heapUsed: m.heapUsed };
@@ -363,6 +391,7 @@ export class WorkerRuntime {
         await this.http?.close();
         await this.ipc.close();
         await this.dispatcher?.close();
+        await this.inference.close();
         this.logger.info({ clean: outcome.clean, forced_sessions: outcome.forcedSessions }, 'worker stopped');
         this.#resolveStopped(outcome);
       }
@@ -399,10 +428,15 @@ export class WorkerRuntime {
     if (!sameShape(this.loaded.config.http, next.config.http)) {
       this.logger.warn({ http: next.config.http }, 'http settings changed: they apply at the next start');
     }
-    // Agents, LiveKit credentials and the HTTP listener are bound at start; a change there needs a drain and restart.
+    const bound = this.loaded.config;
+    if (next.config.inference.enabled !== bound.inference.enabled) {
+      this.logger.warn({ running: bound.inference.enabled, in_file: next.config.inference.enabled }, 'inference.enabled is read at start: drain and restart the worker to change it');
+    }
+    // Agents, LiveKit credentials, the HTTP listener and the inference process are bound at start;
+    // a change there needs a drain and restart.
     this.loaded = {
       file: next.file,
-      config: { ...next.config, agents: this.loaded.config.agents, livekit: this.loaded.config.livekit, http: this.loaded.config.http },
+      config: { ...next.config, agents: bound.agents, livekit: bound.livekit, http: bound.http, inference: bound.inference },
     };
     this.logger.info({ changed }, 'config reloaded');
     return { changed };

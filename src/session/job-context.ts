@@ -1,4 +1,4 @@
-import { JobContext, type JobProcess, type RunningJobInfo } from '@livekit/agents';
+import { JobContext, type ipc, type JobProcess, type RunningJobInfo } from '@livekit/agents';
 import { Room } from '@livekit/rtc-node';
 import type { SessionStartRequest } from './types.js';
 
@@ -23,19 +23,13 @@ export interface JobContextHooks {
   onShutdown(reason: string): void;
 }
 
-/** In-process jobs have no inference child process; a plugin that needs one fails clearly. */
-const noInferenceExecutor = {
-  doInference(method: string): Promise<unknown> {
-    return Promise.reject(new Error(`inference method "${method}" is not available: openrtc runs jobs in-process without an inference process`));
-  },
-};
-
 export function buildJobContext(
   proc: JobProcess,
   req: SessionStartRequest,
   agentName: string,
   local: boolean,
   hooks: JobContextHooks,
+  inference: ipc.InferenceExecutor,
 ): { ctx: JobContext; room: Room } {
   const info: RunningJobInfo = {
     acceptArguments: { name: agentName, identity: `agent-${req.job.id}`, metadata: '', attributes: { tenant: req.tenant } },
@@ -50,6 +44,6 @@ export function buildJobContext(
   // Even a local job gets a Room: JobContext subscribes to its events, and it is inert until
   // connected.
   const room = new Room();
-  const ctx = new JobContext(proc, info, room, hooks.onConnect, hooks.onShutdown, noInferenceExecutor);
+  const ctx = new JobContext(proc, info, room, hooks.onConnect, hooks.onShutdown, inference);
   return { ctx, room };
 }

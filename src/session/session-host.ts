@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import {
-  initializeLogger,
   JobProcess,
   loggerOptions,
   runWithJobContext,
   type AgentDefinition,
+  type ipc,
   type JobContext,
   voice,
 } from '@livekit/agents';
 import { RoomEvent, type Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import type { Reservation, SessionOutcome } from '../admission/types.js';
+import { InferenceUnavailableError } from '../inference/errors.js';
 import type { SessionRegistry } from '../introspection/registry.js';
+import { routeFrameworkLogs } from '../logging/framework-logger.js';
 import { sessionScope, type SessionScope } from '../logging/scope.js';
 import { describeError, installProcessErrorHandlers, routeSessionErrors } from './failure-attribution.js';
 import { buildJobContext, isLocalJob, type MediaMode } from './job-context.js';
@@ -41,7 +43,13 @@ export interface SessionHostOptions {
   media?: MediaMode;
   /** Each agent's prewarm, timed (the `JobProcess` initialisation stock does per child process). */
   onPrewarmed?: (e: { agent: string; durationMs: number; ok: boolean }) => void;
+  /** Every session's `JobContext.inferenceExecutor`: the worker's shared inference process. */
+  inference?: ipc.InferenceExecutor;
 }
+
+const noInference: ipc.InferenceExecutor = {
+  doInference: (method) => Promise.reject(new InferenceUnavailableError(`inference method "${method}" is not available: this session host has no inference process`)),
+};
 
 interface LiveSession {
   scope: SessionScope;
@@ -77,8 +85,9 @@ export class SessionHost implements SessionsPort {
   constructor(options: SessionHostOptions) {
     this.#opts = options;
     this.#grace = options.shutdownGraceMs ?? DEFAULT_GRACE_MS;
-    // agents-js code paths call its global logger and throw when it was never initialised.
-    if (!loggerOptions()) initializeLogger({ pretty: false, level: 'warn' });
+    // agents-js code paths call its global logger and throw when it was never initialised; the
+    // worker routes it at start, a host on its own routes it here.
+    if (!loggerOptions()) routeFrameworkLogs(options.logger);
     installProcessErrorHandlers(options.logger);
     const { onSessionStarted, onSessionEnded } = options;
     if (onSessionStarted || onSessionEnded) {
@@ -141,7 +150,7 @@ export class SessionHost implements SessionsPort {
       onShutdown: (reason) => {
         if (live) this.#requestEnd(live, { kind: 'success', reason: reason ? `shutdown: ${reason}` : 'shutdown' });
       },
-    });
+    }, this.#opts.inference ?? noInference);
     live = {
       scope,
       reservation: req.reservation,

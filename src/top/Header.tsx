@@ -1,10 +1,10 @@
 import { Box } from 'ink';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
-import { headerLines } from './format.js';
+import { headerLines, inferenceAlarm } from './format.js';
 import { Line } from './Line.js';
 
 export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: number }) {
-  const [first, second, third] = headerLines(snapshot, width);
+  const [first, second, third, inference] = headerLines(snapshot, width);
   return (
     <Box flexDirection="column">
       <Line bold color={snapshot.worker.draining || snapshot.worker.load?.full ? 'yellow' : undefined}>
@@ -12,6 +12,9 @@ export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: numbe
       </Line>
       <Line>{second}</Line>
       <Line>{third}</Line>
+      <Line color={inferenceAlarm(snapshot.worker.inference) ? 'red' : undefined} dim={snapshot.worker.inference?.state === 'disabled'}>
+        {inference}
+      </Line>
     </Box>
   );
 }

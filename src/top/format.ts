@@ -1,4 +1,4 @@
-import type { EventSnapshot, SessionSnapshot, SnapshotV1, TenantSnapshot } from '../introspection/snapshot-schema.js';
+import type { EventSnapshot, InferenceSnapshot, SessionSnapshot, SnapshotV1, TenantSnapshot } from '../introspection/snapshot-schema.js';
 import { fit, planColumns, renderRow, widest, type Column, type PlannedColumn } from './table.js';
 
 /**
@@ -38,8 +38,8 @@ function sum(values: Iterable<number>): number {
   return total;
 }
 
-/** Worker identity, load, and the worker-wide job totals (rejections of malformed ids among them). */
-export function headerLines(snap: SnapshotV1, width: number): [string, string, string] {
+/** Worker identity, load, the worker-wide job totals (rejections of malformed ids among them) and the inference process. */
+export function headerLines(snap: SnapshotV1, width: number): [string, string, string, string] {
   const w = snap.worker;
   const cap = w.capacity === null ? '∞' : String(w.capacity);
   const cpu = sum(snap.sessions.map((s) => s.cpuPct));
@@ -55,7 +55,31 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
     `  |  invalid tenant ids ${t.rejected.invalid_tenant ?? 0}` +
     // Calls turned away because the worker was overloaded, once there are any.
     (t.rejected.worker_overloaded ? `  overloaded ${t.rejected.worker_overloaded}` : '');
-  return [fit(first, width), fit(second, width), fit(third, width)];
+  return [fit(first, width), fit(second, width), fit(third, width), fit(inferenceLine(w.inference), width)];
+}
+
+/** True when the shared inference process should be running and is not: `top` shows it in red. */
+export function inferenceAlarm(inference: InferenceSnapshot | undefined): boolean {
+  return inference !== undefined && inference.state !== 'running' && inference.state !== 'disabled';
+}
+
+/** The shared inference process: state, then what it costs (it holds the models for every session). */
+export function inferenceLine(inf: InferenceSnapshot | undefined): string {
+  if (!inf) return 'inference: not reported by this worker';
+  const counts = `restarts ${inf.restarts}  failed ${inf.failedRequests}`;
+  switch (inf.state) {
+    case 'disabled':
+      return `inference off${inf.disabledReason ? `: ${inf.disabledReason}` : ''}`;
+    case 'running':
+      return (
+        `inference pid ${inf.pid ?? '?'}  cpu ${inf.cpuPct.toFixed(1)}%  rss ${formatBytes(inf.rssBytes)}  ` +
+        `up ${formatDuration(inf.uptimeS ?? 0)}  ${counts}`
+      );
+    case 'stopped':
+      return `inference stopped  ${counts}`;
+    default:
+      return `inference ${inf.state.toUpperCase()}${inf.lastExit ? ` (${inf.lastExit})` : ''}: requests fail until it is back  ${counts}`;
+  }
 }
 
 export function breakerLabel(b: TenantSnapshot['breaker']): string {

@@ -74,7 +74,7 @@ export interface Layout {
   eventRows: number;
 }
 
-export const HEADER_LINES = 3;
+export const HEADER_LINES = 4;
 /** Lines of every frame that are not table rows: header, status, two table titles, paging, keys. */
 const FIXED_LINES = HEADER_LINES + 1 + 1 + 1 + 1 + 1;
 

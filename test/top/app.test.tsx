@@ -81,7 +81,7 @@ describe('top App (Ink)', () => {
     const seen: string[] = [];
     for (const expected of ['tenant acme ', 'tenant globex ', 'tenant all ']) {
       ui.stdin.write('t');
-      seen.push((await frameWhere(ui, has(expected))).split('\n')[3]!.split('  ')[0]!);
+      seen.push((await frameWhere(ui, has(expected))).split('\n')[4]!.split('  ')[0]!);
     }
     expect(seen).toEqual(['tenant acme', 'tenant globex', 'tenant all']);
   });
@@ -95,6 +95,16 @@ describe('top App (Ink)', () => {
     expect(frame).toContain('half-open, 0 probes in flight');
     expect(frame).toContain('half-open, 1 probe in flight');
     expect(frame).not.toMatch(/half-open p\d/);
+  });
+
+  it('shows the inference process in the header, and when it goes down', async () => {
+    const { ui, source } = await mount();
+    expect(ui.lastFrame()!.split('\n')[3]).toContain('inference pid 4243  cpu 3.2%  rss 338M');
+    const snap = snapshot();
+    source.push({ ...snap, worker: { ...snap.worker, inference: { ...snap.worker.inference!, state: 'down', pid: undefined, restarts: 1, failedRequests: 7, lastExit: 'was killed by SIGKILL' } } });
+    const lines = (await frameWhere(ui, has('inference DOWN'))).split('\n');
+    expect(lines[3]).toContain('inference DOWN (was killed by SIGKILL)');
+    expect(lines).toHaveLength(24);
   });
 
   it('--tenant shows only that tenant: its row, its sessions, and its events and the worker\'s, not other tenants\' or malformed ids\'', async () => {
@@ -236,10 +246,10 @@ describe('top App (Ink)', () => {
     const { ui, source } = await mount();
     source.lose('the worker closed the connection', false);
     const lost = await frameWhere(ui, has('worker agency-eu-1 pid 4242: connection lost, retrying…'));
-    expect(lost.split('\n')[3]).toContain('(the worker closed');
+    expect(lost.split('\n')[4]).toContain('(the worker closed');
     source.lose('no openrtc worker is running', true);
     const gone = await frameWhere(ui, has('worker agency-eu-1 pid 4242 exited'));
-    expect(gone.split('\n')[3]).toBe('worker agency-eu-1 pid 4242 exited; waiting for a new one (last frame, dimmed)');
+    expect(gone.split('\n')[4]).toBe('worker agency-eu-1 pid 4242 exited; waiting for a new one (last frame, dimmed)');
     expect(sessionIds(gone)).toEqual(['SG_gamma', 'SA_alpha', 'SA_beta']);
 
     const next = snapshot({ sessions: [session('SA_new', 'acme')] });

@@ -67,6 +67,7 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
         active: sessions.length,
         reserved: 0,
       },
+      inference: { state: 'running', pid: 4243, runners: ['lk_eot_audio'], rssBytes: 338 * 1024 * 1024, cpuPct: 3.2, restarts: 0, uptimeS: 3724, inFlight: 0, failedRequests: 0 },
     },
     tenants: [
       tenant('acme', { active: 2, accepted: 6, failed: 1, rejected: { ...emptyReasonCounts(), tenant_capacity: 2 } }),

@@ -12,7 +12,8 @@ describe('renderPlainFrame (openrtc top --once)', () => {
     expect(lines[0]).toBe('openrtc agency-eu-1 pid 4242 v0.1.0  up 1h02m');
     expect(lines[1]).toBe('sessions 3/50 rsv 0  cpu 13.8%  rss 210M heap 64M  lag p99 13ms max 48ms');
     expect(lines[2]).toBe('accepted 9  succeeded 4  failed 1  rejected 5  |  invalid tenant ids 3');
-    expect(lines[3]).toBe('tenant all  sort age  status all');
+    expect(lines[3]).toBe('inference pid 4243  cpu 3.2%  rss 338M  up 1h02m  restarts 0  failed 0');
+    expect(lines[4]).toBe('tenant all  sort age  status all');
     expect(frame).toContain('TENANT ACTIVE/CAP  RSV  ACCEPT  REJECT  FAIL BREAKER');
     expect(frame).toContain('acme         2/10    0       6       2     1 closed');
     expect(frame).toContain('globex        1/2    0       0       0     0 open, 12s left (manual)');
@@ -22,6 +23,20 @@ describe('renderPlainFrame (openrtc top --once)', () => {
     expect(rows[1]).toBe('SG_gamma globex support closing   1h01m   0.1   1.9M 210ms  room-SG_gamma');
     expect(frame).toContain('3 sessions');
     expect(frame).toContain('03:04:03 breaker globex: closed -> open: manual trip');
+  });
+
+  it('shows the inference process down, off, or missing from an older worker', () => {
+    const base = snapshot();
+    const inference = base.worker.inference!;
+    const frame = (over: Partial<typeof inference> | undefined) =>
+      renderPlainFrame({ ...base, worker: { ...base.worker, inference: over && { ...inference, ...over } } }, { sort: 'age', width: 120 }).split('\n')[3];
+    expect(frame({ state: 'down', pid: undefined, restarts: 1, failedRequests: 12, lastExit: 'was killed by SIGKILL' })).toBe(
+      'inference DOWN (was killed by SIGKILL): requests fail until it is back  restarts 1  failed 12',
+    );
+    expect(frame({ state: 'disabled', runners: [], disabledReason: 'the inference process is disabled (inference.enabled: false)' })).toBe(
+      'inference off: the inference process is disabled (inference.enabled: false)',
+    );
+    expect(frame(undefined)).toBe('inference: not reported by this worker');
   });
 
   it('with a tenant shows only that tenant: its panel row, its sessions and its events', () => {
