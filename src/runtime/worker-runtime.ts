@@ -26,6 +26,7 @@ import { SharedInference } from '../inference/shared-inference.js';
 import { routeFrameworkLogs } from '../logging/framework-logger.js';
 import type { LogFormat } from '../logging/logger.js';
 import { setProcessLogger } from '../logging/process-logger.js';
+import { routeProcessWarnings } from '../logging/process-warnings.js';
 import { SessionHost } from '../session/session-host.js';
 import { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { WorkerHost } from '../worker/worker-host.js';
@@ -91,6 +92,7 @@ export class WorkerRuntime {
   inference!: SharedInference;
   #warm: WarmStart | undefined;
   #stopping: Promise<StopOutcome> | undefined;
+  #unrouteWarnings: () => void = () => undefined;
   #resolveStopped!: (outcome: StopOutcome) => void;
   readonly stopped = new Promise<StopOutcome>((resolve) => (this.#resolveStopped = resolve));
 
@@ -134,6 +136,7 @@ export class WorkerRuntime {
       ...(this.options.frameworkLogLevel !== undefined ? { level: this.options.frameworkLogLevel } : {}),
       ...(this.options.logFormat !== undefined ? { format: this.options.logFormat } : {}),
     });
+    this.#unrouteWarnings = routeProcessWarnings(logger);
 
     this.load = new LoadMonitor({ settings: loadSettings(config) });
     this.metrics = new WorkerMetrics({
@@ -392,6 +395,7 @@ export class WorkerRuntime {
         await this.ipc.close();
         await this.dispatcher?.close();
         await this.inference.close();
+        this.#unrouteWarnings();
         this.logger.info({ clean: outcome.clean, forced_sessions: outcome.forcedSessions }, 'worker stopped');
         this.#resolveStopped(outcome);
       }
