@@ -11,7 +11,7 @@ import type { DispatchOutcome } from '../../src/dispatcher/types.js';
 import { percentile } from '../stats.js';
 import type { BuiltAgent } from './build-agent.js';
 import { launchWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
-import { readTree } from './process-stats.js';
+import { findInTree, pssBytes, readTree, rssBytes } from './process-stats.js';
 
 export interface DensityOptions {
   /** Calls per second while ramping up. */
@@ -26,6 +26,8 @@ export interface DensityOptions {
   attribution?: AttributionMode;
   /** openrtc only: overload protection (default off: density measures what N sessions cost when forced on one worker). */
   protection?: 'on' | 'off';
+  /** Turns are ended by the local turn detector in the inference process instead of the VAD alone. */
+  turnDetector?: boolean;
 }
 
 export interface DensityRun {
@@ -43,6 +45,12 @@ export interface DensityRun {
   peakRssMiB: number;
   /** Shared pages counted once across the tree: the fairer total for many processes. */
   peakPssMiB: number;
+  /**
+   * The worker's inference process (the local turn detector's model), counted in the totals
+   * above for both kinds: stock forks one per worker, and so does openrtc.
+   */
+  inferenceRssMiB: number;
+  inferencePssMiB: number;
   rssPerSessionMiB: number;
   cpuPctOfCore: number;
   /** openrtc only: event-loop delay over the whole hold, from the probe loaded into the worker. */
@@ -59,6 +67,8 @@ const AGENT_NAME = 'vad-agent';
 const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'openrtc.bench.config.ts');
 const CREDENTIALS = { apiKey: 'bench', apiSecret: 'bench-secret-long-enough-0000000' };
 const MIB = 2 ** 20;
+/** How each kind's inference process is recognised in the worker's process tree. */
+const INFERENCE_PROCESS: Record<WorkerKind, string> = { openrtc: 'src/inference/process-main.js', stock: 'ipc/inference_proc_lazy_main' };
 
 interface ReportLine {
   job: string;
@@ -90,6 +100,7 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       BENCH_AGENT_MODULE: built.agentPath,
       ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}),
       BENCH_OVERLOAD: opts.protection ?? 'off',
+      ...(opts.turnDetector ? { BENCH_TURN_DETECTOR: '1' } : {}),
     },
     ...(kind === 'openrtc' ? { loopProbe: built.loopProbePath } : {}),
   });
@@ -99,11 +110,18 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
 
     let peak = idle.rssBytes;
     let peakPss = idle.pssBytes;
+    let inferenceRss = 0;
+    let inferencePss = 0;
     let stoppedBy: DensityRun['stoppedBy'];
     const sampler = setInterval(() => {
       const now = readTree(worker.pid);
       peak = Math.max(peak, now.rssBytes);
       peakPss = Math.max(peakPss, now.pssBytes);
+      const inference = findInTree(worker.pid, INFERENCE_PROCESS[kind]);
+      if (inference !== undefined) {
+        inferenceRss = Math.max(inferenceRss, rssBytes(inference));
+        inferencePss = Math.max(inferencePss, pssBytes(inference));
+      }
       if (now.rssBytes > opts.memoryCeilingBytes) stoppedBy = 'memory_ceiling';
     }, 250);
 
@@ -170,6 +188,8 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       idleRssMiB: idle.rssBytes / MIB,
       peakRssMiB: peak / MIB,
       peakPssMiB: peakPss / MIB,
+      inferenceRssMiB: inferenceRss / MIB,
+      inferencePssMiB: inferencePss / MIB,
       rssPerSessionMiB: (peak - idle.rssBytes) / MIB / Math.max(1, started.length),
       cpuPctOfCore: ((cpuTo.cpuSeconds - cpuFrom.cpuSeconds) / heldS) * 100,
       ...(loop ? { loop } : {}),

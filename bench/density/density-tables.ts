@@ -7,19 +7,22 @@ const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '-');
 
 export function densityTables(result: DensityResult): string {
   const { settings } = result;
-  const title = `Density: one openrtc worker, real AgentSessions with inference.VAD fed 16 kHz speech in 20 ms frames (calls arrive at ${settings.arrivalsPerS}/s, ${settings.holdMs / 1000} s hold)`;
+  const turns = settings.turnDetector ? 'turns ended by inference.TurnDetector v1-mini' : 'turns ended by the VAD';
+  const title = `Density: one openrtc worker, real AgentSessions with inference.VAD fed 16 kHz speech in 20 ms frames, ${turns} (calls arrive at ${settings.arrivalsPerS}/s, ${settings.holdMs / 1000} s hold)`;
   const rows = result.ours.map((r) => [
     r.sessions,
     `${r.started}${r.stoppedBy ? ' (memory ceiling)' : ''}`,
     r.failures,
+    r.processes,
     round(r.peakRssMiB, 0),
+    round(r.inferenceRssMiB, 0),
     round(r.rssPerSessionMiB),
     round(r.cpuPctOfCore, 0),
     r.loop ? `${round(r.loop.p50Ms, 1)} / ${round(r.loop.p99Ms, 1)} / ${round(r.loop.maxMs, 1)}` : '-',
     `${ms(r.startP50Ms)} / ${ms(r.startP99Ms)}`,
     `${round(r.speechTurnsPerSessionMin, 1)} / ${round(r.repliesPerSessionMin, 1)}`,
   ]);
-  const density = formatTable(title, ['N', 'started', 'failed', 'peak RSS MiB', 'RSS/session MiB', 'CPU % core', 'loop delay p50/p99/max ms', 'start p50/p99 ms', 'VAD turns / replies per min'], rows);
+  const density = formatTable(title, ['N', 'started', 'failed', 'processes', 'peak RSS MiB', 'of it inference process', 'RSS/session MiB', 'CPU % core', 'loop delay p50/p99/max ms', 'start p50/p99 ms', 'VAD turns / replies per min'], rows);
   const held = result.highestNUnder50Ms === undefined ? 'none of the sizes run' : `N = ${result.highestNUnder50Ms}`;
   const ceiling = result.stoppedAtN === undefined ? `no run reached the ${settings.memoryCeilingMiB} MiB memory ceiling` : `stopped at N = ${result.stoppedAtN}: memory ceiling of ${settings.memoryCeilingMiB} MiB`;
   const summary = [
@@ -41,6 +44,7 @@ function sideBySide(result: DensityResult): string {
       round(ours.peakRssMiB / stock.peakRssMiB, 3),
       `${round(stock.peakRssMiB / ours.peakRssMiB, 1)}×`,
       `${round(ours.peakPssMiB, 0)} / ${round(stock.peakPssMiB, 0)} (${round(stock.peakPssMiB / ours.peakPssMiB, 1)}×)`,
+      `${round(ours.inferenceRssMiB, 0)} / ${round(stock.inferenceRssMiB, 0)}`,
       `${round(ours.rssPerSessionMiB)} / ${round(stock.rssPerSessionMiB)}`,
       `${ms(ours.startP50Ms)} / ${ms(stock.startP50Ms)}`,
       `${ms(ours.startP99Ms)} / ${ms(stock.startP99Ms)}`,
@@ -49,8 +53,8 @@ function sideBySide(result: DensityResult): string {
     ]);
   }
   return formatTable(
-    'Same agent, same dispatcher: openrtc (one process) vs stock AgentServer (a process per job); total RSS of the worker and every process it forked',
-    ['N', 'openrtc RSS MiB', 'stock RSS MiB', 'ratio ours/stock', 'less memory', 'PSS MiB ours / stock', 'RSS/session MiB ours / stock', 'start p50 ms ours / stock', 'start p99 ms ours / stock', 'CPU % core ours / stock', 'failed ours / stock'],
+    'Same agent, same dispatcher: openrtc (one process per worker, plus its inference process) vs stock AgentServer (a process per job, plus its inference process); total RSS of the worker and every process it forked',
+    ['N', 'openrtc RSS MiB', 'stock RSS MiB', 'ratio ours/stock', 'less memory', 'PSS MiB ours / stock', 'inference process RSS MiB ours / stock', 'RSS/session MiB ours / stock', 'start p50 ms ours / stock', 'start p99 ms ours / stock', 'CPU % core ours / stock', 'failed ours / stock'],
     rows,
   );
 }

@@ -30,6 +30,7 @@ export function densitySettings(env: NodeJS.ProcessEnv = process.env): DensitySe
     holdMs: Number(env.BENCH_HOLD_MS) || 10_000,
     memoryCeilingBytes: ceilingMiB * 2 ** 20,
     tenants: 10,
+    turnDetector: env.BENCH_TURN_DETECTOR === '1',
   };
 }
 

@@ -58,6 +58,16 @@ export function processTree(root: number): number[] {
   return tree;
 }
 
+/** The command line of a process, arguments separated by spaces; empty for a process that is gone. */
+export function commandLine(pid: number): string {
+  return read(`/proc/${pid}/cmdline`)?.replaceAll('\0', ' ').trim() ?? '';
+}
+
+/** The first process of the tree whose command line contains `marker`. */
+export function findInTree(root: number, marker: string): number | undefined {
+  return processTree(root).find((pid) => commandLine(pid).includes(marker));
+}
+
 export interface TreeReading {
   processes: number;
   rssBytes: number;

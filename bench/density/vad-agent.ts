@@ -67,7 +67,8 @@ export default defineAgent({
         fakeUserSpeeches: utterances(offset, loop.length, SCRIPT_MS).map((u) => ({ startTime: u.startMs, endTime: u.endMs, transcript: QUESTION, sttDelay: 300 })),
       }),
       llm: new voice.testing.FakeLLM([{ input: QUESTION, content: 'We are open nine to five.' }]),
-      turnHandling: { turnDetection: 'vad' },
+      // BENCH_TURN_DETECTOR=1: the local end-of-turn model decides, in the worker's inference process.
+      turnHandling: { turnDetection: process.env.BENCH_TURN_DETECTOR === '1' ? new inference.TurnDetector({ version: 'v1-mini' }) : 'vad' },
     });
     session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
       if (ev.newState === 'speaking') speechTurns += 1;

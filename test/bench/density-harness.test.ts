@@ -14,6 +14,10 @@ describe('density harness', () => {
     expect(run).toMatchObject({ kind: 'openrtc', sessions: 3, started: 3, failures: 0, processes: expect.any(Number) });
     expect(run.stoppedBy).toBeUndefined();
     expect(run.peakRssMiB).toBeGreaterThan(run.idleRssMiB);
+    // The worker's inference process (the turn detector's model) is found and counted, as stock's is.
+    expect(run.processes).toBeGreaterThanOrEqual(2);
+    expect(run.inferenceRssMiB).toBeGreaterThan(100);
+    expect(run.peakRssMiB).toBeGreaterThan(run.inferenceRssMiB);
     expect(run.cpuPctOfCore).toBeGreaterThan(0);
     expect(run.loop?.p99Ms).toBeGreaterThan(0);
     expect(run.startP50Ms).toBeGreaterThanOrEqual(0);
