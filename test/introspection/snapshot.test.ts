@@ -116,6 +116,46 @@ describe('buildSnapshot', () => {
     expect(SnapshotV1.safeParse({ ...snap, v: 2 }).success).toBe(false);
   });
 
+  it("carries the inference process's state, memory and CPU, and still reads a snapshot from a worker without it", () => {
+    const readyAt = NOW - 90_400;
+    const stats = {
+      state: 'running' as const,
+      pid: 4243,
+      runners: ['lk_eot_audio', 'x'.repeat(300)],
+      rssBytes: 335_544_320.4,
+      cpuPct: 2.345,
+      restarts: 1,
+      readyAt,
+      inFlight: 2,
+      failedRequests: 12,
+      lastExit: 'was killed by SIGKILL',
+    };
+    const snap = buildSnapshot(sources({ inference: { stats: () => stats } }));
+    expect(SnapshotV1.parse(snap)).toEqual(snap);
+    expect(snap.worker.inference).toEqual({
+      state: 'running',
+      pid: 4243,
+      runners: ['lk_eot_audio', `${'x'.repeat(255)}…`],
+      rssBytes: 335_544_320,
+      cpuPct: 2.3,
+      restarts: 1,
+      uptimeS: 90,
+      inFlight: 2,
+      failedRequests: 12,
+      lastExit: 'was killed by SIGKILL',
+    });
+
+    const disabled = buildSnapshot(
+      sources({ inference: { stats: () => ({ state: 'disabled', disabledReason: 'the inference process is disabled (inference.enabled: false)', runners: [], rssBytes: 0, cpuPct: 0, restarts: 0, inFlight: 0, failedRequests: 0 }) } }),
+    );
+    expect(SnapshotV1.parse(disabled).worker.inference).toMatchObject({ state: 'disabled', disabledReason: 'the inference process is disabled (inference.enabled: false)' });
+
+    // Added within v1 as an optional field: an older worker's snapshot still parses.
+    const older = buildSnapshot(sources());
+    expect(older.worker.inference).toBeUndefined();
+    expect(SnapshotV1.safeParse(older).success).toBe(true);
+  });
+
   it('gives each session an even memory share of heap growth since idle', () => {
     const src = sources();
     const attribution = new SessionAttribution();
