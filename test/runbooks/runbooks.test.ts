@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, startDevWorker } from '../support/dev-worker.js';
 import { runbookSteps } from './runbook-blocks.js';
 
-const RUNBOOKS = ['tenant-incident.md', 'onboarding-a-tenant.md', 'debugging-density.md', 'deploy-and-drain.md'];
+const RUNBOOKS = ['tenant-incident.md', 'onboarding-a-tenant.md', 'debugging-density.md', 'deploy-and-drain.md', 'slow-turns.md'];
 
 describe('runbooks run against a live worker', () => {
   it('every runbook has shell steps to run', () => {
