@@ -24,13 +24,17 @@ if (!process.send) {
   process.exit(2);
 }
 
-/** @param {Record<string, unknown>} message */
-function send(message) {
-  if (!process.connected) return;
+/**
+ * @param {Record<string, unknown>} message
+ * @param {() => void} [then] called once the message is written (or could not be)
+ */
+function send(message, then) {
+  if (!process.connected) return then?.();
   try {
-    process.send?.(message);
+    process.send?.(message, undefined, undefined, () => then?.());
   } catch {
     // The worker is gone; `disconnect` below ends this process.
+    then?.();
   }
 }
 
@@ -91,8 +95,7 @@ async function shutdown() {
   if (closing) return;
   closing = true;
   await Promise.allSettled([...runners.values()].map((r) => r.close()));
-  send({ t: 'closed' });
-  process.exit(0);
+  send({ t: 'closed' }, () => process.exit(0));
 }
 
 /** @param {{ runners: Record<string, string>, logLevel: string }} init */
@@ -117,10 +120,9 @@ async function initialize(init) {
       return { method, loadMs: Math.round(performance.now() - t0) };
     }),
   ).catch((/** @type {Error & { method?: string }} */ err) => {
-    send({ t: 'init_failed', method: err.method, message: err.message });
-    process.exit(1);
+    send({ t: 'init_failed', method: err.method, message: err.message }, () => process.exit(1));
   });
-  send({ t: 'ready', runners: loaded });
+  if (loaded) send({ t: 'ready', runners: loaded });
 }
 
 process.on('message', (/** @type {any} */ msg) => {

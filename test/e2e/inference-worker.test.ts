@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processTree } from '../../bench/density/process-stats.js';
+import { commandLine, processTree } from '../../bench/density/process-stats.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { FRAMEWORK_COMPONENT } from '../../src/logging/framework-logger.js';
 import { REPO_ROOT, startDevWorker, type DevWorker } from '../support/dev-worker.js';
+import { isAlive, until } from '../support/conditions.js';
 import { runCli } from '../support/run-cli.js';
 
 const CONFIG = path.join(REPO_ROOT, 'test/fixtures/inference/openrtc.turn-detector.config.ts');
@@ -13,39 +12,12 @@ const INFERENCE_MAIN = 'src/inference/process-main.js';
 
 type Line = Record<string, unknown>;
 
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
-}
-
 /** The worker's descendants that are Node processes (tsx's esbuild helper is not one). */
 function nodeDescendants(pid: number): { pid: number; cmd: string }[] {
   return processTree(pid)
     .slice(1)
-    .map((p) => ({ pid: p, cmd: cmdline(p) }))
+    .map((p) => ({ pid: p, cmd: commandLine(p) }))
     .filter((p) => p.cmd.startsWith(process.execPath) || p.cmd.startsWith('node '));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs: number, logs?: string[]): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${logs ? `:\n${logs.slice(-30).join('\n')}` : ''}`);
-    await sleep(100);
-  }
 }
 
 async function snapshot(worker: DevWorker): Promise<SnapshotV1> {
@@ -73,7 +45,7 @@ describe('a worker hosting agents that use the local turn detector (openrtc dev,
       const dispatched = await runCli(['dispatch', '--agent', 'eot', '--tenant', tenant, '--count', '10'], worker.env);
       expect(dispatched.stdout, dispatched.stderr).toContain('10/10 accepted');
     }
-    await until('20 live sessions', () => worker.logs.filter((l) => l.includes('"session started"')).length === 20, 30_000, worker.logs);
+    await until('20 live sessions', () => worker.logs.filter((l) => l.includes('"session started"')).length === 20, 30_000, () => worker.logs.slice(-30).join('\n'));
 
     // While all 20 talk: the worker and one inference process, nothing else.
     const busy = await snapshot(worker);
@@ -83,7 +55,7 @@ describe('a worker hosting agents that use the local turn detector (openrtc dev,
     const children = nodeDescendants(worker.child.pid!);
     expect(children).toEqual([{ pid: inferencePid, cmd: expect.stringContaining(INFERENCE_MAIN) }]);
 
-    await until('every session to end', () => worker.logs.filter((l) => l.includes('"session ended')).length === 20, 60_000, worker.logs);
+    await until('every session to end', () => worker.logs.filter((l) => l.includes('"session ended')).length === 20, 60_000, () => worker.logs.slice(-30).join('\n'));
     lines = worker.logs.map((l) => JSON.parse(l) as Line);
 
     const ended = lines.filter((l) => String(l.msg).startsWith('session ended'));
@@ -146,7 +118,7 @@ describe('a worker with --log-format pretty', () => {
   it("writes agents-js's lines in the same format: no raw JSON in the pretty output", async () => {
     const dispatched = await runCli(['dispatch', '--agent', 'eot', '--tenant', 'acme', '--count', '2'], worker.env);
     expect(dispatched.stdout).toContain('2/2 accepted');
-    await until('both sessions to end', () => worker.logs.filter((l) => l.includes('session ended')).length === 2, 60_000, worker.logs);
+    await until('both sessions to end', () => worker.logs.filter((l) => l.includes('session ended')).length === 2, 60_000, () => worker.logs.slice(-30).join('\n'));
     expect(worker.logs.some((l) => l.includes('fixture: agents-js line from the entry'))).toBe(true);
     expect(worker.logs.some((l) => /component.*livekit-agents/.test(l))).toBe(true);
     expect(worker.logs.filter((l) => l.trimStart().startsWith('{"'))).toEqual([]);

@@ -39,6 +39,13 @@ describe('inference.enabled', () => {
     expect(runtime.snapshot().worker.inference).toMatchObject({ state: 'disabled', runners: [], disabledReason: 'the inference process is disabled (inference.enabled: false)' });
     // Not registered either: with inference off, the local model is never asked for.
     expect(InferenceRunner.registeredRunners.lk_eot_audio).toBeUndefined();
+
+    // Read at start only: a reload says so and changes nothing.
+    writeFileSync(file, `export default { name: 'inf-off', agents: { a: './agent.ts' }, inference: { enabled: true } };\n`);
+    await runtime.reloadConfig();
+    expect(log.lines().map((l) => l.msg)).toContain('inference.enabled is read at start: drain and restart the worker to change it');
+    expect(runtime.inference.state).toBe('disabled');
+    expect(runtime.config.inference.enabled).toBe(false);
   });
 
   it("'auto' starts no process when no runner is registered; true starts one anyway", async () => {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceUnavailableError } from '../../src/inference/errors.js';
 import { SharedInference } from '../../src/inference/shared-inference.js';
@@ -11,31 +10,13 @@ import type { SessionEndedEvent } from '../../src/session/types.js';
 import inferenceClient from '../fixtures/agents/inference-client-agent.js';
 import { ECHO_METHOD, registerEchoRunner, type EchoAnswer } from '../fixtures/inference/echo-runner.js';
 import { localJob, memoryLogger, recordingReservation, waitEnded, type MemoryLog } from '../session/support.js';
+import { isAlive, until } from '../support/conditions.js';
 
 let log: MemoryLog;
 let inference: SharedInference;
 let host: SessionHost;
 const events = new RecentEvents(50);
 let nextJob = 0;
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function startClient(tenant: string, durationMs: number): { jobId: string; ended: Promise<SessionEndedEvent> } {
   const jobId = `job-inf-${++nextJob}`;
