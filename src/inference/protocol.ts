@@ -22,9 +22,9 @@ const shortText = z.string().max(2_000);
 export const FromInferenceProcess = z.discriminatedUnion('t', [
   z.strictObject({
     t: z.literal('ready'),
-    runners: z.array(z.strictObject({ method: z.string().max(256), loadMs: z.number().nonnegative() })),
+    runners: z.array(z.strictObject({ method: z.string(), loadMs: z.number().nonnegative() })),
   }),
-  z.strictObject({ t: z.literal('init_failed'), method: z.string().max(256).optional(), message: shortText }),
+  z.strictObject({ t: z.literal('init_failed'), method: z.string().optional(), message: shortText }),
   z.strictObject({ t: z.literal('response'), id: z.number().int().nonnegative(), data: z.unknown().optional(), error: shortText.optional() }),
   z.strictObject({
     t: z.literal('pong'),

@@ -22,9 +22,3 @@ export function installAgentsLogger(logger, options) {
   slots[LOGGER_SLOT] = logger;
   slots[OPTIONS_SLOT] = options;
 }
-
-/** @returns {boolean} whether anyone (openrtc or agents-js itself) has set agents-js's logger */
-export function agentsLoggerInstalled() {
-  const slots = /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (globalThis));
-  return slots[LOGGER_SLOT] !== undefined;
-}
