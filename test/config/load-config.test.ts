@@ -43,6 +43,7 @@ describe('loadConfig', () => {
     expect(config.circuitBreaker).toEqual({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 });
     expect(config.drainTimeoutMs).toBe(30_000);
     expect(config.introspection).toEqual({ attribution: 'sampled', blockThresholdMs: 50, slowFlagMs: 5_000 });
+    expect(config.inference).toEqual({ enabled: 'auto' });
     expect(config.livekit).toEqual({ url: 'ws://lk:7880', apiKey: 'k', apiSecret: 's' });
   });
 
@@ -57,6 +58,17 @@ describe('loadConfig', () => {
     expect((await loadConfig(undefined, dir, {})).config.introspection).toEqual({ attribution: 'off', blockThresholdMs: 50, slowFlagMs: 5_000 });
     const problems = await problemsOf(`export default { agents: { a: './a.ts' }, introspection: { attribution: true } };`);
     expect(problems).toEqual(['introspection.attribution: expected "sampled", "continuous" or "off", got true']);
+  });
+
+  it("takes inference.enabled 'auto', true or false and names anything else", async () => {
+    for (const enabled of ["'auto'", 'true', 'false']) {
+      const dir = configDir(`export default { agents: { a: './a.ts' }, inference: { enabled: ${enabled} } };`);
+      expect((await loadConfig(undefined, dir, {})).config.inference.enabled).toBe(JSON.parse(enabled.replaceAll("'", '"')));
+    }
+    expect(await problemsOf(`export default { agents: { a: './a.ts' }, inference: { enabled: 'yes' } };`)).toEqual([
+      'inference.enabled: expected "auto", true or false, got "yes"',
+    ]);
+    expect(await problemsOf(`export default { agents: { a: './a.ts' }, inference: { enable: true } };`)).toEqual([expect.stringMatching(/^inference: .*"enable"/)]);
   });
 
   it('reports every problem, one line each', async () => {
