@@ -40,8 +40,9 @@ export async function registerLocalEotRunner(): Promise<LocalEotRegistration> {
   }
   if (InferenceRunner.registeredRunners[method]) return { registered: true, method };
   try {
-    // Resolved from agents-js's own location, as its loader does; loading the binding does not
-    // load the model (the inference process does that once).
+    // agents-js's own check (`_getLocalInferenceModule`) is not exported either: the binding is
+    // required from agents-js's location, as that loader does. Loading the binding does not load
+    // the model (the inference process does that, once).
     createRequire(entry)('@livekit/local-inference');
   } catch (err) {
     return {
