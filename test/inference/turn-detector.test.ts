@@ -75,6 +75,9 @@ describe('inference.TurnDetector({ version: "v1-mini" }) in an in-process sessio
       expect(l.session_id).toBe(l.expect_session);
       expect(l.agent).toBe('eot');
     }
+    // agents-js's own warning, written by its code inside each call, names that call.
+    const thresholds = framework.filter((l) => String(l.msg).startsWith('a non-default turn detection threshold was provided'));
+    expect(thresholds.map((l) => l.session_id).sort()).toEqual([...sessions.keys()].sort());
     // Every tagged line names a real session of that tenant: none is mislabelled.
     for (const l of lines.filter((x) => x.session_id !== undefined)) expect(sessions.get(l.session_id)).toBe(l.tenant);
     // The inference process's own lines belong to no session.
