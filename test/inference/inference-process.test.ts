@@ -7,7 +7,7 @@ import { routeFrameworkLogs } from '../../src/logging/framework-logger.js';
 import { setProcessLogger } from '../../src/logging/process-logger.js';
 import { SessionHost } from '../../src/session/session-host.js';
 import type { SessionEndedEvent } from '../../src/session/types.js';
-import inferenceClient from '../fixtures/agents/inference-client-agent.js';
+import inferenceClient, { clientCalls } from '../fixtures/agents/inference-client-agent.js';
 import { ECHO_METHOD, registerEchoRunner, type EchoAnswer } from '../fixtures/inference/echo-runner.js';
 import { localJob, memoryLogger, recordingReservation, waitEnded, type MemoryLog } from '../session/support.js';
 import { isAlive, until } from '../support/conditions.js';
@@ -95,7 +95,8 @@ describe('the shared inference process', () => {
 
   it('restarts after SIGKILL; meanwhile requests fail at once with a clear error, counted in one incident line, and sessions keep running', async () => {
     const oldPid = inference.pid!;
-    const sessions = [startClient('acme', 6_000), startClient('globex', 6_000), startClient('acme', 6_000)];
+    // The calls last until the test hangs up: the restart may take a while on a loaded machine.
+    const sessions = [startClient('acme', 120_000), startClient('globex', 120_000), startClient('acme', 120_000)];
     await until('every session to get answers', () => sessions.every((s) => log.lines().some((l) => l.msg === 'inference answered' && l.session_id === sessionOf(s.jobId))));
 
     process.kill(oldPid, 'SIGKILL');
@@ -106,10 +107,15 @@ describe('the shared inference process', () => {
     expect(down.pid).toBeUndefined();
     expect(down.lastExit).toBe('was killed by SIGKILL');
 
-    await until('the restart', () => inference.state === 'running' && inference.pid !== oldPid, 30_000);
+    await until('the restart', () => inference.state === 'running' && inference.pid !== oldPid, 60_000);
     const newPid = inference.pid!;
     expect(isAlive(oldPid)).toBe(false);
+    await until('every session to get answers from the new process', () =>
+      sessions.every((s) => log.lines().some((l) => l.msg === 'inference answered' && l.answer_pid === newPid && l.session_id === sessionOf(s.jobId))),
+    );
+    clientCalls.hangUp = true;
     const ends = await Promise.all(sessions.map((s) => s.ended));
+    clientCalls.hangUp = false;
     for (const end of ends) expect(end.outcome).toEqual({ kind: 'success', reason: 'entry_returned' });
 
     const failures = log.lines().filter((l) => l.msg === 'inference failed');
@@ -143,7 +149,7 @@ describe('the shared inference process', () => {
     ]);
     // Loaded again in the new process, once.
     expect(log.lines().filter((l) => l.msg === 'echo runner initialized')).toHaveLength(2);
-  }, 60_000);
+  }, 120_000);
 
   it('reports its memory and CPU, read from the process itself', async () => {
     await until('a ping answer', () => inference.stats().rssBytes > 0);
