@@ -108,6 +108,35 @@ describe('a worker hosting agents that use the local turn detector (openrtc dev,
   });
 });
 
+describe('a worker whose inference process is killed (openrtc dev, as an operator sees it)', () => {
+  let worker: DevWorker;
+  beforeAll(async () => {
+    worker = await startDevWorker(['--config', CONFIG]);
+  }, 120_000);
+  afterAll(async () => {
+    await worker?.stop();
+  });
+
+  it('restarts it; top and the log show the incident once', async () => {
+    const before = (await snapshot(worker)).worker.inference!;
+    process.kill(before.pid!, 'SIGKILL');
+    const after = await (async () => {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+        const inf = (await snapshot(worker)).worker.inference!;
+        if (inf.state === 'running' && inf.pid !== before.pid) return inf;
+      }
+      throw new Error(`the inference process did not come back:\n${worker.logs.slice(-20).join('\n')}`);
+    })();
+    expect(after).toMatchObject({ restarts: 1, lastExit: 'was killed by SIGKILL', runners: ['lk_eot_audio'] });
+    const once = await runCli(['top', '--once'], worker.env);
+    expect(once.stdout.split('\n')[2]).toMatch(new RegExp(`^inference pid ${after.pid} .* restarts 1  failed 0`));
+    expect(once.stdout).toContain('inference process was killed by SIGKILL; restarting');
+    const lines = worker.logs.map((l) => JSON.parse(l) as Line).filter((l) => l.component === 'inference');
+    expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(/^inference process was killed by SIGKILL; restarting in \d+ ms/)]);
+    expect(lines.filter((l) => String(l.msg).startsWith('inference process restarted'))).toHaveLength(1);
+  }, 90_000);
+});
+
 describe('a worker with --log-format pretty', () => {
   let worker: DevWorker;
   beforeAll(async () => {
