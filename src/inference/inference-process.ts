@@ -127,7 +127,7 @@ export class InferenceProcess {
   readonly #killOnExit = () => this.#child?.kill('SIGKILL');
 
   constructor(options: InferenceProcessOptions) {
-    this.#runners = { ...options.runners };
+    this.#runners = Object.assign(Object.create(null) as Record<string, string>, options.runners);
     this.#methods = new Set(Object.keys(options.runners));
     this.#log = options.logger.child({ component: 'inference' });
     this.#logLevel = options.logLevel;
