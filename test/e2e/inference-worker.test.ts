@@ -129,7 +129,7 @@ describe('a worker whose inference process is killed (openrtc dev, as an operato
     })();
     expect(after).toMatchObject({ restarts: 1, lastExit: 'was killed by SIGKILL', runners: ['lk_eot_audio'] });
     const once = await runCli(['top', '--once'], worker.env);
-    expect(once.stdout.split('\n')[2]).toMatch(new RegExp(`^inference pid ${after.pid} .* restarts 1  failed 0`));
+    expect(once.stdout.split('\n')[3]).toMatch(new RegExp(`^inference pid ${after.pid} .* restarts 1  failed 0`));
     expect(once.stdout).toContain('inference process was killed by SIGKILL; restarting');
     const lines = worker.logs.map((l) => JSON.parse(l) as Line).filter((l) => l.component === 'inference');
     expect(lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([expect.stringMatching(/^inference process was killed by SIGKILL; restarting in \d+ ms/)]);
