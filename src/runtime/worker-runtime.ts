@@ -121,6 +121,7 @@ export class WorkerRuntime {
     this.load?.stop();
     this.attribution?.disable();
     await Promise.allSettled([this.worker?.stop(), this.http?.close(), this.ipc?.close(), this.dispatcher?.close(), this.#warm?.closed, this.inference?.close()]);
+    this.#unrouteWarnings();
   }
 
   async #start(): Promise<void> {

@@ -117,16 +117,33 @@ describe('a worker whose inference process is killed (openrtc dev, as an operato
     await worker?.stop();
   });
 
-  it('restarts it; top and the log show the incident once', async () => {
+  it('restarts it; GET / says 503 meanwhile; top and the log show the incident once', async () => {
+    const http = worker.logs.map((l) => JSON.parse(l) as Line).find((l) => typeof l.http === 'string' && String(l.msg).startsWith('http server listening'))?.http as string;
+    const health = async () => {
+      const res = await fetch(`${http}/`);
+      return `${res.status} ${await res.text()}`;
+    };
+    expect(await health()).toBe('200 OK');
+    expect(await (await fetch(`${http}/metrics`)).text()).toMatch(/^lk_agents_child_process_count\{nodename="[^"]*"\} 1$/m);
+
     const before = (await snapshot(worker)).worker.inference!;
     process.kill(before.pid!, 'SIGKILL');
-    const after = await (async () => {
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-        const inf = (await snapshot(worker)).worker.inference!;
-        if (inf.state === 'running' && inf.pid !== before.pid) return inf;
+    // Polled while it restarts (at least the backoff's 250 ms): a probe sees it down, then up again.
+    const answers: string[] = [];
+    const poll = async (want: string, timeoutMs: number) => {
+      for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+        const answer = await health();
+        if (answers.at(-1) !== answer) answers.push(answer);
+        if (answer === want) return;
       }
-      throw new Error(`the inference process did not come back:\n${worker.logs.slice(-20).join('\n')}`);
-    })();
+    };
+    await poll('503 inference process not running', 10_000);
+    await poll('200 OK', 60_000);
+    // Each change of answer, in order: up (until the worker saw the exit), down, up again.
+    expect(answers[0] === '200 OK' ? answers.slice(1) : answers).toEqual(['503 inference process not running', '200 OK']);
+    const after = (await snapshot(worker)).worker.inference!;
+    expect(after.state).toBe('running');
+    expect(after.pid).not.toBe(before.pid);
     expect(after).toMatchObject({ restarts: 1, lastExit: 'was killed by SIGKILL', runners: ['lk_eot_audio'] });
     const once = await runCli(['top', '--once'], worker.env);
     expect(once.stdout.split('\n')[3]).toMatch(new RegExp(`^inference pid ${after.pid} .* restarts 1  failed 0`));

@@ -87,7 +87,7 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
       load: { status: 'available', threshold: 0.7 },
       // `dev` leaves overload protection off unless the config turns it on, as stock's dev mode has no load threshold.
       overload: { enabled: false, max_loop_delay_ms: 60 },
-      inference: { expected: false },
+      inference: { expected: true, running: true },
     });
     expect(info.tenants).toMatchObject({ acme: { cap: 10, breaker: { state: 'closed' } }, globex: { cap: 2, breaker: { state: 'closed' } } });
     expect(info.registrations).toEqual([{ agent_name: 'demo', registered: true, worker_id: expect.stringMatching(/^AW_/) }]);
@@ -152,7 +152,8 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
       expect(s, name).toBeDefined();
       expect(s!.labels.nodename, name).toEqual(expect.any(String));
     }
-    expect(sampleSum(samples, 'lk_agents_child_process_count')).toBe(0);
+    // Sessions run in the worker; the one child is the shared inference process (the turn detector's model).
+    expect(sampleSum(samples, 'lk_agents_child_process_count')).toBe(1);
     expect(sampleSum(samples, 'lk_agents_active_job_count')).toBe(0);
     expect(sampleSum(samples, 'lk_agents_proc_initialize_duration_seconds_count')).toBe(1);
     // Default Node metrics.

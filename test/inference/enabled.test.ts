@@ -31,7 +31,8 @@ describe('inference.enabled', () => {
     runtime = new WorkerRuntime({ configFile: file, cwd: dir, logger: log.logger, dev: true, devPort: 0, socketPath: path.join(dir, 'w.sock') });
     await runtime.start();
     expect(runtime.inference.state).toBe('disabled');
-    expect(runtime.inference.health()).toEqual({ healthy: true });
+    expect(runtime.inference.health()).toEqual({ expected: false });
+    expect(runtime.health()).toMatchObject({ healthy: true, message: 'OK' });
     expect(runtime.inference.pid).toBeUndefined();
     await expect(runtime.inference.doInference('lk_eot_audio', {})).rejects.toThrow(
       'inference method "lk_eot_audio" is not available: the inference process is disabled (inference.enabled: false)',
