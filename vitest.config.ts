@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // One real LiveKit server for the run, shared by every file that needs it.
+    globalSetup: ['test/support/livekit/global-setup.ts'],
     maxWorkers: 2,
   },
 });

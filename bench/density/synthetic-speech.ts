@@ -6,7 +6,7 @@
  */
 export const SAMPLE_RATE = 16_000;
 
-const PHRASE_S = 2.4;
+export const PHRASE_S = 2.4;
 const PAUSE_S = 1.6;
 
 function createRandom(seed: number): () => number {

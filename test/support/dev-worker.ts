@@ -21,37 +21,65 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A real `openrtc dev` worker in a child process, with its own socket directory and dispatcher
- * port, and the environment a CLI needs to reach it.
+ * A real `openrtc` worker (`dev` or `start`) in a child process, with its own socket directory,
+ * and the environment a CLI needs to reach it.
  */
 export interface DevWorker {
   child: ChildProcess;
+  /** The local dispatcher's port (`openrtc dev` only). */
   port: number;
   runtimeDir: string;
   /** Environment for CLI commands aimed at this worker. */
   env: NodeJS.ProcessEnv;
   logs: string[];
+  /** The JSON log lines so far, parsed. */
+  logRecords(): Record<string, unknown>[];
+  /** Resolves with the first log record (from the start) that matches; rejects after `timeoutMs`. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
-export interface DevWorkerOptions {
+export interface WorkerProcessOptions {
+  /** Arguments after `openrtc`, e.g. `['start', '--config', file]`. */
+  args: string[];
+  /** Added to the environment; `LIVEKIT_*` are taken from here only. */
+  env?: NodeJS.ProcessEnv;
+  /** Environment for CLI commands aimed at this worker (beside its socket directory). */
+  cliEnv?: NodeJS.ProcessEnv;
+  port?: number;
+  /** Node flags for the worker alone, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
   /** Share a socket directory with other workers (it is then left in place on stop). */
   runtimeDir?: string;
 }
 
-export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, opts: DevWorkerOptions = {}): Promise<DevWorker> {
-  const port = await freePort();
+function parseRecords(lines: readonly string[]): Record<string, unknown>[] {
+  return lines.flatMap((l) => {
+    try {
+      const v: unknown = JSON.parse(l);
+      return typeof v === 'object' && v !== null ? [v as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<DevWorker> {
   const ownsRuntimeDir = opts.runtimeDir === undefined;
   const runtimeDir = opts.runtimeDir ?? mkdtempSync(path.join(os.tmpdir(), 'openrtc-rt-'));
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env, OPENRTC_RUNTIME_DIR: runtimeDir, ...extraEnv };
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, OPENRTC_RUNTIME_DIR: runtimeDir };
   delete baseEnv.LIVEKIT_URL;
   delete baseEnv.LIVEKIT_API_KEY;
   delete baseEnv.LIVEKIT_API_SECRET;
-  const child = spawn(process.execPath, [OPENRTC_BIN, 'dev', '--port', String(port), '--log-format', 'json', ...args], {
+  Object.assign(baseEnv, opts.env);
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), OPENRTC_BIN, ...opts.args, '--log-format', 'json'], {
     cwd: REPO_ROOT,
     env: baseEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const logs: string[] = [];
   let buffered = '';
   const onData = (chunk: Buffer) => {
@@ -65,33 +93,37 @@ export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.Proce
 
   const deadline = Date.now() + 60_000;
   while (!logs.some((l) => l.includes('openrtc worker') && l.includes('ready'))) {
-    if (child.exitCode !== null) throw new Error(`openrtc dev exited with ${child.exitCode}:\n${logs.join('\n')}`);
+    if (child.exitCode !== null) throw new Error(`openrtc ${opts.args[0]} exited with ${child.exitCode}:\n${logs.join('\n')}`);
     if (Date.now() > deadline) {
       // A worker that never came up must not outlive the test that started it.
       child.kill('SIGKILL');
       if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
-      throw new Error(`openrtc dev did not become ready:\n${logs.join('\n')}`);
+      throw new Error(`openrtc ${opts.args[0]} did not become ready:\n${logs.join('\n')}`);
     }
     await sleep(100);
   }
 
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    OPENRTC_RUNTIME_DIR: runtimeDir,
-    LIVEKIT_URL: `http://127.0.0.1:${port}`,
-    LIVEKIT_API_KEY: 'devkey',
-    LIVEKIT_API_SECRET: 'secret',
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENRTC_RUNTIME_DIR: runtimeDir, ...opts.cliEnv };
   return {
     child,
-    port,
+    port: opts.port ?? 0,
     runtimeDir,
     env,
     logs,
+    exited,
+    logRecords: () => parseRecords(logs),
+    async waitForLog(match, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const found = parseRecords(logs).find(match);
+        if (found) return found;
+        if (Date.now() > until) throw new Error(`no matching worker log line within ${timeoutMs} ms; last lines:\n${logs.slice(-20).join('\n')}`);
+        await sleep(100);
+      }
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        const exited = new Promise((r) => child.once('exit', r));
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
         await exited;
         clearTimeout(timer);
@@ -99,4 +131,20 @@ export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.Proce
       if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface DevWorkerOptions {
+  /** Share a socket directory with other workers (it is then left in place on stop). */
+  runtimeDir?: string;
+}
+
+export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, opts: DevWorkerOptions = {}): Promise<DevWorker> {
+  const port = await freePort();
+  return startWorkerProcess({
+    args: ['dev', '--port', String(port), ...args],
+    env: extraEnv,
+    port,
+    cliEnv: { LIVEKIT_URL: `http://127.0.0.1:${port}`, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' },
+    ...(opts.runtimeDir !== undefined ? { runtimeDir: opts.runtimeDir } : {}),
+  });
 }

@@ -1,0 +1,160 @@
+// A caller process: joins rooms on a real LiveKit server with its own rtc-node (never the
+// worker's), publishes a microphone track of synthetic speech into each, and listens to what the
+// agents publish back. The parent drives it over the IPC channel: `report` answers with what
+// each caller heard, `hangup` leaves every room and exits.
+import {
+  AudioFrame,
+  AudioSource,
+  AudioStream,
+  LocalAudioTrack,
+  type RemoteParticipant,
+  type RemoteTrack,
+  Room,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+  dispose,
+} from '@livekit/rtc-node';
+import { PHRASE_S, SAMPLE_RATE, speechLoop } from '../../../bench/density/synthetic-speech.js';
+import { dominantFrequency, rms, shareAt, SILENCE_RMS } from './audio-analysis.js';
+import type { CallerProcessSpec, CallerReport, CallerSpec, ParentMessage } from './caller-protocol.js';
+
+const FRAME_MS = 20;
+const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
+/** Enough of the agent's voice to measure its frequency to about 1 Hz. */
+const KEEP_SAMPLES = 3 * SAMPLE_RATE;
+
+const spec = JSON.parse(process.env.OPENRTC_CALLER_SPEC ?? '{}') as CallerProcessSpec;
+
+function send(message: unknown): void {
+  process.send?.(message);
+}
+
+/** The shared speech loop, with this caller's marker tone under its voiced part. */
+function voiceOf(markerHz: number | undefined, base: Int16Array): Int16Array {
+  if (markerHz === undefined) return base;
+  const out = new Int16Array(base.length);
+  const phrase = Math.round(PHRASE_S * SAMPLE_RATE);
+  for (let i = 0; i < base.length; i++) {
+    const marker = i < phrase ? 1_500 * Math.sin((2 * Math.PI * markerHz * i) / SAMPLE_RATE) : 0;
+    out[i] = Math.max(-32_768, Math.min(32_767, Math.round(base[i]! + marker)));
+  }
+  return out;
+}
+
+class Caller {
+  readonly room = new Room();
+  readonly report: CallerReport;
+  readonly #spec: CallerSpec;
+  readonly #voice: Int16Array;
+  readonly #heard: number[] = [];
+  #source: AudioSource | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #readers: Promise<void>[] = [];
+
+  constructor(callerSpec: CallerSpec, base: Int16Array) {
+    this.#spec = callerSpec;
+    this.#voice = voiceOf(callerSpec.markerHz, base);
+    this.report = { room: callerSpec.room, identity: callerSpec.identity, connected: false, agents: [], framesReceived: 0, nonSilentFrames: 0 };
+  }
+
+  async join(): Promise<void> {
+    this.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => this.#noteParticipant(p));
+    this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, _pub, participant: RemoteParticipant) => {
+      this.#noteParticipant(participant);
+      if (track.kind === TrackKind.KIND_AUDIO) this.#readers.push(this.#listen(track));
+    });
+    await this.room.connect(spec.url, this.#spec.token, { autoSubscribe: true, dynacast: false });
+    this.report.connected = true;
+    for (const p of this.room.remoteParticipants.values()) this.#noteParticipant(p);
+    if (this.#spec.speak !== false) await this.#speak();
+  }
+
+  #noteParticipant(p: RemoteParticipant): void {
+    const known = this.report.agents.find((a) => a.identity === p.identity);
+    if (known) known.attributes = { ...p.attributes };
+    else this.report.agents.push({ identity: p.identity, attributes: { ...p.attributes } });
+  }
+
+  async #speak(): Promise<void> {
+    const source = new AudioSource(SAMPLE_RATE, 1);
+    this.#source = source;
+    const track = LocalAudioTrack.createAudioTrack('microphone', source);
+    await this.room.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+    // Start somewhere in the loop, so the callers of one process do not speak in unison.
+    let at = Math.floor(Math.random() * (this.#voice.length / FRAME_SAMPLES)) * FRAME_SAMPLES;
+    const started = Date.now();
+    let sent = 0;
+    const tick = () => {
+      // Catch up on wall-clock time, so a busy machine slows nothing down.
+      const due = Math.floor((Date.now() - started) / FRAME_MS) + 1;
+      for (; sent < due; sent++) {
+        if (at + FRAME_SAMPLES > this.#voice.length) at = 0;
+        const samples = this.#voice.slice(at, at + FRAME_SAMPLES);
+        at += FRAME_SAMPLES;
+        source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, FRAME_SAMPLES)).catch(() => undefined);
+      }
+    };
+    this.#timer = setInterval(tick, FRAME_MS);
+  }
+
+  async #listen(track: RemoteTrack): Promise<void> {
+    const stream = new AudioStream(track, SAMPLE_RATE, 1);
+    for await (const frame of stream) {
+      this.report.framesReceived += 1;
+      if (rms(frame.data) < SILENCE_RMS) continue;
+      this.report.nonSilentFrames += 1;
+      for (const s of frame.data) this.#heard.push(s);
+      if (this.#heard.length > KEEP_SAMPLES) this.#heard.splice(0, this.#heard.length - KEEP_SAMPLES);
+    }
+  }
+
+  snapshot(): CallerReport {
+    const heard = this.#heard;
+    if (heard.length < SAMPLE_RATE / 4) return { ...this.report, agents: this.report.agents.map((a) => ({ ...a })) };
+    const [from, to] = spec.voiceBandHz ?? [200, 1_400];
+    const shares: Record<string, number> = {};
+    for (const hz of spec.voicesHz ?? []) shares[String(hz)] = shareAt(heard, SAMPLE_RATE, hz);
+    return {
+      ...this.report,
+      agents: this.report.agents.map((a) => ({ ...a })),
+      dominantHz: dominantFrequency(heard, SAMPLE_RATE, from, to),
+      voiceShares: shares,
+    };
+  }
+
+  async hangUp(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#source?.close().catch(() => undefined);
+    await this.room.disconnect().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  const base = speechLoop();
+  const callers = spec.callers.map((c) => new Caller(c, base));
+  process.on('message', (raw: unknown) => {
+    const msg = raw as ParentMessage;
+    if (msg.type === 'report') send({ type: 'report', id: msg.id, callers: callers.map((c) => c.snapshot()) });
+    if (msg.type === 'hangup') {
+      void (async () => {
+        await Promise.all(callers.map((c) => c.hangUp()));
+        send({ type: 'bye' });
+        await dispose().catch(() => undefined);
+        process.exit(0);
+      })();
+    }
+  });
+  // The parent going away is a hang-up too: never leave a caller in a room.
+  process.on('disconnect', () => process.exit(0));
+  try {
+    await Promise.all(callers.map((c) => c.join()));
+    send({ type: 'ready' });
+  } catch (err) {
+    send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+}
+
+void main();

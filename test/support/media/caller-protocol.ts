@@ -1,0 +1,42 @@
+/** One caller: one participant in one room. */
+export interface CallerSpec {
+  room: string;
+  identity: string;
+  /** A room-join token for `identity` in `room`. */
+  token: string;
+  /** A tone mixed under the caller's voice, so the agent can tell which caller it heard. */
+  markerHz?: number;
+  /** false: join and listen without publishing a microphone. */
+  speak?: boolean;
+}
+
+export interface CallerProcessSpec {
+  url: string;
+  callers: CallerSpec[];
+  /** Band in which the agent's voice is looked for (default 200-1400 Hz). */
+  voiceBandHz?: [number, number];
+  /** Voices to report the share of, in Hz: the caller's own tenant and everyone else's. */
+  voicesHz?: number[];
+}
+
+export interface CallerReport {
+  room: string;
+  identity: string;
+  connected: boolean;
+  /** Every other participant seen in the room, with its attributes. */
+  agents: { identity: string; attributes: Record<string, string> }[];
+  framesReceived: number;
+  /** Frames of the agents' audio louder than silence. */
+  nonSilentFrames: number;
+  /** Strongest frequency in the voice band of the last seconds of non-silent audio heard. */
+  dominantHz?: number;
+  /** Share of that audio's power at each of `voicesHz`. */
+  voiceShares?: Record<string, number>;
+}
+
+export type ParentMessage = { type: 'report'; id: number } | { type: 'hangup' };
+export type CallerMessage =
+  | { type: 'ready' }
+  | { type: 'error'; message: string }
+  | { type: 'report'; id: number; callers: CallerReport[] }
+  | { type: 'bye' };

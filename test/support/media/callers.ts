@@ -1,0 +1,109 @@
+// Spawns caller processes (see caller-process.ts) and talks to them.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AccessToken } from 'livekit-server-sdk';
+import type { CallerMessage, CallerProcessSpec, CallerReport, CallerSpec } from './caller-protocol.js';
+
+const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'caller-process.ts');
+
+export interface ServerCredentials {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+export async function callerToken(server: ServerCredentials, room: string, identity: string): Promise<string> {
+  const at = new AccessToken(server.apiKey, server.apiSecret, { identity, name: identity, ttl: '1h' });
+  at.addGrant({ room, roomJoin: true, canPublish: true, canSubscribe: true });
+  return at.toJwt();
+}
+
+export interface CallerProcess {
+  readonly child: ChildProcess;
+  report(): Promise<CallerReport[]>;
+  /** Leaves every room and waits for the process to exit. */
+  hangUp(): Promise<void>;
+}
+
+export interface CallerOptions {
+  room: string;
+  identity?: string;
+  markerHz?: number;
+  speak?: boolean;
+}
+
+/** One process holding the given callers; resolves once every one is in its room (and speaking). */
+export async function startCallers(
+  server: ServerCredentials,
+  callers: CallerOptions[],
+  extra: Pick<CallerProcessSpec, 'voiceBandHz' | 'voicesHz'> = {},
+): Promise<CallerProcess> {
+  const specs: CallerSpec[] = await Promise.all(
+    callers.map(async (c) => {
+      const identity = c.identity ?? `caller-${c.room}`;
+      return {
+        room: c.room,
+        identity,
+        token: await callerToken(server, c.room, identity),
+        ...(c.markerHz !== undefined ? { markerHz: c.markerHz } : {}),
+        ...(c.speak !== undefined ? { speak: c.speak } : {}),
+      };
+    }),
+  );
+  const spec: CallerProcessSpec = { url: server.url, callers: specs, ...extra };
+  const child = fork(SCRIPT, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, OPENRTC_CALLER_SPEC: JSON.stringify(spec) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4_000)));
+  child.stdout!.on('data', () => undefined);
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`callers did not join within 60 s:\n${stderr}`)), 60_000);
+    const onMessage = (m: CallerMessage) => {
+      if (m.type === 'ready') done(resolve);
+      if (m.type === 'error') done(() => reject(new Error(`caller process failed: ${m.message}\n${stderr}`)));
+    };
+    const onExit = (code: number | null) => done(() => reject(new Error(`caller process exited (${code}) before joining:\n${stderr}`)));
+    const done = (fn: () => void) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      fn();
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+
+  let nextId = 1;
+  return {
+    child,
+    report() {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        if (!child.connected) {
+          reject(new Error('caller process is gone'));
+          return;
+        }
+        const onMessage = (m: CallerMessage) => {
+          if (m.type !== 'report' || m.id !== id) return;
+          child.off('message', onMessage);
+          resolve(m.callers);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'report', id });
+      });
+    },
+    async hangUp() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      if (child.connected) child.send({ type: 'hangup' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
