@@ -1,5 +1,5 @@
 import { AccessToken } from 'livekit-server-sdk';
-import { Job, JobState as ProtoJobState, JobStatus, JobType, Room } from '@livekit/protocol';
+import { Job, JobState as ProtoJobState, JobStatus, JobType, type ParticipantPermission, Room } from '@livekit/protocol';
 import { newId } from './ids.js';
 import type { JobRecord, JobState } from './types.js';
 
@@ -70,7 +70,23 @@ export function jobWithState(job: Job, rec: JobRecord): Job {
   return copy;
 }
 
-/** The token the agent joins the room with, as LiveKit mints it for an accepted job. */
+/** What LiveKit grants a worker that registers without `allowedPermissions`. */
+export const DEFAULT_AGENT_PERMISSIONS = {
+  canSubscribe: true,
+  canPublish: true,
+  canPublishData: true,
+  canUpdateMetadata: true,
+  hidden: false,
+  canSubscribeMetrics: false,
+} as const;
+
+type Permissions = Pick<ParticipantPermission, keyof typeof DEFAULT_AGENT_PERMISSIONS>;
+
+/**
+ * The token the agent joins the room with, as LiveKit mints it for an accepted job
+ * (`BuildAgentToken`): an agent-kind participant, valid for an hour, with the permissions the
+ * worker registered with.
+ */
 export async function participantToken(opts: {
   apiKey: string;
   apiSecret: string;
@@ -79,22 +95,38 @@ export async function participantToken(opts: {
   name: string;
   metadata: string;
   attributes: Record<string, string>;
+  permissions: Permissions;
 }): Promise<string> {
   const at = new AccessToken(opts.apiKey, opts.apiSecret, {
     identity: opts.identity,
     name: opts.name,
     metadata: opts.metadata,
     attributes: opts.attributes,
-    ttl: '6h',
+    ttl: '1h',
   });
+  at.kind = 'agent';
+  const p = opts.permissions;
   at.addGrant({
     room: opts.roomName,
     roomJoin: true,
     agent: true,
-    canPublish: true,
-    canSubscribe: true,
-    canPublishData: true,
-    canUpdateOwnMetadata: true,
+    canPublish: p.canPublish,
+    canSubscribe: p.canSubscribe,
+    canPublishData: p.canPublishData,
+    canUpdateOwnMetadata: p.canUpdateMetadata,
+    canSubscribeMetrics: p.canSubscribeMetrics,
+    ...(p.hidden ? { hidden: true } : {}),
   });
   return at.toJwt();
+}
+
+/**
+ * The job's state as LiveKit puts it on the availability request and the assignment: running on
+ * this worker from the moment it is offered, with the participant identity once accepted.
+ */
+export function offeredJob(job: Job, workerId: string, participantIdentity = ''): Job {
+  const copy = job.clone();
+  const now = BigInt(Date.now()) * 1_000_000n;
+  copy.state = new ProtoJobState({ status: JobStatus.JS_RUNNING, workerId, startedAt: now, updatedAt: now, participantIdentity });
+  return copy;
 }

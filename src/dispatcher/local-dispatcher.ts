@@ -6,6 +6,7 @@ import {
   AgentDispatch,
   AgentDispatchState,
   type CreateAgentDispatchRequest,
+  type DeleteAgentDispatchRequest,
   type Job,
   JobType,
   type ListAgentDispatchRequest,
@@ -91,7 +92,7 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     };
     this.#tokens = new TokenCheck(opts.apiKey, opts.apiSecret);
     const twirp = handleTwirp(
-      { createDispatch: (r) => this.#createDispatch(r), listDispatch: (r) => this.#listDispatch(r) },
+      { createDispatch: (r) => this.#createDispatch(r), listDispatch: (r) => this.#listDispatch(r), deleteDispatch: (r) => this.#deleteDispatch(r) },
       this.#tokens,
       logger,
     );
@@ -311,10 +312,11 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
         name: res.participantName,
         metadata: res.participantMetadata,
         attributes: { ...res.participantAttributes, 'lk.agent_name': worker.agentName },
+        permissions: worker.permissions,
       });
       entry.rec.workerId = worker.workerId;
       entry.rec.participantIdentity = res.participantIdentity;
-      worker.assign(job, token, this.url);
+      worker.assign(job, token, res.participantIdentity);
       // LiveKit counts a job as running from the moment it is assigned.
       this.#setState(entry, 'running', '');
       this.#logger.info({ job_id: jobId, worker_id: worker.workerId, agent: job.agentName }, 'job assigned');
@@ -412,6 +414,19 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     return [...this.#dispatches.values()]
       .filter((d) => d.room === req.room && (!req.dispatchId || d.id === req.dispatchId))
       .map((d) => this.#dispatchProto(d));
+  }
+
+  /** As LiveKit does: the dispatch is gone, and each of its running jobs is terminated. */
+  #deleteDispatch(req: DeleteAgentDispatchRequest): AgentDispatch | undefined {
+    const d = this.#dispatches.get(req.dispatchId);
+    if (!d || d.room !== req.room) return undefined;
+    const proto = this.#dispatchProto(d);
+    this.#dispatches.delete(d.id);
+    for (const jobId of d.jobIds) {
+      const state = this.#jobs.get(jobId)?.rec.state;
+      if (state === 'pending' || state === 'running') this.terminate(jobId);
+    }
+    return proto;
   }
 
   #dispatchProto(d: DispatchEntry): AgentDispatch {

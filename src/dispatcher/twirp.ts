@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type AgentDispatch,
   CreateAgentDispatchRequest,
+  DeleteAgentDispatchRequest,
   ListAgentDispatchRequest,
   ListAgentDispatchResponse,
 } from '@livekit/protocol';
@@ -15,6 +16,8 @@ const MAX_BODY_BYTES = 1 << 20;
 export interface DispatchApi {
   createDispatch(req: CreateAgentDispatchRequest): AgentDispatch;
   listDispatch(req: ListAgentDispatchRequest): AgentDispatch[];
+  /** Undefined when the room has no dispatch of that id. */
+  deleteDispatch(req: DeleteAgentDispatchRequest): AgentDispatch | undefined;
 }
 
 class TwirpError extends Error {
@@ -51,8 +54,10 @@ function sendError(res: ServerResponse, err: TwirpError): void {
   res.end(JSON.stringify({ code: err.code, msg: err.message }));
 }
 
+const METHODS = new Set(['CreateDispatch', 'ListDispatch', 'DeleteDispatch']);
+
 /**
- * `POST /twirp/livekit.AgentDispatchService/{CreateDispatch,ListDispatch}`, JSON or protobuf as
+ * `POST /twirp/livekit.AgentDispatchService/{CreateDispatch,ListDispatch,DeleteDispatch}`, JSON or protobuf as
  * Twirp allows, authorised by a token with the roomAdmin grant (for that room, if it names one).
  */
 export function handleTwirp(api: DispatchApi, tokens: TokenCheck, logger: Logger) {
@@ -62,7 +67,7 @@ export function handleTwirp(api: DispatchApi, tokens: TokenCheck, logger: Logger
       if (!path.startsWith(PREFIX)) throw new TwirpError(404, 'bad_route', `no handler for ${path}`);
       if (req.method !== 'POST') throw new TwirpError(404, 'bad_route', 'twirp methods take POST');
       const method = path.slice(PREFIX.length);
-      if (method !== 'CreateDispatch' && method !== 'ListDispatch') throw new TwirpError(404, 'bad_route', `no method ${method}`);
+      if (!METHODS.has(method)) throw new TwirpError(404, 'bad_route', `no method ${method}`);
 
       const grant = await tokens.videoGrant(bearerToken(req));
       if (!grant) throw new TwirpError(401, 'unauthenticated', 'invalid or missing token');
@@ -90,6 +95,17 @@ export function handleTwirp(api: DispatchApi, tokens: TokenCheck, logger: Logger
         if (!r.room) throw new TwirpError(400, 'invalid_argument', 'room is required');
         checkRoom(r.room);
         reply = api.createDispatch(r);
+      } else if (method === 'DeleteDispatch') {
+        const r = parse(
+          (j) => DeleteAgentDispatchRequest.fromJson(j as never, { ignoreUnknownFields: true }),
+          (b) => DeleteAgentDispatchRequest.fromBinary(b),
+        );
+        if (!r.room) throw new TwirpError(400, 'invalid_argument', 'room is required');
+        checkRoom(r.room);
+        const deleted = api.deleteDispatch(r);
+        // LiveKit's own answer for an unknown id.
+        if (!deleted) throw new TwirpError(404, 'not_found', 'dispatch ID not found');
+        reply = deleted;
       } else {
         const r = parse(
           (j) => ListAgentDispatchRequest.fromJson(j as never, { ignoreUnknownFields: true }),

@@ -10,12 +10,14 @@ import {
   ServerMessage,
   type UpdateJobStatus,
   WorkerMessage,
+  type ParticipantPermission,
   WorkerPong,
   WorkerStatus,
   AvailabilityRequest,
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
+import { DEFAULT_AGENT_PERMISSIONS, offeredJob } from './job-builder.js';
 import type { WorkerRecord } from './types.js';
 
 /** LiveKit closes a socket that has not registered within this time. */
@@ -56,6 +58,8 @@ export class WorkerSession {
   namespace = '';
   version = '';
   jobType: JobType = JobType.JT_ROOM;
+  /** What the worker asked its participants to be allowed; LiveKit's defaults when it asked nothing. */
+  permissions: Pick<ParticipantPermission, keyof typeof DEFAULT_AGENT_PERMISSIONS> = { ...DEFAULT_AGENT_PERMISSIONS };
   status: WorkerStatus = WorkerStatus.WS_AVAILABLE;
   load = 0;
   readonly jobs = new Set<string>();
@@ -112,13 +116,18 @@ export class WorkerSession {
         resolve(a);
       };
       this.#pending.set(job.id, { sentAt: performance.now(), settle });
-      this.#send(new ServerMessage({ message: { case: 'availability', value: new AvailabilityRequest({ job }) } }));
+      this.#send(new ServerMessage({ message: { case: 'availability', value: new AvailabilityRequest({ job: offeredJob(job, this.workerId) }) } }));
     });
   }
 
-  assign(job: Job, token: string, url: string): void {
+  /** Like LiveKit, no URL: the worker joins the server it registered with. */
+  assign(job: Job, token: string, participantIdentity: string): void {
     this.jobs.add(job.id);
-    this.#send(new ServerMessage({ message: { case: 'assignment', value: new JobAssignment({ job, token, url }) } }));
+    this.#send(
+      new ServerMessage({
+        message: { case: 'assignment', value: new JobAssignment({ job: offeredJob(job, this.workerId, participantIdentity), token }) },
+      }),
+    );
   }
 
   terminate(jobId: string): void {
@@ -161,6 +170,17 @@ export class WorkerSession {
         this.namespace = m.value.namespace ?? '';
         this.version = m.value.version;
         this.jobType = m.value.type;
+        const asked = m.value.allowedPermissions;
+        if (asked) {
+          this.permissions = {
+            canSubscribe: asked.canSubscribe,
+            canPublish: asked.canPublish,
+            canPublishData: asked.canPublishData,
+            canUpdateMetadata: asked.canUpdateMetadata,
+            hidden: asked.hidden,
+            canSubscribeMetrics: asked.canSubscribeMetrics,
+          };
+        }
         this.#send(
           new ServerMessage({
             message: { case: 'register', value: new RegisterWorkerResponse({ workerId: this.workerId, serverInfo: SERVER_INFO }) },

@@ -24,7 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('livekit', {
     available: true,
     binary: binary.path,
-    server: { url: server.url, httpUrl: server.httpUrl, apiKey: server.apiKey, apiSecret: server.apiSecret, ports: server.ports },
+    server: { url: server.url, httpUrl: server.httpUrl, apiKey: server.apiKey, apiSecret: server.apiSecret, ports: server.ports, logFile: server.logFile },
   } satisfies LivekitProvided);
   return async () => {
     await server.stop();

@@ -2,7 +2,7 @@
 // its own key pair, a generated config file, and a stop by pid. A server can be killed and
 // started again on the same ports, as an outage would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,12 +25,21 @@ export interface LivekitServerInfo {
   apiKey: string;
   apiSecret: string;
   ports: LivekitServerPorts;
+  /** Everything the server has written, across restarts. */
+  logFile: string;
+}
+
+/** The server's log so far. */
+export function readServerLog(info: Pick<LivekitServerInfo, 'logFile'>): string {
+  try {
+    return readFileSync(info.logFile, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export interface LivekitServer extends LivekitServerInfo {
   readonly pid: number | undefined;
-  /** The server's log so far (last 2 MB), for assertions and failure messages. */
-  logs(): string;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL, as a crash would: no goodbye to any client. */
@@ -47,8 +56,6 @@ export interface StartOptions {
   udpPorts?: number;
   readyTimeoutMs?: number;
 }
-
-const LOG_LIMIT = 2 * 2 ** 20;
 
 function configYaml(info: LivekitServerInfo): string {
   const { ports } = info;
@@ -102,29 +109,25 @@ export async function startLivekitServer(opts: StartOptions): Promise<LivekitSer
   const udpPorts = opts.udpPorts ?? 3;
   const base = await freePortRange(2 + udpPorts);
   const ports: LivekitServerPorts = { signal: base, rtcTcp: base + 1, udpFrom: base + 2, udpTo: base + 1 + udpPorts };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-livekit-'));
   const info: LivekitServerInfo = {
     url: `ws://127.0.0.1:${ports.signal}`,
     httpUrl: `http://127.0.0.1:${ports.signal}`,
     apiKey: opts.apiKey ?? 'openrtc-test',
     apiSecret: opts.apiSecret ?? 'openrtc-test-secret-at-least-32-chars',
     ports,
+    logFile: path.join(dir, 'server.log'),
   };
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-livekit-'));
   const configFile = path.join(dir, 'livekit.yaml');
   writeFileSync(configFile, configYaml(info), { mode: 0o600 });
 
-  let log = '';
-  const append = (chunk: Buffer) => {
-    log += chunk.toString();
-    if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT / 2);
-  };
   let child: ChildProcess;
   const launch = async () => {
-    // --dev: single node, no Redis, development logging and defaults; the keys come from the config.
-    child = spawn(opts.binary, ['--dev', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', append);
-    child.stderr!.on('data', append);
-    await ready(info.httpUrl, child, () => log, opts.readyTimeoutMs ?? 30_000);
+    const log = openSync(info.logFile, 'a');
+    // --dev: single node, no Redis, development defaults; the keys come from the config.
+    child = spawn(opts.binary, ['--dev', '--config', configFile], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    await ready(info.httpUrl, child, () => readServerLog(info), opts.readyTimeoutMs ?? 30_000);
   };
   await launch();
 
@@ -142,7 +145,6 @@ export async function startLivekitServer(opts: StartOptions): Promise<LivekitSer
     get pid() {
       return child.pid;
     },
-    logs: () => log,
     async stop(graceMs) {
       await stop(graceMs);
       rmSync(dir, { recursive: true, force: true });
