@@ -19,6 +19,7 @@ import { describeError, installProcessErrorHandlers, routeSessionErrors } from '
 import { buildJobContext, isLocalJob, type MediaMode } from './job-context.js';
 import type {
   SessionEndedEvent,
+  SessionEndingEvent,
   SessionListener,
   SessionStartedEvent,
   SessionStartRequest,
@@ -296,6 +297,7 @@ export class SessionHost implements SessionsPort {
         await this.#bounded(session, 'onSessionEnd', () => onEnd(ctx));
       }
       if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
+      this.#emitEnding(session);
       await this.#bounded(session, 'room.disconnect', () => room.disconnect());
       await Promise.all(ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)));
     } catch (err) {
@@ -361,6 +363,20 @@ export class SessionHost implements SessionsPort {
 
   #emitStarted(event: SessionStartedEvent): void {
     for (const l of this.#listeners) this.#safe(() => l.started?.(event));
+  }
+
+  #emitEnding(session: LiveSession): void {
+    const { scope, end } = session;
+    if (!end) return;
+    const event: SessionEndingEvent = {
+      sessionId: scope.sessionId,
+      jobId: scope.jobId,
+      tenant: scope.tenant,
+      agent: scope.agent,
+      outcome: end.outcome,
+      ...(end.error !== undefined ? { error: end.error } : {}),
+    };
+    for (const l of this.#listeners) this.#safe(() => l.ending?.(event));
   }
 
   #emitEnded(event: SessionEndedEvent): void {

@@ -31,8 +31,19 @@ export interface SessionEndedEvent extends SessionStartedEvent {
   durationMs: number;
 }
 
+/** The outcome is known and the agent is about to leave its room. */
+export interface SessionEndingEvent extends SessionStartedEvent {
+  outcome: SessionOutcome;
+  error?: string;
+}
+
 export interface SessionListener {
   started?(event: SessionStartedEvent): void;
+  /**
+   * Before the agent leaves the room: LiveKit records a job whose agent leaves before the job
+   * reports its end as failed ("agent worker left the room"), so the final job status goes out here.
+   */
+  ending?(event: SessionEndingEvent): void;
   ended?(event: SessionEndedEvent): void;
 }
 

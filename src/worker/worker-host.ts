@@ -5,7 +5,7 @@ import type { HostRejectReason } from '../admission/reasons.js';
 import type { AdmissionDecision } from '../admission/types.js';
 import { LoadModel, type LiveCounts, type LoadReport } from '../load/load-model.js';
 import { describeError } from '../session/failure-attribution.js';
-import type { SessionEndedEvent, SessionsPort } from '../session/types.js';
+import type { SessionEndingEvent, SessionsPort } from '../session/types.js';
 import type { AdmissionPort } from './admission-port.js';
 import { AgentConnection } from './connection.js';
 import { JobUpdateQueue } from './job-update-queue.js';
@@ -91,6 +91,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   readonly #jobAgent = new Map<string, string>();
   readonly #queued = new Map<string, JobUpdateQueue>();
   readonly #load: { report(live: LiveCounts): LoadReport };
+  /** Running jobs whose final status already went to the server. */
+  readonly #reported = new Set<string>();
   #loadTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #lastLoad = new Map<string, { key: string; load: number }>();
@@ -116,6 +118,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       started: (e) => {
         this.#sendForJob(e.jobId, updateJobMessage(e.jobId, JobStatus.JS_RUNNING));
       },
+      ending: (e) => this.#reportJobEnd(e),
       ended: (e) => this.#onSessionEnded(e),
     });
     const registered: Promise<void>[] = [];
@@ -378,12 +381,20 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     void this.#opts.sessions.terminate(t.jobId, 'terminated');
   }
 
-  #onSessionEnded(e: SessionEndedEvent): void {
+  /** The job's final status, once: before the agent leaves the room when the session says so. */
+  #reportJobEnd(e: SessionEndingEvent): void {
+    if (!this.#jobAgent.has(e.jobId) || this.#reported.has(e.jobId)) return;
+    this.#reported.add(e.jobId);
     const msg =
       e.outcome.kind === 'success'
         ? updateJobMessage(e.jobId, JobStatus.JS_SUCCESS)
         : updateJobMessage(e.jobId, JobStatus.JS_FAILED, e.error ? `${e.outcome.reason}: ${e.error}` : e.outcome.reason);
     this.#sendForJob(e.jobId, msg);
+  }
+
+  #onSessionEnded(e: SessionEndingEvent): void {
+    this.#reportJobEnd(e);
+    this.#reported.delete(e.jobId);
     this.#jobAgent.delete(e.jobId);
     this.#reportLoad(false);
   }

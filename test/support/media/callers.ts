@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RoomConfiguration } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import type { CallerMessage, CallerProcessSpec, CallerReport, CallerSpec } from './caller-protocol.js';
 
@@ -13,9 +14,11 @@ export interface ServerCredentials {
   apiSecret: string;
 }
 
-export async function callerToken(server: ServerCredentials, room: string, identity: string): Promise<string> {
+export async function callerToken(server: ServerCredentials, room: string, identity: string, roomConfig?: RoomConfiguration): Promise<string> {
   const at = new AccessToken(server.apiKey, server.apiSecret, { identity, name: identity, ttl: '1h' });
-  at.addGrant({ room, roomJoin: true, canPublish: true, canSubscribe: true });
+  at.addGrant({ room, roomJoin: true, roomCreate: true, canPublish: true, canSubscribe: true });
+  // A room this caller creates by joining starts with these settings, agents included.
+  if (roomConfig) at.roomConfig = roomConfig;
   return at.toJwt();
 }
 
@@ -31,6 +34,7 @@ export interface CallerOptions {
   identity?: string;
   markerHz?: number;
   speak?: boolean;
+  roomConfig?: RoomConfiguration;
 }
 
 /** One process holding the given callers; resolves once every one is in its room (and speaking). */
@@ -45,7 +49,7 @@ export async function startCallers(
       return {
         room: c.room,
         identity,
-        token: await callerToken(server, c.room, identity),
+        token: await callerToken(server, c.room, identity, c.roomConfig),
         ...(c.markerHz !== undefined ? { markerHz: c.markerHz } : {}),
         ...(c.speak !== undefined ? { speak: c.speak } : {}),
       };

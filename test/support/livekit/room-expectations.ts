@@ -1,0 +1,47 @@
+// What the real-room tests wait for and check, in one place: a session's log lines in the
+// worker, and what a caller heard.
+import { expect } from 'vitest';
+import type { DevWorker } from '../dev-worker.js';
+import type { CallerProcess } from '../media/callers.js';
+import type { CallerReport } from '../media/caller-protocol.js';
+
+type LogRecord = Record<string, unknown>;
+
+export function inRoom(room: string, msg: string): (r: LogRecord) => boolean {
+  return (r) => r.room === room && r.msg === msg;
+}
+
+/** The session of `room` joined it, heard its caller speak, and answered. */
+export async function expectConversation(worker: DevWorker, room: string, tenant: string, markerHz: number, timeoutMs = 45_000): Promise<void> {
+  const joined = await worker.waitForLog(inRoom(room, 'agent in room'), timeoutMs);
+  expect(joined).toMatchObject({ tenant, attributes: expect.objectContaining({ tenant }) });
+  const speaking = await worker.waitForLog(inRoom(room, 'user speaking'), timeoutMs);
+  expect(speaking.tenant).toBe(tenant);
+  const heard = await worker.waitForLog(inRoom(room, 'heard caller'), timeoutMs);
+  // The marker is this room's caller's own: no other caller's audio reached this session.
+  expect(Math.abs(Number(heard.marker_hz) - markerHz)).toBeLessThanOrEqual(5);
+  await worker.waitForLog(inRoom(room, 'agent replied'), timeoutMs);
+}
+
+/** Polls the callers until `room`'s caller has heard at least `frames` loud frames. */
+export async function heardAgent(callers: CallerProcess, room: string, frames = 25, timeoutMs = 45_000): Promise<CallerReport> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const report = (await callers.report()).find((c) => c.room === room);
+    if (report && report.nonSilentFrames >= frames && report.dominantHz !== undefined) return report;
+    if (Date.now() > until) throw new Error(`the caller in ${room} heard no agent audio within ${timeoutMs} ms: ${JSON.stringify(report)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The caller heard `voiceHz` and, of every other voice, nothing. */
+export function expectVoice(report: CallerReport, voiceHz: number, otherVoicesHz: number[]): void {
+  expect(Math.abs((report.dominantHz ?? 0) - voiceHz), `${report.room} heard ${report.dominantHz} Hz`).toBeLessThanOrEqual(3);
+  expect(report.voiceShares?.[String(voiceHz)] ?? 0).toBeGreaterThan(0.3);
+  for (const other of otherVoicesHz) expect(report.voiceShares?.[String(other)] ?? 0, `${report.room}: share of ${other} Hz`).toBeLessThan(0.01);
+}
+
+/** The session's last line: `session ended: <reason>` or `session failed: <reason>`. */
+export function sessionEnded(worker: DevWorker, sessionId: unknown, timeoutMs = 30_000): Promise<LogRecord> {
+  return worker.waitForLog((r) => r.session_id === sessionId && /^session (ended|failed): /.test(String(r.msg)), timeoutMs);
+}
