@@ -1,14 +1,30 @@
 import { defineConfig } from 'vitest/config';
 
+const shared = {
+  // Integration tests open real sockets and fork real processes; two cores are shared.
+  testTimeout: 30_000,
+  hookTimeout: 30_000,
+  pool: 'forks',
+  maxWorkers: 2,
+} as const;
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-    // Integration tests open real sockets and fork real processes; two cores are shared.
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    pool: 'forks',
-    // One real LiveKit server for the run, shared by every file that needs it.
-    globalSetup: ['test/support/livekit/global-setup.ts'],
-    maxWorkers: 2,
+    projects: [
+      {
+        test: { ...shared, name: 'openrtc', include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], exclude: ['test/livekit/**'] },
+      },
+      {
+        // Real rooms cost real CPU (WebRTC, Opus, a VAD per call): these run after the rest, so
+        // they do not compete with it for the two cores, against one LiveKit server for them all.
+        test: {
+          ...shared,
+          name: 'livekit',
+          include: ['test/livekit/**/*.test.ts'],
+          globalSetup: ['test/support/livekit/global-setup.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

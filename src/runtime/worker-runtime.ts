@@ -1,4 +1,5 @@
 import { version as agentsVersion } from '@livekit/agents';
+import { dispose as disposeMedia } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
@@ -396,6 +397,9 @@ export class WorkerRuntime {
         await this.ipc.close();
         await this.dispatcher?.close();
         await this.inference.close();
+        // rtc-node's native side keeps the process alive once any room has connected; every
+        // session is gone by now, so release it rather than leave it to the exit grace.
+        await disposeMedia().catch((err: unknown) => this.logger.warn({ error: String(err) }, 'media runtime did not shut down cleanly'));
         this.#unrouteWarnings();
         this.logger.info({ clean: outcome.clean, forced_sessions: outcome.forcedSessions }, 'worker stopped');
         this.#resolveStopped(outcome);

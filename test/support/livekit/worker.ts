@@ -7,7 +7,7 @@ export const LIVEKIT_TEST_CONFIG = path.join(REPO_ROOT, 'test/fixtures/livekit/o
 export const ROOM_AGENT = 'room-voice';
 
 /** `openrtc start` against a real server, as the README runs it. */
-export function startLivekitWorker(server: LivekitServerInfo, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<DevWorker> {
+export function startLivekitWorker(server: LivekitServerInfo, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<DevWorker> {
   const livekit = { LIVEKIT_URL: server.url, LIVEKIT_API_KEY: server.apiKey, LIVEKIT_API_SECRET: server.apiSecret };
-  return startWorkerProcess({ args: ['start', '--config', LIVEKIT_TEST_CONFIG, ...args], env: { ...livekit, ...env }, cliEnv: livekit });
+  return startWorkerProcess({ args: ['start', '--config', LIVEKIT_TEST_CONFIG], env: { ...livekit, ...env }, cliEnv: livekit, nodeArgs });
 }
