@@ -98,11 +98,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .option('--dialed-number <number>', 'dialed phone number, sent as the "dialed_number" metadata key')
       .option('--url <url>', 'LiveKit or local dispatcher URL (default: LIVEKIT_URL, else the running dev worker\'s dispatcher, else http://127.0.0.1:7880)')
       .addOption(new Option('--socket <path>', 'with several dev workers running: the one whose local dispatcher to use'))
+      .option('--wait <seconds>', 'how long to wait for each job to be taken (default 15)', positiveInt('--wait'))
       .option('--json', 'print results as JSON')
       .addHelpText(
         'after',
         '\nExit status: 0 when every job was accepted; 1 when any was not (rejected, failed, no worker for\n' +
-          'the agent, or no answer in time: pending), or the dispatcher could not be reached; 2 for bad flags.',
+          'the agent, no answer in time: pending, or never assigned by LiveKit: unassigned), or the\n' +
+          'dispatcher could not be reached; 2 for bad flags.',
       )
       .action(async (opts) => {
         const { dispatchCommand } = await import('./commands/dispatch.js');

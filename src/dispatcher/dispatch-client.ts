@@ -21,7 +21,12 @@ export interface DispatchJobsOptions {
   pollMs?: number;
 }
 
-export type DispatchResultStatus = 'accepted' | 'rejected' | 'pending' | 'failed';
+/**
+ * `unassigned`: the dispatch never got a job. That is how LiveKit answers a job that every worker
+ * rejected (or that no worker could take): it keeps the dispatch and records no job, and says
+ * nothing about why. The local dispatcher records the rejection, with its reason, instead.
+ */
+export type DispatchResultStatus = 'accepted' | 'rejected' | 'unassigned' | 'pending' | 'failed';
 
 export interface DispatchResult {
   index: number;
@@ -86,7 +91,14 @@ export async function dispatchJobs(opts: DispatchJobsOptions): Promise<DispatchR
         known = interpretDispatch(current);
       }
       if (known) return { ...base, ...known };
-      return { ...base, ...(lastJobId ? { jobId: lastJobId } : {}), status: 'pending', message: `no answer within ${waitMs} ms` };
+      if (!lastJobId) {
+        return {
+          ...base,
+          status: 'unassigned',
+          message: `no worker took the job within ${waitMs} ms; LiveKit records no job and no reason for a job every worker rejected (the worker's log and \`openrtc tenant show\` say why)`,
+        };
+      }
+      return { ...base, jobId: lastJobId, status: 'pending', message: `no answer within ${waitMs} ms` };
     }),
   );
 }

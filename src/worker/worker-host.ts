@@ -9,6 +9,7 @@ import type { SessionEndingEvent, SessionsPort } from '../session/types.js';
 import type { AdmissionPort } from './admission-port.js';
 import { AgentConnection } from './connection.js';
 import { JobUpdateQueue } from './job-update-queue.js';
+import { OutageLedger } from './outage-ledger.js';
 import {
   acceptMessage,
   JobStatus,
@@ -91,6 +92,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   readonly #jobAgent = new Map<string, string>();
   readonly #queued = new Map<string, JobUpdateQueue>();
   readonly #load: { report(live: LiveCounts): LoadReport };
+  readonly #outages = new OutageLedger();
   /** Running jobs whose final status already went to the server. */
   readonly #reported = new Set<string>();
   #loadTimer: NodeJS.Timeout | undefined;
@@ -137,15 +139,37 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       registered.push(new Promise((resolve) => conn.once('registered', () => resolve())));
       this.#queued.set(agentName, new JobUpdateQueue(this.#opts.maxQueuedJobUpdates ?? 1_000));
       conn.on('registered', (workerId) => {
-        logger.info({ agent_name: agentName, worker_id: workerId, worker: this.#opts.workerName }, 'registered with LiveKit');
+        const outage = this.#outages.recovered(agentName);
+        if (outage) {
+          const ended = Object.keys(outage.ended).length;
+          logger.info(
+            {
+              agent_name: agentName,
+              worker_id: workerId,
+              worker: this.#opts.workerName,
+              outage_ms: outage.outageMs,
+              sessions_still_running: outage.stillRunning,
+              sessions_ended: outage.ended,
+            },
+            `registered with LiveKit again after ${Math.round(outage.outageMs / 1000)} s: of the ${outage.stillRunning.length + ended} sessions live at the drop, ${outage.stillRunning.length} still running, ${ended} ended`,
+          );
+        } else {
+          logger.info({ agent_name: agentName, worker_id: workerId, worker: this.#opts.workerName }, 'registered with LiveKit');
+        }
         this.#flushQueued(conn);
         this.#lastLoad.delete(agentName);
         this.#reportLoad(true);
         this.emit('connected', { agentName, workerId });
       });
       conn.on('disconnected', (reason) => {
-        // Live sessions keep running: their media connection is separate from this socket.
-        logger.warn({ agent_name: agentName, reason, live_sessions: this.#opts.sessions.active().length }, 'lost the LiveKit connection');
+        const live = [...this.#jobAgent].filter(([, name]) => name === agentName).map(([jobId]) => jobId);
+        this.#outages.dropped(agentName, live);
+        // Live sessions keep running: their media connection is separate from this socket. Each
+        // ends on its own if its room goes too, and the reconnect line says which did.
+        logger.warn(
+          { agent_name: agentName, reason, live_sessions: live.length, job_ids: live },
+          `lost the LiveKit connection; ${live.length} live sessions keep running on their own media connections`,
+        );
         this.emit('disconnected', { agentName, reason });
       });
       conn.on('message', (msg) => this.#onMessage(conn, msg));
@@ -393,6 +417,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   }
 
   #onSessionEnded(e: SessionEndingEvent): void {
+    this.#outages.ended(e.jobId, `${e.outcome.kind}: ${e.outcome.reason}`);
     this.#reportJobEnd(e);
     this.#reported.delete(e.jobId);
     this.#jobAgent.delete(e.jobId);

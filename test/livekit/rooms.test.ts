@@ -8,6 +8,8 @@ import { sharedLivekit } from '../support/livekit/provided.js';
 import { expectConversation, expectVoice, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
 import { ROOM_AGENT, startLivekitWorker } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
+import { runCli } from '../support/run-cli.js';
+import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 
 /**
  * `openrtc start` against a real LiveKit server: LiveKit's own dispatch starts the sessions, each
@@ -85,4 +87,70 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
         .toMatch(/"status": "JS_SUCCESS", "error": ""/);
     }
   }, 150_000);
+
+  /** Worker log lines about rejected jobs so far. */
+  const rejections = () => worker.logRecords().filter((r) => String(r.msg).startsWith('rejected job: '));
+  const snapshot = async () => SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+
+  it('rejects a tenant at its cap and a malformed tenant; LiveKit drops the job: no retry, no job, no session', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
+    const held = `capped-held-${tag}`;
+    const over = `capped-over-${tag}`;
+    const malformed = `malformed-${tag}`;
+
+    // `capped` holds one session at a time: this one fills it.
+    const heldDispatch = await api.createDispatch(held, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'capped' }) });
+    await worker.waitForLog(inRoom(held, 'agent in room'));
+
+    const before = rejections().length;
+    const serverLogFrom = readServerLog(server).length;
+    const overDispatch = await api.createDispatch(over, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'capped' }) });
+    await expect.poll(() => rejections().length, { timeout: 15_000 }).toBe(before + 1);
+    const malformedDispatch = await api.createDispatch(malformed, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'bad tenant!' }) });
+    await expect.poll(() => rejections().length, { timeout: 15_000 }).toBe(before + 2);
+    expect(rejections().slice(before).map((r) => r.reason)).toEqual(['tenant_capacity', 'invalid_tenant']);
+
+    // What LiveKit does with a job its only worker rejected: it tries the other workers for the
+    // agent (there are none), gives up, and keeps the dispatch with no job at all.
+    await expect
+      .poll(() => readServerLog(server).slice(serverLogFrom).split('\n').filter((l) => l.includes('no worker available to handle job')).length, { timeout: 15_000 })
+      .toBe(2);
+    const serverSaid = readServerLog(server).slice(serverLogFrom);
+    expect(serverSaid).toMatch(/failed to assign job to worker.*"error": "worker not available".*"retry": true/);
+    expect(serverSaid).toMatch(/no worker available to handle job.*"error": "no workers with sufficient capacity"/);
+
+    // Freeing the cap does not bring the job back: LiveKit never offers it again.
+    await api.deleteDispatch(heldDispatch.id, held);
+    const heldStarted = await worker.waitForLog(inRoom(held, 'session started'));
+    await sessionEnded(worker, heldStarted.session_id);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(rejections()).toHaveLength(before + 2);
+    for (const [room, d] of [[over, overDispatch], [malformed, malformedDispatch]] as const) {
+      const [listed] = await api.listDispatch(room);
+      expect(listed?.id).toBe(d.id);
+      expect(listed?.state?.jobs ?? []).toEqual([]);
+      // No session ever ran for it.
+      expect(worker.logRecords().filter((r) => r.room === room)).toEqual([]);
+    }
+
+    // The worker's counters say the same.
+    const snap = await snapshot();
+    expect(snap.tenants.find((t) => t.tenant === 'capped')).toMatchObject({ accepted: 1, succeeded: 1, rejected: { tenant_capacity: 1 }, active: 0 });
+    expect(snap.worker.totals.rejected).toMatchObject({ tenant_capacity: 1, invalid_tenant: 1 });
+  }, 120_000);
+
+  it('openrtc dispatch works against the server as the README shows', async () => {
+    const accepted = await runCli(['dispatch', '--agent', ROOM_AGENT, '--tenant', 'acme', '--count', '2'], worker.env);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(accepted.stdout).toMatch(/^#1 room=openrtc-[0-9a-f]{6}-1 accepted job AJ_\w+$/m);
+    expect(accepted.stdout).toContain('2/2 accepted');
+    const rooms = [...accepted.stdout.matchAll(/room=(\S+) accepted/g)].map((m) => m[1]!);
+    for (const room of rooms) expect((await worker.waitForLog(inRoom(room, 'agent in room'))).tenant).toBe('acme');
+
+    const rejected = await runCli(['dispatch', '--agent', ROOM_AGENT, '--tenant', 'bad tenant!', '--wait', '3'], worker.env);
+    expect(rejected.code, rejected.stderr).toBe(0);
+    expect(rejected.stdout).toMatch(/#1 room=\S+ unassigned no worker took the job within 3000 ms/);
+    expect(rejected.stdout).toContain('0/1 accepted');
+  }, 90_000);
 });

@@ -16,6 +16,8 @@ export interface DispatchOptions {
   dialedNumber?: string;
   url?: string;
   socket?: string;
+  /** Seconds to wait for each job's state. */
+  wait?: number;
   json?: boolean;
 }
 
@@ -103,6 +105,7 @@ export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
       ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
       metadata,
       count: opts.count,
+      ...(opts.wait !== undefined ? { waitMs: opts.wait * 1000 } : {}),
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -13,14 +13,22 @@ export function inRoom(room: string, msg: string): (r: LogRecord) => boolean {
 
 /** The session of `room` joined it, heard its caller speak, and answered. */
 export async function expectConversation(worker: DevWorker, room: string, tenant: string, markerHz: number, timeoutMs = 45_000): Promise<void> {
-  const joined = await worker.waitForLog(inRoom(room, 'agent in room'), timeoutMs);
+  const until = Date.now() + timeoutMs;
+  const next = async (msg: string) => {
+    try {
+      return await worker.waitForLog(inRoom(room, msg), Math.max(1, until - Date.now()));
+    } catch {
+      throw new Error(`room ${room}: no "${msg}" from its session within ${timeoutMs} ms`);
+    }
+  };
+  const joined = await next('agent in room');
   expect(joined).toMatchObject({ tenant, attributes: expect.objectContaining({ tenant }) });
-  const speaking = await worker.waitForLog(inRoom(room, 'user speaking'), timeoutMs);
+  const speaking = await next('user speaking');
   expect(speaking.tenant).toBe(tenant);
-  const heard = await worker.waitForLog(inRoom(room, 'heard caller'), timeoutMs);
+  const heard = await next('heard caller');
   // The marker is this room's caller's own: no other caller's audio reached this session.
-  expect(Math.abs(Number(heard.marker_hz) - markerHz)).toBeLessThanOrEqual(5);
-  await worker.waitForLog(inRoom(room, 'agent replied'), timeoutMs);
+  expect(Math.abs(Number(heard.marker_hz) - markerHz), `${room} heard a marker of ${String(heard.marker_hz)} Hz`).toBeLessThanOrEqual(5);
+  await next('agent replied');
 }
 
 /** Polls the callers until `room`'s caller has heard at least `frames` loud frames. */

@@ -57,13 +57,14 @@ class Caller {
   readonly #heard = new Int16Array(KEEP_SAMPLES);
   #heardCount = 0;
   #source: AudioSource | undefined;
+  #micSid: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #readers: Promise<void>[] = [];
 
   constructor(callerSpec: CallerSpec, base: Int16Array) {
     this.#spec = callerSpec;
     this.#voice = voiceOf(callerSpec.markerHz, base);
-    this.report = { room: callerSpec.room, identity: callerSpec.identity, connected: false, agents: [], framesReceived: 0, nonSilentFrames: 0 };
+    this.report = { room: callerSpec.room, identity: callerSpec.identity, connected: false, agents: [], framesReceived: 0, nonSilentFrames: 0, speaking: false };
   }
 
   async join(): Promise<void> {
@@ -88,7 +89,9 @@ class Caller {
     const source = new AudioSource(SAMPLE_RATE, 1);
     this.#source = source;
     const track = LocalAudioTrack.createAudioTrack('microphone', source);
-    await this.room.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+    const publication = await this.room.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+    this.#micSid = publication.sid;
+    this.report.speaking = true;
     // Start somewhere in the loop, so the callers of one process do not speak in unison.
     let at = Math.floor(Math.random() * (this.#voice.length / FRAME_SAMPLES)) * FRAME_SAMPLES;
     const started = Date.now();
@@ -115,7 +118,16 @@ class Caller {
       if (rms(frame.data) < SILENCE_RMS) continue;
       this.report.nonSilentFrames += units;
       for (const sample of frame.data) this.#heard[this.#heardCount++ % KEEP_SAMPLES] = sample;
+      // Half a second of the answer is an answer.
+      if (this.#spec.untilAnswered && this.report.speaking && this.report.nonSilentFrames >= 25) void this.#stopSpeaking();
     }
+  }
+
+  async #stopSpeaking(): Promise<void> {
+    this.report.speaking = false;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#micSid) await this.room.localParticipant?.unpublishTrack(this.#micSid).catch(() => undefined);
   }
 
   /** The ring in time order. */

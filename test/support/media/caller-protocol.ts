@@ -8,6 +8,11 @@ export interface CallerSpec {
   markerHz?: number;
   /** false: join and listen without publishing a microphone. */
   speak?: boolean;
+  /**
+   * Stop speaking (unpublish the microphone) once the agent's answer has been heard, and keep
+   * listening: a caller who asked and got an answer. Lets many rooms share a small machine.
+   */
+  untilAnswered?: boolean;
 }
 
 export interface CallerProcessSpec {
@@ -28,6 +33,8 @@ export interface CallerReport {
   framesReceived: number;
   /** Frames of the agents' audio louder than silence. */
   nonSilentFrames: number;
+  /** Whether the microphone is still published. */
+  speaking: boolean;
   /** Strongest frequency in the voice band of the last seconds of non-silent audio heard. */
   dominantHz?: number;
   /** Share of that audio's power at each of `voicesHz`. */

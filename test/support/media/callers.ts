@@ -34,6 +34,7 @@ export interface CallerOptions {
   identity?: string;
   markerHz?: number;
   speak?: boolean;
+  untilAnswered?: boolean;
   roomConfig?: RoomConfiguration;
 }
 
@@ -52,6 +53,7 @@ export async function startCallers(
         token: await callerToken(server, c.room, identity, c.roomConfig),
         ...(c.markerHz !== undefined ? { markerHz: c.markerHz } : {}),
         ...(c.speak !== undefined ? { speak: c.speak } : {}),
+        ...(c.untilAnswered !== undefined ? { untilAnswered: c.untilAnswered } : {}),
       };
     }),
   );
