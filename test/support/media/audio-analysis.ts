@@ -48,13 +48,30 @@ export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number
   return scan(Math.max(fromHz, coarse - 10), Math.min(toHz, coarse + 10), 1);
 }
 
-/** Share of the signal's power (by Parseval, its mean square) that sits at `hz`. */
-export function shareAt(samples: ArrayLike<number>, sampleRate: number, hz: number): number {
-  let sum = 0;
-  for (let i = 0; i < samples.length; i++) sum += samples[i]! * samples[i]!;
-  const meanSquare = samples.length ? sum / samples.length : 0;
-  // A pure tone of amplitude A has mean square A²/2 and Goertzel power A²/4.
-  return meanSquare > 0 ? (2 * powerAt(samples, sampleRate, hz)) / meanSquare : 0;
+/**
+ * Share of a short stretch's power that sits at `hz`: 1 for a pure tone at `hz`, near 0 for a
+ * tone a few of the stretch's frequency bins away. A Hann window keeps a neighbouring voice's
+ * leakage far below that (about -60 dB four bins off); the stretch must be one piece of audio,
+ * not pieces joined with phase jumps.
+ */
+export function toneShare(samples: ArrayLike<number>, sampleRate: number, hz: number): number {
+  const n = samples.length;
+  if (n === 0) return 0;
+  const windowed = new Float64Array(n);
+  let sumW = 0;
+  let sumW2 = 0;
+  let energy = 0;
+  for (let i = 0; i < n; i++) {
+    const w = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1));
+    sumW += w;
+    sumW2 += w * w;
+    windowed[i] = samples[i]! * w;
+    energy += windowed[i]! * windowed[i]!;
+  }
+  if (energy === 0) return 0;
+  // powerAt divides by n²; undo it. A tone of amplitude A gives |X|² = A²(Σw)²/4 and Σy² = A²Σw²/2.
+  const x2 = powerAt(windowed, sampleRate, hz) * n * n;
+  return (2 * x2 * sumW2) / (sumW * sumW * energy);
 }
 
 /** A pure tone, 16-bit, for test voices. */

@@ -17,7 +17,7 @@ import {
   dispose,
 } from '@livekit/rtc-node';
 import { PHRASE_S, SAMPLE_RATE, speechLoop } from '../../../bench/density/synthetic-speech.js';
-import { dominantFrequency, rms, shareAt, SILENCE_RMS } from './audio-analysis.js';
+import { dominantFrequency, rms, SILENCE_RMS, toneShare } from './audio-analysis.js';
 import type { CallerProcessSpec, CallerReport, CallerSpec, ParentMessage } from './caller-protocol.js';
 
 /**
@@ -56,6 +56,9 @@ class Caller {
   /** The last KEEP_SAMPLES loud samples heard, as a ring. */
   readonly #heard = new Int16Array(KEEP_SAMPLES);
   #heardCount = 0;
+  #loudFrames = 0;
+  /** Per voice: the sum over loud frames of the frame's share at that voice. */
+  readonly #shareSums = new Map<number, number>();
   #source: AudioSource | undefined;
   #micSid: string | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -118,6 +121,8 @@ class Caller {
       if (rms(frame.data) < SILENCE_RMS) continue;
       this.report.nonSilentFrames += units;
       for (const sample of frame.data) this.#heard[this.#heardCount++ % KEEP_SAMPLES] = sample;
+      this.#loudFrames += 1;
+      for (const hz of spec.voicesHz ?? []) this.#shareSums.set(hz, (this.#shareSums.get(hz) ?? 0) + toneShare(frame.data, SAMPLE_RATE, hz));
       // Half a second of the answer is an answer.
       if (this.#spec.untilAnswered && this.report.speaking && this.report.nonSilentFrames >= 25) void this.#stopSpeaking();
     }
@@ -145,7 +150,7 @@ class Caller {
     if (heard.length < SAMPLE_RATE / 4) return { ...this.report, agents: this.report.agents.map((a) => ({ ...a })) };
     const [from, to] = spec.voiceBandHz ?? [200, 1_400];
     const shares: Record<string, number> = {};
-    for (const hz of spec.voicesHz ?? []) shares[String(hz)] = shareAt(heard, SAMPLE_RATE, hz);
+    for (const hz of spec.voicesHz ?? []) shares[String(hz)] = (this.#shareSums.get(hz) ?? 0) / Math.max(1, this.#loudFrames);
     return {
       ...this.report,
       agents: this.report.agents.map((a) => ({ ...a })),

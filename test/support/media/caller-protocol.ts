@@ -37,7 +37,7 @@ export interface CallerReport {
   speaking: boolean;
   /** Strongest frequency in the voice band of the last seconds of non-silent audio heard. */
   dominantHz?: number;
-  /** Share of that audio's power at each of `voicesHz`. */
+  /** Mean, over the loud frames heard, of each frame's share of power at each of `voicesHz`. */
   voiceShares?: Record<string, number>;
 }
 
