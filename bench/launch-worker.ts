@@ -11,14 +11,49 @@ import { IpcClient } from '../src/ipc/ipc-client.js';
 import { listWorkers } from '../src/ipc/socket-path.js';
 import { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
 import { processTree } from './density/process-stats.js';
+import { readServerLog, type LivekitServerInfo } from '../test/support/livekit/livekit-server.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export type WorkerKind = 'openrtc' | 'stock';
 
+/** Where the worker registers: the local dispatcher, or a real LiveKit server. */
+export interface AgentServerTarget {
+  url: string;
+  /** Resolves once a worker for `agentName` registers; called just before the worker starts. */
+  registered(agentName: string): Promise<void>;
+}
+
+export function dispatcherTarget(dispatcher: LocalDispatcher): AgentServerTarget {
+  return {
+    url: dispatcher.url,
+    registered: (agentName) =>
+      new Promise<void>((resolve) => {
+        const onWorker = (w: { agentName: string }) => {
+          if (w.agentName !== agentName) return;
+          dispatcher.off('worker_registered', onWorker);
+          resolve();
+        };
+        dispatcher.on('worker_registered', onWorker);
+      }),
+  };
+}
+
+export function livekitTarget(server: LivekitServerInfo): AgentServerTarget {
+  return {
+    url: server.url,
+    async registered(agentName) {
+      // The server logs each registration; only those after this point count.
+      const from = readServerLog(server).length;
+      const line = new RegExp(`worker registered.*"agentName": "${agentName}"`);
+      while (!line.test(readServerLog(server).slice(from))) await sleep(100);
+    },
+  };
+}
+
 export interface WorkerLaunch {
   kind: WorkerKind;
-  dispatcher: LocalDispatcher;
+  target: AgentServerTarget;
   credentials: { apiKey: string; apiSecret: string };
   /** The name the worker registers under; the launch waits for it. */
   agentName: string;
@@ -55,11 +90,11 @@ export interface LaunchedWorker {
 }
 
 export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker> {
-  const { kind, dispatcher, credentials } = launch;
+  const { kind, target, credentials } = launch;
   const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-rt-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    LIVEKIT_URL: dispatcher.url,
+    LIVEKIT_URL: target.url,
     LIVEKIT_API_KEY: credentials.apiKey,
     LIVEKIT_API_SECRET: credentials.apiSecret,
     OPENRTC_RUNTIME_DIR: runtimeDir,
@@ -86,14 +121,7 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
 
-  const registered = new Promise<void>((resolve) => {
-    const onWorker = (w: { agentName: string }) => {
-      if (w.agentName !== launch.agentName) return;
-      dispatcher.off('worker_registered', onWorker);
-      resolve();
-    };
-    dispatcher.on('worker_registered', onWorker);
-  });
+  const registered = target.registered(launch.agentName);
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${kind} worker exited with ${code} before registering:\n${stderr}`))));
   const timeout = sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`${kind} worker did not register within 60 s:\n${stderr}`)));
   await Promise.race([registered, exited, timeout]);

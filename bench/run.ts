@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAdmissionOverWire } from './admission-wire.js';
-import { benchAttributionWithSessions, benchDensity, densitySettings } from './density/density.js';
+import { benchAttributionWithSessions, benchDensity, densitySettings, type DensityMedia } from './density/density.js';
 import { attributionTable, densityTables } from './density/density-tables.js';
 import { benchAdmission, benchAttributionOverhead, benchHookCost, benchSnapshot, benchSubscribers } from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
@@ -133,7 +133,7 @@ const sections: Record<string, Section> = {
   },
 
   async density() {
-    const result = await benchDensity(densitySettings(), (run) => {
+    const result = await benchDensity(densitySettings(process.env, media), (run) => {
       const loop = run.loop ? `, loop p99 ${round(run.loop.p99Ms, 1)} ms` : '';
       console.error(`  density: ${run.kind} N=${run.sessions}: ${run.started} started, peak RSS ${Math.round(run.peakRssMiB)} MiB${loop}`);
     });
@@ -179,7 +179,16 @@ const sections: Record<string, Section> = {
   },
 };
 
-const wanted = process.argv.slice(2);
+// `--media room` runs the density section on real rooms; every other argument names a section.
+const args = process.argv.slice(2);
+const mediaAt = args.indexOf('--media');
+const mediaArg = mediaAt >= 0 ? args[mediaAt + 1] : 'none';
+if (mediaArg !== 'none' && mediaArg !== 'room') {
+  console.error(`--media must be "none" or "room", got ${JSON.stringify(mediaArg)}`);
+  process.exit(2);
+}
+const media: DensityMedia = mediaArg;
+const wanted = mediaAt >= 0 ? args.filter((_, i) => i !== mediaAt && i !== mediaAt + 1) : args;
 const unknown = wanted.filter((name) => !Object.hasOwn(sections, name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark section: ${unknown.join(', ')} (known: ${Object.keys(sections).join(', ')})`);
@@ -193,7 +202,8 @@ const file = path.join(dir, 'latest.json');
 const results: Record<string, unknown> = existsSync(file) && wanted.length > 0 ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;
-  results[name] = await run();
+  // Real-room figures sit beside the no-room ones, never over them.
+  results[name === 'density' && media === 'room' ? 'densityRooms' : name] = await run();
 }
 results.machine = machine;
 mkdirSync(dir, { recursive: true });

@@ -8,10 +8,12 @@ import ts from 'typescript';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Inside the repo, so the emitted modules resolve `@livekit/agents` from its node_modules. */
 const OUT = path.join(HERE, '.build');
-const SOURCES = ['vad-agent.ts', 'synthetic-speech.ts', 'stock-worker.ts', 'loop-probe.ts'];
+const SOURCES = ['vad-agent.ts', 'room-vad-agent.ts', 'tone-tts.ts', 'synthetic-speech.ts', 'stock-worker.ts', 'loop-probe.ts'];
 
 export interface BuiltAgent {
   agentPath: string;
+  /** The same agent on a real room: joins it and runs its session on the caller's audio. */
+  roomAgentPath: string;
   stockWorkerPath: string;
   loopProbePath: string;
 }
@@ -26,5 +28,10 @@ export function buildAgent(): BuiltAgent {
     });
     writeFileSync(path.join(OUT, file.replace(/\.ts$/, '.js')), outputText);
   }
-  return { agentPath: path.join(OUT, 'vad-agent.js'), stockWorkerPath: path.join(OUT, 'stock-worker.js'), loopProbePath: path.join(OUT, 'loop-probe.js') };
+  return {
+    agentPath: path.join(OUT, 'vad-agent.js'),
+    roomAgentPath: path.join(OUT, 'room-vad-agent.js'),
+    stockWorkerPath: path.join(OUT, 'stock-worker.js'),
+    loopProbePath: path.join(OUT, 'loop-probe.js'),
+  };
 }

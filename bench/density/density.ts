@@ -4,9 +4,15 @@ import os from 'node:os';
 import { median } from '../stats.js';
 import { buildAgent } from './build-agent.js';
 import type { AttributionMode } from '../../src/config/schema.js';
+import { findServerBinary, INSTALL_COMMAND } from '../../scripts/livekit-server.js';
 import { runDensity, type DensityOptions, type DensityRun } from './density-run.js';
+import { runRoomDensity } from './room-density-run.js';
+
+/** `none`: audio pushed straight into each session. `room`: real rooms on a real LiveKit server. */
+export type DensityMedia = 'none' | 'room';
 
 export interface DensitySettings extends DensityOptions {
+  media: DensityMedia;
   ours: number[];
   stock: number[];
 }
@@ -21,11 +27,15 @@ function numbers(value: string | undefined, fallback: number[]): number[] {
 }
 
 /** Defaults from the issue; environment variables narrow a run while investigating. */
-export function densitySettings(env: NodeJS.ProcessEnv = process.env): DensitySettings {
+export function densitySettings(env: NodeJS.ProcessEnv = process.env, media: DensityMedia = 'none'): DensitySettings {
   const ceilingMiB = Number(env.BENCH_MEMORY_CEILING_MIB) || Math.min(16_384, Math.floor((os.totalmem() / 2 ** 20) * 0.6));
+  // A real room costs far more than audio pushed in (WebRTC, Opus, rtc-node's event traffic), and
+  // its callers and the server share the machine: smaller sizes tell the story there.
+  const rooms = media === 'room';
   return {
-    ours: numbers(env.BENCH_DENSITY_N, [5, 10, 20, 50, 100, 200, 400]),
-    stock: numbers(env.BENCH_STOCK_N, [5, 10, 20]),
+    media,
+    ours: numbers(env.BENCH_DENSITY_N, rooms ? [5, 10, 20, 30] : [5, 10, 20, 50, 100, 200, 400]),
+    stock: numbers(env.BENCH_STOCK_N, rooms ? [5, 10] : [5, 10, 20]),
     arrivalsPerS: Number(env.BENCH_ARRIVALS_PER_S) || 20,
     holdMs: Number(env.BENCH_HOLD_MS) || 10_000,
     memoryCeilingBytes: ceilingMiB * 2 ** 20,
@@ -45,6 +55,12 @@ export interface DensityResult {
 
 export async function benchDensity(settings: DensitySettings = densitySettings(), onRun: (run: DensityRun) => void = () => undefined): Promise<DensityResult> {
   const built = buildAgent();
+  let run = (kind: 'openrtc' | 'stock', n: number) => runDensity(kind, n, built, settings);
+  if (settings.media === 'room') {
+    const binary = findServerBinary();
+    if (!binary) throw new Error(`density --media room needs the LiveKit server: run \`${INSTALL_COMMAND}\` (or set LIVEKIT_SERVER_BIN)`);
+    run = (kind, n) => runRoomDensity(kind, n, built, settings, binary.path);
+  }
   const ours: DensityRun[] = [];
   const stock: DensityRun[] = [];
   let stoppedAtN: number | undefined;
@@ -54,11 +70,11 @@ export async function benchDensity(settings: DensitySettings = densitySettings()
   };
   // The sizes both run are measured back to back, so a noisy neighbour hits both alike.
   for (const n of [...new Set([...settings.ours, ...settings.stock])].sort((a, b) => a - b)) {
-    if (settings.stock.includes(n)) record(stock, await runDensity('stock', n, built, settings));
+    if (settings.stock.includes(n)) record(stock, await run('stock', n));
     if (settings.ours.includes(n) && stoppedAtN === undefined) {
-      const run = await runDensity('openrtc', n, built, settings);
-      record(ours, run);
-      if (run.stoppedBy) stoppedAtN = n;
+      const row = await run('openrtc', n);
+      record(ours, row);
+      if (row.stoppedBy) stoppedAtN = n;
     }
   }
   const held = ours.filter((r) => !r.stoppedBy && r.failures === 0 && r.loop && r.loop.p99Ms < LOOP_P99_LIMIT_MS);

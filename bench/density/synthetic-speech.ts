@@ -18,10 +18,10 @@ function createRandom(seed: number): () => number {
 }
 
 /** One phrase and one pause, looped by the caller. Built once and shared by every session. */
-export function speechLoop(seed = 7): Int16Array {
+export function speechLoop(seed = 7, pauseS = PAUSE_S): Int16Array {
   const random = createRandom(seed);
   const phrase = Math.round(PHRASE_S * SAMPLE_RATE);
-  const total = phrase + Math.round(PAUSE_S * SAMPLE_RATE);
+  const total = phrase + Math.round(pauseS * SAMPLE_RATE);
   const out = new Int16Array(total);
   let phase = 0;
   for (let i = 0; i < total; i++) {

@@ -73,10 +73,3 @@ export function toneShare(samples: ArrayLike<number>, sampleRate: number, hz: nu
   const x2 = powerAt(windowed, sampleRate, hz) * n * n;
   return (2 * x2 * sumW2) / (sumW * sumW * energy);
 }
-
-/** A pure tone, 16-bit, for test voices. */
-export function tone(hz: number, sampleRate: number, samples: number, amplitude = 8_000, phaseFrom = 0): Int16Array {
-  const out = new Int16Array(samples);
-  for (let i = 0; i < samples; i++) out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * (phaseFrom + i)) / sampleRate));
-  return out;
-}

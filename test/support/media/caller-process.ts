@@ -167,8 +167,13 @@ class Caller {
 }
 
 async function main(): Promise<void> {
-  const base = speechLoop();
-  const callers = spec.callers.map((c) => new Caller(c, base));
+  const loops = new Map<number | undefined, Int16Array>();
+  const loopFor = (pauseMs: number | undefined) => {
+    let loop = loops.get(pauseMs);
+    if (!loop) loops.set(pauseMs, (loop = pauseMs === undefined ? speechLoop() : speechLoop(7, pauseMs / 1000)));
+    return loop;
+  };
+  const callers = spec.callers.map((c) => new Caller(c, loopFor(c.pauseMs)));
   process.on('message', (raw: unknown) => {
     const msg = raw as ParentMessage;
     if (msg.type === 'report') send({ type: 'report', id: msg.id, callers: callers.map((c) => c.snapshot()) });

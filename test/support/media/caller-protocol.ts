@@ -13,6 +13,8 @@ export interface CallerSpec {
    * listening: a caller who asked and got an answer. Lets many rooms share a small machine.
    */
   untilAnswered?: boolean;
+  /** Silence after each phrase, in ms (default: the synthetic speech's own 1.6 s). */
+  pauseMs?: number;
 }
 
 export interface CallerProcessSpec {

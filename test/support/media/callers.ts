@@ -35,6 +35,7 @@ export interface CallerOptions {
   markerHz?: number;
   speak?: boolean;
   untilAnswered?: boolean;
+  pauseMs?: number;
   roomConfig?: RoomConfiguration;
 }
 
@@ -54,6 +55,7 @@ export async function startCallers(
         ...(c.markerHz !== undefined ? { markerHz: c.markerHz } : {}),
         ...(c.speak !== undefined ? { speak: c.speak } : {}),
         ...(c.untilAnswered !== undefined ? { untilAnswered: c.untilAnswered } : {}),
+        ...(c.pauseMs !== undefined ? { pauseMs: c.pauseMs } : {}),
       };
     }),
   );
