@@ -31,6 +31,9 @@ export default defineAgent({
     const failure = meta.simulate_failure ?? tenant.config?.settings?.simulateFailure;
     if (typeof failure === 'string' && failure) throw new Error(failure);
 
+    // Joins the room when a LiveKit server dispatched the job (the agent shows up as a participant
+    // with its tenant attribute); a no-op for the local dispatcher's jobs, which have no room.
+    await ctx.connect();
     const providers = tenantProviders({ llm: defaultLLM });
     const session = new voice.AgentSession({ llm: providers.llm as voice.AgentSessionOptions['llm'] });
     await session.start({ agent: new voice.Agent({ instructions: providers.instructions ?? 'You are a helpful voice assistant.' }) });
