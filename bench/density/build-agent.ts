@@ -8,7 +8,7 @@ import ts from 'typescript';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Inside the repo, so the emitted modules resolve `@livekit/agents` from its node_modules. */
 const OUT = path.join(HERE, '.build');
-const SOURCES = ['vad-agent.ts', 'room-vad-agent.ts', 'tone-tts.ts', 'synthetic-speech.ts', 'stock-worker.ts', 'loop-probe.ts'];
+const SOURCES = ['vad-agent.ts', 'room-vad-agent.ts', 'tone-tts.ts', 'session-report.ts', 'synthetic-speech.ts', 'stock-worker.ts', 'loop-probe.ts'];
 
 export interface BuiltAgent {
   agentPath: string;

@@ -11,7 +11,7 @@ import { startLivekitServer } from '../../test/support/livekit/livekit-server.js
 import { startCallers, type CallerProcess } from '../../test/support/media/callers.js';
 import { launchWorker, livekitTarget, type WorkerKind } from '../launch-worker.js';
 import type { BuiltAgent } from './build-agent.js';
-import { AGENT_NAME, CONFIG, densityRow, readReport, sampleMemory, type DensityOptions, type DensityRun } from './density-run.js';
+import { AGENT_NAME, CONFIG, densityRow, holdAndMeasure, readReport, sampleMemory, waitForReports, type DensityOptions, type DensityRun } from './density-run.js';
 import { cpuSeconds, readTree } from './process-stats.js';
 
 /** Rooms per caller process; a run uses at most four such processes. */
@@ -56,36 +56,19 @@ export async function runRoomDensity(kind: WorkerKind, sessions: number, built: 
     const groups = Array.from({ length: processes }, (_, p) => rooms.filter((_, i) => i % processes === p));
     callers.push(...(await Promise.all(groups.map((group) => startCallers(server, group.map((room) => ({ room })))))));
 
-    const startedBy = Date.now() + 60_000;
-    const startedCount = () => readReport(reportFile).filter((l) => l.event === 'started').length;
-    while (startedCount() < rooms.length && Date.now() < startedBy && !memory.stoppedBy) await sleep(250);
+    await waitForReports(reportFile, 'started', rooms.length, 60_000, () => memory.stoppedBy !== undefined);
 
     const media = () => ({ server: server.pid ? cpuSeconds(server.pid) : 0, callers: callers.reduce((s, c) => s + (c.child.pid ? cpuSeconds(c.child.pid) : 0), 0) });
-    const cpuFrom = readTree(worker.pid);
     const mediaFrom = media();
-    const holdFrom = Date.now();
-    worker.resetLoopProbe();
-    while (Date.now() - holdFrom < opts.holdMs && !memory.stoppedBy) await sleep(250);
-    const loop = await worker.readLoopProbe();
-    const cpuTo = readTree(worker.pid);
+    const held = await holdAndMeasure(worker, opts.holdMs, memory);
     const mediaTo = media();
-    const heldS = (Date.now() - holdFrom) / 1000;
-    memory.stop();
 
     // Hanging up ends each session (agents-js closes a session whose caller left).
     await Promise.all(callers.splice(0).map((c) => c.hangUp()));
-    const endedBy = Date.now() + 30_000;
-    const endedCount = () => readReport(reportFile).filter((l) => l.event === 'ended').length;
-    while (endedCount() < startedCount() && Date.now() < endedBy) await sleep(250);
+    await waitForReports(reportFile, 'ended', readReport(reportFile).filter((l) => l.event === 'started').length, 30_000);
 
-    const row = densityRow(kind, sessions, readReport(reportFile), (l) => (l.room ? dispatchedAt.get(l.room) : undefined), {
-      idle,
-      memory,
-      cpuSeconds: cpuTo.cpuSeconds - cpuFrom.cpuSeconds,
-      heldS,
-      processes: cpuTo.processes,
-      ...(loop ? { loop } : {}),
-    });
+    const row = densityRow(kind, sessions, readReport(reportFile), (l) => (l.room ? dispatchedAt.get(l.room) : undefined), { idle, memory, ...held });
+    const { heldS } = held;
     return {
       ...row,
       media: {

@@ -3,20 +3,11 @@
 // caller's Opus audio through rtc-node into the built-in Silero `inference.VAD`, the agents-js
 // fake STT (run on each turn the VAD finds) and fake LLM, and replies spoken by a tone TTS, so
 // every reply is real audio published back into the room.
-import { appendFile } from 'node:fs/promises';
+import { report, type BenchMetadata } from './session-report.js';
 import { defineAgent, inference, stt, voice, type JobContext, type JobProcess } from '@livekit/agents';
 import { ToneTTS } from './tone-tts.js';
 
 const QUESTION = 'what are your opening hours';
-
-interface BenchMetadata {
-  /** File the harness reads: one JSON line when the session is up, one when it ends. */
-  report: string;
-}
-
-function report(path: string, line: Record<string, unknown>): Promise<void> {
-  return appendFile(path, `${JSON.stringify(line)}\n`);
-}
 
 export default defineAgent({
   prewarm: (proc: JobProcess) => {

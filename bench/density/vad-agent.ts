@@ -1,8 +1,8 @@
 // The agent every density run hosts, ours and stock alike: a plain agents-js module, no openrtc
 // imports. Each session is a real `voice.AgentSession` with the built-in Silero `inference.VAD`,
 // the agents-js fake STT and LLM, and a synthetic caller speaking into it in real time.
-import { appendFile } from 'node:fs/promises';
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
+import { report, type BenchMetadata } from './session-report.js';
 import { defineAgent, inference, stt, voice, type JobContext, type JobProcess } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import { SAMPLE_RATE, speechLoop, utterances } from './synthetic-speech.js';
@@ -34,15 +34,6 @@ class SyntheticCaller extends voice.AudioInput {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
-}
-
-interface BenchMetadata {
-  /** File the harness reads: one JSON line when the session is up, one when it ends. */
-  report: string;
-}
-
-function report(path: string, line: Record<string, unknown>): Promise<void> {
-  return appendFile(path, `${JSON.stringify(line)}\n`);
 }
 
 export default defineAgent({

@@ -321,15 +321,7 @@ export class SessionHost implements SessionsPort {
       if (end.outcome.kind === 'failed') this.#opts.logger.warn(fields, `session failed: ${end.outcome.reason}`);
       else this.#opts.logger.info(fields, `session ended: ${end.outcome.reason}`);
     });
-    this.#emitEnded({
-      sessionId: scope.sessionId,
-      jobId: scope.jobId,
-      tenant: scope.tenant,
-      agent: scope.agent,
-      outcome: end.outcome,
-      ...(end.error !== undefined ? { error: end.error } : {}),
-      durationMs,
-    });
+    this.#emitEnded({ ...this.#endingEvent(session, end), durationMs });
   }
 
   /**
@@ -365,10 +357,9 @@ export class SessionHost implements SessionsPort {
     for (const l of this.#listeners) this.#safe(() => l.started?.(event));
   }
 
-  #emitEnding(session: LiveSession): void {
-    const { scope, end } = session;
-    if (!end) return;
-    const event: SessionEndingEvent = {
+  #endingEvent(session: LiveSession, end: { outcome: SessionOutcome; error?: string }): SessionEndingEvent {
+    const { scope } = session;
+    return {
       sessionId: scope.sessionId,
       jobId: scope.jobId,
       tenant: scope.tenant,
@@ -376,6 +367,11 @@ export class SessionHost implements SessionsPort {
       outcome: end.outcome,
       ...(end.error !== undefined ? { error: end.error } : {}),
     };
+  }
+
+  #emitEnding(session: LiveSession): void {
+    if (!session.end) return;
+    const event = this.#endingEvent(session, session.end);
     for (const l of this.#listeners) this.#safe(() => l.ending?.(event));
   }
 

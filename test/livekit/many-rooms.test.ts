@@ -13,13 +13,16 @@ import { runCli } from '../support/run-cli.js';
 /**
  * Twenty real rooms at once, all hosted by one worker process: each room its own tenant with its
  * own voice, each caller with its own marker tone. Every session must hear its own caller and
- * every caller its own agent, with nothing of any other room's audio. Callers talk until they are
- * answered, then listen, and leave the agent time to answer between phrases: twenty rooms talking
- * without pause need more than this machine's two cores (the benchmark measures that), and a
- * slowed session must not keep being interrupted by its caller's next phrase.
+ * every caller its own agent, with nothing of any other room's audio.
+ *
+ * All twenty rooms are up, with their callers in them listening, for the whole test. The callers
+ * speak in waves of five, each caller until it is answered: twenty rooms talking at the same
+ * moment need more than this machine's two shared cores (the real-room benchmark measures that),
+ * and this test is about isolation, not capacity.
  */
 const lk = sharedLivekit();
 const ROOMS = 20;
+const WAVE = 5;
 /** Callers are spread over a few processes, each with its own rtc-node, none of them the worker. */
 const CALLER_PROCESSES = 4;
 
@@ -36,31 +39,43 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     await worker?.stop();
   });
 
-  it('hosts 20 talking rooms with no audio crossing between them, and ends them all cleanly', async () => {
+  const snapshot = async () => SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+
+  it('hosts 20 rooms with no audio crossing between them, and ends them all cleanly', async () => {
     const tag = randomBytes(3).toString('hex');
     const rooms = Array.from({ length: ROOMS }, (_, i) => ({
       room: `many-${tag}-${i}`,
-      voiceHz: 300 + 40 * i,
+      voiceHz: 300 + 50 * i,
       markerHz: 1_600 + 90 * i,
+      process: i % CALLER_PROCESSES,
     }));
     const voices = rooms.map((r) => r.voiceHz);
     const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
     await Promise.all(rooms.map((r) => api.createDispatch(r.room, ROOM_AGENT, { metadata: JSON.stringify({ tenant: `voice-${r.voiceHz}` }) })));
-
-    const perProcess = Math.ceil(ROOMS / CALLER_PROCESSES);
     for (let p = 0; p < CALLER_PROCESSES; p++) {
-      const mine = rooms.slice(p * perProcess, (p + 1) * perProcess).map((r) => ({ room: r.room, markerHz: r.markerHz, untilAnswered: true, pauseMs: 8_000 }));
+      const mine = rooms.filter((r) => r.process === p).map((r) => ({ room: r.room, markerHz: r.markerHz, speak: false, untilAnswered: true }));
       processes.push(await startCallers(server, mine, { voicesHz: voices }));
     }
 
     const started = await Promise.all(rooms.map((r) => worker.waitForLog(inRoom(r.room, 'session started'), 120_000)));
-    // One worker process hosts them all.
+    // One worker process hosts them all, all at once.
     expect(new Set(started.map((s) => s.pid))).toEqual(new Set([worker.child.pid]));
+    await Promise.all(rooms.map((r) => worker.waitForLog(inRoom(r.room, 'agent in room'), 120_000)));
+    expect((await snapshot()).worker.active).toBe(ROOMS);
 
-    // Twenty rooms load two cores past real time at first; the waits are on what happens, not when.
-    await Promise.all(rooms.map((r) => expectConversation(worker, r.room, `voice-${r.voiceHz}`, r.markerHz, 240_000)));
-    for (const [i, r] of rooms.entries()) {
-      const report = await heardAgent(processes[Math.floor(i / perProcess)]!, r.room, 25, 120_000);
+    for (let from = 0; from < ROOMS; from += WAVE) {
+      const wave = rooms.slice(from, from + WAVE);
+      for (const p of processes) p.speak(wave.map((r) => r.room));
+      await Promise.all(wave.map((r) => expectConversation(worker, r.room, `voice-${r.voiceHz}`, r.markerHz, 120_000)));
+      await Promise.all(wave.map((r) => heardAgent(processes[r.process]!, r.room, 25, 60_000)));
+    }
+    // Still twenty live sessions: nothing ended while the others talked.
+    expect((await snapshot()).worker.active).toBe(ROOMS);
+
+    // Each caller heard its own agent's voice, and not a trace of the nineteen others.
+    const reports = (await Promise.all(processes.map((p) => p.report()))).flat();
+    for (const r of rooms) {
+      const report = reports.find((c) => c.room === r.room)!;
       expectVoice(report, r.voiceHz, voices.filter((v) => v !== r.voiceHz));
       expect(report.agents).toHaveLength(1);
     }
@@ -76,18 +91,15 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     const ended = await Promise.all(started.map((s) => sessionEnded(worker, s.session_id, 60_000)));
     for (const e of ended) expect(e).toMatchObject({ outcome: 'success', reason: 'session_closed' });
 
-    const top = await runCli(['top', '--json'], worker.env);
-    const snapshot = SnapshotV1.parse(JSON.parse(top.stdout));
-    expect(snapshot.sessions).toEqual([]);
-    expect(snapshot.worker.active).toBe(0);
-    expect(snapshot.worker.reserved).toBe(0);
+    const after = await snapshot();
+    expect(after.sessions).toEqual([]);
+    expect(after.worker.active).toBe(0);
+    expect(after.worker.reserved).toBe(0);
     for (const r of rooms) {
-      expect(snapshot.tenants.find((t) => t.tenant === `voice-${r.voiceHz}`)).toMatchObject({ accepted: 1, succeeded: 1, failed: 0 });
+      expect(after.tenants.find((t) => t.tenant === `voice-${r.voiceHz}`)).toMatchObject({ accepted: 1, succeeded: 1, failed: 0 });
     }
-    await expect
-      .poll(() => readServerLog(server).split('\n').filter((l) => l.includes('job ended') && started.some((s) => l.includes(String(s.job_id)))), { timeout: 15_000 })
-      .toHaveLength(ROOMS);
-    const endings = readServerLog(server).split('\n').filter((l) => l.includes('job ended') && started.some((s) => l.includes(String(s.job_id))));
-    for (const line of endings) expect(line).toMatch(/"status": "JS_SUCCESS"/);
-  }, 480_000);
+    const endings = () => readServerLog(server).split('\n').filter((l) => l.includes('job ended') && started.some((s) => l.includes(String(s.job_id))));
+    await expect.poll(() => endings().length, { timeout: 15_000 }).toBe(ROOMS);
+    for (const line of endings()) expect(line).toMatch(/"status": "JS_SUCCESS"/);
+  }, 600_000);
 });

@@ -79,7 +79,7 @@ class Caller {
     await this.room.connect(spec.url, this.#spec.token, { autoSubscribe: true, dynacast: false });
     this.report.connected = true;
     for (const p of this.room.remoteParticipants.values()) this.#noteParticipant(p);
-    if (this.#spec.speak !== false) await this.#speak();
+    if (this.#spec.speak !== false) await this.speak();
   }
 
   #noteParticipant(p: RemoteParticipant): void {
@@ -88,7 +88,9 @@ class Caller {
     else this.report.agents.push({ identity: p.identity, attributes: { ...p.attributes } });
   }
 
-  async #speak(): Promise<void> {
+  /** Publishes the microphone and starts talking (once). */
+  async speak(): Promise<void> {
+    if (this.#source) return;
     const source = new AudioSource(SAMPLE_RATE, 1);
     this.#source = source;
     const track = LocalAudioTrack.createAudioTrack('microphone', source);
@@ -177,6 +179,7 @@ async function main(): Promise<void> {
   process.on('message', (raw: unknown) => {
     const msg = raw as ParentMessage;
     if (msg.type === 'report') send({ type: 'report', id: msg.id, callers: callers.map((c) => c.snapshot()) });
+    if (msg.type === 'speak') for (const c of callers) if (msg.rooms.includes(c.report.room)) void c.speak();
     if (msg.type === 'hangup') {
       void (async () => {
         await Promise.all(callers.map((c) => c.hangUp()));

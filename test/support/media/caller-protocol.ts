@@ -6,7 +6,7 @@ export interface CallerSpec {
   token: string;
   /** A tone mixed under the caller's voice, so the agent can tell which caller it heard. */
   markerHz?: number;
-  /** false: join and listen without publishing a microphone. */
+  /** false: join and listen without publishing a microphone, until told to speak. */
   speak?: boolean;
   /**
    * Stop speaking (unpublish the microphone) once the agent's answer has been heard, and keep
@@ -43,7 +43,7 @@ export interface CallerReport {
   voiceShares?: Record<string, number>;
 }
 
-export type ParentMessage = { type: 'report'; id: number } | { type: 'hangup' };
+export type ParentMessage = { type: 'report'; id: number } | { type: 'speak'; rooms: string[] } | { type: 'hangup' };
 export type CallerMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string }

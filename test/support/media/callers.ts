@@ -25,6 +25,8 @@ export async function callerToken(server: ServerCredentials, room: string, ident
 export interface CallerProcess {
   readonly child: ChildProcess;
   report(): Promise<CallerReport[]>;
+  /** Tells the callers in these rooms (that joined with `speak: false`) to start talking. */
+  speak(rooms: string[]): void;
   /** Leaves every room and waits for the process to exit. */
   hangUp(): Promise<void>;
 }
@@ -104,6 +106,9 @@ export async function startCallers(
         child.on('message', onMessage);
         child.send({ type: 'report', id });
       });
+    },
+    speak(rooms) {
+      if (child.connected) child.send({ type: 'speak', rooms });
     },
     async hangUp() {
       if (child.exitCode !== null || child.signalCode !== null) return;

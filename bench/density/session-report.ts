@@ -1,0 +1,11 @@
+import { appendFile } from 'node:fs/promises';
+
+/** What the benchmark agents read from their job's metadata. */
+export interface BenchMetadata {
+  /** File the harness reads: one JSON line when the session is up, one when it ends. */
+  report: string;
+}
+
+export function report(path: string, line: Record<string, unknown>): Promise<void> {
+  return appendFile(path, `${JSON.stringify(line)}\n`);
+}
