@@ -8,7 +8,7 @@ import { DEV_CREDENTIALS } from '../src/dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
 import type { AvailabilityAnswered, DispatchOutcome } from '../src/dispatcher/types.js';
 import type { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
-import { launchWorker, type LaunchedWorker, type WorkerLaunch } from './launch-worker.js';
+import { dispatcherTarget, launchWorker, type LaunchedWorker, type WorkerLaunch } from './launch-worker.js';
 import type { WarmMode } from './startup.js';
 import { median, percentile } from './stats.js';
 
@@ -98,7 +98,7 @@ export async function startRig(cap: number, warmStart: WarmMode = 'on', launch: 
   const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
   const worker = await launchWorker({
     kind: 'openrtc',
-    dispatcher,
+    target: dispatcherTarget(dispatcher),
     credentials: DEV_CREDENTIALS,
     agentName: AGENT,
     entry: CONFIG,

@@ -33,7 +33,11 @@ export async function runRoomDensity(kind: WorkerKind, sessions: number, built: 
       credentials: { apiKey: server.apiKey, apiSecret: server.apiSecret },
       agentName: AGENT_NAME,
       entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
-      env: { BENCH_AGENT_MODULE: built.roomAgentPath, ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}) },
+      env: {
+        BENCH_AGENT_MODULE: built.roomAgentPath,
+        ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}),
+        BENCH_OVERLOAD: opts.protection ?? 'off',
+      },
       ...(kind === 'openrtc' ? { loopProbe: built.loopProbePath } : {}),
     });
     await sleep(2_000);
@@ -67,7 +71,11 @@ export async function runRoomDensity(kind: WorkerKind, sessions: number, built: 
     await Promise.all(callers.splice(0).map((c) => c.hangUp()));
     await waitForReports(reportFile, 'ended', readReport(reportFile).filter((l) => l.event === 'started').length, 30_000);
 
-    const row = densityRow(kind, sessions, readReport(reportFile), (l) => (l.room ? dispatchedAt.get(l.room) : undefined), { idle, memory, ...held });
+    const lines = readReport(reportFile);
+    // LiveKit keeps no per-job answer: a room whose session never came up was never assigned.
+    const up = lines.filter((l) => l.event === 'started').length;
+    const outcomes = { assigned: up, ...(rooms.length > up ? { unassigned: rooms.length - up } : {}) };
+    const row = densityRow(kind, sessions, lines, (l) => (l.room ? dispatchedAt.get(l.room) : undefined), { idle, memory, ...held, accepted: up, outcomes });
     const { heldS } = held;
     return {
       ...row,
