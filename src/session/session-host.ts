@@ -297,7 +297,7 @@ export class SessionHost implements SessionsPort {
         await this.#bounded(session, 'onSessionEnd', () => onEnd(ctx));
       }
       if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
-      this.#emitEnding(session);
+      await this.#bounded(session, 'final job status', () => this.#emitEnding(session));
       await this.#bounded(session, 'room.disconnect', () => room.disconnect());
       await Promise.all(ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)));
     } catch (err) {
@@ -369,10 +369,17 @@ export class SessionHost implements SessionsPort {
     };
   }
 
-  #emitEnding(session: LiveSession): void {
+  async #emitEnding(session: LiveSession): Promise<void> {
     if (!session.end) return;
     const event = this.#endingEvent(session, session.end);
-    for (const l of this.#listeners) this.#safe(() => l.ending?.(event));
+    const waits: Promise<void>[] = [];
+    for (const l of this.#listeners) {
+      this.#safe(() => {
+        const done = l.ending?.(event);
+        if (done) waits.push(done.catch((err: unknown) => this.#opts.logger.error({ error: describeError(err) }, 'session listener failed')));
+      });
+    }
+    await Promise.all(waits);
   }
 
   #emitEnded(event: SessionEndedEvent): void {

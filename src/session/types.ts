@@ -41,9 +41,10 @@ export interface SessionListener {
   started?(event: SessionStartedEvent): void;
   /**
    * Before the agent leaves the room: LiveKit records a job whose agent leaves before the job
-   * reports its end as failed ("agent worker left the room"), so the final job status goes out here.
+   * reports its end as failed ("agent worker left the room"), so the final job status goes out here;
+   * the agent leaves once the returned promise settles (bounded by the shutdown grace).
    */
-  ending?(event: SessionEndingEvent): void;
+  ending?(event: SessionEndingEvent): void | Promise<void>;
   ended?(event: SessionEndedEvent): void;
 }
 

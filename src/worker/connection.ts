@@ -6,6 +6,11 @@ import WebSocket from 'ws';
 import { reconnectDelay } from './backoff.js';
 import { parseServerMessage, pingMessage, registerMessage } from './messages.js';
 
+/** How long the WebSocket upgrade may take. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long after the upgrade the server may take to answer `register` (LiveKit's own limit is 10 s). */
+const REGISTER_TIMEOUT_MS = 10_000;
+
 export interface AgentConnectionOptions {
   url: string;
   apiKey: string;
@@ -64,6 +69,22 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
     void this.#connect();
   }
 
+  /**
+   * Resolves true once the message has been handed to the operating system, false when it could
+   * not be sent: what must reach the server before something else the worker does.
+   */
+  sendFlushed(message: WorkerMessage): Promise<boolean> {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        ws.send(message.toBinary(), (err) => resolve(!err));
+      } catch {
+        resolve(false);
+      }
+    });
+  }
+
   /** Sends when registered; returns false when the message could not be handed to the socket. */
   send(message: WorkerMessage): boolean {
     const ws = this.#ws;
@@ -111,10 +132,18 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
       return;
     }
     if (this.#closed) return;
-    const ws = new WebSocket(agentEndpoint(this.#opts.url), { headers: { authorization: `Bearer ${jwt}` } });
+    // A server that is still starting can accept the TCP connection and never answer: without
+    // these bounds the worker would wait on that one attempt forever instead of retrying.
+    const ws = new WebSocket(agentEndpoint(this.#opts.url), { headers: { authorization: `Bearer ${jwt}` }, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     this.#ws = ws;
     ws.binaryType = 'nodebuffer';
     let registeredHere = false;
+    const registerTimer = setTimeout(() => {
+      if (registeredHere) return;
+      logger.warn({ agent_name: agentName, timeout_ms: REGISTER_TIMEOUT_MS }, 'no register response from the server; reconnecting');
+      ws.terminate();
+    }, REGISTER_TIMEOUT_MS);
+    ws.once('close', () => clearTimeout(registerTimer));
 
     ws.on('open', () => {
       this.#lastFrameAt = Date.now();
@@ -136,6 +165,7 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
           return;
         }
         registeredHere = true;
+        clearTimeout(registerTimer);
         this.#attempt = 0;
         this.workerId = msg.message.value.workerId;
         this.#startPing(ws);

@@ -118,7 +118,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const { logger } = this.#opts;
     this.#unsubscribe = this.#opts.sessions.subscribe({
       started: (e) => {
-        this.#sendForJob(e.jobId, updateJobMessage(e.jobId, JobStatus.JS_RUNNING));
+        void this.#sendForJob(e.jobId, updateJobMessage(e.jobId, JobStatus.JS_RUNNING));
       },
       ending: (e) => this.#reportJobEnd(e),
       ended: (e) => this.#onSessionEnded(e),
@@ -389,7 +389,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
         // The session host reports its own failures; this only catches a bug in it.
         decision.reservation.release({ kind: 'failed', reason: 'session_start_error' });
         logger.error({ job_id: job.id, tenant: decision.tenant, error: describeError(err) }, 'session could not start');
-        this.#sendForJob(job.id, updateJobMessage(job.id, JobStatus.JS_FAILED, 'session could not start'));
+        void this.#sendForJob(job.id, updateJobMessage(job.id, JobStatus.JS_FAILED, 'session could not start'));
         this.#jobAgent.delete(job.id);
       });
   }
@@ -405,32 +405,36 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     void this.#opts.sessions.terminate(t.jobId, 'terminated');
   }
 
-  /** The job's final status, once: before the agent leaves the room when the session says so. */
-  #reportJobEnd(e: SessionEndingEvent): void {
-    if (!this.#jobAgent.has(e.jobId) || this.#reported.has(e.jobId)) return;
+  /**
+   * The job's final status, once: before the agent leaves the room when the session says so.
+   * Resolves once the update is on its way (handed to the socket, or queued while disconnected).
+   */
+  #reportJobEnd(e: SessionEndingEvent): Promise<void> {
+    if (!this.#jobAgent.has(e.jobId) || this.#reported.has(e.jobId)) return Promise.resolve();
     this.#reported.add(e.jobId);
     const msg =
       e.outcome.kind === 'success'
         ? updateJobMessage(e.jobId, JobStatus.JS_SUCCESS)
         : updateJobMessage(e.jobId, JobStatus.JS_FAILED, e.error ? `${e.outcome.reason}: ${e.error}` : e.outcome.reason);
-    this.#sendForJob(e.jobId, msg);
+    return this.#sendForJob(e.jobId, msg);
   }
 
   #onSessionEnded(e: SessionEndingEvent): void {
     this.#outages.ended(e.jobId, `${e.outcome.kind}: ${e.outcome.reason}`);
-    this.#reportJobEnd(e);
+    void this.#reportJobEnd(e);
     this.#reported.delete(e.jobId);
     this.#jobAgent.delete(e.jobId);
     this.#reportLoad(false);
   }
 
-  #sendForJob(jobId: string, msg: Parameters<AgentConnection['send']>[0]): void {
+  /** Resolves once the update is handed to the socket, or queued because it could not be. */
+  async #sendForJob(jobId: string, msg: Parameters<AgentConnection['send']>[0]): Promise<void> {
     const agent = this.#jobAgent.get(jobId);
     if (agent === undefined) return;
     const conn = this.#connections.get(agent);
     const queue = this.#queued.get(agent);
     if (!conn || !queue) return;
-    if (conn.registered && conn.send(msg)) return;
+    if (conn.registered && (await conn.sendFlushed(msg))) return;
     // Not connected: the server hears about it once the registration is back.
     queue.put(jobId, msg);
     this.#opts.logger.debug({ job_id: jobId, queued: queue.size }, 'job update queued until LiveKit is reachable again');

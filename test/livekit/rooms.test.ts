@@ -52,13 +52,17 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     // globex: the room is created by its caller joining, with the agent in its RoomConfiguration.
     const roomConfig = new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: ROOM_AGENT, metadata: JSON.stringify({ tenant: 'globex' }) })] });
     const voices = { voicesHz: [ACME_HZ, GLOBEX_HZ] };
-    callers.push(await startCallers(server, [{ room: acmeRoom, markerHz: 2_000 }], voices));
-    callers.push(await startCallers(server, [{ room: globexRoom, markerHz: 2_600, roomConfig }], voices));
+    // A pause after each phrase long enough for an answer even on a busy machine.
+    callers.push(await startCallers(server, [{ room: acmeRoom, markerHz: 2_000, pauseMs: 5_000 }], voices));
+    callers.push(await startCallers(server, [{ room: globexRoom, markerHz: 2_600, pauseMs: 5_000, roomConfig }], voices));
     const [acmeCaller, globexCaller] = callers as [CallerProcess, CallerProcess];
 
     const started = await worker.waitForLog(inRoom(acmeRoom, 'session started'));
     expect(started).toMatchObject({ tenant: 'acme', agent: ROOM_AGENT, local: false });
-    const startedGlobex = await worker.waitForLog(inRoom(globexRoom, 'session started'));
+    const startedGlobex = await worker.waitForLog(inRoom(globexRoom, 'session started')).catch((err: unknown) => {
+      const said = readServerLog(server).split('\n').filter((l) => l.includes(globexRoom));
+      throw new Error(`${String(err)}\nthe server about ${globexRoom}:\n${said.join('\n')}`);
+    });
     expect(startedGlobex.tenant).toBe('globex');
 
     // Each session heard its own caller (by marker tone) speak, and answered.
