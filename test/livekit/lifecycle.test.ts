@@ -35,8 +35,9 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
 
   async function call(room: string, tenant: string, markerHz: number): Promise<{ caller: CallerProcess; started: Record<string, unknown> }> {
     await api.createDispatch(room, ROOM_AGENT, { metadata: JSON.stringify({ tenant }) });
-    // A pause after each phrase long enough for an answer even on a busy machine.
-    const caller = await startCallers(server, [{ room, markerHz, pauseMs: 5_000 }], { voicesHz: [440, 660] });
+    // The caller asks until answered, then listens: the call stays up, and the worker's measured
+    // load stays under the 0.7 above which LiveKit sends it no more jobs.
+    const caller = await startCallers(server, [{ room, markerHz, pauseMs: 5_000, untilAnswered: true }], { voicesHz: [440, 660] });
     callers.push(caller);
     const started = await worker.waitForLog(inRoom(room, 'session started'));
     await expectConversation(worker, room, tenant, markerHz);

@@ -42,7 +42,7 @@ export interface DevWorker {
 }
 
 export interface WorkerProcessOptions {
-  /** Arguments after `openrtc`, e.g. `['start', '--config', file]`. */
+  /** Arguments after `openrtc`, e.g. `['start', '--config', file, '--log-format', 'json']`. */
   args: string[];
   /** Added to the environment; `LIVEKIT_*` are taken from here only. */
   env?: NodeJS.ProcessEnv;
@@ -74,7 +74,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
   delete baseEnv.LIVEKIT_API_KEY;
   delete baseEnv.LIVEKIT_API_SECRET;
   Object.assign(baseEnv, opts.env);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), OPENRTC_BIN, ...opts.args, '--log-format', 'json'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), OPENRTC_BIN, ...opts.args], {
     cwd: REPO_ROOT,
     env: baseEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -141,7 +141,8 @@ export interface DevWorkerOptions {
 export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, opts: DevWorkerOptions = {}): Promise<DevWorker> {
   const port = await freePort();
   return startWorkerProcess({
-    args: ['dev', '--port', String(port), ...args],
+    // JSON first, so a test's own --log-format comes later and wins.
+    args: ['dev', '--port', String(port), '--log-format', 'json', ...args],
     env: extraEnv,
     port,
     cliEnv: { LIVEKIT_URL: `http://127.0.0.1:${port}`, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' },

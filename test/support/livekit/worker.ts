@@ -16,7 +16,7 @@ export const ROOM_AGENT = `room-voice-${randomBytes(3).toString('hex')}`;
 export function startLivekitWorker(server: LivekitServerInfo, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<DevWorker> {
   const livekit = { LIVEKIT_URL: server.url, LIVEKIT_API_KEY: server.apiKey, LIVEKIT_API_SECRET: server.apiSecret };
   return startWorkerProcess({
-    args: ['start', '--config', LIVEKIT_TEST_CONFIG],
+    args: ['start', '--config', LIVEKIT_TEST_CONFIG, '--log-format', 'json'],
     env: { ...livekit, OPENRTC_TEST_AGENT: ROOM_AGENT, ...env },
     cliEnv: livekit,
     nodeArgs,
