@@ -10,8 +10,8 @@ import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import type { DispatchOutcome } from '../../src/dispatcher/types.js';
 import { percentile } from '../stats.js';
 import type { BuiltAgent } from './build-agent.js';
-import { launchWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
-import { findInTree, pssBytes, readTree, rssBytes } from './process-stats.js';
+import { dispatcherTarget, launchWorker, type LaunchedWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
+import { findInTree, pssBytes, readTree, rssBytes, type TreeReading } from './process-stats.js';
 
 export interface DensityOptions {
   /** Calls per second while ramping up. */
@@ -52,6 +52,8 @@ export interface DensityRun {
   inferenceRssMiB: number;
   inferencePssMiB: number;
   rssPerSessionMiB: number;
+  /** PSS growth per session: what each added call costs the machine. */
+  pssPerSessionMiB: number;
   cpuPctOfCore: number;
   /** openrtc only: event-loop delay over the whole hold, from the probe loaded into the worker. */
   loop?: LoopProbeReading;
@@ -61,24 +63,28 @@ export interface DensityRun {
   speechTurnsPerSessionMin: number;
   repliesPerSessionMin: number;
   stoppedBy?: 'memory_ceiling';
+  /** Room mode: the media side's own CPU over the hold, % of one core. */
+  media?: { serverCpuPct: number; callersCpuPct: number; callerProcesses: number };
 }
 
-const AGENT_NAME = 'vad-agent';
-const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'openrtc.bench.config.ts');
+export const AGENT_NAME = 'vad-agent';
+export const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'openrtc.bench.config.ts');
 const CREDENTIALS = { apiKey: 'bench', apiSecret: 'bench-secret-long-enough-0000000' };
-const MIB = 2 ** 20;
+export const MIB = 2 ** 20;
 /** How each kind's inference process is recognised in the worker's process tree. */
 const INFERENCE_PROCESS: Record<WorkerKind, string> = { openrtc: 'src/inference/process-main.js', stock: 'ipc/inference_proc_lazy_main' };
 
-interface ReportLine {
+export interface ReportLine {
   job: string;
+  /** Room mode: the room the session ran in. */
+  room?: string;
   event: 'started' | 'ended';
   at: number;
   speechTurns?: number;
   replies?: number;
 }
 
-function readReport(file: string): ReportLine[] {
+export function readReport(file: string): ReportLine[] {
   const lines = readFileSync(file, 'utf8').split('\n');
   // The last piece is empty, or a line some session is still appending: read it next time.
   lines.pop();
@@ -92,7 +98,7 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
   const dispatcher = await LocalDispatcher.start({ port: 0, ...CREDENTIALS });
   const worker = await launchWorker({
     kind,
-    dispatcher,
+    target: dispatcherTarget(dispatcher),
     credentials: CREDENTIALS,
     agentName: AGENT_NAME,
     entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
@@ -108,27 +114,12 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
     await sleep(2_000);
     const idle = readTree(worker.pid);
 
-    let peak = idle.rssBytes;
-    let peakPss = idle.pssBytes;
-    let inferenceRss = 0;
-    let inferencePss = 0;
-    let stoppedBy: DensityRun['stoppedBy'];
-    const sampler = setInterval(() => {
-      const now = readTree(worker.pid);
-      peak = Math.max(peak, now.rssBytes);
-      peakPss = Math.max(peakPss, now.pssBytes);
-      const inference = findInTree(worker.pid, INFERENCE_PROCESS[kind]);
-      if (inference !== undefined) {
-        inferenceRss = Math.max(inferenceRss, rssBytes(inference));
-        inferencePss = Math.max(inferencePss, pssBytes(inference));
-      }
-      if (now.rssBytes > opts.memoryCeilingBytes) stoppedBy = 'memory_ceiling';
-    }, 250);
+    const memory = sampleMemory(kind, worker.pid, idle, opts.memoryCeilingBytes);
 
     const dispatchedAt = new Map<string, number>();
     const outcomes: Promise<DispatchOutcome>[] = [];
     const t0 = Date.now();
-    for (let i = 0; i < sessions && !stoppedBy; i++) {
+    for (let i = 0; i < sessions && !memory.stoppedBy; i++) {
       const due = t0 + (i * 1000) / opts.arrivalsPerS;
       if (due > Date.now()) await sleep(due - Date.now());
       const sentAt = Date.now();
@@ -148,60 +139,135 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       outcomeCounts[key] = (outcomeCounts[key] ?? 0) + 1;
     }
 
-    const startedBy = Date.now() + 30_000;
-    const startedCount = () => readReport(reportFile).filter((l) => l.event === 'started').length;
-    while (startedCount() < assigned.length && Date.now() < startedBy && !stoppedBy) await sleep(250);
-
-    const cpuFrom = readTree(worker.pid);
-    const holdFrom = Date.now();
-    worker.resetLoopProbe();
-    while (Date.now() - holdFrom < opts.holdMs && !stoppedBy) await sleep(250);
-    const loop = await worker.readLoopProbe();
-    const cpuTo = readTree(worker.pid);
-    const heldS = (Date.now() - holdFrom) / 1000;
-    clearInterval(sampler);
+    await waitForReports(reportFile, 'started', assigned.length, 30_000, () => memory.stoppedBy !== undefined);
+    const held = await holdAndMeasure(worker, opts.holdMs, memory);
 
     for (const jobId of assigned) dispatcher.terminate(jobId);
-    const endedBy = Date.now() + 20_000;
-    const endedCount = () => readReport(reportFile).filter((l) => l.event === 'ended').length;
-    while (endedCount() < startedCount() && Date.now() < endedBy) await sleep(250);
+    await waitForReports(reportFile, 'ended', readReport(reportFile).filter((l) => l.event === 'started').length, 20_000);
 
-    const lines = readReport(reportFile);
-    const started = lines.filter((l) => l.event === 'started');
-    const startedAt = new Map(started.map((l) => [l.job, l.at]));
-    const latencies = started.flatMap((l) => {
-      const sent = dispatchedAt.get(l.job);
-      return sent === undefined ? [] : [l.at - sent];
-    });
-    const ended = lines.filter((l) => l.event === 'ended');
-    const talkMin = ended.reduce((sum, l) => sum + Math.max(0, l.at - (startedAt.get(l.job) ?? l.at)) / 60_000, 0);
-    const sum = (key: 'speechTurns' | 'replies') => ended.reduce((s, l) => s + (l[key] ?? 0), 0);
-
-    return {
-      kind,
-      sessions,
+    return densityRow(kind, sessions, readReport(reportFile), (l) => dispatchedAt.get(l.job), {
+      idle,
+      memory,
+      ...held,
       accepted: assigned.length,
       outcomes: outcomeCounts,
-      started: started.length,
-      failures: sessions - started.length,
-      processes: cpuTo.processes,
-      idleRssMiB: idle.rssBytes / MIB,
-      peakRssMiB: peak / MIB,
-      peakPssMiB: peakPss / MIB,
-      inferenceRssMiB: inferenceRss / MIB,
-      inferencePssMiB: inferencePss / MIB,
-      rssPerSessionMiB: (peak - idle.rssBytes) / MIB / Math.max(1, started.length),
-      cpuPctOfCore: ((cpuTo.cpuSeconds - cpuFrom.cpuSeconds) / heldS) * 100,
-      ...(loop ? { loop } : {}),
-      startP50Ms: percentile(latencies, 50),
-      startP99Ms: percentile(latencies, 99),
-      speechTurnsPerSessionMin: talkMin > 0 ? sum('speechTurns') / talkMin : 0,
-      repliesPerSessionMin: talkMin > 0 ? sum('replies') / talkMin : 0,
-      ...(stoppedBy ? { stoppedBy } : {}),
-    };
+    });
   } finally {
     await worker.stop();
     await dispatcher.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Waits until `count` sessions have reported `event`, `timeoutMs` passes, or `stop()` says so. */
+export async function waitForReports(file: string, event: ReportLine['event'], count: number, timeoutMs: number, stop: () => boolean = () => false): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (readReport(file).filter((l) => l.event === event).length < count && Date.now() < until && !stop()) await sleep(250);
+}
+
+export interface MemorySampler {
+  peakRssBytes: number;
+  peakPssBytes: number;
+  /** The worker's inference process alone, within the totals. */
+  inferenceRssBytes: number;
+  inferencePssBytes: number;
+  stoppedBy: DensityRun['stoppedBy'];
+  stop(): void;
+}
+
+/** Peak RSS and PSS of the worker's whole tree, every 250 ms; flags a run past the ceiling. */
+export function sampleMemory(kind: WorkerKind, pid: number, idle: TreeReading, ceilingBytes: number): MemorySampler {
+  const sampler: MemorySampler = {
+    peakRssBytes: idle.rssBytes,
+    peakPssBytes: idle.pssBytes,
+    inferenceRssBytes: 0,
+    inferencePssBytes: 0,
+    stoppedBy: undefined,
+    stop: () => clearInterval(timer),
+  };
+  const timer = setInterval(() => {
+    const now = readTree(pid);
+    sampler.peakRssBytes = Math.max(sampler.peakRssBytes, now.rssBytes);
+    sampler.peakPssBytes = Math.max(sampler.peakPssBytes, now.pssBytes);
+    const inference = findInTree(pid, INFERENCE_PROCESS[kind]);
+    if (inference !== undefined) {
+      sampler.inferenceRssBytes = Math.max(sampler.inferenceRssBytes, rssBytes(inference));
+      sampler.inferencePssBytes = Math.max(sampler.inferencePssBytes, pssBytes(inference));
+    }
+    if (now.rssBytes > ceilingBytes) sampler.stoppedBy = 'memory_ceiling';
+  }, 250);
+  return sampler;
+}
+
+export interface HoldReadings {
+  /** CPU seconds the worker's tree used over the hold. */
+  cpuSeconds: number;
+  heldS: number;
+  processes: number;
+  loop?: LoopProbeReading;
+}
+
+/** The hold: every session talking for `holdMs`, the worker's CPU and loop delay measured over it. */
+export async function holdAndMeasure(worker: LaunchedWorker, holdMs: number, memory: MemorySampler): Promise<HoldReadings> {
+  const cpuFrom = readTree(worker.pid);
+  const holdFrom = Date.now();
+  worker.resetLoopProbe();
+  while (Date.now() - holdFrom < holdMs && !memory.stoppedBy) await sleep(250);
+  const loop = await worker.readLoopProbe();
+  const cpuTo = readTree(worker.pid);
+  const heldS = (Date.now() - holdFrom) / 1000;
+  memory.stop();
+  return { cpuSeconds: cpuTo.cpuSeconds - cpuFrom.cpuSeconds, heldS, processes: cpuTo.processes, ...(loop ? { loop } : {}) };
+}
+
+export interface RunReadings extends HoldReadings {
+  idle: TreeReading;
+  memory: MemorySampler;
+  /** Calls the worker took. */
+  accepted: number;
+  /** What became of every offered call. */
+  outcomes: Record<string, number>;
+}
+
+/** One table row from the sessions' own report lines and the harness's readings. */
+export function densityRow(
+  kind: WorkerKind,
+  sessions: number,
+  lines: ReportLine[],
+  sentAt: (line: ReportLine) => number | undefined,
+  r: RunReadings,
+): DensityRun {
+  const started = lines.filter((l) => l.event === 'started');
+  const startedAt = new Map(started.map((l) => [l.job, l.at]));
+  const latencies = started.flatMap((l) => {
+    const sent = sentAt(l);
+    return sent === undefined ? [] : [l.at - sent];
+  });
+  const ended = lines.filter((l) => l.event === 'ended');
+  const talkMin = ended.reduce((sum, l) => sum + Math.max(0, l.at - (startedAt.get(l.job) ?? l.at)) / 60_000, 0);
+  const sum = (key: 'speechTurns' | 'replies') => ended.reduce((s, l) => s + (l[key] ?? 0), 0);
+  const { idle, memory } = r;
+  return {
+    kind,
+    sessions,
+    accepted: r.accepted,
+    outcomes: r.outcomes,
+    started: started.length,
+    failures: sessions - started.length,
+    processes: r.processes,
+    idleRssMiB: idle.rssBytes / MIB,
+    peakRssMiB: memory.peakRssBytes / MIB,
+    peakPssMiB: memory.peakPssBytes / MIB,
+    inferenceRssMiB: memory.inferenceRssBytes / MIB,
+    inferencePssMiB: memory.inferencePssBytes / MIB,
+    rssPerSessionMiB: (memory.peakRssBytes - idle.rssBytes) / MIB / Math.max(1, started.length),
+    pssPerSessionMiB: (memory.peakPssBytes - idle.pssBytes) / MIB / Math.max(1, started.length),
+    cpuPctOfCore: (r.cpuSeconds / r.heldS) * 100,
+    ...(r.loop ? { loop: r.loop } : {}),
+    startP50Ms: percentile(latencies, 50),
+    startP99Ms: percentile(latencies, 99),
+    speechTurnsPerSessionMin: talkMin > 0 ? sum('speechTurns') / talkMin : 0,
+    repliesPerSessionMin: talkMin > 0 ? sum('replies') / talkMin : 0,
+    ...(memory.stoppedBy ? { stoppedBy: memory.stoppedBy } : {}),
+  };
 }

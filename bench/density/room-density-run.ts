@@ -42,7 +42,7 @@ export async function runRoomDensity(kind: WorkerKind, sessions: number, built: 
     });
     await sleep(2_000);
     const idle = readTree(worker.pid);
-    const memory = sampleMemory(worker.pid, idle, opts.memoryCeilingBytes);
+    const memory = sampleMemory(kind, worker.pid, idle, opts.memoryCeilingBytes);
 
     const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
     const rooms = Array.from({ length: sessions }, (_, i) => `density-room-${i}`);
