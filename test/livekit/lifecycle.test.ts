@@ -5,7 +5,7 @@ import type { DevWorker } from '../support/dev-worker.js';
 import { readServerLog, startLivekitServer, type LivekitServer } from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
 import { expectConversation, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
-import { ROOM_AGENT, startLivekitWorker } from '../support/livekit/worker.js';
+import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 
 /**
@@ -34,6 +34,7 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
   });
 
   async function call(room: string, tenant: string, markerHz: number): Promise<{ caller: CallerProcess; started: Record<string, unknown> }> {
+    await untilRoutable(worker);
     await api.createDispatch(room, ROOM_AGENT, { metadata: JSON.stringify({ tenant }) });
     // The caller asks until answered, then listens: the call stays up, and the worker's measured
     // load stays under the 0.7 above which LiveKit sends it no more jobs.

@@ -6,7 +6,7 @@ import type { DevWorker } from '../support/dev-worker.js';
 import { readServerLog } from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
 import { expectConversation, expectVoice, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
-import { ROOM_AGENT, startLivekitWorker } from '../support/livekit/worker.js';
+import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -51,6 +51,7 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     }));
     const voices = rooms.map((r) => r.voiceHz);
     const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
+    await untilRoutable(worker);
     await Promise.all(rooms.map((r) => api.createDispatch(r.room, ROOM_AGENT, { metadata: JSON.stringify({ tenant: `voice-${r.voiceHz}` }) })));
     for (let p = 0; p < CALLER_PROCESSES; p++) {
       const mine = rooms.filter((r) => r.process === p).map((r) => ({ room: r.room, markerHz: r.markerHz, speak: false, untilAnswered: true }));

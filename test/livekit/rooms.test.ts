@@ -6,7 +6,7 @@ import type { DevWorker } from '../support/dev-worker.js';
 import { readServerLog } from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
 import { expectConversation, expectVoice, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
-import { ROOM_AGENT, startLivekitWorker } from '../support/livekit/worker.js';
+import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 import { runCli } from '../support/run-cli.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
@@ -45,6 +45,7 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     const globexRoom = `globex-${tag}`;
 
     // acme: explicit dispatch through the server API, with the tenant in the metadata.
+    await untilRoutable(worker);
     const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
     const dispatch = await api.createDispatch(acmeRoom, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'acme' }) });
     expect(dispatch.agentName).toBe(ROOM_AGENT);
@@ -54,6 +55,8 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     const voices = { voicesHz: [ACME_HZ, GLOBEX_HZ] };
     // A pause after each phrase long enough for an answer even on a busy machine.
     callers.push(await startCallers(server, [{ room: acmeRoom, markerHz: 2_000, pauseMs: 5_000 }], voices));
+    await worker.waitForLog(inRoom(acmeRoom, 'agent in room'));
+    await untilRoutable(worker);
     callers.push(await startCallers(server, [{ room: globexRoom, markerHz: 2_600, pauseMs: 5_000, roomConfig }], voices));
     const [acmeCaller, globexCaller] = callers as [CallerProcess, CallerProcess];
 
@@ -104,13 +107,16 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     const malformed = `malformed-${tag}`;
 
     // `capped` holds one session at a time: this one fills it.
+    await untilRoutable(worker);
     const heldDispatch = await api.createDispatch(held, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'capped' }) });
     await worker.waitForLog(inRoom(held, 'agent in room'));
 
     const before = rejections().length;
+    await untilRoutable(worker);
     const serverLogFrom = readServerLog(server).length;
     const overDispatch = await api.createDispatch(over, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'capped' }) });
     await expect.poll(() => rejections().length, { timeout: 15_000 }).toBe(before + 1);
+    await untilRoutable(worker);
     const malformedDispatch = await api.createDispatch(malformed, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'bad tenant!' }) });
     await expect.poll(() => rejections().length, { timeout: 15_000 }).toBe(before + 2);
     expect(rejections().slice(before).map((r) => r.reason)).toEqual(['tenant_capacity', 'invalid_tenant']);
@@ -146,6 +152,7 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
   }, 120_000);
 
   it('openrtc dispatch works against the server as the README shows', async () => {
+    await untilRoutable(worker);
     const accepted = await runCli(['dispatch', '--agent', ROOM_AGENT, '--tenant', 'acme', '--count', '2'], worker.env);
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(accepted.stdout).toMatch(/^#1 room=openrtc-[0-9a-f]{6}-1 accepted job AJ_\w+$/m);
@@ -153,6 +160,7 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     const rooms = [...accepted.stdout.matchAll(/room=(\S+) accepted/g)].map((m) => m[1]!);
     for (const room of rooms) expect((await worker.waitForLog(inRoom(room, 'agent in room'))).tenant).toBe('acme');
 
+    await untilRoutable(worker);
     const rejected = await runCli(['dispatch', '--agent', ROOM_AGENT, '--tenant', 'bad tenant!', '--wait', '3'], worker.env);
     // Not every job was accepted: a script must see it.
     expect(rejected.code, rejected.stderr).toBe(1);

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SnapshotV1 } from '../../../src/introspection/snapshot-schema.js';
 import { REPO_ROOT, startWorkerProcess, type DevWorker } from '../dev-worker.js';
+import { runCli } from '../run-cli.js';
 import type { LivekitServerInfo } from './livekit-server.js';
 
 /** The worker config the real-server tests run: the room voice agent, per-tenant voices. */
@@ -22,3 +25,26 @@ export function startLivekitWorker(server: LivekitServerInfo, env: NodeJS.Proces
     nodeArgs,
   });
 }
+
+/**
+ * LiveKit sends a job only to a worker whose last reported load is under its target load (0.7,
+ * `agents.target_load`), and drops a job no worker can take. A worker that has just started, or
+ * is busy starting sessions, can report more for a moment: tests that need a job to arrive wait
+ * until the worker says it has room, as a backend that checks before dispatching would.
+ */
+export async function untilRoutable(worker: DevWorker, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last: number | undefined;
+  while (Date.now() < until) {
+    const top = await runCli(['top', '--json'], worker.env);
+    if (top.code === 0) {
+      last = SnapshotV1.parse(JSON.parse(top.stdout)).worker.load?.load;
+      if (last !== undefined && last < ROUTABLE_LOAD) return;
+    }
+    await sleep(250);
+  }
+  throw new Error(`the worker's reported load stayed at or above ${ROUTABLE_LOAD} for ${timeoutMs} ms (last ${last})`);
+}
+
+/** Under LiveKit's default target load of 0.7, with a margin for the report in flight. */
+const ROUTABLE_LOAD = 0.6;
