@@ -15,11 +15,13 @@ export default defineConfig({
         test: { ...shared, name: 'openrtc', include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], exclude: ['test/livekit/**'] },
       },
       {
-        // Real rooms cost real CPU (WebRTC, Opus, a VAD per call): these run after the rest, so
-        // they do not compete with it for the two cores, against one LiveKit server for them all.
+        // Real rooms cost real CPU (WebRTC, Opus, a VAD per call): these run after the rest, one
+        // file at a time, so they do not compete with each other or the rest for the two cores (a
+        // starved worker reports a load LiveKit routes no job to), against one LiveKit server.
         test: {
           ...shared,
           name: 'livekit',
+          fileParallelism: false,
           include: ['test/livekit/**/*.test.ts'],
           globalSetup: ['test/support/livekit/global-setup.ts'],
           sequence: { groupOrder: 1 },
