@@ -1,28 +1,36 @@
 /**
  * What the worker tells LiveKit about itself. LiveKit picks a worker for each job by weighted
  * random over the workers that report `WS_AVAILABLE`, with weight `1 - load`, and never offers a
- * job to one that reports `WS_FULL` (livekit-server `selectWorkerWeightedByLoad`). So the load
- * figure decides where the next call goes, and `WS_FULL` is the only way to say "not me".
+ * job to one that reports `WS_FULL` (livekit-server `selectWorkerWeightedByLoad`). It also sends a
+ * job only while some available worker reports a load under its target load (`agents.target_load`,
+ * 0.7 by default; `JobRequestAffinity` sums `target_load - load`), and drops the job otherwise. So
+ * the load figure decides where the next call goes and whether it comes at all: a reported load at
+ * the threshold already means "not me".
  *
- * The load is the largest of three shares, each 0..1:
- * - event-loop utilisation: the share of wall time the main thread was busy;
- * - loop delay: p99 event-loop delay over the last sample, divided by `loopDelayFullMs`;
- * - sessions: slots in use (running plus reserved) over `maxConcurrentSessions`.
- * The two measured shares are noisy, so their maximum is smoothed (it rises within about a second
- * and falls over about five, so a worker does not flap between full and available). The session
- * share is an exact count and is never smoothed.
+ * The load is the largest of these, each 0..1:
+ * - the measured load: the larger of event-loop utilisation (the share of wall time the main thread
+ *   was busy) and p99 event-loop delay over the last sample divided by `loopDelayFullMs`, smoothed
+ *   (it rises within about a second and falls over about five, so a worker does not flap between
+ *   full and available). Reported only while overload protection is on: reporting it is what makes
+ *   LiveKit stop sending, so with protection off the worker takes calls up to its cap;
+ * - the session share: slots in use (running plus reserved) over `maxConcurrentSessions`, scaled by
+ *   `threshold`, so the worker reaches the target load exactly at its cap and not at 70 % of it.
+ *   It is an exact count and is never smoothed.
  *
- * Full (`WS_FULL`) when draining, when every slot is in use, or when the smoothed measured load
- * reaches `threshold` (stock agents-js: `load >= loadThreshold`, default 0.7 in production, the
- * same figure as LiveKit's target load). The session share is full at the cap itself, not at the
- * threshold: admission enforces the cap exactly, so it needs no headroom.
+ * Full (`WS_FULL`) when draining, when every slot is in use (load 1), or, with protection on, when
+ * the smoothed measured load reaches `threshold` (stock agents-js: `load >= loadThreshold`, default
+ * 0.7 in production, the same figure as LiveKit's target load).
  */
 export interface LoadSettings {
-  /** Smoothed measured load at or above which the worker reports `WS_FULL`. */
+  /**
+   * The load at which this worker is full: the smoothed measured load at or above it reports
+   * `WS_FULL`, and the session share reaches it at the cap. Keep it at the server's
+   * `agents.target_load`.
+   */
   threshold: number;
   /** Loop delay p99 that counts as a fully loaded worker (share 1). */
   loopDelayFullMs: number;
-  /** False: the measured load is still reported (LiveKit weighs it) but never makes the worker full. */
+  /** False: the measured load is shown but neither reported to LiveKit nor makes the worker full. */
   protect: boolean;
 }
 
@@ -45,6 +53,7 @@ export type FullReason = 'draining' | 'capacity' | 'load';
 export interface LoadShares {
   eventLoopUtilization: number;
   loopDelay: number;
+  /** Slots in use over the cap, unscaled (1 at the cap). */
   sessions: number;
 }
 
@@ -107,7 +116,7 @@ export class LoadModel {
     const base = { measured, shares, threshold };
     if (live.draining) return { ...base, load: 1, full: true, reason: 'draining' };
     if (live.capacity !== null && live.inUse >= live.capacity) return { ...base, load: 1, full: true, reason: 'capacity' };
-    const load = round2(Math.max(measured, sessions));
+    const load = round2(Math.max(protect ? measured : 0, sessions * threshold));
     if (protect && measured >= threshold) return { ...base, load, full: true, reason: 'load' };
     return { ...base, load, full: false };
   }

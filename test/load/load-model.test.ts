@@ -6,14 +6,15 @@ const settings: LoadSettings = { threshold: 0.7, loopDelayFullMs: 80, protect: t
 const idle = { inUse: 0, capacity: null, draining: false };
 
 describe('LoadModel', () => {
-  it('reports the largest share: utilisation, loop delay over its bound, or sessions over the cap', () => {
+  it('reports the largest share: utilisation, loop delay over its bound, or sessions over the cap scaled to the threshold', () => {
     const m = new LoadModel(settings);
     // Converge on steady inputs (many rise time constants).
     for (let t = 0; t <= 20_000; t += 1_000) m.observe(t, { elu: 0.3, loopDelayP99Ms: 20 });
     const r = m.report({ inUse: 5, capacity: 10, draining: false });
     expect(r.shares).toEqual({ eventLoopUtilization: 0.3, loopDelay: 0.25, sessions: 0.5 });
     expect(r.measured).toBeCloseTo(0.3, 6);
-    expect(r.load).toBe(0.5);
+    // Half the cap is half of the target load: LiveKit keeps sending until the cap itself.
+    expect(r.load).toBe(0.35);
     expect(r.full).toBe(false);
 
     for (let t = 21_000; t <= 60_000; t += 1_000) m.observe(t, { elu: 0.2, loopDelayP99Ms: 48 });
@@ -41,8 +42,10 @@ describe('LoadModel', () => {
     // Reported load is the measured figure, not 1: LiveKit skips a full worker whatever its load.
     expect(full.load).toBeLessThan(1);
 
+    // Off, the measured load is not reported either: LiveKit would stop sending at its target load.
     m.updateSettings({ ...settings, protect: false });
-    expect(m.report(idle)).toMatchObject({ full: false, load: full.load });
+    expect(m.report(idle)).toMatchObject({ full: false, load: 0, measured: full.measured });
+    expect(m.report({ inUse: 5, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.35 });
   });
 
   it('the loop-delay share alone makes a worker full once p99 reaches 0.7 of its bound', () => {
@@ -56,8 +59,9 @@ describe('LoadModel', () => {
 
   it('is full at the cap itself (load 1), not at the threshold, and while draining', () => {
     const m = new LoadModel(settings);
-    expect(m.report({ inUse: 7, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.7 });
-    expect(m.report({ inUse: 9, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.9 });
+    // Under LiveKit's target load until the last slot: 9 of 10 reports 0.63, under 0.7.
+    expect(m.report({ inUse: 7, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.49 });
+    expect(m.report({ inUse: 9, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.63 });
     expect(m.report({ inUse: 10, capacity: 10, draining: false })).toMatchObject({ full: true, load: 1, reason: 'capacity' });
     expect(m.report({ inUse: 0, capacity: 10, draining: true })).toMatchObject({ full: true, load: 1, reason: 'draining' });
   });
