@@ -260,6 +260,11 @@ export class Admission {
     return b;
   }
 
+  /** The cap the config gives this tenant (its own, else `*`), ignoring operator overrides. */
+  configuredCap(tenant: string): number | null {
+    return this.#caps.configuredCap(tenant);
+  }
+
   setTenantCap(tenant: string, cap: number | null): void {
     this.#countersFor(tenant);
     this.#caps.setOverride(tenant, cap);

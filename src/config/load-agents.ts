@@ -11,7 +11,8 @@ export async function loadAgents(
   configFile: string,
   entries: Record<string, string | AgentDefinition>,
 ): Promise<Record<string, AgentDefinition>> {
-  const agents: Record<string, AgentDefinition> = {};
+  // Jobs name their agent; a plain {} would answer "constructor" with a built-in.
+  const agents = Object.create(null) as Record<string, AgentDefinition>;
   const problems: string[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     if (typeof entry !== 'string') {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
+import { isValidTenantId } from '../tenancy/tenant-id.js';
+import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 import type { PhoneNumberSource, TenantConfigLoader, TenantConfig } from '../tenancy/types.js';
-
-const TENANT_KEY = /^(\*|[A-Za-z0-9_-]{1,128})$/;
 
 const positiveInt = z.number({ error: (iss) => `expected a positive integer, got ${describe(iss.input)}` }).refine(
   (n) => Number.isInteger(n) && n > 0,
@@ -23,7 +23,8 @@ function fn<T>(what: string) {
   return z.custom<T>((v) => typeof v === 'function', { error: (iss) => `expected ${what}, got ${describe(iss.input)}` });
 }
 
-const tenantId = z.string().regex(TENANT_KEY, {
+/** A tenant id, or `*` where a record gives a value for every other tenant. */
+const tenantId = z.string().refine((s) => s === '*' || isValidTenantId(s), {
   error: (iss) => `expected a tenant id (1-128 letters, digits, "-" or "_"), got ${describe(iss.input)}`,
 });
 
@@ -74,7 +75,10 @@ export const configSchema = z.strictObject({
       defaultTenant: tenantId.refine((t) => t !== '*', { error: 'the default tenant cannot be "*"' }).default('default'),
       requireConfig: z.boolean().default(false),
       config: z
-        .union([z.record(tenantId, tenantConfigObject), fn<TenantConfigLoader>('a record of tenant configs or a function (tenant) => config')])
+        .union([
+          tenantKeyedRecord(tenantId, tenantConfigObject, 'a record of tenant configs'),
+          fn<TenantConfigLoader>('a record of tenant configs or a function (tenant) => config'),
+        ])
         .default({}),
       configCache: z
         .strictObject({
@@ -83,9 +87,12 @@ export const configSchema = z.strictObject({
           loadTimeoutMs: positiveMs.default(5_000),
         })
         .default({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 }),
-      maxSessions: z.record(tenantId, positiveInt).default({}),
+      maxSessions: tenantKeyedRecord(tenantId, positiveInt, 'a record of tenant -> session cap').default({}),
       phoneNumbers: z
-        .union([z.record(z.string().min(1), tenantId), fn<PhoneNumberSource>('a record of dialed number -> tenant or a function')])
+        .union([
+          tenantKeyedRecord(z.string().min(1), tenantId, 'a record of dialed number -> tenant'),
+          fn<PhoneNumberSource>('a record of dialed number -> tenant or a function'),
+        ])
         .optional(),
     })
     .default({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 
 /**
  * The worker's live state as served over the control socket and printed by `openrtc top --json`.
@@ -7,9 +8,20 @@ import { z } from 'zod';
  */
 export const SNAPSHOT_VERSION = 1 as const;
 
+/** Longest id (room, job, session, agent, tenant, worker name) a snapshot carries. */
+export const MAX_ID_CHARS = 256;
+
+/**
+ * Room names and job ids come from the server and may be longer than the schema's bound; the
+ * snapshot carries them cut, ending in `…`, so it always parses.
+ */
+export function fitId(value: string): string {
+  return value.length <= MAX_ID_CHARS ? value : `${value.slice(0, MAX_ID_CHARS - 1)}…`;
+}
+
 const count = z.number().int().nonnegative();
 const ms = z.number().nonnegative();
-const id = z.string().max(256);
+const id = z.string().max(MAX_ID_CHARS);
 const epochMs = z.number().nonnegative();
 
 export const SessionStateSchema = z.enum(['starting', 'active', 'closing']);
@@ -135,7 +147,8 @@ export const SnapshotV1 = z.strictObject({
   worker: WorkerSnapshotSchema,
   tenants: z.array(TenantSnapshotSchema),
   sessions: z.array(SessionSnapshotSchema),
-  sessions_by_tenant: z.record(id, count),
+  /** Parsed into a null-prototype object: a tenant named `__proto__` or `constructor` is an ordinary key. */
+  sessions_by_tenant: tenantKeyedRecord(id, count, 'a record of tenant -> live sessions'),
   events: z.array(EventSnapshotSchema),
 });
 

@@ -5,7 +5,7 @@ import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
 import type { RecentEvents } from './recent-events.js';
 import type { SessionRegistry } from './registry.js';
-import { SNAPSHOT_VERSION, type InferenceSnapshot, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
+import { fitId, SNAPSHOT_VERSION, type InferenceSnapshot, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
 
 /** Worker-wide admission counters. */
 export type Totals = TenantCounters;
@@ -50,16 +50,18 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
   const memShare = sources.attribution.memoryShare(mem.heapUsed, records.length);
   const totals = sources.admission.totals();
 
-  const sessionsByTenant: Record<string, number> = {};
+  // Keyed by tenant ids: a plain {} would read `constructor` as Object and drop `__proto__`.
+  const sessionsByTenant = Object.create(null) as Record<string, number>;
   const sessions = records.map((r) => {
-    sessionsByTenant[r.tenant] = (sessionsByTenant[r.tenant] ?? 0) + 1;
+    const tenant = fitId(r.tenant);
+    sessionsByTenant[tenant] = (sessionsByTenant[tenant] ?? 0) + 1;
     const usage = sources.attribution.usage(r.sessionId);
     const row: SnapshotV1['sessions'][number] = {
-      sessionId: r.sessionId,
-      jobId: r.jobId,
-      room: r.room,
-      agent: r.agent,
-      tenant: r.tenant,
+      sessionId: fitId(r.sessionId),
+      jobId: fitId(r.jobId),
+      room: fitId(r.room),
+      agent: fitId(r.agent),
+      tenant,
       state: r.state,
       ageS: Math.max(0, Math.round((now - r.startedAt) / 100) / 10),
       cpuPct: usage.cpuPct,
@@ -74,10 +76,10 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
     v: SNAPSHOT_VERSION,
     generatedAt: now,
     worker: {
-      name: sources.worker.name,
+      name: fitId(sources.worker.name),
       pid: sources.pid ?? process.pid,
       uptimeS: Math.max(0, Math.round((now - sources.worker.startedAt) / 1000)),
-      version: sources.worker.version,
+      version: sources.worker.version.slice(0, 64),
       draining: sources.admission.draining,
       active: totals.active,
       reserved: totals.reserved,
@@ -100,7 +102,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
     tenants: sources.admission.tenantStats().map((t) => tenantSnapshot(t, now)),
     sessions,
     sessions_by_tenant: sessionsByTenant,
-    events: sources.events.list(SNAPSHOT_EVENTS).map((e) => ({ ...e })),
+    events: sources.events.list(SNAPSHOT_EVENTS).map((e) => (e.tenant === undefined ? { ...e } : { ...e, tenant: fitId(e.tenant) })),
   };
 }
 
@@ -129,7 +131,7 @@ function short(text: string, max: number): string {
 
 function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
   return {
-    tenant: t.tenant,
+    tenant: fitId(t.tenant),
     active: t.active,
     reserved: t.reserved,
     cap: t.cap,

@@ -466,7 +466,7 @@ export class WorkerRuntime {
           (typeof cfg.config === 'object' && Object.hasOwn(cfg.config, t))
         );
       },
-      configuredCap: (t) => this.config.tenants.maxSessions[t] ?? this.config.tenants.maxSessions['*'] ?? null,
+      configuredCap: (t) => this.admission.configuredCap(t),
       setTenantCap: (t, cap) => this.admission.setTenantCap(t, cap),
       tripBreaker: (t, forMs) => this.admission.tripBreaker(t, forMs),
       resetBreaker: (t) => this.admission.resetBreaker(t),

@@ -121,7 +121,7 @@ export class SessionHost implements SessionsPort {
       logger.warn({ job_id: jobId }, 'assignment for a job that is already running; ignored');
       return;
     }
-    const definition = this.#opts.agents[agent];
+    const definition = Object.hasOwn(this.#opts.agents, agent) ? this.#opts.agents[agent] : undefined;
     if (!definition) {
       // Our configuration problem, not the tenant's: not a breaker sample.
       const outcome: SessionOutcome = { kind: 'cancelled', reason: 'unknown_agent' };

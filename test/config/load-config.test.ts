@@ -120,4 +120,23 @@ describe('loadConfig', () => {
     );
     expect(problems.join('\n')).not.toContain('sk-live');
   });
+
+  it('keeps every valid tenant id as a key, built-in names and __proto__ included', async () => {
+    const record = '{"__proto__":1,"constructor":2,"toString":3,"*":4}';
+    const dir = configDir(`export default {
+      agents: { a: './a.ts' },
+      tenants: {
+        maxSessions: JSON.parse(${JSON.stringify(record)}),
+        config: JSON.parse('{"__proto__":{"instructions":"p"},"valueOf":{"greeting":"v"}}'),
+        phoneNumbers: JSON.parse('{"__proto__":"hasOwnProperty","+1555":"__proto__"}'),
+      },
+    };`);
+    const { tenants } = (await loadConfig(undefined, dir, {})).config;
+    expect(Object.entries(tenants.maxSessions).sort()).toEqual([['*', 4], ['__proto__', 1], ['constructor', 2], ['toString', 3]]);
+    expect(Object.getPrototypeOf(tenants.maxSessions)).toBeNull();
+    const config = tenants.config as Record<string, unknown>;
+    expect(Object.hasOwn(config, '__proto__') && config.__proto__).toEqual({ instructions: 'p' });
+    expect(Object.hasOwn(config, 'constructor')).toBe(false);
+    expect(Object.entries(tenants.phoneNumbers as Record<string, string>).sort()).toEqual([['+1555', '__proto__'], ['__proto__', 'hasOwnProperty']]);
+  });
 });

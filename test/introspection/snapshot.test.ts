@@ -164,4 +164,34 @@ describe('buildSnapshot', () => {
     const snap = buildSnapshot(src);
     expect(snap.sessions.map((s) => s.memShareBytes)).toEqual([10_000_000, 10_000_000, 10_000_000]);
   });
+
+  it('counts sessions of tenants named like built-ins as ordinary keys, and parses back the same', () => {
+    const src = sources();
+    const registry = new SessionRegistry();
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__proto__'];
+    names.forEach((t, i) => registry.add({ sessionId: `s${i}`, jobId: `j${i}`, room: 'r', agent: 'demo', tenant: t, startedAt: NOW }));
+    const snap = buildSnapshot({ ...src, registry });
+    const parsed = SnapshotV1.parse(JSON.parse(JSON.stringify(snap)));
+    for (const counts of [snap.sessions_by_tenant, parsed.sessions_by_tenant]) {
+      expect(Object.entries(counts).sort()).toEqual([
+        ['__proto__', 2],
+        ['constructor', 1],
+        ['hasOwnProperty', 1],
+        ['toString', 1],
+        ['valueOf', 1],
+      ]);
+    }
+  });
+
+  it('cuts ids longer than the schema allows, marking the cut, so the snapshot parses', () => {
+    const src = sources();
+    const registry = new SessionRegistry();
+    registry.add({ sessionId: 's'.repeat(300), jobId: 'j'.repeat(5000), room: 'r'.repeat(257), agent: 'a'.repeat(256), tenant: 'acme', startedAt: NOW });
+    const snap = buildSnapshot({ ...src, registry });
+    expect(SnapshotV1.safeParse(snap).success).toBe(true);
+    const row = snap.sessions[0]!;
+    expect([row.sessionId.length, row.jobId.length, row.room.length, row.agent.length]).toEqual([256, 256, 256, 256]);
+    expect([row.sessionId, row.jobId, row.room].every((v) => v.endsWith('…'))).toBe(true);
+    expect(row.agent).toBe('a'.repeat(256));
+  });
 });
