@@ -4,8 +4,9 @@ import { phoneNumberLookup, resolveTenant, type PhoneLookup } from '../tenancy/r
 import { CircuitBreaker, type BreakerSettings, type BreakerTransition } from './breaker.js';
 import { TenantCaps } from './caps.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { emptyCounters, sumCounters, type TenantCounters } from './counters.js';
+import { addCounters, emptyCounters, sumCounters, type TenantCounters } from './counters.js';
 import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
+import { DEFAULT_IDLE_TENANT_ROWS, TenantRows, type TenantRow } from './tenant-rows.js';
 import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome, TenantStats } from './types.js';
 
 export interface AdmissionSettings {
@@ -16,6 +17,8 @@ export interface AdmissionSettings {
     requireConfig: boolean;
     maxSessions: Record<string, number>;
     phoneNumbers?: PhoneNumberSource;
+    /** Idle rows of unconfigured tenants kept on their own; older ones fold into `(other)`. */
+    maxIdleTenantRows?: number;
   };
   breaker: BreakerSettings;
   assignmentTimeoutMs: number;
@@ -56,8 +59,7 @@ export class Admission {
   #settings: AdmissionSettings;
   #phoneLookup: PhoneLookup | undefined;
   readonly #caps: TenantCaps;
-  readonly #counters = new Map<string, TenantCounters>();
-  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #rows: TenantRows;
   /**
    * Rejections decided before a tenant was known (a malformed id, or draining). They belong to
    * the worker, not to a tenant row: a made-up row would pick up a cap and a breaker.
@@ -71,6 +73,16 @@ export class Admission {
     this.#settings = options;
     this.#phoneLookup = phoneNumberLookup(options.tenants.phoneNumbers);
     this.#caps = new TenantCaps(options.tenants.maxSessions);
+    this.#rows = new TenantRows(this.#rowOptions());
+  }
+
+  #rowOptions() {
+    return { maxIdle: this.#settings.tenants.maxIdleTenantRows ?? DEFAULT_IDLE_TENANT_ROWS, isConfigured: (tenant: string) => this.isConfigured(tenant) };
+  }
+
+  /** Named by the config (a cap, a config record, the default tenant) or given a cap by an operator. */
+  isConfigured(tenant: string): boolean {
+    return this.#caps.names(tenant) || tenant === this.#settings.tenants.defaultTenant || this.options.resolver.hasRecord(tenant);
   }
 
   get draining(): boolean {
@@ -93,12 +105,14 @@ export class Admission {
     this.#settings = settings;
     this.#phoneLookup = phoneNumberLookup(settings.tenants.phoneNumbers);
     this.#caps.update(settings.tenants.maxSessions);
-    for (const breaker of this.#breakers.values()) breaker.updateSettings(settings.breaker);
+    for (const row of this.#rows.rows()) row.breaker?.updateSettings(settings.breaker);
+    this.#rows.update(this.#rowOptions());
   }
 
   async decide(req: JobRequestInfo): Promise<AdmissionDecision> {
     const since = this.options.clock.now();
-    const reject = (tenant: string | undefined, reason: RejectReason, message: string) => this.#reject(req.jobId, tenant, reason, message, since);
+    const reject = (tenant: string | undefined, reason: RejectReason, message: string, row?: TenantRow) =>
+      this.#reject(req.jobId, tenant, reason, message, since, row);
     if (this.#draining) return reject(undefined, 'draining', 'the worker is draining');
 
     const { tenants } = this.#settings;
@@ -115,35 +129,39 @@ export class Admission {
     if (overloaded) return reject(tenant, 'worker_overloaded', overloaded);
 
     const config = await this.options.resolver.resolve(tenant);
+    // From here to the reservation: no await. The row is looked up after the last await, so a
+    // row folded while the config loaded is never the one that gets reserved.
+    const row = this.#rows.row(tenant);
     if (!config.ok) {
       // A tenant whose config cannot load would fail every session; count it toward its breaker.
-      this.#breaker(tenant).record('failed', false);
-      return reject(tenant, config.reason, config.message);
+      this.#breaker(tenant, row).record('failed', false);
+      return reject(tenant, config.reason, config.message, row);
     }
     if (config.config === undefined && tenants.requireConfig) {
-      return reject(tenant, 'tenant_not_configured', `tenant "${tenant}" has no config and tenants.requireConfig is set`);
+      return reject(tenant, 'tenant_not_configured', `tenant "${tenant}" has no config and tenants.requireConfig is set`, row);
     }
 
-    // From here to the reservation: no await.
-    if (this.#draining) return reject(tenant, 'draining', 'the worker is draining');
-    const admit = this.#breaker(tenant).tryAdmit();
+    if (this.#draining) return reject(tenant, 'draining', 'the worker is draining', row);
+    const breaker = this.#breaker(tenant, row);
+    const admit = breaker.tryAdmit();
     if (!admit.ok) {
       const seconds = Math.ceil(admit.retryInMs / 1000);
       return reject(
         tenant,
         'breaker_open',
         seconds > 0 ? `tenant "${tenant}" circuit breaker is open (${seconds}s left)` : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`,
+        row,
       );
     }
-    const capReject = this.#capReject(tenant);
+    const capReject = this.#capReject(tenant, row.counters);
     if (capReject) {
-      if (admit.probe) this.#breaker(tenant).cancelProbe();
-      return reject(tenant, capReject.reason, capReject.message);
+      if (admit.probe) breaker.cancelProbe();
+      return reject(tenant, capReject.reason, capReject.message, row);
     }
-    const counters = this.#countersFor(tenant);
 
-    const reservation = this.#reserve(req, tenant, admit.probe);
-    counters.accepted += 1;
+    const reservation = this.#reserve(req, tenant, row, admit.probe);
+    row.counters.accepted += 1;
+    this.#rows.settle(tenant);
     this.options.events?.onAccept?.({ jobId: req.jobId, tenant, probe: admit.probe, elapsedMs: this.options.clock.now() - since });
     return { accept: true, tenant, reservation, config: config.config };
   }
@@ -164,8 +182,7 @@ export class Admission {
     return `the worker is overloaded: event-loop delay p99 over the last ${Math.round(overload.windowMs / 1000)}s is ${Math.round(p99)} ms, above overload.maxLoopDelayMs (${overload.maxLoopDelayMs} ms)`;
   }
 
-  #capReject(tenant: string): { reason: RejectReason; message: string } | undefined {
-    const counters = this.#countersFor(tenant);
+  #capReject(tenant: string, counters: TenantCounters): { reason: RejectReason; message: string } | undefined {
     const cap = this.#caps.capFor(tenant);
     if (cap !== null && counters.active + counters.reserved >= cap) {
       return { reason: 'tenant_capacity', message: `tenant "${tenant}" is at its cap of ${cap} sessions` };
@@ -177,8 +194,8 @@ export class Admission {
     return undefined;
   }
 
-  #reserve(req: JobRequestInfo, tenant: string, probe: boolean): Reservation {
-    const counters = this.#countersFor(tenant);
+  #reserve(req: JobRequestInfo, tenant: string, row: TenantRow, probe: boolean): Reservation {
+    const { counters } = row;
     const clock = this.options.clock;
     counters.reserved += 1;
     this.#inUse += 1;
@@ -192,7 +209,8 @@ export class Admission {
       this.#inUse -= 1;
       if (started) counters.active -= 1;
       else counters.reserved -= 1;
-      const breaker = this.#breaker(tenant);
+      // A held row is never folded, so `row` is still this tenant's row here.
+      const breaker = this.#breaker(tenant, row);
       if (outcome.kind === 'success') counters.succeeded += 1;
       if (outcome.kind === 'failed') counters.failed += 1;
       if (outcome.kind === 'cancelled') {
@@ -200,6 +218,7 @@ export class Admission {
       } else {
         breaker.record(outcome.kind, probe);
       }
+      this.#rows.settle(tenant);
       this.options.events?.onSessionEnd?.({ jobId: req.jobId, tenant, outcome });
       return true;
     };
@@ -232,32 +251,19 @@ export class Admission {
     };
   }
 
-  #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string, since: number): AdmissionDecision {
+  #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string, since: number, row?: TenantRow): AdmissionDecision {
     if (tenant === undefined) this.#rejectedWithoutTenant[reason] += 1;
-    else this.#countersFor(tenant).rejected[reason] += 1;
+    else (row ?? this.#rows.row(tenant)).counters.rejected[reason] += 1;
     const elapsedMs = this.options.clock.now() - since;
     this.options.events?.onReject?.({ jobId, ...(tenant !== undefined ? { tenant } : {}), reason, message, elapsedMs });
     return { accept: false, reason, ...(tenant !== undefined ? { tenant } : {}), message };
   }
 
-  #countersFor(tenant: string): TenantCounters {
-    let c = this.#counters.get(tenant);
-    if (!c) {
-      c = emptyCounters();
-      this.#counters.set(tenant, c);
-    }
-    return c;
-  }
-
-  #breaker(tenant: string): CircuitBreaker {
-    let b = this.#breakers.get(tenant);
-    if (!b) {
-      b = new CircuitBreaker(this.#settings.breaker, this.options.clock, (t) =>
-        this.options.events?.onBreakerTransition?.({ ...t, tenant }),
-      );
-      this.#breakers.set(tenant, b);
-    }
-    return b;
+  #breaker(tenant: string, row: TenantRow): CircuitBreaker {
+    row.breaker ??= new CircuitBreaker(this.#settings.breaker, this.options.clock, (t) =>
+      this.options.events?.onBreakerTransition?.({ ...t, tenant }),
+    );
+    return row.breaker;
   }
 
   /** The cap the config gives this tenant (its own, else `*`), ignoring operator overrides. */
@@ -266,51 +272,64 @@ export class Admission {
   }
 
   setTenantCap(tenant: string, cap: number | null): void {
-    this.#countersFor(tenant);
     this.#caps.setOverride(tenant, cap);
+    // An operator's cap makes the tenant configured (its row stays); clearing it may make the row idle.
+    this.#rows.row(tenant);
   }
 
   tripBreaker(tenant: string, forMs?: number): void {
-    this.#countersFor(tenant);
-    this.#breaker(tenant).trip(forMs);
+    const row = this.#rows.row(tenant);
+    this.#breaker(tenant, row).trip(forMs);
   }
 
   resetBreaker(tenant: string): void {
-    this.#breaker(tenant).reset();
+    const row = this.#rows.row(tenant);
+    this.#breaker(tenant, row).reset();
   }
 
+  /** Has a row (recently seen, configured, or holding a session) or is named in the config. */
   knownTenant(tenant: string): boolean {
-    return this.#counters.has(tenant) || this.#caps.tenants().includes(tenant);
+    return this.#rows.find(tenant) !== undefined || this.isConfigured(tenant);
   }
 
   tenantStat(tenant: string): TenantStats | undefined {
     if (!this.knownTenant(tenant)) return undefined;
-    const c = this.#countersFor(tenant);
+    const row = this.#rows.row(tenant);
+    return this.#stats(tenant, row.counters, this.#breaker(tenant, row).view());
+  }
+
+  #stats(tenant: string, c: TenantCounters, breaker: TenantStats['breaker']): TenantStats {
     return {
       tenant,
       active: c.active,
       reserved: c.reserved,
-      cap: this.#caps.capFor(tenant),
+      cap: tenant === OTHER_TENANTS_ROW ? null : this.#caps.capFor(tenant),
       accepted: c.accepted,
       rejected: { ...c.rejected },
       started: c.started,
       succeeded: c.succeeded,
       failed: c.failed,
-      breaker: this.#breaker(tenant).view(),
+      breaker,
     };
   }
 
+  /** Every tenant with a row, every configured one, then the `(other)` row of folded idle tenants. */
   tenantStats(): TenantStats[] {
-    const names = new Set([...this.#counters.keys(), ...this.#caps.tenants()]);
-    return [...names]
+    const names = new Set([...this.#rows.tenants(), ...this.#caps.tenants()]);
+    const stats = [...names]
       .sort()
       .map((t) => this.tenantStat(t))
       .filter((s): s is TenantStats => s !== undefined);
+    const folded = this.#rows.folded();
+    if (folded) stats.push(this.#stats(OTHER_TENANTS_ROW, folded.counters, CLOSED_BREAKER));
+    return stats;
   }
 
-  /** Worker-wide counts, including rejections that never reached a tenant. */
+  /** Worker-wide counts, including rejections that never reached a tenant and folded rows. */
   totals(): TenantCounters {
-    const total = sumCounters(this.#counters.values());
+    const total = sumCounters([...this.#rows.rows()].map((r) => r.counters));
+    const folded = this.#rows.folded();
+    if (folded) addCounters(total, folded.counters);
     for (const [reason, n] of Object.entries(this.#rejectedWithoutTenant) as [RejectReason, number][]) total.rejected[reason] += n;
     return total;
   }
@@ -323,3 +342,8 @@ export class Admission {
     return { ...this.#rejectedWithoutTenant };
   }
 }
+
+const CLOSED_BREAKER: TenantStats['breaker'] = { state: 'closed', probesInFlight: 0, windowFailures: 0, windowSamples: 0 };
+
+/** Row that holds the counters of idle tenants folded out of their own rows. */
+export const OTHER_TENANTS_ROW = '(other)';

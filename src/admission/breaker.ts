@@ -40,6 +40,11 @@ export class CircuitBreaker {
     private readonly onTransition: (t: BreakerTransition) => void = () => {},
   ) {}
 
+  get state(): BreakerStateName {
+    this.#advance();
+    return this.#state;
+  }
+
   updateSettings(settings: BreakerSettings): void {
     this.settings = settings;
   }

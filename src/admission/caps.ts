@@ -13,6 +13,11 @@ export class TenantCaps {
     return Object.hasOwn(this.configured, '*') ? this.configured['*']! : null;
   }
 
+  /** Named by the configured caps (not `*`) or given an operator override. */
+  names(tenant: string): boolean {
+    return this.#overrides.has(tenant) || (tenant !== '*' && Object.hasOwn(this.configured, tenant));
+  }
+
   capFor(tenant: string): number | null {
     return this.#overrides.get(tenant) ?? this.configuredCap(tenant);
   }

@@ -16,16 +16,19 @@ export function emptyCounters(): TenantCounters {
   return { accepted: 0, rejected: emptyReasonCounts(), started: 0, succeeded: 0, failed: 0, active: 0, reserved: 0 };
 }
 
+/** Adds `from` into `into`. */
+export function addCounters(into: TenantCounters, from: TenantCounters): void {
+  into.accepted += from.accepted;
+  into.started += from.started;
+  into.succeeded += from.succeeded;
+  into.failed += from.failed;
+  into.active += from.active;
+  into.reserved += from.reserved;
+  for (const [reason, n] of Object.entries(from.rejected) as [RejectReason, number][]) into.rejected[reason] += n;
+}
+
 export function sumCounters(all: Iterable<TenantCounters>): TenantCounters {
   const total = emptyCounters();
-  for (const c of all) {
-    total.accepted += c.accepted;
-    total.started += c.started;
-    total.succeeded += c.succeeded;
-    total.failed += c.failed;
-    total.active += c.active;
-    total.reserved += c.reserved;
-    for (const [reason, n] of Object.entries(c.rejected) as [RejectReason, number][]) total.rejected[reason] += n;
-  }
+  for (const c of all) addCounters(total, c);
   return total;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
+import { DEFAULT_IDLE_TENANT_ROWS } from '../admission/tenant-rows.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 import type { PhoneNumberSource, TenantConfigLoader, TenantConfig } from '../tenancy/types.js';
@@ -88,6 +89,11 @@ export const configSchema = z.strictObject({
         })
         .default({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 }),
       maxSessions: tenantKeyedRecord(tenantId, positiveInt, 'a record of tenant -> session cap').default({}),
+      /**
+       * Tenants that are not configured and hold no session keep their own counters row only
+       * while they are among this many most recently seen; older ones fold into one "(other)" row.
+       */
+      maxIdleTenantRows: positiveInt.default(DEFAULT_IDLE_TENANT_ROWS),
       phoneNumbers: z
         .union([
           tenantKeyedRecord(z.string().min(1), tenantId, 'a record of dialed number -> tenant'),
@@ -102,6 +108,7 @@ export const configSchema = z.strictObject({
       config: {},
       configCache: { ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 },
       maxSessions: {},
+      maxIdleTenantRows: DEFAULT_IDLE_TENANT_ROWS,
     }),
   circuitBreaker: z
     .strictObject({

@@ -202,7 +202,7 @@ export class IpcServer {
       return;
     }
     void this.#call(handler, req.params, { uid: process.getuid?.() }).then(
-      (result) => this.#send(conn, req.id, { result: result ?? null }),
+      (result) => this.#send(conn, req.id, { result: result ?? null }, req.method),
       (err: unknown) => this.#failed(conn, req.id, req.method, err),
     );
   }
@@ -261,7 +261,7 @@ export class IpcServer {
       }
       if (sub.conn.closed) continue;
       if (result.ok) {
-        this.#sendRaw(sub.conn, sub.head, result.tail);
+        this.#sendRaw(sub.conn, { id: sub.id, method }, sub.head, result.tail);
         written += result.tail.length;
       } else this.#error(sub.conn, sub.id, result.code, result.message);
     }
@@ -306,7 +306,8 @@ export class IpcServer {
     this.#send(conn, id, { error: { code, message } });
   }
 
-  #send(conn: Connection, id: RequestId | null, body: { result: unknown } | { error: { code: string; message: string } }): void {
+  /** `method` names what is answered, for the error when the answer is too large to queue. */
+  #send(conn: Connection, id: RequestId | null, body: { result: unknown } | { error: { code: string; message: string } }, method?: string): void {
     if (conn.closed || conn.socket.destroyed) return;
     let line: string;
     try {
@@ -314,16 +315,24 @@ export class IpcServer {
     } catch {
       line = encode(id, { error: { code: 'internal', message: 'result could not be encoded' } });
     }
-    this.#sendRaw(conn, line);
+    this.#sendRaw(conn, method !== undefined ? { id, method } : undefined, line);
   }
 
   /** Writes one line given in parts; a push's parts are shared buffers, written without copying. */
-  #sendRaw(conn: Connection, ...parts: (string | Buffer)[]): void {
+  #sendRaw(conn: Connection, answer: { id: RequestId | null; method: string } | undefined, ...parts: (string | Buffer)[]): void {
     if (conn.closed || conn.socket.destroyed) return;
     let length = 0;
-    for (const part of parts) length += part.length;
-    if (conn.socket.writableLength + length > this.#maxQueuedBytes) {
-      this.#logger.warn({ queued_bytes: conn.socket.writableLength }, 'dropping a control client that does not read its output');
+    for (const part of parts) length += Buffer.byteLength(part);
+    const queued = conn.socket.writableLength;
+    if (queued + length > this.#maxQueuedBytes) {
+      if (queued === 0 && answer) {
+        // Not a slow client: this one answer alone is over the limit. Say so to the client.
+        this.#logger.warn({ method: answer.method, bytes: length, limit_bytes: this.#maxQueuedBytes }, 'a control answer is larger than the per-client output limit; answered response_too_large');
+        const message = `the answer to "${answer.method}" is ${length} bytes, more than the ${this.#maxQueuedBytes} bytes a control client may have queued`;
+        this.#sendRaw(conn, undefined, encode(answer.id, { error: { code: 'response_too_large', message } }));
+        return;
+      }
+      this.#logger.warn({ queued_bytes: queued, line_bytes: length, limit_bytes: this.#maxQueuedBytes }, 'dropping a control client that does not read its output');
       this.#drop(conn);
       return;
     }

@@ -30,6 +30,7 @@ export type IpcErrorCode =
   | 'unsupported_version'
   | 'unknown_method'
   | 'too_many_connections'
+  | 'response_too_large'
   | 'internal'
   | (string & {});
 

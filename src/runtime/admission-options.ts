@@ -9,6 +9,7 @@ export function admissionOptions(config: OpenrtcConfig) {
       defaultTenant: config.tenants.defaultTenant,
       requireConfig: config.tenants.requireConfig,
       maxSessions: config.tenants.maxSessions,
+      maxIdleTenantRows: config.tenants.maxIdleTenantRows,
       ...(config.tenants.phoneNumbers !== undefined ? { phoneNumbers: config.tenants.phoneNumbers } : {}),
     },
     breaker: config.circuitBreaker,

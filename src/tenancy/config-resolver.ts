@@ -18,7 +18,12 @@ export interface TenantConfigResolverOptions {
     cacheHit?(tenant: string): void;
     loaded?(tenant: string, result: 'found' | 'missing' | 'error' | 'timeout'): void;
   };
+  /** Cached results kept at most; expired ones go first, then the oldest. */
+  maxEntries?: number;
 }
+
+/** Enough for every tenant an agency serves; tenant ids from traffic cannot grow the cache past it. */
+export const DEFAULT_CACHE_ENTRIES = 10_000;
 
 const providerSlot = z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
   error: 'expected a provider object',
@@ -109,9 +114,26 @@ export class TenantConfigResolver {
     // An invalidation during the load means this result may already be stale: use it, don't keep it.
     if (generation === this.#generation) {
       const now = this.options.clock.now();
+      this.#cache.delete(tenant);
       this.#cache.set(tenant, { config, loadedAt: now, expiresAt: now + (config ? this.options.ttlMs : this.options.missTtlMs) });
+      this.#trim(now);
     }
     return { ok: true, config, cached: false };
+  }
+
+  #trim(now: number): void {
+    const max = this.options.maxEntries ?? DEFAULT_CACHE_ENTRIES;
+    if (this.#cache.size <= max) return;
+    for (const [tenant, entry] of this.#cache) if (entry.expiresAt <= now) this.#cache.delete(tenant);
+    // Map order is load order: the oldest loads go first.
+    for (const tenant of this.#cache.keys()) {
+      if (this.#cache.size <= max) break;
+      this.#cache.delete(tenant);
+    }
+  }
+
+  get cachedEntries(): number {
+    return this.#cache.size;
   }
 
   #withTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -140,6 +162,11 @@ export class TenantConfigResolver {
   setSource(source: TenantConfigSource): void {
     this.#source = source;
     this.invalidateAll();
+  }
+
+  /** True when the source is a record that names this tenant. */
+  hasRecord(tenant: string): boolean {
+    return typeof this.#source !== 'function' && Object.hasOwn(this.#source, tenant);
   }
 
   describe(tenant: string): { cached: boolean; ageMs?: number; hit?: boolean; source: 'record' | 'callable' } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Admission, type AdmissionOptions } from '../../src/admission/admission.js';
+import { Admission, OTHER_TENANTS_ROW, type AdmissionOptions } from '../../src/admission/admission.js';
 import type { AdmissionDecision, JobRequestInfo } from '../../src/admission/types.js';
 import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
 import type { TenantConfigSource } from '../../src/tenancy/types.js';
@@ -156,5 +156,36 @@ describe('Admission', () => {
     expect(admission.rejectedWithoutTenant()).toMatchObject({ invalid_tenant: 2, draining: 1 });
     expect(admission.totals().rejected).toMatchObject({ invalid_tenant: 2, draining: 1 });
     expect(admission.totals().accepted).toBe(1);
+  });
+
+  it('keeps at most maxIdleTenantRows idle rows of unconfigured tenants, folding older ones into (other)', async () => {
+    const { admission, clock } = setup({ tenants: { maxSessions: { acme: 2 }, maxIdleTenantRows: 100 } });
+    const held = accepted(await admission.decide(job({ tenant: 'holder' })));
+    admission.tripBreaker('tripped');
+    const N = 50_000;
+    for (let i = 0; i < N; i++) {
+      const d = await admission.decide(job({ tenant: `t${i}` }));
+      if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'test' });
+    }
+    const names = admission.tenantStats().map((t) => t.tenant);
+    expect(names.length).toBeLessThanOrEqual(100 + 4);
+    // Configured, holding a reservation, or with an open breaker: never folded.
+    expect(names).toEqual(expect.arrayContaining(['acme', 'holder', 'tripped', OTHER_TENANTS_ROW, `t${N - 1}`]));
+    expect(admission.knownTenant('t0')).toBe(false);
+    expect(admission.tenantStat('t0')).toBeUndefined();
+    const other = admission.tenantStats().find((t) => t.tenant === OTHER_TENANTS_ROW)!;
+    expect(other.accepted + admission.tenantStats().filter((t) => /^t\d+$/.test(t.tenant)).reduce((n, t) => n + t.accepted, 0)).toBe(N);
+    expect(admission.totals()).toMatchObject({ accepted: N + 1, reserved: 1 });
+    expect(admission.inUse()).toBe(1);
+
+    held.reservation.release({ kind: 'cancelled', reason: 'test' });
+    clock.advance(60_000);
+    for (let i = 0; i < 200; i++) {
+      const d = await admission.decide(job({ tenant: `u${i}` }));
+      if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'test' });
+    }
+    const after = admission.tenantStats().map((t) => t.tenant);
+    expect(after).not.toContain('holder');
+    expect(after).toContain('acme');
   });
 });

@@ -159,6 +159,24 @@ describe('IpcServer over a real Unix socket', () => {
     expect(await fast.request('snapshot')).toEqual(big);
   });
 
+  it('answers a response larger than the output limit with response_too_large, and keeps the client', async () => {
+    const warnings: { obj: object; msg: string }[] = [];
+    const { server } = await start({
+      maxQueuedBytes: 10_000,
+      handlers: { snapshot: () => ({ blob: 'z'.repeat(50_000) }), small: () => ({ ok: true }) },
+      logger: { warn: (obj, msg) => warnings.push({ obj, msg }), error: () => undefined },
+    });
+    const c = await client(server.socketPath);
+    c.send(`${JSON.stringify({ v: 1, id: 1, method: 'snapshot' })}\n`);
+    const answer = await c.next();
+    expect(answer).toMatchObject({ id: 1, error: { code: 'response_too_large' } });
+    expect((answer.error as { message: string }).message).toMatch(/^the answer to "snapshot" is \d+ bytes, more than the 10000 bytes a control client may have queued$/);
+    c.send(`${JSON.stringify({ v: 1, id: 2, method: 'small' })}\n`);
+    expect(await c.next()).toEqual({ v: 1, id: 2, result: { ok: true } });
+    expect(warnings.map((w) => w.msg)).not.toContain('dropping a control client that does not read its output');
+    expect(warnings).toEqual([{ obj: { method: 'snapshot', bytes: expect.any(Number), limit_bytes: 10_000 }, msg: 'a control answer is larger than the per-client output limit; answered response_too_large' }]);
+  });
+
   it('lets the client subscribe and see pushes, and reports a lost worker', async () => {
     let n = 0;
     const { server } = await start({ handlers: { snapshot: () => ({ n: ++n }) } });

@@ -17,6 +17,15 @@ function setup(source: TenantConfigSource) {
 }
 
 describe('TenantConfigResolver', () => {
+  it('keeps at most maxEntries cached results, whatever tenant ids traffic names', async () => {
+    const clock = new FakeClock();
+    const resolver = new TenantConfigResolver({ source: {}, clock, ttlMs: 10_000, missTtlMs: 1_000, loadTimeoutMs: 500, maxEntries: 100 });
+    for (let i = 0; i < 5_000; i++) await resolver.resolve(`t${i}`);
+    expect(resolver.cachedEntries).toBe(100);
+    expect(resolver.describe('t4999').cached).toBe(true);
+    expect(resolver.describe('t0').cached).toBe(false);
+  });
+
   it('loads a cold tenant once for 100 concurrent requests', async () => {
     let calls = 0;
     const { resolver } = setup(async () => {
