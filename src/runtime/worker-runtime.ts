@@ -7,7 +7,7 @@ import { loadAgents } from '../config/load-agents.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
-import { controlMethods, type ControlTarget } from '../control/control-methods.js';
+import { CONTROL_METHODS, controlMethods, type ControlTarget } from '../control/control-methods.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { checkHealth, type HealthResult, type InferenceState } from '../http/health.js';
 import { OpsHttpServer } from '../http/http-server.js';
@@ -21,7 +21,7 @@ import { LoopMonitor } from '../introspection/loop-monitor.js';
 import { RecentEvents } from '../introspection/recent-events.js';
 import { SessionRegistry } from '../introspection/registry.js';
 import { buildSnapshot } from '../introspection/snapshot.js';
-import { IpcServer } from '../ipc/ipc-server.js';
+import { IpcServer, type IpcServerOptions } from '../ipc/ipc-server.js';
 import { workerSocketPath } from '../ipc/socket-path.js';
 import { SharedInference } from '../inference/shared-inference.js';
 import { routeFrameworkLogs } from '../logging/framework-logger.js';
@@ -64,6 +64,8 @@ export interface WorkerRuntimeOptions {
   frameworkLogLevel?: string;
   /** The worker logger's format, which agents-js's lines share. */
   logFormat?: LogFormat;
+  /** Overrides the control socket's limits (tests). */
+  ipcLimits?: Pick<IpcServerOptions, 'idleTimeoutMs' | 'maxConnections'>;
 }
 
 /**
@@ -269,6 +271,9 @@ export class WorkerRuntime {
     this.ipc = await IpcServer.listen({
       socketPath: this.socketPath,
       logger,
+      // When viewers hold every connection, the runbook commands still get through.
+      operatorMethods: new Set(CONTROL_METHODS),
+      ...this.options.ipcLimits,
       handlers: {
         snapshot: () => this.snapshot(),
         ...controlMethods(this.controlTarget(), audit),

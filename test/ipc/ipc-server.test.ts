@@ -110,6 +110,70 @@ describe('IpcServer over a real Unix socket', () => {
     expect(await d.request('snapshot')).toEqual({ n: 1 });
   });
 
+  it('closes a connection that sends no request within idleTimeoutMs, and never one that is subscribed or waiting', async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const { server } = await start({ idleTimeoutMs: 200, handlers: { ...handlers, slow: () => slow.then(() => 'done') } });
+    const silent = await client(server.socketPath);
+    const subscribed = await client(server.socketPath);
+    const waiting = await client(server.socketPath);
+    subscribed.send(`${JSON.stringify({ v: 1, id: 's', method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+    waiting.send(`${JSON.stringify({ v: 1, id: 'w', method: 'slow' })}\n`);
+    expect(await silent.next()).toEqual({ v: 1, id: null, error: { code: 'idle_timeout', message: 'no request within 200 ms; closing this control connection' } });
+    await silent.closed;
+    await sleep(400);
+    expect(server.connectionCount).toBe(2);
+    release();
+    expect(await waiting.next()).toEqual({ v: 1, id: 'w', result: 'done' });
+    expect((await subscribed.next()).id).toBe('s');
+    // Once answered, the waiting connection is idle again, and goes the same way.
+    expect(await waiting.next()).toMatchObject({ id: null, error: { code: 'idle_timeout' } });
+    await waiting.closed;
+    expect(server.connectionCount).toBe(1);
+  });
+
+  it('caps the subscriptions one connection may hold', async () => {
+    const { server } = await start({ maxSubscriptionsPerConnection: 2 });
+    const c = await client(server.socketPath);
+    const sub = (id: number) => c.send(`${JSON.stringify({ v: 1, id, method: 'subscribe', params: { intervalMs: 60_000 } })}\n`);
+    sub(1);
+    sub(2);
+    sub(3);
+    const answers = [await c.next(), await c.next(), await c.next()].sort((a, b) => Number(a.id) - Number(b.id));
+    expect(answers.map((a) => a.id)).toEqual([1, 2, 3]);
+    expect(answers.slice(0, 2).every((a) => 'result' in a)).toBe(true);
+    expect(answers[2]).toEqual({ v: 1, id: 3, error: { code: 'too_many_subscriptions', message: 'a control connection may hold at most 2 subscriptions' } });
+  });
+
+  it('answers the connection limit with a coded error, by request id too, before closing', async () => {
+    const { server } = await start({ maxConnections: 1, operatorConnections: 0 });
+    await client(server.socketPath);
+    const over = await client(server.socketPath);
+    over.send(`${JSON.stringify({ v: 1, id: 5, method: 'snapshot' })}\n`);
+    expect(await over.next()).toMatchObject({ id: null, error: { code: 'too_many_connections' } });
+    expect(await over.next()).toMatchObject({ id: 5, error: { code: 'too_many_connections' } });
+    await over.closed;
+    const c = await IpcClient.connect(server.socketPath);
+    const err = await c.request('snapshot').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'too_many_connections', message: expect.stringContaining('1 control connections') });
+  });
+
+  it('keeps a reserved connection for control methods only, one request each, when the others are taken', async () => {
+    const { server } = await start({ maxConnections: 2, operatorConnections: 1, operatorMethods: new Set(['echo']) });
+    await client(server.socketPath);
+    await client(server.socketPath);
+    const op = await client(server.socketPath);
+    op.send(`${JSON.stringify({ v: 1, id: 1, method: 'echo', params: { text: 'trip acme' } })}\n`);
+    expect(await op.next()).toEqual({ v: 1, id: 1, result: { text: 'trip acme' } });
+    await op.closed;
+    const viewer = await client(server.socketPath);
+    viewer.send(`${JSON.stringify({ v: 1, id: 2, method: 'snapshot' })}\n`);
+    const refused = await viewer.next();
+    expect(refused).toMatchObject({ id: 2, error: { code: 'too_many_connections' } });
+    expect((refused.error as { message: string }).message).toMatch(/reserved for control commands/);
+    await viewer.closed;
+  });
+
   it('pushes snapshots to a subscriber, reusing the subscribe id, and validates intervalMs', async () => {
     let n = 0;
     const { server } = await start({ handlers: { snapshot: () => ({ n: ++n }) } });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DispatchOutcome, DispatchRequest } from '../../src/dispatcher/types.js';
 import { IpcClient } from '../../src/ipc/ipc-client.js';
-import { WorkerRuntime } from '../../src/runtime/worker-runtime.js';
+import { WorkerRuntime, type WorkerRuntimeOptions } from '../../src/runtime/worker-runtime.js';
 import { memoryLogger, type MemoryLog } from '../session/support.js';
 import { REPO_ROOT } from './dev-worker.js';
 import { runCli, type CliResult } from './run-cli.js';
@@ -30,7 +30,7 @@ export interface RuntimeRig {
  * The real worker runtime in this process, with its embedded local dispatcher and its control
  * socket in a private directory, configured by a real config file written to that directory.
  */
-export async function startRuntime(configBody: string, files: Record<string, string> = {}): Promise<RuntimeRig> {
+export async function startRuntime(configBody: string, files: Record<string, string> = {}, ipcLimits: WorkerRuntimeOptions['ipcLimits'] = {}): Promise<RuntimeRig> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-rt-'));
   const write = (name: string, body: string) => writeFileSync(path.join(dir, name), body);
   for (const [name, body] of Object.entries(files)) write(name, body);
@@ -38,7 +38,7 @@ export async function startRuntime(configBody: string, files: Record<string, str
   write('openrtc.config.ts', configBody);
   const log = memoryLogger();
   const socketPath = path.join(dir, `rig-${process.pid}.sock`);
-  const runtime = new WorkerRuntime({ configFile, cwd: dir, logger: log.logger, dev: true, devPort: 0, socketPath });
+  const runtime = new WorkerRuntime({ configFile, cwd: dir, logger: log.logger, dev: true, devPort: 0, socketPath, ipcLimits });
   try {
     await runtime.start();
   } catch (err) {
