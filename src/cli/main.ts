@@ -2,6 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError } from '../config/config-error.js';
 import { DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { EXIT_GRACE_MS } from '../runtime/exit-after-stop.js';
+import { knownSecrets } from '../secrets/known-secrets.js';
+import { redactText } from '../secrets/redact-text.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from './version.js';
@@ -217,6 +219,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
 /** Runs the CLI and returns the exit code; never throws for bad input or a missing worker. */
 export async function main(argv: string[]): Promise<number> {
+  // Keys in secret-named variables are known from the start, so no error this process prints can echo one.
+  knownSecrets.collectEnv(process.env);
   let code: number = EXIT.ok;
   const program = buildProgram((c) => (code = c));
   try {
@@ -235,7 +239,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`openrtc: ${err.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`openrtc: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     return EXIT.failure;
   }
 }

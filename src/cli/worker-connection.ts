@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IpcClient, IpcError } from '../ipc/ipc-client.js';
 import { listWorkers } from '../ipc/socket-path.js';
+import { redactText } from '../secrets/redact-text.js';
 import { EXIT } from './exit-codes.js';
 
 export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
@@ -64,7 +65,7 @@ export async function runCommand(body: () => Promise<void>): Promise<number> {
     return EXIT.ok;
   } catch (err) {
     const code = err instanceof CommandFailure ? err.exitCode : EXIT.failure;
-    process.stderr.write(`openrtc: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     return code;
   }
 }

@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
+import { redactText } from '../secrets/redact-text.js';
 import { ConfigError } from './config-error.js';
 import { configSchema, type OpenrtcConfig } from './schema.js';
 
@@ -99,5 +100,5 @@ function unwrapCommonJs(value: unknown): unknown {
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return text.split('\n')[0] ?? text;
+  return redactText(text.split('\n')[0] ?? text);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TenantStats } from '../admission/types.js';
+import { redactText } from '../secrets/redact-text.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
 import type { AuditSink } from './audit.js';
 
@@ -170,7 +171,7 @@ export function controlMethods(target: ControlTarget, audit: AuditSink): Record<
       try {
         result = await target.reloadConfig();
       } catch (err) {
-        throw new ControlError('config_invalid', err instanceof Error ? err.message : String(err));
+        throw new ControlError('config_invalid', redactText(err instanceof Error ? err.message : String(err)));
       }
       audit.record({ action: 'config.reload', new: result.changed, who: whoOf(p) });
       return result;

@@ -1,3 +1,4 @@
+import { redactText } from '../secrets/redact-text.js';
 import type { EventKind, EventSnapshot } from './snapshot-schema.js';
 
 export interface RecentEventInput {
@@ -24,8 +25,10 @@ export class RecentEvents {
     this.#ring = new Array<EventSnapshot | undefined>(capacity);
   }
 
+  /** Messages are masked here, the one way into the snapshot's free text. */
   push(event: RecentEventInput): void {
-    const message = event.message.length > MAX_MESSAGE ? `${event.message.slice(0, MAX_MESSAGE - 1)}…` : event.message;
+    const text = redactText(event.message);
+    const message = text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text;
     const entry: EventSnapshot = { at: event.at ?? this.now(), kind: event.kind, message };
     if (event.tenant !== undefined) entry.tenant = event.tenant;
     this.#ring[this.#next] = entry;

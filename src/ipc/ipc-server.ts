@@ -2,6 +2,7 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { redactText } from '../secrets/redact-text.js';
 import { PushGroups, type Subscriber } from './push-groups.js';
 import { refuseConnection } from './refuse-connection.js';
 import { assertPrivateDir, cleanStaleSockets, probeSocket } from './socket-path.js';
@@ -317,8 +318,8 @@ export class IpcServer {
 
   /** What the client may see of a handler's failure; anything unintended is logged here, once. */
   #publicFailure(method: string, err: unknown): { code: IpcErrorCode; message: string } {
-    if (isPublicError(err)) return { code: err.code, message: err.message };
-    this.#logger.error({ method, err: err instanceof Error ? err.message : String(err) }, 'control method failed');
+    if (isPublicError(err)) return { code: err.code, message: redactText(err.message) };
+    this.#logger.error({ method, err: redactText(err instanceof Error ? err.message : String(err)) }, 'control method failed');
     return { code: 'internal', message: `internal error in "${method}"` };
   }
 

@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { redactForLog } from '../secrets/redact-value.js';
 import { currentScope } from './scope.js';
 
 export type LogFormat = 'json' | 'pretty';
@@ -12,40 +13,19 @@ export interface LoggerOptions {
   color?: boolean;
 }
 
-/**
- * Field names whose values are never written, wherever they appear in a log object. Provider
- * keys live in tenant configs; they must not reach a log line even when an object is logged
- * whole by mistake.
- */
-export const REDACTED_PATHS = [
-  'apiKey',
-  'api_key',
-  'apiSecret',
-  'api_secret',
-  'secret',
-  'token',
-  'password',
-  'key',
-  '*.apiKey',
-  '*.api_key',
-  '*.apiSecret',
-  '*.api_secret',
-  '*.secret',
-  '*.token',
-  '*.password',
-  '*.key',
-  '*.*.apiKey',
-  '*.*.api_key',
-  '*.*.secret',
-  '*.*.token',
-];
-
 export function createLogger(options: LoggerOptions = {}): Logger {
   const { level = process.env.OPENRTC_LOG_LEVEL ?? 'info', format = 'json', destination, color = false } = options;
   const base = {
     level,
     base: { pid: process.pid },
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    // Every argument of every line (objects at any depth, the message, printf arguments) passes
+    // through the redaction before pino formats it; errors come out of it already serialised.
+    hooks: {
+      logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(this, args.map(redactForLog));
+      },
+    },
+    serializers: { err: passThrough, error: passThrough },
     // Every line written inside a session's async scope names its tenant, session and agent,
     // without the agent author having to pass a child logger around.
     mixin() {
@@ -53,12 +33,29 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       return scope ? { tenant: scope.tenant, session_id: scope.sessionId, agent: scope.agent } : {};
     },
   };
-  if (destination) return pino(base, destination);
+  if (destination) return redactChildBindings(pino(base, destination));
   if (format === 'pretty') {
-    return pino({
-      ...base,
-      transport: { target: 'pino-pretty', options: { colorize: color, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
-    });
+    return redactChildBindings(
+      pino({
+        ...base,
+        transport: { target: 'pino-pretty', options: { colorize: color, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+      }),
+    );
   }
-  return pino(base);
+  return redactChildBindings(pino(base));
+}
+
+const passThrough = (value: unknown) => value;
+
+/**
+ * pino serialises a child's bindings once, when the child is made, and its bindings formatter
+ * does not apply to children; so `child` itself redacts them. Children of children inherit this
+ * `child` through their prototype.
+ */
+function redactChildBindings(logger: Logger): Logger {
+  const original = logger.child;
+  logger.child = function child(this: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]) {
+    return original.call(this, redactForLog(bindings) as Record<string, unknown>, options);
+  } as Logger['child'];
+  return logger;
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
 import { loadAgents } from '../config/load-agents.js';
+import { ConfigError } from '../config/config-error.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
@@ -28,8 +29,11 @@ import { routeFrameworkLogs } from '../logging/framework-logger.js';
 import type { LogFormat } from '../logging/logger.js';
 import { setProcessLogger } from '../logging/process-logger.js';
 import { routeProcessWarnings } from '../logging/process-warnings.js';
+import { knownSecrets } from '../secrets/known-secrets.js';
+import { redactText } from '../secrets/redact-text.js';
 import { SessionHost } from '../session/session-host.js';
 import { TenantConfigResolver } from '../tenancy/config-resolver.js';
+import { rememberTenantSecrets } from '../tenancy/redact.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { VERSION } from '../cli/version.js';
 import { admissionOptions } from './admission-options.js';
@@ -131,9 +135,11 @@ export class WorkerRuntime {
     const { logger } = this.options;
     // Where start-up time goes, in the ready line: operators restarting a fleet care.
     const phases = new StartupPhases();
+    knownSecrets.collectEnv(process.env);
     this.loaded = this.#withCommandDefaults(await loadConfig(this.options.configFile, this.options.cwd));
     phases.mark('config');
     const config = this.loaded.config;
+    rememberConfigSecrets(config);
     setProcessLogger(logger);
     // agents-js logs through its own global logger; it must exist before any session runs.
     const framework = routeFrameworkLogs(logger, {
@@ -430,8 +436,18 @@ export class WorkerRuntime {
     this.attribution.enable();
   }
 
+  /** Re-reads the config file; an invalid one is refused (and logged) and the running config stays. */
   async reloadConfig(): Promise<{ changed: string[] }> {
-    const next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
+    let next: LoadedConfig;
+    try {
+      next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [redactText(err instanceof Error ? err.message : String(err))];
+      this.logger.error({ problems }, 'config reload refused; the running config stays');
+      this.events.push({ kind: 'config', message: `config reload refused: ${problems.join('; ')}` });
+      throw err;
+    }
+    rememberConfigSecrets(next.config);
     const changed = diffKeys(this.loaded.config, next.config);
     this.admission.updateSettings(admissionOptions(next.config));
     this.resolver.setSource(next.config.tenants.config);
@@ -489,6 +505,12 @@ export class WorkerRuntime {
       reloadConfig: () => this.reloadConfig(),
     };
   }
+}
+
+/** What a config file itself holds of secrets: LiveKit credentials and a record of tenant configs. */
+function rememberConfigSecrets(config: OpenrtcConfig): void {
+  for (const value of [config.livekit.apiKey, config.livekit.apiSecret]) if (value) knownSecrets.addSecret(value);
+  if (typeof config.tenants.config === 'object') for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
 }
 
 function diffKeys(a: OpenrtcConfig, b: OpenrtcConfig): string[] {

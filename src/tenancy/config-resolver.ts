@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../admission/clock.js';
-import { redactSecrets } from './redact.js';
+import { redactText } from '../secrets/redact-text.js';
+import { rememberTenantSecrets } from './redact.js';
 import type { TenantConfig, TenantConfigSource } from './types.js';
 
 export type ConfigResolution =
@@ -98,7 +99,7 @@ export class TenantConfigResolver {
         return { ok: false, reason: 'tenant_config_timeout', message: `config load for tenant "${tenant}" took longer than ${this.options.loadTimeoutMs} ms` };
       }
       const name = err instanceof Error ? err.name : typeof err;
-      const detail = err instanceof Error ? redactSecrets(err.message).slice(0, 200) : '';
+      const detail = err instanceof Error ? redactText(err.message).slice(0, 200) : '';
       return { ok: false, reason: 'tenant_config_error', message: `config load for tenant "${tenant}" failed: ${name}${detail ? `: ${detail}` : ''}` };
     }
     const parsed = tenantConfigShape.safeParse(raw);
@@ -111,6 +112,7 @@ export class TenantConfigResolver {
       };
     }
     const config = (parsed.data ?? undefined) as TenantConfig | undefined;
+    rememberTenantSecrets(config);
     // An invalidation during the load means this result may already be stale: use it, don't keep it.
     if (generation === this.#generation) {
       const now = this.options.clock.now();

@@ -1,13 +1,6 @@
+import { knownSecrets, rememberProviders } from '../secrets/known-secrets.js';
+import { redactText } from '../secrets/redact-text.js';
 import type { TenantConfig } from './types.js';
-
-/** Masks anything in free text that looks like a credential. */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, '[redacted]')
-    .replace(/\b(sk|pk|rk)-[A-Za-z0-9_-]{6,}/g, '[redacted]')
-    .replace(/\b(api[_-]?key|api[_-]?secret|secret|token|password|key)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, '$1$2[redacted]')
-    .replace(/\b[A-Za-z0-9+/_-]{32,}={0,2}/g, '[redacted]');
-}
 
 function providerName(provider: object | undefined): string | undefined {
   if (provider === undefined) return undefined;
@@ -15,7 +8,7 @@ function providerName(provider: object | undefined): string | undefined {
   if (typeof label === 'function') {
     try {
       const value: unknown = label.call(provider);
-      if (typeof value === 'string') return redactSecrets(value).slice(0, 80);
+      if (typeof value === 'string') return redactText(value).slice(0, 80);
     } catch {
       // fall through to the class name
     }
@@ -35,4 +28,14 @@ export function describeTenantConfig(config: TenantConfig | undefined) {
     greeting: config.greeting !== undefined,
     settings: config.settings ? Object.keys(config.settings) : [],
   };
+}
+
+/**
+ * Teaches the process a resolved tenant config's secrets (values under secret names in its
+ * providers and settings) and its provider objects, so both are masked wherever they would appear.
+ */
+export function rememberTenantSecrets(config: TenantConfig | undefined): void {
+  if (!config) return;
+  knownSecrets.collect(config);
+  rememberProviders([config.stt, config.llm, config.tts]);
 }

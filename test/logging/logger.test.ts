@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
 import { sessionScope } from '../../src/logging/scope.js';
+import { knownSecrets } from '../../src/secrets/known-secrets.js';
 
 function memoryLogger() {
   const lines: Record<string, unknown>[] = [];
@@ -54,5 +55,45 @@ describe('createLogger', () => {
     expect(text).not.toContain('eyJhbGciOi');
     expect(text).not.toContain('s3cr3t');
     expect(lines[0]?.provider).toEqual({ apiKey: '[redacted]', model: 'x' });
+  });
+
+  it('redacts by key name at any depth, without touching the logged object', () => {
+    const { logger, lines } = memoryLogger();
+    const p = { llm: { opts: { apiKey: 'sk-live-deep1', model: 'm', nested: { a: { b: { c: { password: 'hunter2-deep' } } } } } } };
+    logger.info({ p, list: [{ token: 'tok-in-array-1' }], 'x-api-key': 'header-value-1', hasToken: true }, 'cfg');
+    const text = JSON.stringify(lines);
+    for (const secret of ['sk-live-deep1', 'hunter2-deep', 'tok-in-array-1', 'header-value-1']) expect(text).not.toContain(secret);
+    expect(lines[0]).toMatchObject({ p: { llm: { opts: { apiKey: '[redacted]', model: 'm' } } }, hasToken: true });
+    expect(p.llm.opts.apiKey).toBe('sk-live-deep1');
+  });
+
+  it('shows provider objects as a fixed placeholder, and survives cycles and huge objects at a bounded cost', () => {
+    const { logger, lines } = memoryLogger();
+    class LLM {}
+    class OpenAILLM extends LLM {
+      secretish = { organization: 'org-visible-1' };
+    }
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    const huge = Array.from({ length: 100_000 }, (_, i) => ({ i }));
+    logger.info({ llm: new OpenAILLM(), cyclic, huge }, 'objects');
+    const line = lines[0]!;
+    expect(line.llm).toBe('[provider OpenAILLM]');
+    expect(line.cyclic).toEqual({ name: 'loop', self: '[circular]' });
+    expect((line.huge as unknown[]).length).toBe(100_000);
+    expect(JSON.stringify(line.huge).match(/\[truncated\]/g)!.length).toBeGreaterThan(90_000);
+  });
+
+  it('masks secret values the process knows in messages, printf arguments, errors and child bindings', () => {
+    knownSecrets.add('QUOKKA-known-91ab');
+    const { logger, lines } = memoryLogger();
+    logger.info('key is QUOKKA-known-91ab');
+    logger.info('printf %s', 'QUOKKA-known-91ab');
+    logger.error({ err: new Error('refused QUOKKA-known-91ab') }, 'failed');
+    logger.child({ region: 'QUOKKA-known-91ab' }).info('child');
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('QUOKKA-known-91ab');
+    expect(lines.map((l) => l.msg)).toEqual(['key is [redacted]', 'printf [redacted]', 'failed', 'child']);
+    expect(lines[2]?.err).toMatchObject({ type: 'Error', message: 'refused [redacted]' });
   });
 });

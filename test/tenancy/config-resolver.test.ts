@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
-import { describeTenantConfig, redactSecrets } from '../../src/tenancy/redact.js';
+import { redactText } from '../../src/secrets/redact-text.js';
+import { describeTenantConfig } from '../../src/tenancy/redact.js';
 import type { TenantConfigSource } from '../../src/tenancy/types.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -103,13 +104,13 @@ describe('TenantConfigResolver', () => {
   });
 });
 
-describe('redactSecrets', () => {
+describe('redactText', () => {
   it.each([
     ['using sk-live-abcdef0123456789', 'using [redacted]'],
     ['Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc', 'Authorization: [redacted]'],
     ['api_key=abc123 rest', 'api_key=[redacted] rest'],
     ['plain words stay', 'plain words stay'],
   ])('%s', (input, output) => {
-    expect(redactSecrets(input)).toBe(output);
+    expect(redactText(input)).toBe(output);
   });
 });

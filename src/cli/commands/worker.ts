@@ -2,6 +2,7 @@ import { ConfigError } from '../../config/config-error.js';
 import { createLogger, type LogFormat } from '../../logging/logger.js';
 import { EXIT_GRACE_MS, exitAfterStop } from '../../runtime/exit-after-stop.js';
 import { WorkerRuntime } from '../../runtime/worker-runtime.js';
+import { redactText } from '../../secrets/redact-text.js';
 import { colorEnabled } from '../color.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -35,7 +36,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     logger.fatal({ err }, 'worker failed to start');
-    process.stderr.write(`openrtc: worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`openrtc: worker failed to start: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
     return EXIT.failure;
   }
 
@@ -49,11 +50,8 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
     logger.info({ signal }, 'signal received: draining (send it again to exit at once)');
     void runtime.stop();
   };
-  const onHangup = () => {
-    runtime.reloadConfig().catch((err: unknown) => {
-      logger.error({ problems: err instanceof ConfigError ? err.problems : String(err) }, 'config reload refused; the running config stays');
-    });
-  };
+  // The runtime logs a refused reload itself.
+  const onHangup = () => void runtime.reloadConfig().catch(() => undefined);
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', onHangup);

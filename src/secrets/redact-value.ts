@@ -1,0 +1,64 @@
+import { isSecretName, providerLabel, REDACTED } from './known-secrets.js';
+import { redactLogText, redactText } from './redact-text.js';
+
+/** A log object is walked at most this deep and this far; beyond, a placeholder stands in. */
+export const MAX_LOG_DEPTH = 10;
+export const MAX_LOG_NODES = 2_000;
+
+/**
+ * A copy of `value` fit for a log line: values under secret names are `[redacted]` at any depth,
+ * provider objects become a fixed placeholder (their fields are never walked), known secret
+ * values and labelled credentials inside strings are masked, cycles read `[circular]`, and the
+ * walk stops at `MAX_LOG_DEPTH` levels or `MAX_LOG_NODES` values, so its cost is bounded
+ * whatever is logged. The original is never modified.
+ */
+export function redactForLog(value: unknown): unknown {
+  const ancestors = new Set<object>();
+  let budget = MAX_LOG_NODES;
+
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return redactLogText(v);
+    if (typeof v !== 'object' || v === null) return v;
+    if (budget-- <= 0 || depth > MAX_LOG_DEPTH) return '[truncated]';
+    if (ancestors.has(v)) return '[circular]';
+    const provider = providerLabel(v);
+    if (provider) return provider;
+    if (v instanceof Error) return errorForLog(v);
+    if (Buffer.isBuffer(v)) return `[${v.length} bytes]`;
+    ancestors.add(v);
+    try {
+      if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
+      const json = (v as { toJSON?: unknown }).toJSON;
+      if (typeof json === 'function') return walk(json.call(v), depth + 1);
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(v)) {
+        let child: unknown;
+        try {
+          child = (v as Record<string, unknown>)[key];
+        } catch {
+          continue;
+        }
+        if (typeof child === 'function') continue;
+        // defineProperty: a `__proto__` key stays a key.
+        Object.defineProperty(out, key, {
+          value: isSecretName(key) && child !== null && child !== undefined && typeof child !== 'boolean' ? REDACTED : walk(child, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      return out;
+    } finally {
+      ancestors.delete(v);
+    }
+  };
+  return walk(value, 0);
+}
+
+/** Errors keep their type, message and stack, masked; nothing of their own properties. */
+function errorForLog(err: Error): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: err.name, message: redactText(err.message) };
+  // A stack is mostly file paths, which the long-token rule would eat; its message part is masked above.
+  if (err.stack) out.stack = redactLogText(err.stack.replace(err.message, out.message as string));
+  return out;
+}
