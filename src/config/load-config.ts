@@ -1,9 +1,9 @@
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import { redactText } from '../secrets/redact-text.js';
 import { ConfigError } from './config-error.js';
+import { EvaluationError, importFresh } from './fresh-import.js';
 import { configSchema, type OpenrtcConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILES = ['openrtc.config.ts', 'openrtc.config.mts', 'openrtc.config.js', 'openrtc.config.mjs'];
@@ -12,6 +12,10 @@ export interface LoadedConfig {
   /** Absolute path of the file that was read. */
   file: string;
   config: OpenrtcConfig;
+  /** Every file this load evaluated: the config file and the project modules it imports. */
+  files: string[];
+  /** False when a reload could read only the config file itself afresh, not what it imports. */
+  wholeGraph: boolean;
 }
 
 export function findConfigFile(explicit: string | undefined, cwd: string): string {
@@ -23,38 +27,6 @@ export function findConfigFile(explicit: string | undefined, cwd: string): strin
   return path.join(cwd, DEFAULT_CONFIG_FILES[0]!);
 }
 
-const imported = new Set<string>();
-let reloads = 0;
-
-/**
- * Evaluates the config file again on every call (a reload must see the edited file), through the
- * process's one module graph: provider classes the file imports (and `openrtc` itself) must be
- * the same instances the agents use, or `instanceof` checks inside agents-js fail. Node caches a
- * module by URL, so a reload imports a same-directory copy under a new name.
- */
-async function importFresh(file: string): Promise<unknown> {
-  if (!imported.has(file)) {
-    imported.add(file);
-    try {
-      return await import(pathToFileURL(file).href);
-    } catch (err) {
-      // A .ts file outside an ESM package is compiled as CommonJS, which Node cannot load through
-      // import() from here; tsx's own loader can (in a graph of its own, which is fine for data).
-      if (!(err instanceof Error && /require\(\) ES Module|ERR_REQUIRE/.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`))) throw err;
-      imported.delete(file);
-      return tsImport(pathToFileURL(file).href, import.meta.url);
-    }
-  }
-  const ext = path.extname(file);
-  const copy = path.join(path.dirname(file), `.${path.basename(file, ext)}.reload-${process.pid}-${++reloads}${ext}`);
-  copyFileSync(file, copy);
-  try {
-    return await import(pathToFileURL(copy).href);
-  } finally {
-    rmSync(copy, { force: true });
-  }
-}
-
 /**
  * Reads and validates a config file. The file should only produce data and callables; agents are
  * referenced by module path and loaded once by the session host.
@@ -64,11 +36,13 @@ export async function loadConfig(explicit?: string, cwd = process.cwd(), env = p
   if (!existsSync(file)) throw new ConfigError(file, ['file not found (pass --config PATH or create openrtc.config.ts)']);
 
   let exported: unknown;
+  let fresh;
   try {
-    const mod = (await importFresh(file)) as { default?: unknown };
-    exported = unwrapCommonJs(mod.default);
+    fresh = await importFresh(file);
+    exported = unwrapCommonJs((fresh.module as { default?: unknown }).default);
   } catch (err) {
-    throw new ConfigError(file, [`could not be evaluated: ${firstLine(err)}`]);
+    const files = err instanceof EvaluationError ? err.files : [file];
+    throw new ConfigError(file, [`could not be evaluated: ${describeEvaluationError(err instanceof EvaluationError ? err.cause : err, files)}`]);
   }
   if (exported === undefined) throw new ConfigError(file, ['has no default export (export default defineConfig({...}))']);
 
@@ -87,7 +61,7 @@ export async function loadConfig(explicit?: string, cwd = process.cwd(), env = p
   for (const [name, entry] of Object.entries(config.agents)) {
     if (typeof entry === 'string') config.agents[name] = path.resolve(dir, entry);
   }
-  return { file, config };
+  return { file, config, files: fresh.files, wholeGraph: fresh.wholeGraph };
 }
 
 /** A config outside an ESM package is compiled as CommonJS; its default export sits one level down. */
@@ -98,7 +72,32 @@ function unwrapCommonJs(value: unknown): unknown {
   return value;
 }
 
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return redactText(text.split('\n')[0] ?? text);
+/** tsx (esbuild) reports `Transform failed with 1 error:` and then `<file>:<line>:<column>: ERROR: <reason>`. */
+const TRANSFORM_ERROR = /^(.+?):(\d+):(\d+): ERROR: (.+)$/m;
+/** What `node --check` prints for a JavaScript syntax error: `<file>:<line>`, the line, a caret, then the error. */
+const NODE_CHECK = /^(.+):(\d+)\n.*\n( *)\^+\s*\n\s*SyntaxError: (.+)$/m;
+const JS_FILE = /\.(c|m)?js$/;
+
+/**
+ * One line saying why the file could not be evaluated: for a syntax error the file, line, column
+ * and reason (of whichever file of `files` it is in), else the error's name and first line.
+ * Secrets are masked; the reload query never shows.
+ */
+export function describeEvaluationError(err: unknown, files: string[]): string {
+  const clean = (text: string) => redactText(text.replace(/\?openrtc-reload=\d+/g, ''));
+  if (!(err instanceof Error)) return clean(String(err));
+  const transform = TRANSFORM_ERROR.exec(err.message);
+  // esbuild counts columns from 0; editors and Node count from 1.
+  if (transform) return clean(`${transform[1]}:${transform[2]}:${Number(transform[3]) + 1}: syntax error: ${transform[4]}`);
+  if (err instanceof SyntaxError) {
+    // Node keeps the place of a syntax error in a module out of the error it throws; asking it to
+    // check the JavaScript files involved finds it.
+    for (const candidate of files.filter((f) => JS_FILE.test(f))) {
+      const check = spawnSync(process.execPath, ['--check', candidate], { encoding: 'utf8', timeout: 5_000 });
+      const place = check.status !== 0 ? NODE_CHECK.exec(check.stderr) : null;
+      if (place) return clean(`${place[1]}:${place[2]}:${place[3]!.length + 1}: syntax error: ${place[4]}`);
+    }
+  }
+  const text = `${err.name}: ${err.message}`;
+  return clean(text.split('\n')[0] ?? text);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ConfigReload } from '../config/config-diff.js';
 import type { TenantStats } from '../admission/types.js';
 import { redactText } from '../secrets/redact-text.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
@@ -21,7 +22,7 @@ export interface ControlTarget {
   invalidateAllTenantConfigs(): void;
   describeTenantConfig(tenant: string): unknown;
   drain(timeoutMs?: number): { alreadyDraining: boolean; activeSessions: number; timeoutMs: number };
-  reloadConfig(): Promise<{ changed: string[] }>;
+  reloadConfig(): Promise<ConfigReload>;
 }
 
 /** Who the worker is, and where its local dispatcher listens (`openrtc dev` only). */

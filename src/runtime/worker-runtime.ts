@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
 import { loadAgents } from '../config/load-agents.js';
+import { diffConfigs, type ConfigReload } from '../config/config-diff.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
@@ -437,7 +438,7 @@ export class WorkerRuntime {
   }
 
   /** Re-reads the config file; an invalid one is refused (and logged) and the running config stays. */
-  async reloadConfig(): Promise<{ changed: string[] }> {
+  async reloadConfig(): Promise<ConfigReload> {
     let next: LoadedConfig;
     try {
       next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
@@ -448,28 +449,31 @@ export class WorkerRuntime {
       throw err;
     }
     rememberConfigSecrets(next.config);
-    const changed = diffKeys(this.loaded.config, next.config);
+    const changes = diffConfigs(this.loaded.config, next.config);
     this.admission.updateSettings(admissionOptions(next.config));
     this.resolver.setSource(next.config.tenants.config);
     this.load.model.updateSettings(loadSettings(next.config));
     this.metrics.labels.setLimit(next.config.metrics.maxTenants);
     for (const t of configuredTenants(next.config)) this.metrics.labels.claim(t);
     this.#applyAttribution(next.config.introspection.attribution);
-    if (!sameShape(this.loaded.config.http, next.config.http)) {
-      this.logger.warn({ http: next.config.http }, 'http settings changed: they apply at the next start');
-    }
     const bound = this.loaded.config;
     if (next.config.inference.enabled !== bound.inference.enabled) {
       this.logger.warn({ running: bound.inference.enabled, in_file: next.config.inference.enabled }, 'inference.enabled is read at start: drain and restart the worker to change it');
     }
-    // Agents, LiveKit credentials, the HTTP listener and the inference process are bound at start;
-    // a change there needs a drain and restart.
+    // Agents, LiveKit credentials, the name, the HTTP listener and the inference process are bound
+    // at start; a change there needs a drain and restart.
     this.loaded = {
-      file: next.file,
-      config: { ...next.config, agents: bound.agents, livekit: bound.livekit, http: bound.http, inference: bound.inference },
+      ...next,
+      config: { ...next.config, agents: bound.agents, livekit: bound.livekit, name: bound.name, http: bound.http, inference: bound.inference },
     };
-    this.logger.info({ changed }, 'config reloaded');
-    return { changed };
+    const result: ConfigReload = { ...changes, files: next.files, wholeGraph: next.wholeGraph };
+    this.logger.info(
+      { changed: result.changed, not_compared: result.notCompared, needs_restart: result.needsRestart, files: result.files, whole_graph: result.wholeGraph },
+      'config reloaded',
+    );
+    if (result.needsRestart.length) this.logger.warn({ settings: result.needsRestart }, 'these settings changed: they apply at the next start');
+    this.events.push({ kind: 'config', message: `config reloaded; ${result.changed.length ? `changed: ${result.changed.join(', ')}` : 'no setting changed'}` });
+    return result;
   }
 
   private controlTarget(): ControlTarget {
@@ -511,31 +515,6 @@ export class WorkerRuntime {
 function rememberConfigSecrets(config: OpenrtcConfig): void {
   for (const value of [config.livekit.apiKey, config.livekit.apiSecret]) if (value) knownSecrets.addSecret(value);
   if (typeof config.tenants.config === 'object') for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
-}
-
-function diffKeys(a: OpenrtcConfig, b: OpenrtcConfig): string[] {
-  const keys = [
-    'maxConcurrentSessions',
-    'tenants',
-    'circuitBreaker',
-    'drainTimeoutMs',
-    'assignmentTimeoutMs',
-    'introspection',
-    'load',
-    'overload',
-    'metrics',
-    'http',
-  ] as const;
-  return keys.filter((k) => !sameShape(a[k], b[k]));
-}
-
-function sameShape(a: unknown, b: unknown): boolean {
-  if (typeof a === 'function' || typeof b === 'function') return false;
-  try {
-    return JSON.stringify(a) === JSON.stringify(b);
-  } catch {
-    return false;
-  }
 }
 
 /** Milliseconds between successive marks, the first measured from process start (module loading). */

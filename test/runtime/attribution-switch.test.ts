@@ -31,7 +31,7 @@ describe('introspection.attribution', () => {
     expect(runtime.attribution.enabled).toBe(false);
 
     writeFileSync(file, config('continuous'));
-    expect((await runtime.reloadConfig()).changed).toContain('introspection');
+    expect((await runtime.reloadConfig()).changed).toEqual(['introspection.attribution']);
     expect(runtime.attribution.enabled).toBe(true);
     expect(runtime.attribution.continuous).toBe(true);
 
