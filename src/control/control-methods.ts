@@ -3,7 +3,8 @@ import type { ConfigReload } from '../config/config-diff.js';
 import type { TenantStats } from '../admission/types.js';
 import { redactText } from '../secrets/redact-text.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
-import type { AuditSink } from './audit.js';
+import type { CallContext } from '../ipc/protocol.js';
+import { auditWho, type AuditSink } from './audit.js';
 
 /** What the control methods act on: the live worker, seen through a narrow window. */
 export interface ControlTarget {
@@ -44,9 +45,6 @@ export class ControlError extends Error {
   }
 }
 
-const who = z
-  .object({ uid: z.number().int().nullable().optional(), pid: z.number().int().nullable().optional() })
-  .optional();
 const tenantParam = z.string({ error: 'params.tenant: expected a tenant id' });
 
 const schemas = {
@@ -56,19 +54,17 @@ const schemas = {
   'tenant.cap': z.object({
     tenant: tenantParam,
     cap: z.union([z.number().int().positive(), z.null()], { error: 'params.cap: expected a positive integer, or null to clear' }),
-    who,
   }),
   'tenant.trip': z.object({
     tenant: tenantParam,
     forMs: z.number().int().positive({ error: 'params.forMs: expected a positive number of milliseconds' }).optional(),
-    who,
   }),
-  'tenant.reset': z.object({ tenant: tenantParam, who }),
-  'tenant.reload': z.union([z.object({ tenant: tenantParam, who }), z.object({ all: z.literal(true), who })], {
+  'tenant.reset': z.object({ tenant: tenantParam }),
+  'tenant.reload': z.union([z.object({ tenant: tenantParam }), z.object({ all: z.literal(true) })], {
     error: 'params: expected { tenant } or { all: true }',
   }),
-  drain: z.object({ timeoutMs: z.number().nonnegative().optional(), who }),
-  'config.reload': z.object({ who }),
+  drain: z.object({ timeoutMs: z.number().nonnegative().optional() }),
+  'config.reload': z.object({}),
 } as const;
 
 export type ControlMethod = keyof typeof schemas;
@@ -95,15 +91,12 @@ function requireTenant(target: ControlTarget, tenant: string): string {
   return tenant;
 }
 
-function whoOf(p: { who?: { uid?: number | null | undefined; pid?: number | null | undefined } | undefined }) {
-  return { uid: p.who?.uid ?? null, pid: p.who?.pid ?? null };
-}
-
 /**
  * The runbook actions. Each validates its params, acts on the live worker, and writes one audit
  * record with the old and new value.
  */
-export function controlMethods(target: ControlTarget, audit: AuditSink): Record<ControlMethod, (params: unknown) => Promise<unknown>> {
+export function controlMethods(target: ControlTarget, audit: AuditSink): Record<ControlMethod, (params: unknown, ctx: CallContext) => Promise<unknown>> {
+  const who = async (ctx: CallContext) => auditWho(await ctx.peer());
   return {
     'worker.info': async (params) => {
       parse('worker.info', params);
@@ -122,59 +115,65 @@ export function controlMethods(target: ControlTarget, audit: AuditSink): Record<
         config: target.describeTenantConfig(tenant),
       };
     },
-    'tenant.cap': async (params) => {
+    'tenant.cap': async (params, ctx) => {
       const p = parse('tenant.cap', params);
+      const actor = await who(ctx);
       const tenant = requireTenant(target, p.tenant);
       const old = target.tenantStat(tenant)?.cap ?? target.configuredCap(tenant);
       target.setTenantCap(tenant, p.cap);
       const now = target.tenantStat(tenant)?.cap ?? target.configuredCap(tenant);
-      audit.record({ action: p.cap === null ? 'tenant.cap.clear' : 'tenant.cap', tenant, old, new: now, who: whoOf(p) });
+      audit.record({ action: p.cap === null ? 'tenant.cap.clear' : 'tenant.cap', tenant, old, new: now, who: actor });
       return { tenant, old, cap: now };
     },
-    'tenant.trip': async (params) => {
+    'tenant.trip': async (params, ctx) => {
       const p = parse('tenant.trip', params);
+      const actor = await who(ctx);
       const tenant = requireTenant(target, p.tenant);
       const old = target.tenantStat(tenant)?.breaker.state ?? 'closed';
       target.tripBreaker(tenant, p.forMs);
       const breaker = target.tenantStat(tenant)?.breaker;
-      audit.record({ action: 'tenant.trip', tenant, old, new: breaker?.state, who: whoOf(p) });
+      audit.record({ action: 'tenant.trip', tenant, old, new: breaker?.state, who: actor });
       return { tenant, old, breaker };
     },
-    'tenant.reset': async (params) => {
+    'tenant.reset': async (params, ctx) => {
       const p = parse('tenant.reset', params);
+      const actor = await who(ctx);
       const tenant = requireTenant(target, p.tenant);
       const old = target.tenantStat(tenant)?.breaker.state ?? 'closed';
       target.resetBreaker(tenant);
-      audit.record({ action: 'tenant.reset', tenant, old, new: 'closed', who: whoOf(p) });
+      audit.record({ action: 'tenant.reset', tenant, old, new: 'closed', who: actor });
       return { tenant, old, breaker: target.tenantStat(tenant)?.breaker };
     },
-    'tenant.reload': async (params) => {
+    'tenant.reload': async (params, ctx) => {
       const p = parse('tenant.reload', params);
+      const actor = await who(ctx);
       if ('all' in p) {
         target.invalidateAllTenantConfigs();
-        audit.record({ action: 'tenant.reload.all', who: whoOf(p) });
+        audit.record({ action: 'tenant.reload.all', who: actor });
         return { all: true };
       }
       const tenant = requireTenant(target, p.tenant);
       target.invalidateTenantConfig(tenant);
-      audit.record({ action: 'tenant.reload', tenant, who: whoOf(p) });
+      audit.record({ action: 'tenant.reload', tenant, who: actor });
       return { tenant };
     },
-    drain: async (params) => {
+    drain: async (params, ctx) => {
       const p = parse('drain', params);
+      const actor = await who(ctx);
       const result = target.drain(p.timeoutMs);
-      audit.record({ action: 'drain', old: result.alreadyDraining, new: true, who: whoOf(p) });
+      audit.record({ action: 'drain', old: result.alreadyDraining, new: true, who: actor });
       return result;
     },
-    'config.reload': async (params) => {
-      const p = parse('config.reload', params);
+    'config.reload': async (params, ctx) => {
+      parse('config.reload', params);
+      const actor = await who(ctx);
       let result;
       try {
         result = await target.reloadConfig();
       } catch (err) {
         throw new ControlError('config_invalid', redactText(err instanceof Error ? err.message : String(err)));
       }
-      audit.record({ action: 'config.reload', new: result.changed, who: whoOf(p) });
+      audit.record({ action: 'config.reload', new: result.changed, who: actor });
       return result;
     },
   };

@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { redactText } from '../secrets/redact-text.js';
+import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
 import { PushGroups, type Subscriber } from './push-groups.js';
 import { refuseConnection } from './refuse-connection.js';
 import { assertPrivateDir, cleanStaleSockets, probeSocket } from './socket-path.js';
@@ -69,6 +70,8 @@ interface Connection {
   /** Set once an operator connection has its one request; it closes after the answer. */
   ending: boolean;
   closed: boolean;
+  /** Asked of the kernel once, the first time a method needs to know who is calling. */
+  peer?: Promise<PeerCredentials | undefined>;
 }
 
 interface Subscription extends Subscriber {
@@ -296,7 +299,7 @@ export class IpcServer {
       return;
     }
     conn.inFlight += 1;
-    void this.#call(handler, req.params, { uid: process.getuid?.() })
+    void this.#call(handler, req.params, { peer: () => (conn.peer ??= peerCredentials(conn.socket)) })
       .then(
         (result) => this.#send(conn, req.id, { result: result ?? null }, req.method),
         (err: unknown) => this.#failed(conn, req.id, req.method, err),
@@ -392,7 +395,7 @@ export class IpcServer {
     if (!handler) return { ok: false, code: 'unknown_method', message: `unknown method "${method}"` };
     let result: unknown;
     try {
-      result = await this.#call(handler, {}, { uid: process.getuid?.() });
+      result = await this.#call(handler, {}, NO_PEER);
     } catch (err) {
       return { ok: false, ...this.#publicFailure(method, err) };
     }
@@ -466,6 +469,9 @@ export class IpcServer {
     return this.#closing;
   }
 }
+
+/** Pushes are built once for many subscribers: no single caller to name. */
+const NO_PEER: CallContext = { peer: () => Promise.resolve(undefined) };
 
 /** Subscribers whose pushes fall within this window get the same snapshot. */
 const PUSH_SHARE_MS = 50;

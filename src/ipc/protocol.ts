@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PeerCredentials } from './peer-credentials.js';
 
 /** Wire format of the control socket: one JSON object per line, in both directions. */
 export const PROTOCOL_VERSION = 1 as const;
@@ -45,9 +46,10 @@ export type IpcErrorCode =
   | 'internal'
   | (string & {});
 
-/** Context of the caller. The socket is 0600 in a 0700 directory, so the peer is our own uid. */
+/** Context of the caller. The socket is 0600 in a 0700 directory, so the peer is our own uid or root. */
 export interface CallContext {
-  uid?: number;
+  /** The peer process as the kernel knows it (SO_PEERCRED); undefined where that cannot be read. */
+  peer(): Promise<PeerCredentials | undefined>;
 }
 
 export type Handler = (params: unknown, ctx: CallContext) => Promise<unknown> | unknown;

@@ -6,13 +6,21 @@ import path from 'node:path';
 
 /**
  * Where worker sockets live: `$OPENRTC_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/openrtc`, else
- * `<tmpdir>/openrtc-<uid>`. The directory is ours alone (mode 0700, owned by us, a real directory
- * and not a symlink); the directory's mode is what keeps other users off the sockets.
+ * `<tmpdir>/openrtc-<uid>`, else (when another user already made that predictable folder, or it is
+ * not private) `~/.openrtc/run`. The directory is ours alone (mode 0700, owned by us, a real
+ * directory and not a symlink); the directory's mode is what keeps other users off the sockets.
  */
+export function runtimeDirCandidates(env: NodeJS.ProcessEnv = process.env): { dirs: string[]; explicit: boolean } {
+  if (env.OPENRTC_RUNTIME_DIR) return { dirs: [path.resolve(env.OPENRTC_RUNTIME_DIR)], explicit: true };
+  if (env.XDG_RUNTIME_DIR) return { dirs: [path.join(env.XDG_RUNTIME_DIR, 'openrtc')], explicit: true };
+  const tmp = env.TMPDIR || os.tmpdir();
+  const home = env.HOME || os.homedir();
+  return { dirs: [path.join(tmp, `openrtc-${process.getuid?.() ?? 'user'}`), path.join(home, '.openrtc', 'run')], explicit: false };
+}
+
+/** The preferred runtime directory (the first candidate). */
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.OPENRTC_RUNTIME_DIR) return path.resolve(env.OPENRTC_RUNTIME_DIR);
-  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, 'openrtc');
-  return path.join(os.tmpdir(), `openrtc-${process.getuid?.() ?? 'user'}`);
+  return runtimeDirCandidates(env).dirs[0]!;
 }
 
 export class UnsafeRuntimeDirError extends Error {
@@ -30,7 +38,7 @@ export async function assertPrivateDir(dir: string): Promise<void> {
   if (mode !== 0o700) throw new UnsafeRuntimeDirError(`socket directory ${dir} has mode ${mode.toString(8)}; expected 700 (chmod 700 ${dir})`);
 }
 
-/** Creates the runtime directory (0700) if needed and checks it is safe. */
+/** Creates the runtime directory (0700, parents too) if needed and checks it and its parent are safe. */
 export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<string> {
   try {
     await mkdir(dir, { mode: 0o700 });
@@ -43,6 +51,45 @@ export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<stri
   return dir;
 }
 
+/**
+ * The directory this worker's socket goes in: the first candidate that is (or can be made) private.
+ * A directory named explicitly (OPENRTC_RUNTIME_DIR, XDG_RUNTIME_DIR) is used or refused, never
+ * replaced; the predictable one in tmp is passed over when another user made it, and `onSkip`
+ * says why. With none usable, the error says what to do.
+ */
+export async function chooseRuntimeDir(env: NodeJS.ProcessEnv = process.env, onSkip?: (skipped: string, reason: string, using: string) => void): Promise<string> {
+  const { dirs, explicit } = runtimeDirCandidates(env);
+  const reasons: string[] = [];
+  for (const [i, dir] of dirs.entries()) {
+    try {
+      // A folder under home is only as private as the folder that holds it.
+      if (i > 0) await assertNotWritableByOthers(path.dirname(dir));
+      await ensureRuntimeDir(dir);
+      if (reasons.length) onSkip?.(dirs[0]!, reasons[0]!, dir);
+      return dir;
+    } catch (err) {
+      if (explicit) throw err;
+      reasons.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  throw new UnsafeRuntimeDirError(
+    `no private folder for the control socket: ${reasons.join('; ')}. Remove ${dirs[0]} if it is not yours, or set OPENRTC_RUNTIME_DIR to a folder only you can use (mode 700)`,
+  );
+}
+
+async function assertNotWritableByOthers(dir: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(dir);
+  } catch {
+    return; // created by us, 0700, below
+  }
+  const uid = process.getuid?.();
+  if (st.isSymbolicLink() || !st.isDirectory()) throw new UnsafeRuntimeDirError(`${dir} is not a real directory`);
+  if (uid !== undefined && st.uid !== uid) throw new UnsafeRuntimeDirError(`${dir} is owned by uid ${st.uid}, not by us (uid ${uid})`);
+  if ((st.mode & 0o022) !== 0) throw new UnsafeRuntimeDirError(`${dir} can be written by others (mode ${(st.mode & 0o777).toString(8)})`);
+}
+
 const SOCKET_NAME = /^(.+)-(\d+)\.sock$/;
 
 /** Keeps the name readable in a file name and the path under the Unix socket length limit. */
@@ -51,8 +98,13 @@ function safeName(name: string): string {
 }
 
 /** `<dir>/<name>-<pid>.sock`: a second worker (another pid) never gets the first one's path. */
-export async function workerSocketPath(workerName: string, env: NodeJS.ProcessEnv = process.env, pid = process.pid): Promise<string> {
-  const dir = await ensureRuntimeDir(runtimeDir(env));
+export async function workerSocketPath(
+  workerName: string,
+  env: NodeJS.ProcessEnv = process.env,
+  pid = process.pid,
+  onSkip?: (skipped: string, reason: string, using: string) => void,
+): Promise<string> {
+  const dir = await chooseRuntimeDir(env, onSkip);
   return path.join(dir, `${safeName(workerName)}-${pid}.sock`);
 }
 
@@ -132,17 +184,26 @@ async function socketEntries(dir: string): Promise<WorkerSocket[]> {
   return out;
 }
 
-/** The live workers in the runtime directory (each answered a connect). */
+/** The live workers in the runtime directories (each answered a connect). */
 export async function listWorkers(env: NodeJS.ProcessEnv = process.env): Promise<WorkerSocket[]> {
-  const dir = runtimeDir(env);
-  try {
-    await lstat(dir);
-  } catch {
-    return [];
+  const { dirs, explicit } = runtimeDirCandidates(env);
+  const entries: WorkerSocket[] = [];
+  for (const dir of dirs) {
+    try {
+      await lstat(dir);
+    } catch {
+      continue;
+    }
+    // A socket in a directory others can write could be anyone's: do not talk to it. A folder
+    // named explicitly must be fixed; the predictable one in tmp may simply be someone else's.
+    try {
+      await assertPrivateDir(dir);
+    } catch (err) {
+      if (explicit) throw err;
+      continue;
+    }
+    entries.push(...(await socketEntries(dir)));
   }
-  // A socket in a directory others can write could be anyone's: do not talk to it.
-  await assertPrivateDir(dir);
-  const entries = await socketEntries(dir);
   const probes = await Promise.all(entries.map((e) => probeSocket(e.socketPath)));
   return entries.filter((_, i) => probes[i] === 'live');
 }

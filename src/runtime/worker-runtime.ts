@@ -267,7 +267,11 @@ export class WorkerRuntime {
       load: this.load,
     });
 
-    this.socketPath = this.options.socketPath ?? (await workerSocketPath(config.name));
+    this.socketPath =
+      this.options.socketPath ??
+      (await workerSocketPath(config.name, process.env, process.pid, (skipped, reason, using) =>
+        logger.warn({ skipped, using }, `${reason}; using ${using} instead (remove ${skipped}, or set OPENRTC_RUNTIME_DIR)`),
+      ));
     const audit = auditSink(logger, (entry) =>
       this.events.push({
         kind: 'audit',
