@@ -65,6 +65,13 @@ export class Admission {
    * the worker, not to a tenant row: a made-up row would pick up a cap and a breaker.
    */
   readonly #rejectedWithoutTenant = emptyReasonCounts();
+  /**
+   * Decisions per job id, while being made and while their slot is held. A server that repeats
+   * an availability request gets the same answer and the job holds one slot, not two. Only the
+   * same request is a repeat: one that says something else under the same id is decided afresh.
+   */
+  readonly #deciding = new Map<string, { request: string; decision: Promise<AdmissionDecision> }>();
+  readonly #holding = new Map<string, { request: string; decision: Extract<AdmissionDecision, { accept: true }> }>();
   #draining = false;
   #inUse = 0;
   #nextReservation = 1;
@@ -109,7 +116,26 @@ export class Admission {
     this.#rows.update(this.#rowOptions());
   }
 
-  async decide(req: JobRequestInfo): Promise<AdmissionDecision> {
+  /** Idempotent per job id: a repeated request gets the first one's decision while its slot is held. */
+  decide(req: JobRequestInfo): Promise<AdmissionDecision> {
+    const request = JSON.stringify([req.agentName, req.metadata, req.roomName, req.roomMetadata, req.attributes]);
+    const held = this.#holding.get(req.jobId);
+    if (held?.request === request && !held.decision.reservation.released) return Promise.resolve(held.decision);
+    const pending = this.#deciding.get(req.jobId);
+    if (pending?.request === request) return pending.decision;
+    const decision = this.#decide(req).then((d) => {
+      if (d.accept && !d.reservation.released) this.#holding.set(req.jobId, { request, decision: d });
+      return d;
+    });
+    this.#deciding.set(req.jobId, { request, decision });
+    const forget = () => {
+      if (this.#deciding.get(req.jobId)?.decision === decision) this.#deciding.delete(req.jobId);
+    };
+    decision.then(forget, forget);
+    return decision;
+  }
+
+  async #decide(req: JobRequestInfo): Promise<AdmissionDecision> {
     const since = this.options.clock.now();
     const reject = (tenant: string | undefined, reason: RejectReason, message: string, row?: TenantRow) =>
       this.#reject(req.jobId, tenant, reason, message, since, row);
@@ -219,6 +245,7 @@ export class Admission {
         breaker.record(outcome.kind, probe);
       }
       this.#rows.settle(tenant);
+      if (this.#holding.get(req.jobId)?.decision.reservation === reservation) this.#holding.delete(req.jobId);
       this.options.events?.onSessionEnd?.({ jobId: req.jobId, tenant, outcome });
       return true;
     };
@@ -229,7 +256,7 @@ export class Admission {
       }
     }, this.#settings.assignmentTimeoutMs);
 
-    return {
+    const reservation: Reservation = {
       id: `R${this.#nextReservation++}`,
       jobId: req.jobId,
       tenant,
@@ -249,6 +276,7 @@ export class Admission {
         return released;
       },
     };
+    return reservation;
   }
 
   #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string, since: number, row?: TenantRow): AdmissionDecision {

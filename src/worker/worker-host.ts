@@ -352,18 +352,25 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       conn.send(rejectMessage(jobId, decision.reason, decision.message));
       return;
     }
+    // A repeated request for a job already running here: the same answer, nothing more to hold.
+    const running = this.#jobAgent.has(jobId);
     if (!conn.send(acceptMessage(jobId, conn.agentName, decision.tenant))) {
       // The accept never left: the server will not assign, so the slot is free again now.
-      decision.reservation.release({ kind: 'cancelled', reason: 'accept_not_delivered' });
+      if (!running) decision.reservation.release({ kind: 'cancelled', reason: 'accept_not_delivered' });
       return;
     }
-    this.#pending.set(jobId, { agentName: conn.agentName, decision });
+    if (!running) this.#pending.set(jobId, { agentName: conn.agentName, decision });
   }
 
   #onAssignment(conn: AgentConnection, asg: JobAssignment): void {
     const job = asg.job;
     if (!job) return;
     const { logger, sessions } = this.#opts;
+    if (this.#jobAgent.has(job.id)) {
+      // The server repeated an assignment; the job runs once and reports once.
+      logger.warn({ job_id: job.id }, 'assignment for a job that is already running; ignored');
+      return;
+    }
     const pending = this.#pending.get(job.id);
     this.#pending.delete(job.id);
     if (!pending || pending.decision.reservation.released) {

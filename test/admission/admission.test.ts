@@ -188,4 +188,19 @@ describe('Admission', () => {
     expect(after).not.toContain('holder');
     expect(after).toContain('acme');
   });
+
+  it('answers a repeated request for the same job id with the same decision and one reservation', async () => {
+    const { admission } = setup({ tenants: { maxSessions: { acme: 2 } } });
+    const same = job({ tenant: 'acme' });
+    const [a, b] = await Promise.all([admission.decide(same), admission.decide(same)]);
+    const c = await admission.decide(same);
+    expect(accepted(a).reservation).toBe(accepted(b).reservation);
+    expect(accepted(c).reservation).toBe(accepted(a).reservation);
+    expect(admission.inUse()).toBe(1);
+    expect(admission.tenantStat('acme')).toMatchObject({ accepted: 1, reserved: 1 });
+    accepted(a).reservation.release({ kind: 'cancelled', reason: 'test' });
+    const again = accepted(await admission.decide(same));
+    expect(again.reservation).not.toBe(accepted(a).reservation);
+    expect(admission.inUse()).toBe(1);
+  });
 });
