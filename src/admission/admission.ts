@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from './clock.js';
 import { addCounters, emptyCounters, sumCounters, type TenantCounters } from './counters.js';
 import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
 import { DEFAULT_IDLE_TENANT_ROWS, TenantRows, type TenantRow } from './tenant-rows.js';
-import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome, TenantStats } from './types.js';
+import { MAX_SESSION_DURATION_REASON, type AdmissionDecision, type JobRequestInfo, type Reservation, type SessionOutcome, type TenantStats } from './types.js';
 
 export interface AdmissionSettings {
   maxConcurrentSessions: number | null;
@@ -239,6 +239,7 @@ export class Admission {
       const breaker = this.#breaker(tenant, row);
       if (outcome.kind === 'success') counters.succeeded += 1;
       if (outcome.kind === 'failed') counters.failed += 1;
+      if (outcome.reason === MAX_SESSION_DURATION_REASON) counters.maxDurationEnded += 1;
       if (outcome.kind === 'cancelled') {
         if (probe) breaker.cancelProbe();
       } else {
@@ -337,6 +338,7 @@ export class Admission {
       started: c.started,
       succeeded: c.succeeded,
       failed: c.failed,
+      maxDurationEnded: c.maxDurationEnded,
       breaker,
     };
   }

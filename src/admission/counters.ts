@@ -6,6 +6,8 @@ export interface TenantCounters {
   started: number;
   succeeded: number;
   failed: number;
+  /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded). */
+  maxDurationEnded: number;
   /** Sessions whose assignment arrived and that have not ended. */
   active: number;
   /** Accepted, waiting for an assignment. */
@@ -13,7 +15,7 @@ export interface TenantCounters {
 }
 
 export function emptyCounters(): TenantCounters {
-  return { accepted: 0, rejected: emptyReasonCounts(), started: 0, succeeded: 0, failed: 0, active: 0, reserved: 0 };
+  return { accepted: 0, rejected: emptyReasonCounts(), started: 0, succeeded: 0, failed: 0, maxDurationEnded: 0, active: 0, reserved: 0 };
 }
 
 /** Adds `from` into `into`. */
@@ -22,6 +24,7 @@ export function addCounters(into: TenantCounters, from: TenantCounters): void {
   into.started += from.started;
   into.succeeded += from.succeeded;
   into.failed += from.failed;
+  into.maxDurationEnded += from.maxDurationEnded;
   into.active += from.active;
   into.reserved += from.reserved;
   for (const [reason, n] of Object.entries(from.rejected) as [RejectReason, number][]) into.rejected[reason] += n;

@@ -21,6 +21,9 @@ export type SessionOutcome =
   /** Never started (no assignment, worker-side cancel). Not a breaker sample. */
   | { kind: 'cancelled'; reason: string };
 
+/** The reason of a session ended for running past `maxSessionDurationMs`: a success, counted on its own. */
+export const MAX_SESSION_DURATION_REASON = 'max_session_duration';
+
 /**
  * A slot held from the instant a request is accepted. Exactly-once release is the invariant
  * that makes caps exact: every path (session end, assignment timeout, reconnect cleanup) calls
@@ -82,5 +85,7 @@ export interface TenantStats {
   started: number;
   succeeded: number;
   failed: number;
+  /** Sessions ended for running past `maxSessionDurationMs`. */
+  maxDurationEnded: number;
   breaker: BreakerView;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
 import { DEFAULT_IDLE_TENANT_ROWS } from '../admission/tenant-rows.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../session/types.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 import type { PhoneNumberSource, TenantConfigLoader, TenantConfig } from '../tenancy/types.js';
@@ -120,7 +121,15 @@ export const configSchema = z.strictObject({
       halfOpenProbes: positiveInt.default(1),
     })
     .default({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 }),
+  /**
+   * A drain's whole budget: live sessions may finish on their own until `shutdownGraceMs` before
+   * it ends, are then asked to end, and the worker exits when it is spent.
+   */
   drainTimeoutMs: nonNegativeMs.default(30_000),
+  /** How long a session asked to end may take to wind down, every teardown step together. */
+  shutdownGraceMs: positiveMs.default(DEFAULT_SHUTDOWN_GRACE_MS),
+  /** A session running longer than this is ended (reason `max_session_duration`); null for no limit. */
+  maxSessionDurationMs: positiveMs.nullable().default(null),
   /** How long an accepted job may wait for its assignment before its slot is given back. */
   assignmentTimeoutMs: positiveMs.default(15_000),
   /** What the worker reports to LiveKit in `updateWorker` (see src/load/load-model.ts). */

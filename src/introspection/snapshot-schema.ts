@@ -37,6 +37,8 @@ export const TotalsSchema = z.strictObject({
   started: count,
   succeeded: count,
   failed: count,
+  /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded). */
+  maxDurationEnded: count,
   active: count,
   reserved: count,
 });
@@ -115,6 +117,7 @@ export const TenantSnapshotSchema = z.strictObject({
   rejected: reasonCounts,
   succeeded: count,
   failed: count,
+  maxDurationEnded: count,
   breaker: BreakerSnapshotSchema,
 });
 

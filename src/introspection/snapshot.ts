@@ -94,6 +94,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
         started: totals.started,
         succeeded: totals.succeeded,
         failed: totals.failed,
+        maxDurationEnded: totals.maxDurationEnded,
         active: totals.active,
         reserved: totals.reserved,
       },
@@ -139,6 +140,7 @@ function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
     rejected: { ...t.rejected },
     succeeded: t.succeeded,
     failed: t.failed,
+    maxDurationEnded: t.maxDurationEnded,
     breaker: breakerSnapshot(t.breaker, now),
   };
 }

@@ -3,6 +3,7 @@ import { dispose as disposeMedia } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import { Admission } from '../admission/admission.js';
 import { systemClock } from '../admission/clock.js';
+import { MAX_SESSION_DURATION_REASON } from '../admission/types.js';
 import { loadAgents } from '../config/load-agents.js';
 import { diffConfigs, type ConfigReload } from '../config/config-diff.js';
 import { ConfigError } from '../config/config-error.js';
@@ -226,8 +227,17 @@ export class WorkerRuntime {
       logger,
       attribution: this.attribution,
       inference: this.inference,
+      shutdownGraceMs: config.shutdownGraceMs,
+      maxSessionDurationMs: config.maxSessionDurationMs,
       onPrewarmed: (e) => metrics.processInitialized(e.durationMs),
       onSessionEnded: (e) => metrics.sessionEnded(e),
+    });
+    this.sessions.subscribe({
+      ended: (e) => {
+        if (e.outcome.reason !== MAX_SESSION_DURATION_REASON) return;
+        const limit = this.config.maxSessionDurationMs ?? 0;
+        this.events.push({ kind: 'session', tenant: e.tenant, message: `${e.sessionId} reached the ${limit} ms session limit after ${Math.round(e.durationMs / 1000)} s; ended` });
+      },
     });
     await this.sessions.prewarmAll();
     phases.mark('prewarm');
@@ -396,11 +406,12 @@ export class WorkerRuntime {
   /** Stops accepting, waits for live sessions, then closes everything. Safe to call twice. */
   stop(timeoutMs = this.config.drainTimeoutMs): Promise<StopOutcome> {
     this.#stopping ??= (async () => {
-      this.logger.info({ timeout_ms: timeoutMs, active: this.registry.size }, 'draining');
+      const graceMs = this.config.shutdownGraceMs;
+      this.logger.info({ timeout_ms: timeoutMs, grace_ms: graceMs, active: this.registry.size }, 'draining');
       this.events.push({ kind: 'drain', message: `draining (${this.registry.size} live sessions, timeout ${timeoutMs} ms)` });
       let outcome: StopOutcome = { clean: false, forcedSessions: this.registry.size };
       try {
-        const drained = await this.worker.drain(timeoutMs);
+        const drained = await this.worker.drain(timeoutMs, graceMs);
         outcome = { clean: drained.forcedSessions === 0, forcedSessions: drained.forcedSessions };
         await this.#warm?.closed;
       } catch (err) {
@@ -460,6 +471,7 @@ export class WorkerRuntime {
     this.metrics.labels.setLimit(next.config.metrics.maxTenants);
     for (const t of configuredTenants(next.config)) this.metrics.labels.claim(t);
     this.#applyAttribution(next.config.introspection.attribution);
+    this.sessions.setLimits({ shutdownGraceMs: next.config.shutdownGraceMs, maxSessionDurationMs: next.config.maxSessionDurationMs });
     const bound = this.loaded.config;
     if (next.config.inference.enabled !== bound.inference.enabled) {
       this.logger.warn({ running: bound.inference.enabled, in_file: next.config.inference.enabled }, 'inference.enabled is read at start: drain and restart the worker to change it');

@@ -10,20 +10,21 @@ import {
 } from '@livekit/agents';
 import { RoomEvent, type Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
-import type { Reservation, SessionOutcome } from '../admission/types.js';
+import { MAX_SESSION_DURATION_REASON, type Reservation, type SessionOutcome } from '../admission/types.js';
 import { InferenceUnavailableError } from '../inference/errors.js';
 import type { SessionRegistry } from '../introspection/registry.js';
 import { routeFrameworkLogs } from '../logging/framework-logger.js';
 import { sessionScope, type SessionScope } from '../logging/scope.js';
 import { describeError, installProcessErrorHandlers, routeSessionErrors } from './failure-attribution.js';
 import { buildJobContext, isLocalJob, type MediaMode } from './job-context.js';
-import type {
-  SessionEndedEvent,
-  SessionEndingEvent,
-  SessionListener,
-  SessionStartedEvent,
-  SessionStartRequest,
-  SessionsPort,
+import {
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  type SessionEndedEvent,
+  type SessionEndingEvent,
+  type SessionListener,
+  type SessionStartedEvent,
+  type SessionStartRequest,
+  type SessionsPort,
 } from './types.js';
 
 /** Introspection's per-session state (CPU, loop blocks), dropped when a session ends. */
@@ -38,8 +39,10 @@ export interface SessionHostOptions {
   onSessionStarted?: (event: SessionStartedEvent) => void;
   onSessionEnded?: (event: SessionEndedEvent) => void;
   attribution?: SessionAttributionPort;
-  /** How long a session may take to wind down once asked to end; then it is force-closed. */
+  /** How long a session may take to wind down once asked to end, all teardown steps together; then it is force-closed. */
   shutdownGraceMs?: number;
+  /** A session running longer than this is ended (reason `max_session_duration`); null for no limit. */
+  maxSessionDurationMs?: number | null;
   /** `auto` runs a job without media when its assignment has no token or room sid. */
   media?: MediaMode;
   /** Each agent's prewarm, timed (the `JobProcess` initialisation stock does per child process). */
@@ -65,10 +68,12 @@ interface LiveSession {
   /** The first end trigger; a later failure can still turn a plain success into a failure. */
   end?: { outcome: SessionOutcome; error?: string; byHost: boolean };
   teardown?: Promise<void>;
+  /** Epoch ms by which teardown is over, finished or not. */
+  deadline?: number;
+  limitTimer?: NodeJS.Timeout;
   unroute: () => void;
 }
 
-const DEFAULT_GRACE_MS = 10_000;
 
 /**
  * Runs assigned jobs in this process. Each agent's prewarm runs once into a `JobProcess` that all
@@ -78,14 +83,16 @@ const DEFAULT_GRACE_MS = 10_000;
  */
 export class SessionHost implements SessionsPort {
   readonly #opts: SessionHostOptions;
-  readonly #grace: number;
+  #grace: number;
+  #maxDurationMs: number | null;
   readonly #procs = new Map<string, Promise<JobProcess>>();
   readonly #byJob = new Map<string, LiveSession>();
   readonly #listeners = new Set<SessionListener>();
 
   constructor(options: SessionHostOptions) {
     this.#opts = options;
-    this.#grace = options.shutdownGraceMs ?? DEFAULT_GRACE_MS;
+    this.#grace = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    this.#maxDurationMs = options.maxSessionDurationMs ?? null;
     // agents-js code paths call its global logger and throw when it was never initialised; the
     // worker routes it at start, a host on its own routes it here.
     if (!loggerOptions()) routeFrameworkLogs(options.logger);
@@ -97,6 +104,12 @@ export class SessionHost implements SessionsPort {
         ...(onSessionEnded ? { ended: onSessionEnded } : {}),
       });
     }
+  }
+
+  /** A reload's new limits apply to teardowns and sessions that start from now on. */
+  setLimits(limits: { shutdownGraceMs: number; maxSessionDurationMs: number | null }): void {
+    this.#grace = limits.shutdownGraceMs;
+    this.#maxDurationMs = limits.maxSessionDurationMs;
   }
 
   /** Runs every agent's prewarm now, so the first call does not pay for it. */
@@ -172,6 +185,14 @@ export class SessionHost implements SessionsPort {
     );
     room.on(RoomEvent.Disconnected, () => this.#requestEnd(session, { kind: 'success', reason: 'room_disconnected' }));
     this.#watchAgentSession(session);
+    const limit = this.#maxDurationMs;
+    if (limit !== null) {
+      session.limitTimer = setTimeout(() => {
+        this.#inScope(session, () => logger.warn({ limit_ms: limit }, 'session reached maxSessionDurationMs; ending it'));
+        this.#requestEnd(session, { kind: 'success', reason: MAX_SESSION_DURATION_REASON }, undefined, true);
+      }, limit);
+      session.limitTimer.unref();
+    }
 
     this.#inScope(session, () => logger.info({ job_id: jobId, room: req.job.room?.name, local }, 'session started'));
     this.#opts.registry.setState(sessionId, 'active');
@@ -190,16 +211,19 @@ export class SessionHost implements SessionsPort {
     );
   }
 
-  /** Ends one session (server termination, operator action) and resolves once it is torn down. */
-  async terminate(jobId: string, reason = 'terminated'): Promise<void> {
+  /**
+   * Ends one session (server termination, operator action) and resolves once it is torn down: by
+   * `deadline` (epoch ms) at the latest, else within the shutdown grace.
+   */
+  async terminate(jobId: string, reason = 'terminated', deadline?: number): Promise<void> {
     const session = this.#byJob.get(jobId);
     if (!session) return;
-    this.#requestEnd(session, { kind: 'success', reason }, undefined, true);
+    this.#requestEnd(session, { kind: 'success', reason }, undefined, true, deadline);
     await session.teardown;
   }
 
-  async closeAll(reason: string): Promise<void> {
-    await Promise.all(this.active().map((jobId) => this.terminate(jobId, reason)));
+  async closeAll(reason: string, deadline?: number): Promise<void> {
+    await Promise.all(this.active().map((jobId) => this.terminate(jobId, reason, deadline)));
   }
 
   #proc(agent: string): Promise<JobProcess> {
@@ -265,7 +289,10 @@ export class SessionHost implements SessionsPort {
     this.#requestEnd(session, { kind: 'success', reason: 'entry_returned' });
   }
 
-  #requestEnd(session: LiveSession, outcome: SessionOutcome, error?: string, byHost = false): void {
+  #requestEnd(session: LiveSession, outcome: SessionOutcome, error?: string, byHost = false, deadline?: number): void {
+    // An earlier deadline (a drain's) shortens a teardown already under way.
+    const by = Math.min(deadline ?? Infinity, Date.now() + this.#grace);
+    session.deadline = Math.min(session.deadline ?? Infinity, by);
     const end = session.end;
     if (end) {
       // A failure that surfaces while winding down still counts, unless the host itself ended the
@@ -310,6 +337,7 @@ export class SessionHost implements SessionsPort {
   #finish(session: LiveSession): void {
     const { scope } = session;
     const end = session.end ?? { outcome: { kind: 'failed', reason: 'unknown' } as SessionOutcome, byHost: false };
+    clearTimeout(session.limitTimer);
     session.unroute();
     session.reservation.release(end.outcome);
     this.#opts.registry.remove(scope.sessionId);
@@ -325,13 +353,15 @@ export class SessionHost implements SessionsPort {
   }
 
   /**
-   * Runs one teardown step inside the session's scopes, bounded by the grace period. Resolves
-   * true when it finished, false when it failed or timed out; teardown never stops part way.
+   * Runs one teardown step inside the session's scopes, bounded by what is left of the session's
+   * teardown deadline: the steps share one budget, they do not get one each. Resolves true when it
+   * finished, false when it failed or ran out of time; teardown never stops part way.
    */
   async #bounded(session: LiveSession, step: string, fn: () => unknown): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
+    const left = Math.max(0, (session.deadline ?? Date.now() + this.#grace) - Date.now());
     const timedOut = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.#grace);
+      timer = setTimeout(() => resolve(false), left);
     });
     const work = this.#inScope(session, () => Promise.resolve().then(fn)).then(
       () => true,

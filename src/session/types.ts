@@ -2,6 +2,9 @@ import type { Job } from '@livekit/protocol';
 import type { Reservation, SessionOutcome } from '../admission/types.js';
 import type { TenantConfig } from '../tenancy/types.js';
 
+/** Default of `shutdownGraceMs`: how long a session asked to end may take to wind down. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+
 /** Everything the session host needs to run one assigned job. */
 export interface SessionStartRequest {
   job: Job;
@@ -51,8 +54,9 @@ export interface SessionListener {
 /** What the worker host needs from the session host. */
 export interface SessionsPort {
   start(req: SessionStartRequest): Promise<void>;
-  terminate(jobId: string, reason?: string): Promise<void>;
-  closeAll(reason: string): Promise<void>;
+  /** Ends a session; its teardown is over by `deadline` (epoch ms) when one is given. */
+  terminate(jobId: string, reason?: string, deadline?: number): Promise<void>;
+  closeAll(reason: string, deadline?: number): Promise<void>;
   /** Job ids of sessions that have not finished tearing down. */
   active(): string[];
   subscribe(listener: SessionListener): () => void;

@@ -219,21 +219,24 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   }
 
   /**
-   * Stops taking jobs, lets live sessions finish for up to `timeoutMs`, closes the rest, then
+   * Stops taking jobs and lets live sessions finish, all within `timeoutMs`: sessions still
+   * running `graceMs` before the end (or at once, when the budget is shorter than the grace) are
+   * asked to end, and whatever has not wound down when the budget is spent is abandoned. Then it
    * disconnects. Safe to call more than once.
    */
-  drain(timeoutMs: number): Promise<DrainOutcome> {
+  drain(timeoutMs: number, graceMs = 0): Promise<DrainOutcome> {
     this.#stopping ??= (async () => {
       const { admission, sessions, logger } = this.#opts;
       admission.setDraining(true);
       this.#reportLoad(true);
       const deadline = Date.now() + timeoutMs;
-      while ((sessions.active().length > 0 || this.#livePending() > 0) && Date.now() < deadline) {
-        await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+      const askAt = deadline - Math.min(graceMs, timeoutMs);
+      while ((sessions.active().length > 0 || this.#livePending() > 0) && Date.now() < askAt) {
+        await sleep(Math.min(100, Math.max(1, askAt - Date.now())));
       }
       const left = sessions.active().length;
-      if (left > 0) logger.warn({ sessions: left, timeout_ms: timeoutMs }, 'drain timeout; closing remaining sessions');
-      await sessions.closeAll('drain_timeout');
+      if (left > 0) logger.warn({ sessions: left, timeout_ms: timeoutMs, grace_ms: Math.max(0, deadline - Date.now()) }, 'drain timeout; asking the remaining sessions to end');
+      await sessions.closeAll('drain_timeout', deadline);
       await this.#shutdown();
       return { forcedSessions: left };
     })();

@@ -20,6 +20,7 @@ function tenant(name: string, over: Partial<TenantStats> = {}): TenantStats {
     started: 0,
     succeeded: 0,
     failed: 0,
+    maxDurationEnded: 0,
     breaker: { state: 'closed', probesInFlight: 0, windowFailures: 0, windowSamples: 0 },
     ...over,
   };
@@ -40,7 +41,7 @@ function sources(over: Partial<SnapshotSources> = {}): SnapshotSources {
         breaker: { state: 'open', openUntil: NOW + 7_500, probesInFlight: 0, lastTransitionAt: NOW - 500, manual: true, windowFailures: 3, windowSamples: 4 },
       }),
     ],
-    totals: () => ({ accepted: 7, rejected, started: 5, succeeded: 1, failed: 1, active: 3, reserved: 0 }),
+    totals: () => ({ accepted: 7, rejected, started: 5, succeeded: 1, failed: 1, maxDurationEnded: 0, active: 3, reserved: 0 }),
     inUse: () => 3,
     capacity: () => 50,
     draining: false,

@@ -14,6 +14,7 @@ export function tenant(name: string, over: Partial<TenantSnapshot> = {}): Tenant
     rejected: emptyReasonCounts(),
     succeeded: 0,
     failed: 0,
+    maxDurationEnded: 0,
     breaker: { state: 'closed', probesInFlight: 0 },
     ...over,
   };
@@ -64,6 +65,7 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
         started: 3,
         succeeded: 4,
         failed: 1,
+        maxDurationEnded: 0,
         active: sessions.length,
         reserved: 0,
       },

@@ -41,7 +41,7 @@ export const tenantShow = (tenant: string, opts: SocketOpts) =>
         const rejected = Object.entries(s.rejected).filter(([, n]) => n > 0);
         lines.push(
           `  sessions   ${s.active} active, ${s.reserved} reserved, cap ${s.cap ?? 'none'} (configured ${result.configuredCap ?? 'none'})`,
-          `  totals     ${s.accepted} accepted, ${s.started} started, ${s.succeeded} succeeded, ${s.failed} failed`,
+          `  totals     ${s.accepted} accepted, ${s.started} started, ${s.succeeded} succeeded (${s.maxDurationEnded} ended at maxSessionDurationMs), ${s.failed} failed`,
           `  rejected   ${rejected.length ? rejected.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
           `  breaker    ${formatBreaker(s.breaker, Date.now())}`,
         );
