@@ -152,7 +152,7 @@ describe('overload protection on a real worker', () => {
     const call = await dispatcher.dispatch({ agentName: 'blocker', metadata: JSON.stringify({ tenant: 'heavy', block_ms: 120, every_ms: 150 }) });
     expect(call.status).toBe('assigned');
     write(cfg);
-    expect((await runtime.reloadConfig()).changed).toContain('overload');
+    expect((await runtime.reloadConfig()).changed).toContain('overload.maxLoopDelayMs');
     await expect.poll(() => runtime!.load.loopDelay(2_000).p99Ms, { timeout: 10_000 }).toBeGreaterThan(60);
 
     // Either answer keeps the call off this worker: a rejection with the reason, or no offer at all once it reports full.
@@ -176,7 +176,7 @@ describe('overload protection on a real worker', () => {
 
     // Off by reload: calls are taken again, the load is still reported but never marks the worker full.
     write({ overload: { ...cfg.overload, enabled: false } });
-    expect((await runtime.reloadConfig()).changed).toContain('overload');
+    expect((await runtime.reloadConfig()).changed).toContain('overload.enabled');
     await expect.poll(() => runtime!.worker.currentLoad().full, { timeout: 10_000 }).toBe(false);
     await expect.poll(() => dispatcher.workers()[0]?.status, { timeout: 10_000 }).toBe('available');
     const taken = await dispatcher.dispatch({ agentName: 'healthy', metadata: JSON.stringify({ tenant: 'acme' }) });
