@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/dispatcher/types.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
+import { REPO_ROOT } from '../support/dev-worker.js';
 import { runCli } from '../support/run-cli.js';
 import { FIXTURES, fixtureAgent, startRuntime, type RuntimeRig } from '../support/runtime-rig.js';
 
@@ -132,4 +133,25 @@ describe('provider keys never leave the worker', () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(`${file}: could not be evaluated: Error: provider rejected [redacted]`);
   }, 30_000);
+
+  it('is the guarantee the README states, in the words these tests check', () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    for (const words of [
+      'Values it knows are masked wherever they would appear.',
+      'every tenant config it has resolved',
+      'environment variables whose names contain `API_KEY`',
+      '**the log**',
+      '**session errors and the `updateJob` messages sent to LiveKit**',
+      '**rejection messages**',
+      '**config and reload errors** (CLI stderr and the `config reload refused` log line)',
+      '**snapshot events** (`openrtc top --json`)',
+      '**control answers** (`openrtc tenant show --json`, …)',
+      '**the audit trail**',
+      'a key with no known prefix and no label is caught because the worker holds it',
+      'Log fields are redacted by name at any depth',
+      '`[provider ClassName]`',
+    ]) {
+      expect(readme).toContain(words);
+    }
+  });
 });
