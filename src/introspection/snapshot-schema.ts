@@ -16,7 +16,12 @@ export const MAX_ID_CHARS = 256;
  * snapshot carries them cut, ending in `…`, so it always parses.
  */
 export function fitId(value: string): string {
-  return value.length <= MAX_ID_CHARS ? value : `${value.slice(0, MAX_ID_CHARS - 1)}…`;
+  return fitText(value, MAX_ID_CHARS);
+}
+
+/** `text` cut to at most `max` characters, ending in `…` when it was cut. */
+export function fitText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 const count = z.number().int().nonnegative();

@@ -1,11 +1,12 @@
 import type { TenantCounters } from '../admission/counters.js';
 import type { BreakerView, TenantStats } from '../admission/types.js';
 import type { InferenceStats } from '../inference/shared-inference.js';
+import { redactText } from '../secrets/redact-text.js';
 import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
 import type { RecentEvents } from './recent-events.js';
 import type { SessionRegistry } from './registry.js';
-import { fitId, SNAPSHOT_VERSION, type InferenceSnapshot, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
+import { fitId, fitText, SNAPSHOT_VERSION, type InferenceSnapshot, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
 
 /** Worker-wide admission counters. */
 export type Totals = TenantCounters;
@@ -112,7 +113,7 @@ const MAX_RUNNERS = 64;
 function inferenceSnapshot(s: InferenceStats, now: number): InferenceSnapshot {
   const out: InferenceSnapshot = {
     state: s.state,
-    runners: s.runners.slice(0, MAX_RUNNERS).map((r) => short(r, 256)),
+    runners: s.runners.slice(0, MAX_RUNNERS).map((r) => fitText(r, 256)),
     rssBytes: Math.round(s.rssBytes),
     cpuPct: Math.round(s.cpuPct * 10) / 10,
     restarts: s.restarts,
@@ -121,14 +122,12 @@ function inferenceSnapshot(s: InferenceStats, now: number): InferenceSnapshot {
   };
   if (s.pid !== undefined) out.pid = s.pid;
   if (s.readyAt !== undefined) out.uptimeS = Math.max(0, Math.round((now - s.readyAt) / 1000));
-  if (s.lastExit !== undefined) out.lastExit = short(s.lastExit, 300);
-  if (s.disabledReason !== undefined) out.disabledReason = short(s.disabledReason, 300);
+  // Free text from a child process: masked like any other message the snapshot carries.
+  if (s.lastExit !== undefined) out.lastExit = fitText(redactText(s.lastExit), 300);
+  if (s.disabledReason !== undefined) out.disabledReason = fitText(redactText(s.disabledReason), 300);
   return out;
 }
 
-function short(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
 
 function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
   return {

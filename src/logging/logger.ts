@@ -19,13 +19,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     level,
     base: { pid: process.pid },
     // Every argument of every line (objects at any depth, the message, printf arguments) passes
-    // through the redaction before pino formats it; errors come out of it already serialised.
+    // through the redaction before pino formats it; errors come out of it as masked copies.
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
         method.apply(this, args.map(redactForLog));
       },
     },
-    serializers: { err: passThrough, error: passThrough },
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
     // Every line written inside a session's async scope names its tenant, session and agent,
     // without the agent author having to pass a child logger around.
     mixin() {
@@ -44,8 +44,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   }
   return redactChildBindings(pino(base));
 }
-
-const passThrough = (value: unknown) => value;
 
 /**
  * pino serialises a child's bindings once, when the child is made, and its bindings formatter

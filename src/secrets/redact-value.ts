@@ -55,10 +55,17 @@ export function redactForLog(value: unknown): unknown {
   return walk(value, 0);
 }
 
-/** Errors keep their type, message and stack, masked; nothing of their own properties. */
-function errorForLog(err: Error): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: err.name, message: redactText(err.message) };
+/**
+ * Errors keep their class, type, message and stack, masked; nothing of their own properties (a
+ * `cause` or a field could hold anything). Still an instance of its class, so pino's error
+ * serialiser names its type; `type` is set too, for an error nested where no serialiser looks.
+ */
+function errorForLog(err: Error): Error {
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as Error;
+  const message = redactText(err.message);
+  Object.defineProperty(copy, 'type', { value: err.name, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(copy, 'message', { value: message, enumerable: true, writable: true, configurable: true });
   // A stack is mostly file paths, which the long-token rule would eat; its message part is masked above.
-  if (err.stack) out.stack = redactLogText(err.stack.replace(err.message, out.message as string));
-  return out;
+  if (err.stack) Object.defineProperty(copy, 'stack', { value: redactLogText(err.stack.replace(err.message, message)), enumerable: true, writable: true, configurable: true });
+  return copy;
 }
