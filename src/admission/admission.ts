@@ -70,8 +70,8 @@ export class Admission {
    * an availability request gets the same answer and the job holds one slot, not two. Only the
    * same request is a repeat: one that says something else under the same id is decided afresh.
    */
-  readonly #deciding = new Map<string, { request: string; decision: Promise<AdmissionDecision> }>();
-  readonly #holding = new Map<string, { request: string; decision: Extract<AdmissionDecision, { accept: true }> }>();
+  readonly #deciding = new Map<string, DecidingEntry>();
+  readonly #holding = new Map<string, { request: JobRequestInfo; decision: Extract<AdmissionDecision, { accept: true }> }>();
   #draining = false;
   #inUse = 0;
   #nextReservation = 1;
@@ -118,24 +118,25 @@ export class Admission {
 
   /** Idempotent per job id: a repeated request gets the first one's decision while its slot is held. */
   decide(req: JobRequestInfo): Promise<AdmissionDecision> {
-    const request = JSON.stringify([req.agentName, req.metadata, req.roomName, req.roomMetadata, req.attributes]);
     const held = this.#holding.get(req.jobId);
-    if (held?.request === request && !held.decision.reservation.released) return Promise.resolve(held.decision);
+    if (held && sameRequest(held.request, req) && !held.decision.reservation.released) return Promise.resolve(held.decision);
     const pending = this.#deciding.get(req.jobId);
-    if (pending?.request === request) return pending.decision;
-    const decision = this.#decide(req).then((d) => {
-      if (d.accept && !d.reservation.released) this.#holding.set(req.jobId, { request, decision: d });
-      return d;
-    });
-    this.#deciding.set(req.jobId, { request, decision });
-    const forget = () => {
-      if (this.#deciding.get(req.jobId)?.decision === decision) this.#deciding.delete(req.jobId);
-    };
-    decision.then(forget, forget);
-    return decision;
+    if (pending && sameRequest(pending.request, req)) return pending.decision;
+    const entry: DecidingEntry = { request: req, decision: undefined! };
+    this.#deciding.set(req.jobId, entry);
+    entry.decision = this.#decide(req, entry);
+    return entry.decision;
   }
 
-  async #decide(req: JobRequestInfo): Promise<AdmissionDecision> {
+  async #decide(req: JobRequestInfo, entry: DecidingEntry): Promise<AdmissionDecision> {
+    try {
+      return await this.#decideOnce(req);
+    } finally {
+      if (this.#deciding.get(req.jobId) === entry) this.#deciding.delete(req.jobId);
+    }
+  }
+
+  async #decideOnce(req: JobRequestInfo): Promise<AdmissionDecision> {
     const since = this.options.clock.now();
     const reject = (tenant: string | undefined, reason: RejectReason, message: string, row?: TenantRow) =>
       this.#reject(req.jobId, tenant, reason, message, since, row);
@@ -189,7 +190,9 @@ export class Admission {
     row.counters.accepted += 1;
     this.#rows.settle(tenant);
     this.options.events?.onAccept?.({ jobId: req.jobId, tenant, probe: admit.probe, elapsedMs: this.options.clock.now() - since });
-    return { accept: true, tenant, reservation, config: config.config };
+    const decision = { accept: true as const, tenant, reservation, config: config.config };
+    this.#holding.set(req.jobId, { request: req, decision });
+    return decision;
   }
 
   /**
@@ -371,6 +374,19 @@ export class Admission {
   rejectedWithoutTenant(): Record<RejectReason, number> {
     return { ...this.#rejectedWithoutTenant };
   }
+}
+
+interface DecidingEntry {
+  request: JobRequestInfo;
+  decision: Promise<AdmissionDecision>;
+}
+
+/** The same job offered again: every field admission reads is equal. */
+function sameRequest(a: JobRequestInfo, b: JobRequestInfo): boolean {
+  if (a.agentName !== b.agentName || a.metadata !== b.metadata || a.roomName !== b.roomName || a.roomMetadata !== b.roomMetadata) return false;
+  const ka = Object.keys(a.attributes ?? {});
+  const kb = Object.keys(b.attributes ?? {});
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b.attributes ?? {}, k) && a.attributes?.[k] === b.attributes?.[k]);
 }
 
 const CLOSED_BREAKER: TenantStats['breaker'] = { state: 'closed', probesInFlight: 0, windowFailures: 0, windowSamples: 0 };

@@ -109,6 +109,8 @@ describe('provider keys never leave the worker', () => {
     const logText = JSON.stringify(r.log.lines());
     expect(logText).toContain('providers for this call');
     expect(logText).toContain('calling the model with key [redacted]');
+    // agents-js's own line about the provider's failure, through the worker's logger, masked too.
+    expect(logText).toContain('AgentSession is closing due to an unrecoverable error');
     const audit = r.log.lines().filter((l) => l.audit === true);
     expect(audit.length).toBeGreaterThan(0);
     const outputs: Record<string, string> = {
