@@ -1,17 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDevWorker, type DevWorker } from '../support/dev-worker.js';
 import { runCli } from '../support/run-cli.js';
 import { fixtureAgent } from '../support/runtime-rig.js';
+import { scratchDir } from '../support/scratch-dir.js';
 
 let worker: DevWorker | undefined;
-const dirs: string[] = [];
 afterEach(async () => {
   await worker?.stop();
   worker = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const LK_SECRET = 'QUOKKA-lk-secret-9f1';
@@ -31,8 +29,7 @@ describe.each([
   ['CommonJS', false],
 ])('openrtc config reload of a config that is %s', (_format, esm) => {
   it('sees an edit in a module the config imports, and shows where a syntax error is', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-reload-'));
-    dirs.push(dir);
+    const dir = scratchDir('ortc-reload-');
     if (esm) writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
     const file = path.join(dir, 'openrtc.config.ts');
     const caps = path.join(dir, 'caps.ts');
@@ -70,8 +67,7 @@ describe.each([
 
 describe('openrtc config reload of a JavaScript config', () => {
   it('names the file, line and column of a syntax error in a module the config imports', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-reload-js-'));
-    dirs.push(dir);
+    const dir = scratchDir('ortc-reload-js-');
     const file = path.join(dir, 'openrtc.config.mjs');
     const caps = path.join(dir, 'caps.mjs');
     writeFileSync(caps, 'export const caps = { acme: 2 };\n');

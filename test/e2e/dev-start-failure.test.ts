@@ -1,15 +1,9 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort, OPENRTC_BIN, REPO_ROOT } from '../support/dev-worker.js';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { scratchDir } from '../support/scratch-dir.js';
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -21,8 +15,7 @@ function portFree(port: number): Promise<boolean> {
 
 describe('openrtc dev when start-up fails after the local dispatcher is up', () => {
   it('closes the dispatcher port and exits 1 with one line saying why', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-devfail-'));
-    dirs.push(dir);
+    const dir = scratchDir('ortc-devfail-');
     // A socket directory others can enter: the control socket refuses it, after the dispatcher started.
     chmodSync(dir, 0o755);
     const port = await freePort();

@@ -1,17 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDevWorker, type DevWorker } from '../support/dev-worker.js';
 import { runCli } from '../support/run-cli.js';
 import { fixtureAgent } from '../support/runtime-rig.js';
+import { scratchDir } from '../support/scratch-dir.js';
 
 let worker: DevWorker | undefined;
-const dirs: string[] = [];
 afterEach(async () => {
   await worker?.stop();
   worker = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const DRAIN_MS = 3_000;
@@ -20,8 +18,7 @@ const CLOSE_SLACK_MS = 3_000;
 
 describe('draining a worker whose session never ends', () => {
   it('exits within drainTimeoutMs, the whole budget, shutdown grace included', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-drain-'));
-    dirs.push(dir);
+    const dir = scratchDir('ortc-drain-');
     const file = path.join(dir, 'openrtc.config.ts');
     writeFileSync(file, `export default { name: 'drain', agents: { hang: ${JSON.stringify(fixtureAgent('hang-agent'))} }, drainTimeoutMs: ${DRAIN_MS}, shutdownGraceMs: 1000 };\n`);
     worker = await startDevWorker(['--config', file]);

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { isValidTenantId } from '../../src/tenancy/tenant-id.js';
-import { RawAgentServer, rawJob } from '../support/raw-agent-server.js';
-import { fixtureAgent, startRuntime, type RuntimeRig } from '../support/runtime-rig.js';
+import { rawJob, type RawAgentServer } from '../support/raw-agent-server.js';
+import { fixtureAgent, startOnRawServer, type RuntimeRig } from '../support/runtime-rig.js';
 import { anyMetadata, fuzzTimeout, namedTenant, runs } from './arbitraries.js';
 
 const CAPS = { acme: 2, constructor: 1, '*': 3 };
@@ -13,20 +13,17 @@ const GLOBAL = 8;
 let server: RawAgentServer;
 let rig: RuntimeRig;
 beforeAll(async () => {
-  server = await RawAgentServer.start();
-  rig = await startRuntime(`export default {
-    name: 'rig',
+  const started = await startOnRawServer(`
     agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} },
-    livekit: { url: '${server.url}', apiKey: 'devkey', apiSecret: 'secret' },
     maxConcurrentSessions: ${GLOBAL},
     tenants: { maxSessions: ${JSON.stringify(CAPS)}, maxIdleTenantRows: 20 },
     assignmentTimeoutMs: 2000,
-  };`);
-  await server.registered();
+  `);
+  rig = started;
+  server = started.server;
 }, 60_000);
 afterAll(async () => {
   await rig?.stop();
-  await server?.close();
 });
 
 type Step =

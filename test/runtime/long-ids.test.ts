@@ -1,25 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
-import { RawAgentServer, rawJob } from '../support/raw-agent-server.js';
-import { fixtureAgent, startRuntime, type RuntimeRig } from '../support/runtime-rig.js';
+import { rawJob } from '../support/raw-agent-server.js';
+import { fixtureAgent, startOnRawServer, type RuntimeRig } from '../support/runtime-rig.js';
 
 let rig: RuntimeRig | undefined;
-let server: RawAgentServer | undefined;
 afterEach(async () => {
   await rig?.stop();
-  await server?.close();
-  rig = server = undefined;
+  rig = undefined;
 });
 
 describe('ids longer than the snapshot schema allows', () => {
   it('are cut with a marker, so every snapshot still parses and top still reads it', async () => {
-    server = await RawAgentServer.start();
-    rig = await startRuntime(`export default {
-      name: 'rig',
-      agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} },
-      livekit: { url: '${server.url}', apiKey: 'devkey', apiSecret: 'secret' },
-    };`);
-    await server.registered();
+    const started = await startOnRawServer(`agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} }`);
+    rig = started;
+    const { server } = started;
     const jobId = `AJ_${'j'.repeat(600)}`;
     const room = `room-${'r'.repeat(1000)}`;
     const job = rawJob(jobId, 'demo', JSON.stringify({ tenant: 'acme' }), room);

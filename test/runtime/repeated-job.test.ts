@@ -1,28 +1,19 @@
 import { JobStatus, JobTermination } from '@livekit/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawAgentServer, rawJob } from '../support/raw-agent-server.js';
-import { fixtureAgent, startRuntime, type RuntimeRig } from '../support/runtime-rig.js';
+import { rawJob } from '../support/raw-agent-server.js';
+import { fixtureAgent, startOnRawServer, type RuntimeRig } from '../support/runtime-rig.js';
 
 let rig: RuntimeRig | undefined;
-let server: RawAgentServer | undefined;
 afterEach(async () => {
   await rig?.stop();
-  await server?.close();
-  rig = server = undefined;
+  rig = undefined;
 });
 
 describe('a job id the server sends twice', () => {
   it('holds one reservation and reports one lifecycle: no JS_FAILED for a running job', async () => {
-    server = await RawAgentServer.start();
-    rig = await startRuntime(`export default {
-      name: 'rig',
-      agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} },
-      livekit: { url: '${server.url}', apiKey: 'devkey', apiSecret: 'secret' },
-      tenants: { maxSessions: { acme: 2 } },
-    };`);
-    await server.registered();
-    const s = server;
-    const r = rig;
+    const r = await startOnRawServer(`agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} }, tenants: { maxSessions: { acme: 2 } }`);
+    rig = r;
+    const s = r.server;
     const job = rawJob('AJ_twice', 'demo', JSON.stringify({ tenant: 'acme' }));
     const acme = () => r.runtime.admission.tenantStat('acme')!;
 

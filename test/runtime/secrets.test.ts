@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/dispatcher/types.js';
@@ -7,6 +6,7 @@ import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { REPO_ROOT } from '../support/dev-worker.js';
 import { runCli } from '../support/run-cli.js';
 import { FIXTURES, fixtureAgent, startRuntime, type RuntimeRig } from '../support/runtime-rig.js';
+import { scratchDir } from '../support/scratch-dir.js';
 
 /**
  * Distinctive fake keys, one per place a key can come from. None has a known prefix, a label
@@ -55,11 +55,9 @@ export default {
 `;
 
 let rig: RuntimeRig | undefined;
-const dirs: string[] = [];
 afterEach(async () => {
   await rig?.stop();
   rig = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function leaks(text: string, keys: Record<string, string>): string[] {
@@ -126,8 +124,7 @@ describe('provider keys never leave the worker', () => {
   }, 90_000);
 
   it('masks a key from a secret-named environment variable in a start-up error', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-secret-'));
-    dirs.push(dir);
+    const dir = scratchDir('ortc-secret-');
     const file = path.join(dir, 'openrtc.config.ts');
     writeFileSync(file, `throw new Error('provider rejected ' + process.env.ACME_OPENAI_API_KEY);\nexport default {};\n`);
     const env = { ...process.env, ACME_OPENAI_API_KEY: 'QUOKKA-env-3d9a7b', OPENRTC_RUNTIME_DIR: dir };

@@ -6,6 +6,7 @@ import { IpcClient } from '../../src/ipc/ipc-client.js';
 import { WorkerRuntime, type WorkerRuntimeOptions } from '../../src/runtime/worker-runtime.js';
 import { memoryLogger, type MemoryLog } from '../session/support.js';
 import { REPO_ROOT } from './dev-worker.js';
+import { RawAgentServer } from './raw-agent-server.js';
 import { runCli, type CliResult } from './run-cli.js';
 
 export const FIXTURES = path.join(REPO_ROOT, 'test/fixtures');
@@ -69,4 +70,27 @@ export async function startRuntime(configBody: string, files: Record<string, str
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The runtime registered with a hand-driven agent-protocol server instead of a dispatcher, for
+ * tests that send what LiveKit's dispatcher never would. `fields` are the config's other fields.
+ */
+export async function startOnRawServer(fields: string): Promise<RuntimeRig & { server: RawAgentServer }> {
+  const server = await RawAgentServer.start();
+  try {
+    const rig = await startRuntime(`export default { name: 'rig', livekit: { url: '${server.url}', apiKey: 'devkey', apiSecret: 'secret' }, ${fields} };`);
+    await server.registered();
+    return {
+      ...rig,
+      server,
+      async stop() {
+        await rig.stop();
+        await server.close();
+      },
+    };
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
 }
