@@ -324,10 +324,11 @@ export class Admission {
     return this.#rows.find(tenant) !== undefined || this.isConfigured(tenant);
   }
 
+  /** Reads only: looking at a row does not make it recently used, so the idle rows keep their order. */
   tenantStat(tenant: string): TenantStats | undefined {
-    if (!this.knownTenant(tenant)) return undefined;
-    const row = this.#rows.row(tenant);
-    return this.#stats(tenant, row.counters, this.#breaker(tenant, row).view());
+    const row = this.#rows.find(tenant);
+    if (row) return this.#stats(tenant, row.counters, row.breaker?.view() ?? CLOSED_BREAKER);
+    return this.isConfigured(tenant) ? this.#stats(tenant, emptyCounters(), CLOSED_BREAKER) : undefined;
   }
 
   #stats(tenant: string, c: TenantCounters, breaker: TenantStats['breaker']): TenantStats {

@@ -1,5 +1,5 @@
 import { redactText } from '../secrets/redact-text.js';
-import type { EventKind, EventSnapshot } from './snapshot-schema.js';
+import { fitText, type EventKind, type EventSnapshot } from './snapshot-schema.js';
 
 export interface RecentEventInput {
   kind: EventKind;
@@ -27,8 +27,7 @@ export class RecentEvents {
 
   /** Messages are masked here, the one way into the snapshot's free text. */
   push(event: RecentEventInput): void {
-    const text = redactText(event.message);
-    const message = text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text;
+    const message = fitText(redactText(event.message), MAX_MESSAGE);
     const entry: EventSnapshot = { at: event.at ?? this.now(), kind: event.kind, message };
     if (event.tenant !== undefined) entry.tenant = event.tenant;
     this.#ring[this.#next] = entry;

@@ -42,8 +42,8 @@ export const TotalsSchema = z.strictObject({
   started: count,
   succeeded: count,
   failed: count,
-  /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded). */
-  maxDurationEnded: count,
+  /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded); added within v1, so optional. */
+  maxDurationEnded: count.optional(),
   active: count,
   reserved: count,
 });
@@ -122,7 +122,7 @@ export const TenantSnapshotSchema = z.strictObject({
   rejected: reasonCounts,
   succeeded: count,
   failed: count,
-  maxDurationEnded: count,
+  maxDurationEnded: count.optional(),
   breaker: BreakerSnapshotSchema,
 });
 

@@ -74,7 +74,6 @@ interface LiveSession {
   unroute: () => void;
 }
 
-
 /**
  * Runs assigned jobs in this process. Each agent's prewarm runs once into a `JobProcess` that all
  * of that agent's sessions share; each session gets its own `JobContext`, agents-js job scope and

@@ -203,4 +203,17 @@ describe('Admission', () => {
     expect(again.reservation).not.toBe(accepted(a).reservation);
     expect(admission.inUse()).toBe(1);
   });
+
+  it('folds the least recently seen idle row, whatever order the rows are listed or shown in', async () => {
+    const { admission } = setup({ tenants: { maxIdleTenantRows: 3 } });
+    const seen = async (t: string) => {
+      const d = await admission.decide(job({ tenant: t }));
+      if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'test' });
+    };
+    for (const t of ['zed', 'yak', 'xan']) await seen(t);
+    admission.tenantStats();
+    admission.tenantStat('zed');
+    await seen('wes');
+    expect(admission.tenantStats().map((t) => t.tenant)).toEqual(['wes', 'xan', 'yak', OTHER_TENANTS_ROW]);
+  });
 });

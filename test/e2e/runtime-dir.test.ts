@@ -57,11 +57,12 @@ describe.runIf(isRoot)('the control socket folder when another user made the pre
     m.squat(squatted);
     const { out } = await runDev(m.env);
     const deadline = Date.now() + 60_000;
-    while (!out.stdout.includes('ready') && out.code === undefined && Date.now() < deadline) await sleep(100);
+    const readyLine = () => out.stdout.split('\n').find((l) => l.includes('openrtc worker') && l.includes('ready'));
+    while (!readyLine() && out.code === undefined && Date.now() < deadline) await sleep(100);
     expect(out.code, out.stderr).toBeUndefined();
     const fallback = path.join(m.home, '.openrtc', 'run');
     expect(out.stdout).toContain(`socket directory ${squatted} is owned by uid ${NOBODY}, not by us (uid 0); using ${fallback} instead`);
-    const ready = JSON.parse(out.stdout.split('\n').find((l) => l.includes('ready'))!) as { socket: string };
+    const ready = JSON.parse(readyLine()!) as { socket: string };
     expect(path.dirname(ready.socket)).toBe(fallback);
     const list = await runCli(['tenant', 'list'], m.env);
     expect(list.code, list.stderr).toBe(0);

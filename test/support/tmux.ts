@@ -19,11 +19,20 @@ export class TmuxPane {
   static start(name: string, command: string, opts: { columns: number; rows: number; env?: Record<string, string> }): TmuxPane {
     const env = { TERM: 'xterm-256color', ...opts.env };
     const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    execFileSync('tmux', [
+    const args = [
       'new-session', '-d', '-s', name, '-x', String(opts.columns), '-y', String(opts.rows), ...envArgs, '-c', REPO_ROOT,
       `env -u CI -u CONTINUOUS_INTEGRATION ${command}; echo EXITED=$?; sleep 120`,
-    ]);
-    return new TmuxPane(name);
+    ];
+    // Test files run in parallel: when another one kills the last session, the tmux server exits
+    // while this one connects to it. A fresh server on the next try is fine.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        execFileSync('tmux', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        return new TmuxPane(name);
+      } catch (err) {
+        if (attempt >= 3 || !/server exited unexpectedly/.test(String((err as { stderr?: unknown }).stderr ?? err))) throw err;
+      }
+    }
   }
 
   screen(opts: { escapes?: boolean } = {}): string {
