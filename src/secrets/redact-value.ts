@@ -24,12 +24,15 @@ export function redactForLog(value: unknown): unknown {
     const provider = providerLabel(v);
     if (provider) return provider;
     if (v instanceof Error) return errorForLog(v);
-    if (Buffer.isBuffer(v)) return `[${v.length} bytes]`;
+    // Audio frames and other binary data: their size, not thousands of numbers.
+    if (ArrayBuffer.isView(v)) return `[${v.constructor.name} of ${v.byteLength} bytes]`;
+    if (v instanceof Map || v instanceof Set) return `[${v.constructor.name} of ${v.size}]`;
     ancestors.add(v);
     try {
       if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
       const json = (v as { toJSON?: unknown }).toJSON;
       if (typeof json === 'function') return walk(json.call(v), depth + 1);
+      // A plain object, as pino expects; only a `__proto__` key needs defining to stay a key.
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(v)) {
         let child: unknown;
@@ -39,13 +42,9 @@ export function redactForLog(value: unknown): unknown {
           continue;
         }
         if (typeof child === 'function') continue;
-        // defineProperty: a `__proto__` key stays a key.
-        Object.defineProperty(out, key, {
-          value: isSecretName(key) && child !== null && child !== undefined && typeof child !== 'boolean' ? REDACTED : walk(child, depth + 1),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        const value = isSecretName(key) && child !== null && child !== undefined && typeof child !== 'boolean' ? REDACTED : walk(child, depth + 1);
+        if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        else out[key] = value;
       }
       return out;
     } finally {

@@ -60,9 +60,11 @@ describe('createLogger', () => {
   it('redacts by key name at any depth, without touching the logged object', () => {
     const { logger, lines } = memoryLogger();
     const p = { llm: { opts: { apiKey: 'sk-live-deep1', model: 'm', nested: { a: { b: { c: { password: 'hunter2-deep' } } } } } } };
-    logger.info({ p, list: [{ token: 'tok-in-array-1' }], 'x-api-key': 'header-value-1', hasToken: true }, 'cfg');
+    const byTenant = JSON.parse('{"__proto__":{"apiKey":"sk-live-proto1"}}') as unknown;
+    logger.info({ p, list: [{ token: 'tok-in-array-1' }], 'x-api-key': 'header-value-1', hasToken: true, byTenant }, 'cfg');
     const text = JSON.stringify(lines);
-    for (const secret of ['sk-live-deep1', 'hunter2-deep', 'tok-in-array-1', 'header-value-1']) expect(text).not.toContain(secret);
+    for (const secret of ['sk-live-deep1', 'hunter2-deep', 'tok-in-array-1', 'header-value-1', 'sk-live-proto1']) expect(text).not.toContain(secret);
+    expect(text).toContain('"byTenant":{"__proto__":{"apiKey":"[redacted]"}}');
     expect(lines[0]).toMatchObject({ p: { llm: { opts: { apiKey: '[redacted]', model: 'm' } } }, hasToken: true });
     expect(p.llm.opts.apiKey).toBe('sk-live-deep1');
   });
@@ -76,8 +78,10 @@ describe('createLogger', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
     const huge = Array.from({ length: 100_000 }, (_, i) => ({ i }));
-    logger.info({ llm: new OpenAILLM(), cyclic, huge }, 'objects');
+    logger.info({ llm: new OpenAILLM(), cyclic, frame: new Int16Array(480), seen: new Map([['a', 1]]), huge }, 'objects');
     const line = lines[0]!;
+    expect(line.frame).toBe('[Int16Array of 960 bytes]');
+    expect(line.seen).toBe('[Map of 1]');
     expect(line.llm).toBe('[provider OpenAILLM]');
     expect(line.cyclic).toEqual({ name: 'loop', self: '[circular]' });
     expect((line.huge as unknown[]).length).toBe(100_000);
