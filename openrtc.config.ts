@@ -13,7 +13,9 @@ function loadTenantConfig(tenant: string): TenantConfig | undefined {
   switch (tenant) {
     case 'acme':
       return {
-        llm: new voice.testing.FakeLLM([{ input: 'hello', content: 'Acme Support, how can I help?' }]),
+        llm: new voice.testing.FakeLLM([
+          { input: 'hello', content: 'Acme Support, how can I help?' },
+        ]),
         instructions: 'You are the Acme support line.',
         greeting: 'Thanks for calling Acme.',
       };
@@ -24,7 +26,9 @@ function loadTenantConfig(tenant: string): TenantConfig | undefined {
       };
     case 'initech':
       return {
-        llm: new voice.testing.FakeLLM([{ input: 'hello', content: 'Initech IT, have you tried turning it off and on?' }]),
+        llm: new voice.testing.FakeLLM([
+          { input: 'hello', content: 'Initech IT, have you tried turning it off and on?' },
+        ]),
       };
     case 'flaky':
       // A tenant whose provider is down: every session fails, and its breaker opens.
@@ -45,6 +49,12 @@ export default defineConfig({
     phoneNumbers: { '+15550100': 'initech' },
     configCache: { ttlMs: 60_000, missTtlMs: 10_000, loadTimeoutMs: 2_000 },
   },
-  circuitBreaker: { failureRatio: 0.5, minSamples: 4, windowMs: 60_000, cooldownMs: 15_000, halfOpenProbes: 1 },
+  circuitBreaker: {
+    failureRatio: 0.5,
+    minSamples: 4,
+    windowMs: 60_000,
+    cooldownMs: 15_000,
+    halfOpenProbes: 1,
+  },
   drainTimeoutMs: 10_000,
 });

@@ -12,7 +12,12 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { ...shared, name: 'openrtc', include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], exclude: ['test/livekit/**'] },
+        test: {
+          ...shared,
+          name: 'openrtc',
+          include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+          exclude: ['test/livekit/**'],
+        },
       },
       {
         // Real rooms cost real CPU (WebRTC, Opus, a VAD per call): these run after the rest, one

@@ -8,7 +8,12 @@ import { DEV_CREDENTIALS } from '../src/dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../src/dispatcher/local-dispatcher.js';
 import type { AvailabilityAnswered, DispatchOutcome } from '../src/dispatcher/types.js';
 import type { SnapshotV1 } from '../src/introspection/snapshot-schema.js';
-import { dispatcherTarget, launchWorker, type LaunchedWorker, type WorkerLaunch } from './launch-worker.js';
+import {
+  dispatcherTarget,
+  launchWorker,
+  type LaunchedWorker,
+  type WorkerLaunch,
+} from './launch-worker.js';
 import type { WarmMode } from './startup.js';
 import { median, percentile } from './stats.js';
 
@@ -79,7 +84,13 @@ export interface AdmissionWireResult {
   allAnswered: boolean;
   cold: ColdBurst[];
   /** Medians over `cold`, per mode. */
-  coldByMode: { warmStart: WarmMode; workers: number; medianP50Ms: number; medianP99Ms: number; medianMaxMs: number }[];
+  coldByMode: {
+    warmStart: WarmMode;
+    workers: number;
+    medianP50Ms: number;
+    medianP99Ms: number;
+    medianMaxMs: number;
+  }[];
 }
 
 export interface Rig {
@@ -94,7 +105,11 @@ const GLOBAL_CAP = 1_000;
 const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admission-wire.config.ts');
 
 /** A fresh dispatcher and a worker on this benchmark's config (the start-up benchmark uses it too). */
-export async function startRig(cap: number, warmStart: WarmMode = 'on', launch: Pick<WorkerLaunch, 'logLevel' | 'onLogLine'> = {}): Promise<Rig> {
+export async function startRig(
+  cap: number,
+  warmStart: WarmMode = 'on',
+  launch: Pick<WorkerLaunch, 'logLevel' | 'onLogLine'> = {},
+): Promise<Rig> {
   const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
   const worker = await launchWorker({
     kind: 'openrtc',
@@ -114,10 +129,15 @@ async function snapshotOf(rig: Rig): Promise<SnapshotV1> {
   return snap;
 }
 
-async function until(what: string, done: () => Promise<boolean>, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+async function until(
+  what: string,
+  done: () => Promise<boolean>,
+  timeoutMs = SETTLE_TIMEOUT_MS,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`admission-wire: ${what} did not happen within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`admission-wire: ${what} did not happen within ${timeoutMs} ms`);
     await sleep(20);
   }
 }
@@ -132,7 +152,12 @@ function tally(keys: string[]): Record<string, number> {
   return counts;
 }
 
-async function burst(rig: Rig, tenant: string, requests: number, cap: number): Promise<BurstResult> {
+async function burst(
+  rig: Rig,
+  tenant: string,
+  requests: number,
+  cap: number,
+): Promise<BurstResult> {
   const { dispatcher } = rig;
   const acceptedBefore = acceptedBy(await snapshotOf(rig), tenant);
   const latency = new Map<string, number>();
@@ -208,7 +233,9 @@ async function burst(rig: Rig, tenant: string, requests: number, cap: number): P
  * per burst how fast they were answered and whether exactly `cap` were accepted. Between bursts
  * the accepted jobs are terminated and their slots must come back.
  */
-export async function benchAdmissionOverWire(opts: AdmissionWireOptions = {}): Promise<AdmissionWireResult> {
+export async function benchAdmissionOverWire(
+  opts: AdmissionWireOptions = {},
+): Promise<AdmissionWireResult> {
   const requests = opts.requests ?? 1_000;
   const tenant = TENANT;
   const cap = opts.cap ?? 20;

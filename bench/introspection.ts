@@ -18,15 +18,33 @@ import { TenantConfigResolver } from '../src/tenancy/config-resolver.js';
 import { median, percentile } from './stats.js';
 import { startSubscriberClients } from './subscriber-process.js';
 
-const breaker = { enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 };
+const breaker = {
+  enabled: true,
+  failureRatio: 0.5,
+  minSamples: 5,
+  windowMs: 60_000,
+  cooldownMs: 30_000,
+  halfOpenProbes: 1,
+};
 
 function admission(): Admission {
-  const resolver = new TenantConfigResolver({ source: {}, clock: systemClock, ttlMs: 60_000, missTtlMs: 60_000, loadTimeoutMs: 1_000 });
+  const resolver = new TenantConfigResolver({
+    source: {},
+    clock: systemClock,
+    ttlMs: 60_000,
+    missTtlMs: 60_000,
+    loadTimeoutMs: 1_000,
+  });
   return new Admission({
     clock: systemClock,
     resolver,
     maxConcurrentSessions: null,
-    tenants: { metadataKey: 'tenant', defaultTenant: 'default', requireConfig: false, maxSessions: { '*': 1_000_000 } },
+    tenants: {
+      metadataKey: 'tenant',
+      defaultTenant: 'default',
+      requireConfig: false,
+      maxSessions: { '*': 1_000_000 },
+    },
     breaker,
     assignmentTimeoutMs: 60_000,
   });
@@ -39,17 +57,33 @@ export async function benchAdmission(n = 20_000) {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const s = performance.now();
-    const d = await a.decide({ jobId: `J${i}`, agentName: 'demo', metadata: `{"tenant":"t${i % 50}"}` });
+    const d = await a.decide({
+      jobId: `J${i}`,
+      agentName: 'demo',
+      metadata: `{"tenant":"t${i % 50}"}`,
+    });
     latencies.push((performance.now() - s) * 1000);
     if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'bench' });
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { decisionsPerSecond: Math.round(n / seconds), p50Us: median(latencies), p99Us: percentile(latencies, 99) };
+  return {
+    decisionsPerSecond: Math.round(n / seconds),
+    p50Us: median(latencies),
+    p99Us: percentile(latencies, 99),
+  };
 }
 
 function fillRegistry(registry: SessionRegistry, n: number) {
   for (let i = 0; i < n; i++) {
-    registry.add({ sessionId: `ses_${i}`, jobId: `AJ_${i}`, room: `room-${i}`, agent: 'demo', tenant: `t${i % 20}`, startedAt: Date.now() - i * 10, state: 'active' });
+    registry.add({
+      sessionId: `ses_${i}`,
+      jobId: `AJ_${i}`,
+      room: `room-${i}`,
+      agent: 'demo',
+      tenant: `t${i % 20}`,
+      startedAt: Date.now() - i * 10,
+      state: 'active',
+    });
   }
 }
 
@@ -71,7 +105,8 @@ export async function benchSnapshot(sessions = 1_000, rounds = 200) {
   const registry = new SessionRegistry();
   fillRegistry(registry, sessions);
   const adm = admission();
-  for (let i = 0; i < 20; i++) await adm.decide({ jobId: `J${i}`, agentName: 'demo', metadata: `{"tenant":"t${i}"}` });
+  for (let i = 0; i < 20; i++)
+    await adm.decide({ jobId: `J${i}`, agentName: 'demo', metadata: `{"tenant":"t${i}"}` });
   const sources = snapshotSources(registry, adm, new LoopMonitor());
   const build: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -95,7 +130,13 @@ export async function benchSnapshot(sessions = 1_000, rounds = 200) {
   client.close();
   await server.close();
   rmSync(dir, { recursive: true, force: true });
-  return { sessions, buildP50Ms: median(build), buildP99Ms: percentile(build, 99), rttP50Ms: median(rtt), rttP99Ms: percentile(rtt, 99) };
+  return {
+    sessions,
+    buildP50Ms: median(build),
+    buildP99Ms: percentile(build, 99),
+    rttP50Ms: median(rtt),
+    rttP99Ms: percentile(rtt, 99),
+  };
 }
 
 /**
@@ -115,16 +156,25 @@ export async function benchAttributionOverhead(sessions = 200, runMs = 3_000, re
       const start = process.cpuUsage();
       const heapBefore = process.memoryUsage().heapUsed;
       for (let i = 0; i < sessions; i++) {
-        sessionScope.run({ tenant: `t${i % 20}`, sessionId: `ses_${i}`, jobId: `J${i}`, agent: 'demo', config: undefined }, () => {
-          timers.push(
-            setInterval(() => {
-              // Stand-in for per-frame work: a little arithmetic and a resolved promise hop.
-              let x = 0;
-              for (let k = 0; k < 200; k++) x += k * i;
-              void Promise.resolve(x);
-            }, 20),
-          );
-        });
+        sessionScope.run(
+          {
+            tenant: `t${i % 20}`,
+            sessionId: `ses_${i}`,
+            jobId: `J${i}`,
+            agent: 'demo',
+            config: undefined,
+          },
+          () => {
+            timers.push(
+              setInterval(() => {
+                // Stand-in for per-frame work: a little arithmetic and a resolved promise hop.
+                let x = 0;
+                for (let k = 0; k < 200; k++) x += k * i;
+                void Promise.resolve(x);
+              }, 20),
+            );
+          },
+        );
       }
       await new Promise((r2) => setTimeout(r2, runMs));
       for (const t of timers) clearInterval(t);
@@ -136,7 +186,15 @@ export async function benchAttributionOverhead(sessions = 200, runMs = 3_000, re
   attribution.disable();
   const off = median(cpu.off);
   const on = median(cpu.on);
-  return { sessions, cpuOffPct: off, cpuOnPct: on, overheadPctOfCore: on - off, ratio: on / off, heapDeltaOnMiB: median(heap.on), heapDeltaOffMiB: median(heap.off) };
+  return {
+    sessions,
+    cpuOffPct: off,
+    cpuOnPct: on,
+    overheadPctOfCore: on - off,
+    ratio: on / off,
+    heapDeltaOnMiB: median(heap.on),
+    heapDeltaOffMiB: median(heap.off),
+  };
 }
 
 /**
@@ -150,7 +208,10 @@ export async function benchHookCost(awaits = 1_000_000, repeats = 5) {
   };
   const timeChain = async () => {
     const start = performance.now();
-    await sessionScope.run({ tenant: 'acme', sessionId: 'ses_bench', jobId: 'job', agent: 'bench', config: undefined }, chain);
+    await sessionScope.run(
+      { tenant: 'acme', sessionId: 'ses_bench', jobId: 'job', agent: 'bench', config: undefined },
+      chain,
+    );
     return ((performance.now() - start) * 1e6) / awaits;
   };
   const off: number[] = [];
@@ -165,7 +226,13 @@ export async function benchHookCost(awaits = 1_000_000, repeats = 5) {
   }
   const offNs = median(off);
   const onNs = median(on);
-  return { awaits, repeats, offNsPerAwait: offNs, onNsPerAwait: onNs, hookNsPerAwait: onNs - offNs };
+  return {
+    awaits,
+    repeats,
+    offNsPerAwait: offNs,
+    onNsPerAwait: onNs,
+    hookNsPerAwait: onNs - offNs,
+  };
 }
 
 /**
@@ -185,17 +252,27 @@ export async function benchSubscribers(clients = 50, hz = 10, measureMs = 3_000,
   const sources = snapshotSources(registry, adm, loop);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-'));
   const socketPath = path.join(dir, 'bench-2.sock');
-  const server = await IpcServer.listen({ socketPath, handlers: { snapshot: () => buildSnapshot(sources) }, logger: pino({ level: 'silent' }), maxConnections: clients + 8 });
+  const server = await IpcServer.listen({
+    socketPath,
+    handlers: { snapshot: () => buildSnapshot(sources) },
+    logger: pino({ level: 'silent' }),
+    maxConnections: clients + 8,
+  });
   const intervalMs = Math.round(1000 / hz);
   const counts = [0, 1, clients];
-  const runs = counts.map(() => ({ stats: [] as LoopStats[], pushesPerSecond: [] as number[], lost: 0 }));
+  const runs = counts.map(() => ({
+    stats: [] as LoopStats[],
+    pushesPerSecond: [] as number[],
+    lost: 0,
+  }));
   try {
     for (let r = 0; r < repeats; r++) {
       for (let k = 0; k < counts.length; k++) {
         const which = (k + r) % counts.length;
         const n = counts[which]!;
         const run = runs[which]!;
-        const subscribers = n > 0 ? await startSubscriberClients(socketPath, n, intervalMs) : undefined;
+        const subscribers =
+          n > 0 ? await startSubscriberClients(socketPath, n, intervalMs) : undefined;
         // Lets connection setup and the child's start-up settle before the measured window.
         await sleep(SETTLE_MS);
         subscribers?.count();
@@ -234,5 +311,9 @@ export async function benchSubscribers(clients = 50, hz = 10, measureMs = 3_000,
 const SETTLE_MS = 500;
 
 function medianStats(stats: LoopStats[]): LoopStats {
-  return { p50Ms: median(stats.map((s) => s.p50Ms)), p99Ms: median(stats.map((s) => s.p99Ms)), maxMs: median(stats.map((s) => s.maxMs)) };
+  return {
+    p50Ms: median(stats.map((s) => s.p50Ms)),
+    p99Ms: median(stats.map((s) => s.p99Ms)),
+    maxMs: median(stats.map((s) => s.maxMs)),
+  };
 }

@@ -102,13 +102,26 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
   };
   const args =
     kind === 'openrtc'
-      ? [path.join(REPO, 'bin/openrtc.js'), 'start', '--config', launch.entry, '--log-level', launch.logLevel ?? 'warn', '--log-format', 'json']
+      ? [
+          path.join(REPO, 'bin/openrtc.js'),
+          'start',
+          '--config',
+          launch.entry,
+          '--log-level',
+          launch.logLevel ?? 'warn',
+          '--log-format',
+          'json',
+        ]
       : [launch.entry];
   // For profiling the worker alone, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof".
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   if (launch.loopProbe) nodeArgs.push('--import', pathToFileURL(launch.loopProbe).href);
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: REPO, env, stdio: ['ignore', launch.onLogLine ? 'pipe' : 'ignore', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', launch.onLogLine ? 'pipe' : 'ignore', 'pipe', 'ipc'],
+  });
   if (launch.onLogLine) {
     const onLine = launch.onLogLine;
     let partial = '';
@@ -122,8 +135,14 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
 
   const registered = target.registered(launch.agentName);
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${kind} worker exited with ${code} before registering:\n${stderr}`))));
-  const timeout = sleep(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`${kind} worker did not register within 60 s:\n${stderr}`)));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) =>
+      reject(new Error(`${kind} worker exited with ${code} before registering:\n${stderr}`)),
+    ),
+  );
+  const timeout = sleep(60_000, undefined, { ref: false }).then(() =>
+    Promise.reject(new Error(`${kind} worker did not register within 60 s:\n${stderr}`)),
+  );
   await Promise.race([registered, exited, timeout]);
   const registeredMs = performance.now() - spawnedAt;
   const pid = child.pid!;
@@ -179,7 +198,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  const stopped = await Promise.race([exited.then(() => true), sleep(60_000, undefined, { ref: false }).then(() => false)]);
+  const stopped = await Promise.race([
+    exited.then(() => true),
+    sleep(60_000, undefined, { ref: false }).then(() => false),
+  ]);
   if (!stopped) {
     child.kill('SIGKILL');
     await exited;

@@ -6,9 +6,20 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAdmissionOverWire } from './admission-wire.js';
-import { benchAttributionWithSessions, benchDensity, densitySettings, type DensityMedia } from './density/density.js';
+import {
+  benchAttributionWithSessions,
+  benchDensity,
+  densitySettings,
+  type DensityMedia,
+} from './density/density.js';
 import { attributionTable, densityTables } from './density/density-tables.js';
-import { benchAdmission, benchAttributionOverhead, benchHookCost, benchSnapshot, benchSubscribers } from './introspection.js';
+import {
+  benchAdmission,
+  benchAttributionOverhead,
+  benchHookCost,
+  benchSnapshot,
+  benchSubscribers,
+} from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { benchOverload } from './overload/overload.js';
 import { benchStartup } from './startup.js';
@@ -21,11 +32,15 @@ const sections: Record<string, Section> = {
   async admission() {
     const admission = await benchAdmission();
     console.log(
-      formatTable('Admission, in-process (20,000 decisions, 50 tenants)', ['metric', 'value'], [
-        ['decisions / s', admission.decisionsPerSecond],
-        ['p50 latency (µs)', round(admission.p50Us)],
-        ['p99 latency (µs)', round(admission.p99Us)],
-      ]),
+      formatTable(
+        'Admission, in-process (20,000 decisions, 50 tenants)',
+        ['metric', 'value'],
+        [
+          ['decisions / s', admission.decisionsPerSecond],
+          ['p50 latency (µs)', round(admission.p50Us)],
+          ['p99 latency (µs)', round(admission.p99Us)],
+        ],
+      ),
     );
     return admission;
   },
@@ -35,7 +50,20 @@ const sections: Record<string, Section> = {
     console.log(
       formatTable(
         `Admission over the wire: ${wire.requests} availability requests at once, tenant cap ${wire.cap}, to an openrtc worker in its own process (${wire.bursts.length} bursts)`,
-        ['burst', 'answered', 'unanswered', 'accepted', 'exact', 'rejections', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'send (ms)', 'drain (ms)', 'wall (ms)'],
+        [
+          'burst',
+          'answered',
+          'unanswered',
+          'accepted',
+          'exact',
+          'rejections',
+          'p50 (ms)',
+          'p99 (ms)',
+          'max (ms)',
+          'send (ms)',
+          'drain (ms)',
+          'wall (ms)',
+        ],
         [
           ...wire.bursts.map((b, i) => [
             String(i + 1),
@@ -43,7 +71,9 @@ const sections: Record<string, Section> = {
             b.unanswered,
             b.accepted,
             b.exact ? 'yes' : 'NO',
-            Object.entries(b.rejectReasons).map(([reason, n]) => `${reason} ${n}`).join(', ') || '-',
+            Object.entries(b.rejectReasons)
+              .map(([reason, n]) => `${reason} ${n}`)
+              .join(', ') || '-',
             round(b.p50Ms),
             round(b.p99Ms),
             round(b.maxMs),
@@ -51,16 +81,37 @@ const sections: Record<string, Section> = {
             round(b.drainMs),
             round(b.wallMs),
           ]),
-          ['median', '', '', '', wire.allExact ? 'all' : 'NOT all', '', round(wire.medianP50Ms), round(wire.medianP99Ms), '', '', '', ''],
+          [
+            'median',
+            '',
+            '',
+            '',
+            wire.allExact ? 'all' : 'NOT all',
+            '',
+            round(wire.medianP50Ms),
+            round(wire.medianP99Ms),
+            '',
+            '',
+            '',
+            '',
+          ],
         ],
       ),
     );
-    console.log('latency: request written by the local dispatcher -> its answer decoded there; the dispatcher writes the burst in chunks of 25 and reads answers in between (send = time to write all 1,000)');
+    console.log(
+      'latency: request written by the local dispatcher -> its answer decoded there; the dispatcher writes the burst in chunks of 25 and reads answers in between (send = time to write all 1,000)',
+    );
     console.log(
       formatTable(
         `Cold burst: the first ${wire.requests} requests a fresh worker answers, warm start off and on (median of ${wire.coldByMode[0]?.workers ?? 0} workers each, alternating)`,
         ['warm start', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'all exact'],
-        wire.coldByMode.map((m) => [m.warmStart, round(m.medianP50Ms), round(m.medianP99Ms), round(m.medianMaxMs), wire.cold.filter((c) => c.warmStart === m.warmStart).every((c) => c.exact) ? 'yes' : 'NO']),
+        wire.coldByMode.map((m) => [
+          m.warmStart,
+          round(m.medianP50Ms),
+          round(m.medianP99Ms),
+          round(m.medianMaxMs),
+          wire.cold.filter((c) => c.warmStart === m.warmStart).every((c) => c.exact) ? 'yes' : 'NO',
+        ]),
       ),
     );
     return wire;
@@ -68,25 +119,51 @@ const sections: Record<string, Section> = {
 
   async startup() {
     const result = await benchStartup();
-    const phaseNames = ['modules', 'config', 'agents', 'prewarm', 'warm_start', 'listen', 'register'];
+    const phaseNames = [
+      'modules',
+      'config',
+      'agents',
+      'prewarm',
+      'warm_start',
+      'listen',
+      'register',
+    ];
     console.log(
       formatTable(
         `openrtc start, exec -> registered with the dispatcher (${result.byMode[0]?.runs ?? 0} workers per mode, alternating)`,
-        ['warm start', 'median (ms)', 'min (ms)', 'max (ms)', ...phaseNames.map((p) => `${p} (ms)`)],
-        result.byMode.map((m) => [m.warmStart, round(m.medianMs, 0), round(m.minMs, 0), round(m.maxMs, 0), ...phaseNames.map((p) => m.medianPhases[p] ?? '-')]),
+        [
+          'warm start',
+          'median (ms)',
+          'min (ms)',
+          'max (ms)',
+          ...phaseNames.map((p) => `${p} (ms)`),
+        ],
+        result.byMode.map((m) => [
+          m.warmStart,
+          round(m.medianMs, 0),
+          round(m.minMs, 0),
+          round(m.maxMs, 0),
+          ...phaseNames.map((p) => m.medianPhases[p] ?? '-'),
+        ]),
       ),
     );
-    console.log('phases: medians of what each worker logs in its ready line; modules = process start to start(), mostly importing @livekit/agents');
+    console.log(
+      'phases: medians of what each worker logs in its ready line; modules = process start to start(), mostly importing @livekit/agents',
+    );
     return result;
   },
 
   async snapshot() {
     const snapshot = await benchSnapshot();
     console.log(
-      formatTable(`Snapshot with ${snapshot.sessions} sessions (200 rounds)`, ['metric', 'p50 (ms)', 'p99 (ms)'], [
-        ['build', round(snapshot.buildP50Ms, 3), round(snapshot.buildP99Ms, 3)],
-        ['socket round trip', round(snapshot.rttP50Ms, 3), round(snapshot.rttP99Ms, 3)],
-      ]),
+      formatTable(
+        `Snapshot with ${snapshot.sessions} sessions (200 rounds)`,
+        ['metric', 'p50 (ms)', 'p99 (ms)'],
+        [
+          ['build', round(snapshot.buildP50Ms, 3), round(snapshot.buildP99Ms, 3)],
+          ['socket round trip', round(snapshot.rttP50Ms, 3), round(snapshot.rttP99Ms, 3)],
+        ],
+      ),
     );
     return snapshot;
   },
@@ -94,11 +171,15 @@ const sections: Record<string, Section> = {
   async overhead() {
     const overhead = await benchAttributionOverhead();
     console.log(
-      formatTable(`Attribution overhead, ${overhead.sessions} synthetic sessions, callbacks every 20 ms (median of 3 alternating runs)`, ['mode', 'CPU % of a core', 'heap Δ (MiB)'], [
-        ['attribution off', round(overhead.cpuOffPct), round(overhead.heapDeltaOffMiB)],
-        ['attribution on', round(overhead.cpuOnPct), round(overhead.heapDeltaOnMiB)],
-        ['overhead', round(overhead.overheadPctOfCore), ''],
-      ]),
+      formatTable(
+        `Attribution overhead, ${overhead.sessions} synthetic sessions, callbacks every 20 ms (median of 3 alternating runs)`,
+        ['mode', 'CPU % of a core', 'heap Δ (MiB)'],
+        [
+          ['attribution off', round(overhead.cpuOffPct), round(overhead.heapDeltaOffMiB)],
+          ['attribution on', round(overhead.cpuOnPct), round(overhead.heapDeltaOnMiB)],
+          ['overhead', round(overhead.overheadPctOfCore), ''],
+        ],
+      ),
     );
     return overhead;
   },
@@ -106,11 +187,15 @@ const sections: Record<string, Section> = {
   async hookCost() {
     const cost = await benchHookCost();
     console.log(
-      formatTable(`Attribution hook per promise reaction (${cost.awaits.toLocaleString('en-US')} awaits in a session scope, median of ${cost.repeats})`, ['hook', 'ns per await'], [
-        ['off (AsyncLocalStorage only)', round(cost.offNsPerAwait, 0)],
-        ['continuous', round(cost.onNsPerAwait, 0)],
-        ['added by the hook', round(cost.hookNsPerAwait, 0)],
-      ]),
+      formatTable(
+        `Attribution hook per promise reaction (${cost.awaits.toLocaleString('en-US')} awaits in a session scope, median of ${cost.repeats})`,
+        ['hook', 'ns per await'],
+        [
+          ['off (AsyncLocalStorage only)', round(cost.offNsPerAwait, 0)],
+          ['continuous', round(cost.onNsPerAwait, 0)],
+          ['added by the hook', round(cost.hookNsPerAwait, 0)],
+        ],
+      ),
     );
     return cost;
   },
@@ -123,19 +208,34 @@ const sections: Record<string, Section> = {
         ['clients', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'pushes/s'],
         [
           ['0', round(subs.idle.p50Ms), round(subs.idle.p99Ms), round(subs.idle.maxMs), 0],
-          ['1', round(subs.one.p50Ms), round(subs.one.p99Ms), round(subs.one.maxMs), subs.onePushesPerSecond],
-          [String(subs.clients), round(subs.busy.p50Ms), round(subs.busy.p99Ms), round(subs.busy.maxMs), subs.pushesPerSecond],
+          [
+            '1',
+            round(subs.one.p50Ms),
+            round(subs.one.p99Ms),
+            round(subs.one.maxMs),
+            subs.onePushesPerSecond,
+          ],
+          [
+            String(subs.clients),
+            round(subs.busy.p50Ms),
+            round(subs.busy.p99Ms),
+            round(subs.busy.maxMs),
+            subs.pushesPerSecond,
+          ],
         ],
       ),
     );
-    if (subs.lostClients > 0) console.log(`clients dropped as too slow while measured: ${subs.lostClients}`);
+    if (subs.lostClients > 0)
+      console.log(`clients dropped as too slow while measured: ${subs.lostClients}`);
     return subs;
   },
 
   async density() {
     const result = await benchDensity(densitySettings(process.env, media), (run) => {
       const loop = run.loop ? `, loop p99 ${round(run.loop.p99Ms, 1)} ms` : '';
-      console.error(`  density: ${run.kind} N=${run.sessions}: ${run.started} started, peak RSS ${Math.round(run.peakRssMiB)} MiB${loop}`);
+      console.error(
+        `  density: ${run.kind} N=${run.sessions}: ${run.started} started, peak RSS ${Math.round(run.peakRssMiB)} MiB${loop}`,
+      );
     });
     console.log(densityTables(result));
     return result;
@@ -143,22 +243,44 @@ const sections: Record<string, Section> = {
 
   async overload() {
     const result = await benchOverload(undefined, (row) => {
-      console.error(`  overload: ${row.label}: ${row.run.accepted} accepted, ${row.run.started} started, loop p99 ${row.run.loop ? round(row.run.loop.p99Ms, 1) : '-'} ms`);
+      console.error(
+        `  overload: ${row.label}: ${row.run.accepted} accepted, ${row.run.started} started, loop p99 ${row.run.loop ? round(row.run.loop.p99Ms, 1) : '-'} ms`,
+      );
     });
     const s = result.settings;
     console.log(
       formatTable(
         `Overload: talking VAD sessions offered at ${s.arrivalsPerS}/s to one worker, then all accepted talk for ${s.holdMs / 1000} s`,
-        ['run', 'accepted', 'worker_overloaded', 'turned away while full', 'other', 'loop p50 / p99 / max (ms)', 'VAD turns / session-min', 'replies / session-min', 'CPU (% core)', 'peak RSS (MiB)'],
+        [
+          'run',
+          'accepted',
+          'worker_overloaded',
+          'turned away while full',
+          'other',
+          'loop p50 / p99 / max (ms)',
+          'VAD turns / session-min',
+          'replies / session-min',
+          'CPU (% core)',
+          'peak RSS (MiB)',
+        ],
         result.rows.map(({ label, run }) => {
-          const { assigned: _a, worker_overloaded: overloaded = 0, no_worker: full = 0, ...other } = run.outcomes;
-          const loop = run.loop ? `${round(run.loop.p50Ms, 1)} / ${round(run.loop.p99Ms, 1)} / ${round(run.loop.maxMs, 0)}` : '-';
+          const {
+            assigned: _a,
+            worker_overloaded: overloaded = 0,
+            no_worker: full = 0,
+            ...other
+          } = run.outcomes;
+          const loop = run.loop
+            ? `${round(run.loop.p50Ms, 1)} / ${round(run.loop.p99Ms, 1)} / ${round(run.loop.maxMs, 0)}`
+            : '-';
           return [
             label,
             `${run.accepted}${run.started !== run.accepted ? ` (${run.started} started)` : ''}`,
             overloaded,
             full,
-            Object.entries(other).map(([k, n]) => `${k} ${n}`).join(', ') || '-',
+            Object.entries(other)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ') || '-',
             loop,
             round(run.speechTurnsPerSessionMin, 1),
             round(run.repliesPerSessionMin, 1),
@@ -168,7 +290,9 @@ const sections: Record<string, Section> = {
         }),
       ),
     );
-    console.log('turned away while full: the worker reported WS_FULL, so the dispatcher offered the call to no worker (LiveKit does the same); loop delay from a probe in the worker over the hold');
+    console.log(
+      'turned away while full: the worker reported WS_FULL, so the dispatcher offered the call to no worker (LiveKit does the same); loop delay from a probe in the worker over the hold',
+    );
     return result;
   },
 
@@ -191,7 +315,9 @@ const media: DensityMedia = mediaArg;
 const wanted = mediaAt >= 0 ? args.filter((_, i) => i !== mediaAt && i !== mediaAt + 1) : args;
 const unknown = wanted.filter((name) => !Object.hasOwn(sections, name));
 if (unknown.length > 0) {
-  console.error(`unknown benchmark section: ${unknown.join(', ')} (known: ${Object.keys(sections).join(', ')})`);
+  console.error(
+    `unknown benchmark section: ${unknown.join(', ')} (known: ${Object.keys(sections).join(', ')})`,
+  );
   process.exit(2);
 }
 
@@ -199,7 +325,10 @@ const machine = machineInfo();
 console.log(describeMachine(machine));
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 const file = path.join(dir, 'latest.json');
-const results: Record<string, unknown> = existsSync(file) && wanted.length > 0 ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+const results: Record<string, unknown> =
+  existsSync(file) && wanted.length > 0
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
+    : {};
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;
   // Real-room figures sit beside the no-room ones, never over them.

@@ -15,7 +15,14 @@ export interface StartupRun {
 
 export interface StartupResult {
   runs: StartupRun[];
-  byMode: { warmStart: WarmMode; runs: number; medianMs: number; minMs: number; maxMs: number; medianPhases: Record<string, number> }[];
+  byMode: {
+    warmStart: WarmMode;
+    runs: number;
+    medianMs: number;
+    minMs: number;
+    maxMs: number;
+    medianPhases: Record<string, number>;
+  }[];
 }
 
 async function startOnce(warmStart: WarmMode): Promise<StartupRun> {
@@ -43,15 +50,27 @@ async function startOnce(warmStart: WarmMode): Promise<StartupRun> {
 }
 
 /** `rounds` workers per mode, alternating, so a noisy neighbour hits both alike. */
-export async function benchStartup(rounds = Number(process.env.BENCH_STARTUP_ROUNDS) || 5): Promise<StartupResult> {
+export async function benchStartup(
+  rounds = Number(process.env.BENCH_STARTUP_ROUNDS) || 5,
+): Promise<StartupResult> {
   const runs: StartupRun[] = [];
-  for (let i = 0; i < rounds; i++) for (const mode of ['on', 'off'] as const) runs.push(await startOnce(mode));
+  for (let i = 0; i < rounds; i++)
+    for (const mode of ['on', 'off'] as const) runs.push(await startOnce(mode));
   const byMode = (['on', 'off'] as const).map((warmStart) => {
     const mine = runs.filter((r) => r.warmStart === warmStart);
     const times = mine.map((r) => r.registeredMs);
     const keys = [...new Set(mine.flatMap((r) => Object.keys(r.phases)))];
-    const medianPhases = Object.fromEntries(keys.map((k) => [k, median(mine.map((r) => r.phases[k] ?? 0))]));
-    return { warmStart, runs: mine.length, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), medianPhases };
+    const medianPhases = Object.fromEntries(
+      keys.map((k) => [k, median(mine.map((r) => r.phases[k] ?? 0))]),
+    );
+    return {
+      warmStart,
+      runs: mine.length,
+      medianMs: median(times),
+      minMs: Math.min(...times),
+      maxMs: Math.max(...times),
+      medianPhases,
+    };
   });
   return { runs, byMode };
 }

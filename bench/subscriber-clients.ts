@@ -27,7 +27,11 @@ function leave(): void {
 }
 
 function isCommand(msg: unknown): msg is SubscriberCommand {
-  return typeof msg === 'object' && msg !== null && ((msg as { type?: unknown }).type === 'count' || (msg as { type?: unknown }).type === 'stop');
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    ((msg as { type?: unknown }).type === 'count' || (msg as { type?: unknown }).type === 'stop')
+  );
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -60,7 +64,12 @@ async function main(argv: string[]): Promise<void> {
     }
     stopping = true;
     for (const c of connected) c.close();
-    void report({ type: 'counted', pushes, elapsedMs: performance.now() - countingSince, lost }).then(leave);
+    void report({
+      type: 'counted',
+      pushes,
+      elapsedMs: performance.now() - countingSince,
+      lost,
+    }).then(leave);
   });
   // Without the bench there is nobody to report to: do not linger as an orphan.
   process.on('disconnect', () => {

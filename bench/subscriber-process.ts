@@ -23,12 +23,20 @@ export interface SubscriberClients {
 }
 
 /** Resolves once all `clients` have subscribed and received their first push. */
-export async function startSubscriberClients(socketPath: string, clients: number, intervalMs: number): Promise<SubscriberClients> {
-  const child = fork(path.join(HERE, 'subscriber-clients.ts'), [socketPath, String(clients), String(intervalMs)], {
-    cwd: REPO,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+export async function startSubscriberClients(
+  socketPath: string,
+  clients: number,
+  intervalMs: number,
+): Promise<SubscriberClients> {
+  const child = fork(
+    path.join(HERE, 'subscriber-clients.ts'),
+    [socketPath, String(clients), String(intervalMs)],
+    {
+      cwd: REPO,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   // Lowest priority: on a small machine the kernel otherwise runs a client woken by a push on the
   // worker's own core, mid-write, and the client's parsing shows up as the worker's loop delay.
   if (child.pid !== undefined) os.setPriority(child.pid, 19);
@@ -37,7 +45,8 @@ export async function startSubscriberClients(socketPath: string, clients: number
   return {
     count: () => send({ type: 'count' }),
     async stop() {
-      if (child.exitCode !== null) throw new Error(`subscriber clients exited early with ${child.exitCode}`);
+      if (child.exitCode !== null)
+        throw new Error(`subscriber clients exited early with ${child.exitCode}`);
       const counted = nextReport(child, 'counted');
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       send({ type: 'stop' });
@@ -48,14 +57,19 @@ export async function startSubscriberClients(socketPath: string, clients: number
   };
 }
 
-function nextReport<T extends Exclude<SubscriberReport['type'], 'failed'>>(child: ChildProcess, type: T): Promise<Extract<SubscriberReport, { type: T }>> {
+function nextReport<T extends Exclude<SubscriberReport['type'], 'failed'>>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<SubscriberReport, { type: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (msg: unknown) => {
       if (!isReport(msg)) return;
-      if (msg.type === 'failed') return done(() => reject(new Error(`subscriber clients failed: ${msg.message}`)));
+      if (msg.type === 'failed')
+        return done(() => reject(new Error(`subscriber clients failed: ${msg.message}`)));
       if (msg.type === type) done(() => resolve(msg as Extract<SubscriberReport, { type: T }>));
     };
-    const onExit = (code: number | null) => done(() => reject(new Error(`subscriber clients exited with ${code} before "${type}"`)));
+    const onExit = (code: number | null) =>
+      done(() => reject(new Error(`subscriber clients exited with ${code} before "${type}"`)));
     const done = (settle: () => void) => {
       child.off('message', onMessage);
       child.off('exit', onExit);
@@ -67,6 +81,7 @@ function nextReport<T extends Exclude<SubscriberReport['type'], 'failed'>>(child
 }
 
 function isReport(msg: unknown): msg is SubscriberReport {
-  const type = typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined;
+  const type =
+    typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined;
   return type === 'ready' || type === 'counted' || type === 'failed';
 }

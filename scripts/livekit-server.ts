@@ -30,6 +30,7 @@ export interface ServerBinary {
 /** `LIVEKIT_SERVER_BIN` when set, else the installed pin; undefined when neither exists. */
 export function findServerBinary(env: NodeJS.ProcessEnv = process.env): ServerBinary | undefined {
   const override = env.LIVEKIT_SERVER_BIN;
-  if (override) return existsSync(override) ? { path: override, source: 'LIVEKIT_SERVER_BIN' } : undefined;
+  if (override)
+    return existsSync(override) ? { path: override, source: 'LIVEKIT_SERVER_BIN' } : undefined;
   return existsSync(INSTALLED_BINARY) ? { path: INSTALLED_BINARY, source: 'installed' } : undefined;
 }

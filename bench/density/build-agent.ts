@@ -8,7 +8,15 @@ import ts from 'typescript';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Inside the repo, so the emitted modules resolve `@livekit/agents` from its node_modules. */
 const OUT = path.join(HERE, '.build');
-const SOURCES = ['vad-agent.ts', 'room-vad-agent.ts', 'tone-tts.ts', 'session-report.ts', 'synthetic-speech.ts', 'stock-worker.ts', 'loop-probe.ts'];
+const SOURCES = [
+  'vad-agent.ts',
+  'room-vad-agent.ts',
+  'tone-tts.ts',
+  'session-report.ts',
+  'synthetic-speech.ts',
+  'stock-worker.ts',
+  'loop-probe.ts',
+];
 
 export interface BuiltAgent {
   agentPath: string;
@@ -23,7 +31,11 @@ export function buildAgent(): BuiltAgent {
   for (const file of SOURCES) {
     const source = readFileSync(path.join(HERE, file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: false,
+      },
       fileName: file,
     });
     writeFileSync(path.join(OUT, file.replace(/\.ts$/, '.js')), outputText);

@@ -10,7 +10,13 @@ import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import type { DispatchOutcome } from '../../src/dispatcher/types.js';
 import { percentile } from '../stats.js';
 import type { BuiltAgent } from './build-agent.js';
-import { dispatcherTarget, launchWorker, type LaunchedWorker, type LoopProbeReading, type WorkerKind } from '../launch-worker.js';
+import {
+  dispatcherTarget,
+  launchWorker,
+  type LaunchedWorker,
+  type LoopProbeReading,
+  type WorkerKind,
+} from '../launch-worker.js';
 import { findInTree, pssBytes, readTree, rssBytes, type TreeReading } from './process-stats.js';
 
 export interface DensityOptions {
@@ -68,11 +74,17 @@ export interface DensityRun {
 }
 
 export const AGENT_NAME = 'vad-agent';
-export const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'openrtc.bench.config.ts');
+export const CONFIG = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  'openrtc.bench.config.ts',
+);
 const CREDENTIALS = { apiKey: 'bench', apiSecret: 'bench-secret-long-enough-0000000' };
 export const MIB = 2 ** 20;
 /** How each kind's inference process is recognised in the worker's process tree. */
-const INFERENCE_PROCESS: Record<WorkerKind, string> = { openrtc: 'src/inference/process-main.js', stock: 'ipc/inference_proc_lazy_main' };
+const INFERENCE_PROCESS: Record<WorkerKind, string> = {
+  openrtc: 'src/inference/process-main.js',
+  stock: 'ipc/inference_proc_lazy_main',
+};
 
 export interface ReportLine {
   job: string;
@@ -91,7 +103,12 @@ export function readReport(file: string): ReportLine[] {
   return lines.map((line) => JSON.parse(line) as ReportLine);
 }
 
-export async function runDensity(kind: WorkerKind, sessions: number, built: BuiltAgent, opts: DensityOptions): Promise<DensityRun> {
+export async function runDensity(
+  kind: WorkerKind,
+  sessions: number,
+  built: BuiltAgent,
+  opts: DensityOptions,
+): Promise<DensityRun> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-density-'));
   const reportFile = path.join(dir, 'report.jsonl');
   writeFileSync(reportFile, '');
@@ -125,10 +142,12 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       const sentAt = Date.now();
       const metadata = JSON.stringify({ tenant: `tenant-${i % opts.tenants}`, report: reportFile });
       outcomes.push(
-        dispatcher.dispatch({ agentName: AGENT_NAME, metadata, roomName: `density-${i}` }).then((o) => {
-          dispatchedAt.set(o.jobId, sentAt);
-          return o;
-        }),
+        dispatcher
+          .dispatch({ agentName: AGENT_NAME, metadata, roomName: `density-${i}` })
+          .then((o) => {
+            dispatchedAt.set(o.jobId, sentAt);
+            return o;
+          }),
       );
     }
     const settled = await Promise.all(outcomes);
@@ -139,11 +158,22 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
       outcomeCounts[key] = (outcomeCounts[key] ?? 0) + 1;
     }
 
-    await waitForReports(reportFile, 'started', assigned.length, 30_000, () => memory.stoppedBy !== undefined);
+    await waitForReports(
+      reportFile,
+      'started',
+      assigned.length,
+      30_000,
+      () => memory.stoppedBy !== undefined,
+    );
     const held = await holdAndMeasure(worker, opts.holdMs, memory);
 
     for (const jobId of assigned) dispatcher.terminate(jobId);
-    await waitForReports(reportFile, 'ended', readReport(reportFile).filter((l) => l.event === 'started').length, 20_000);
+    await waitForReports(
+      reportFile,
+      'ended',
+      readReport(reportFile).filter((l) => l.event === 'started').length,
+      20_000,
+    );
 
     return densityRow(kind, sessions, readReport(reportFile), (l) => dispatchedAt.get(l.job), {
       idle,
@@ -160,9 +190,20 @@ export async function runDensity(kind: WorkerKind, sessions: number, built: Buil
 }
 
 /** Waits until `count` sessions have reported `event`, `timeoutMs` passes, or `stop()` says so. */
-export async function waitForReports(file: string, event: ReportLine['event'], count: number, timeoutMs: number, stop: () => boolean = () => false): Promise<void> {
+export async function waitForReports(
+  file: string,
+  event: ReportLine['event'],
+  count: number,
+  timeoutMs: number,
+  stop: () => boolean = () => false,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (readReport(file).filter((l) => l.event === event).length < count && Date.now() < until && !stop()) await sleep(250);
+  while (
+    readReport(file).filter((l) => l.event === event).length < count &&
+    Date.now() < until &&
+    !stop()
+  )
+    await sleep(250);
 }
 
 export interface MemorySampler {
@@ -176,7 +217,12 @@ export interface MemorySampler {
 }
 
 /** Peak RSS and PSS of the worker's whole tree, every 250 ms; flags a run past the ceiling. */
-export function sampleMemory(kind: WorkerKind, pid: number, idle: TreeReading, ceilingBytes: number): MemorySampler {
+export function sampleMemory(
+  kind: WorkerKind,
+  pid: number,
+  idle: TreeReading,
+  ceilingBytes: number,
+): MemorySampler {
   const sampler: MemorySampler = {
     peakRssBytes: idle.rssBytes,
     peakPssBytes: idle.pssBytes,
@@ -208,7 +254,11 @@ export interface HoldReadings {
 }
 
 /** The hold: every session talking for `holdMs`, the worker's CPU and loop delay measured over it. */
-export async function holdAndMeasure(worker: LaunchedWorker, holdMs: number, memory: MemorySampler): Promise<HoldReadings> {
+export async function holdAndMeasure(
+  worker: LaunchedWorker,
+  holdMs: number,
+  memory: MemorySampler,
+): Promise<HoldReadings> {
   const cpuFrom = readTree(worker.pid);
   const holdFrom = Date.now();
   worker.resetLoopProbe();
@@ -217,7 +267,12 @@ export async function holdAndMeasure(worker: LaunchedWorker, holdMs: number, mem
   const cpuTo = readTree(worker.pid);
   const heldS = (Date.now() - holdFrom) / 1000;
   memory.stop();
-  return { cpuSeconds: cpuTo.cpuSeconds - cpuFrom.cpuSeconds, heldS, processes: cpuTo.processes, ...(loop ? { loop } : {}) };
+  return {
+    cpuSeconds: cpuTo.cpuSeconds - cpuFrom.cpuSeconds,
+    heldS,
+    processes: cpuTo.processes,
+    ...(loop ? { loop } : {}),
+  };
 }
 
 export interface RunReadings extends HoldReadings {
@@ -244,7 +299,10 @@ export function densityRow(
     return sent === undefined ? [] : [l.at - sent];
   });
   const ended = lines.filter((l) => l.event === 'ended');
-  const talkMin = ended.reduce((sum, l) => sum + Math.max(0, l.at - (startedAt.get(l.job) ?? l.at)) / 60_000, 0);
+  const talkMin = ended.reduce(
+    (sum, l) => sum + Math.max(0, l.at - (startedAt.get(l.job) ?? l.at)) / 60_000,
+    0,
+  );
   const sum = (key: 'speechTurns' | 'replies') => ended.reduce((s, l) => s + (l[key] ?? 0), 0);
   const { idle, memory } = r;
   return {

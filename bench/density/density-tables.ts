@@ -11,7 +11,9 @@ export function densityTables(result: DensityResult): string {
 
 function noRoomTables(result: DensityResult): string {
   const { settings } = result;
-  const turns = settings.turnDetector ? 'turns ended by inference.TurnDetector v1-mini' : 'turns ended by the VAD';
+  const turns = settings.turnDetector
+    ? 'turns ended by inference.TurnDetector v1-mini'
+    : 'turns ended by the VAD';
   const title = `Density: one openrtc worker, real AgentSessions with inference.VAD fed 16 kHz speech in 20 ms frames, ${turns} (calls arrive at ${settings.arrivalsPerS}/s, ${settings.holdMs / 1000} s hold)`;
   const rows = result.ours.map((r) => [
     r.sessions,
@@ -22,19 +24,46 @@ function noRoomTables(result: DensityResult): string {
     round(r.inferenceRssMiB, 0),
     round(r.rssPerSessionMiB),
     round(r.cpuPctOfCore, 0),
-    r.loop ? `${round(r.loop.p50Ms, 1)} / ${round(r.loop.p99Ms, 1)} / ${round(r.loop.maxMs, 1)}` : '-',
+    r.loop
+      ? `${round(r.loop.p50Ms, 1)} / ${round(r.loop.p99Ms, 1)} / ${round(r.loop.maxMs, 1)}`
+      : '-',
     `${ms(r.startP50Ms)} / ${ms(r.startP99Ms)}`,
     `${round(r.speechTurnsPerSessionMin, 1)} / ${round(r.repliesPerSessionMin, 1)}`,
   ]);
-  const density = formatTable(title, ['N', 'started', 'failed', 'processes', 'peak RSS MiB', 'of it inference process', 'RSS/session MiB', 'CPU % core', 'loop delay p50/p99/max ms', 'start p50/p99 ms', 'VAD turns / replies per min'], rows);
-  const summary = ['loop delay: whole hold, from a probe loaded into the worker (2 ms resolution, so an idle loop reads about 2 ms)', limits(result)].join('\n');
+  const density = formatTable(
+    title,
+    [
+      'N',
+      'started',
+      'failed',
+      'processes',
+      'peak RSS MiB',
+      'of it inference process',
+      'RSS/session MiB',
+      'CPU % core',
+      'loop delay p50/p99/max ms',
+      'start p50/p99 ms',
+      'VAD turns / replies per min',
+    ],
+    rows,
+  );
+  const summary = [
+    'loop delay: whole hold, from a probe loaded into the worker (2 ms resolution, so an idle loop reads about 2 ms)',
+    limits(result),
+  ].join('\n');
   return `${density}\n${summary}\n${sideBySide(result)}`;
 }
 
 function limits(result: DensityResult): string {
   const { settings } = result;
-  const held = result.highestNUnder50Ms === undefined ? 'none of the sizes run' : `N = ${result.highestNUnder50Ms}`;
-  const ceiling = result.stoppedAtN === undefined ? `no run reached the ${settings.memoryCeilingMiB} MiB memory ceiling` : `stopped at N = ${result.stoppedAtN}: memory ceiling of ${settings.memoryCeilingMiB} MiB`;
+  const held =
+    result.highestNUnder50Ms === undefined
+      ? 'none of the sizes run'
+      : `N = ${result.highestNUnder50Ms}`;
+  const ceiling =
+    result.stoppedAtN === undefined
+      ? `no run reached the ${settings.memoryCeilingMiB} MiB memory ceiling`
+      : `stopped at N = ${result.stoppedAtN}: memory ceiling of ${settings.memoryCeilingMiB} MiB`;
   return `highest N with every session started and loop p99 < 50 ms: ${held}; ${ceiling}`;
 }
 
@@ -50,7 +79,9 @@ function roomTables(result: DensityResult): string {
     round(r.pssPerSessionMiB),
     round(r.cpuPctOfCore, 0),
     perSession(r.cpuPctOfCore, r.started),
-    r.loop ? `${round(r.loop.p50Ms, 1)} / ${round(r.loop.p99Ms, 1)} / ${round(r.loop.maxMs, 1)}` : '-',
+    r.loop
+      ? `${round(r.loop.p50Ms, 1)} / ${round(r.loop.p99Ms, 1)} / ${round(r.loop.maxMs, 1)}`
+      : '-',
     `${ms(r.startP50Ms)} / ${ms(r.startP99Ms)}`,
     `${round(r.speechTurnsPerSessionMin, 1)} / ${round(r.repliesPerSessionMin, 1)}`,
     r.media ? round(r.media.serverCpuPct, 0) : '-',
@@ -58,7 +89,19 @@ function roomTables(result: DensityResult): string {
   ]);
   const density = formatTable(
     title,
-    ['N', 'started', 'peak PSS MiB', 'PSS/session MiB', 'worker CPU % core', 'CPU/session %', 'loop delay p50/p99/max ms', 'start p50/p99 ms', 'VAD turns / replies per min', 'server CPU %', 'callers CPU % (processes)'],
+    [
+      'N',
+      'started',
+      'peak PSS MiB',
+      'PSS/session MiB',
+      'worker CPU % core',
+      'CPU/session %',
+      'loop delay p50/p99/max ms',
+      'start p50/p99 ms',
+      'VAD turns / replies per min',
+      'server CPU %',
+      'callers CPU % (processes)',
+    ],
     rows,
   );
   const notes = [
@@ -83,7 +126,16 @@ function roomTables(result: DensityResult): string {
   }
   const versus = formatTable(
     'Same agent, same LiveKit server, real rooms: openrtc (one process) vs stock AgentServer (a process per job)',
-    ['N', 'PSS MiB ours / stock', 'less memory', 'PSS/session MiB ours / stock', 'CPU/session % ours / stock', 'VAD turns/min ours / stock', 'start p50 ms ours / stock', 'failed ours / stock'],
+    [
+      'N',
+      'PSS MiB ours / stock',
+      'less memory',
+      'PSS/session MiB ours / stock',
+      'CPU/session % ours / stock',
+      'VAD turns/min ours / stock',
+      'start p50 ms ours / stock',
+      'failed ours / stock',
+    ],
     rowsVs,
   );
   return `${density}\n${notes}\n${versus}`;
@@ -111,7 +163,20 @@ function sideBySide(result: DensityResult): string {
   }
   return formatTable(
     'Same agent, same dispatcher: openrtc (one process per worker, plus its inference process) vs stock AgentServer (a process per job, plus its inference process); total RSS of the worker and every process it forked',
-    ['N', 'openrtc RSS MiB', 'stock RSS MiB', 'ratio ours/stock', 'less memory', 'PSS MiB ours / stock', 'inference process RSS MiB ours / stock', 'RSS/session MiB ours / stock', 'start p50 ms ours / stock', 'start p99 ms ours / stock', 'CPU % core ours / stock', 'failed ours / stock'],
+    [
+      'N',
+      'openrtc RSS MiB',
+      'stock RSS MiB',
+      'ratio ours/stock',
+      'less memory',
+      'PSS MiB ours / stock',
+      'inference process RSS MiB ours / stock',
+      'RSS/session MiB ours / stock',
+      'start p50 ms ours / stock',
+      'start p99 ms ours / stock',
+      'CPU % core ours / stock',
+      'failed ours / stock',
+    ],
     rows,
   );
 }
@@ -121,6 +186,11 @@ export function attributionTable(cost: AttributionCost): string {
   return formatTable(
     `Attribution modes with ${cost.sessions} real talking sessions (${cost.runs} alternating runs each; the machine's noise is the spread of each row)`,
     ['introspection.attribution', 'worker CPU % of a core (median)', 'vs off', 'each run'],
-    cost.modes.map((m) => [m.mode, round(m.medianPct, 1), m.mode === 'off' ? '' : round(m.medianPct - off, 1), m.runsPct.map((n) => round(n, 0)).join(', ')]),
+    cost.modes.map((m) => [
+      m.mode,
+      round(m.medianPct, 1),
+      m.mode === 'off' ? '' : round(m.medianPct - off, 1),
+      m.runsPct.map((n) => round(n, 0)).join(', '),
+    ]),
   );
 }

@@ -22,13 +22,19 @@ const LOOP_P99_LIMIT_MS = 50;
 function numbers(value: string | undefined, fallback: number[]): number[] {
   if (!value) return fallback;
   const list = value.split(',').map((s) => Number(s.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`expected a list of positive integers, got "${value}"`);
+  if (list.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error(`expected a list of positive integers, got "${value}"`);
   return list;
 }
 
 /** Defaults from the issue; environment variables narrow a run while investigating. */
-export function densitySettings(env: NodeJS.ProcessEnv = process.env, media: DensityMedia = 'none'): DensitySettings {
-  const ceilingMiB = Number(env.BENCH_MEMORY_CEILING_MIB) || Math.min(16_384, Math.floor((os.totalmem() / 2 ** 20) * 0.6));
+export function densitySettings(
+  env: NodeJS.ProcessEnv = process.env,
+  media: DensityMedia = 'none',
+): DensitySettings {
+  const ceilingMiB =
+    Number(env.BENCH_MEMORY_CEILING_MIB) ||
+    Math.min(16_384, Math.floor((os.totalmem() / 2 ** 20) * 0.6));
   // A real room costs far more than audio pushed in (WebRTC, Opus, rtc-node's event traffic), and
   // its callers and the server share the machine: smaller sizes tell the story there.
   const rooms = media === 'room';
@@ -53,12 +59,18 @@ export interface DensityResult {
   stoppedAtN: number | undefined;
 }
 
-export async function benchDensity(settings: DensitySettings = densitySettings(), onRun: (run: DensityRun) => void = () => undefined): Promise<DensityResult> {
+export async function benchDensity(
+  settings: DensitySettings = densitySettings(),
+  onRun: (run: DensityRun) => void = () => undefined,
+): Promise<DensityResult> {
   const built = buildAgent();
   let run = (kind: 'openrtc' | 'stock', n: number) => runDensity(kind, n, built, settings);
   if (settings.media === 'room') {
     const binary = findServerBinary();
-    if (!binary) throw new Error(`density --media room needs the LiveKit server: run \`${INSTALL_COMMAND}\` (or set LIVEKIT_SERVER_BIN)`);
+    if (!binary)
+      throw new Error(
+        `density --media room needs the LiveKit server: run \`${INSTALL_COMMAND}\` (or set LIVEKIT_SERVER_BIN)`,
+      );
     run = (kind, n) => runRoomDensity(kind, n, built, settings, binary.path);
   }
   const ours: DensityRun[] = [];
@@ -77,7 +89,9 @@ export async function benchDensity(settings: DensitySettings = densitySettings()
       if (row.stoppedBy) stoppedAtN = n;
     }
   }
-  const held = ours.filter((r) => !r.stoppedBy && r.failures === 0 && r.loop && r.loop.p99Ms < LOOP_P99_LIMIT_MS);
+  const held = ours.filter(
+    (r) => !r.stoppedBy && r.failures === 0 && r.loop && r.loop.p99Ms < LOOP_P99_LIMIT_MS,
+  );
   const { memoryCeilingBytes, ...rest } = settings;
   return {
     settings: { ...rest, memoryCeilingMiB: Math.round(memoryCeilingBytes / 2 ** 20) },
@@ -100,12 +114,30 @@ export interface AttributionCost {
  * through promise reactions the hook brackets: the same N in each mode, alternating. N is kept
  * below saturation: a worker already using all of its main thread cannot show a cost in CPU.
  */
-export async function benchAttributionWithSessions(settings: DensitySettings = densitySettings(), sessions = 50, rounds = 3): Promise<AttributionCost> {
+export async function benchAttributionWithSessions(
+  settings: DensitySettings = densitySettings(),
+  sessions = 50,
+  rounds = 3,
+): Promise<AttributionCost> {
   const built = buildAgent();
   const order: AttributionMode[] = ['off', 'sampled', 'continuous'];
   const runs = new Map<AttributionMode, number[]>(order.map((m) => [m, []]));
   for (let i = 0; i < rounds; i++) {
-    for (const mode of order) runs.get(mode)!.push((await runDensity('openrtc', sessions, built, { ...settings, attribution: mode })).cpuPctOfCore);
+    for (const mode of order)
+      runs
+        .get(mode)!
+        .push(
+          (await runDensity('openrtc', sessions, built, { ...settings, attribution: mode }))
+            .cpuPctOfCore,
+        );
   }
-  return { sessions, runs: rounds, modes: order.map((mode) => ({ mode, medianPct: median(runs.get(mode)!), runsPct: runs.get(mode)! })) };
+  return {
+    sessions,
+    runs: rounds,
+    modes: order.map((mode) => ({
+      mode,
+      medianPct: median(runs.get(mode)!),
+      runsPct: runs.get(mode)!,
+    })),
+  };
 }

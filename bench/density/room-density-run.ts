@@ -11,14 +11,30 @@ import { startLivekitServer } from '../../test/support/livekit/livekit-server.js
 import { startCallers, type CallerProcess } from '../../test/support/media/callers.js';
 import { launchWorker, livekitTarget, type WorkerKind } from '../launch-worker.js';
 import type { BuiltAgent } from './build-agent.js';
-import { AGENT_NAME, CONFIG, densityRow, holdAndMeasure, readReport, sampleMemory, waitForReports, type DensityOptions, type DensityRun } from './density-run.js';
+import {
+  AGENT_NAME,
+  CONFIG,
+  densityRow,
+  holdAndMeasure,
+  readReport,
+  sampleMemory,
+  waitForReports,
+  type DensityOptions,
+  type DensityRun,
+} from './density-run.js';
 import { cpuSeconds, readTree } from './process-stats.js';
 
 /** Rooms per caller process; a run uses at most four such processes. */
 const ROOMS_PER_CALLER_PROCESS = 10;
 const MAX_CALLER_PROCESSES = 4;
 
-export async function runRoomDensity(kind: WorkerKind, sessions: number, built: BuiltAgent, opts: DensityOptions, serverBinary: string): Promise<DensityRun> {
+export async function runRoomDensity(
+  kind: WorkerKind,
+  sessions: number,
+  built: BuiltAgent,
+  opts: DensityOptions,
+  serverBinary: string,
+): Promise<DensityRun> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-bench-rooms-'));
   const reportFile = path.join(dir, 'report.jsonl');
   writeFileSync(reportFile, '');
@@ -53,29 +69,68 @@ export async function runRoomDensity(kind: WorkerKind, sessions: number, built: 
       const due = t0 + (i * 1000) / opts.arrivalsPerS;
       if (due > Date.now()) await sleep(due - Date.now());
       dispatchedAt.set(room, Date.now());
-      await api.createDispatch(room, AGENT_NAME, { metadata: JSON.stringify({ tenant: `tenant-${i % opts.tenants}`, report: reportFile }) });
+      await api.createDispatch(room, AGENT_NAME, {
+        metadata: JSON.stringify({ tenant: `tenant-${i % opts.tenants}`, report: reportFile }),
+      });
     }
     // Each caller talks from the moment it joins; callers join as their processes come up.
-    const processes = Math.min(MAX_CALLER_PROCESSES, Math.ceil(rooms.length / ROOMS_PER_CALLER_PROCESS));
-    const groups = Array.from({ length: processes }, (_, p) => rooms.filter((_, i) => i % processes === p));
-    callers.push(...(await Promise.all(groups.map((group) => startCallers(server, group.map((room) => ({ room })))))));
+    const processes = Math.min(
+      MAX_CALLER_PROCESSES,
+      Math.ceil(rooms.length / ROOMS_PER_CALLER_PROCESS),
+    );
+    const groups = Array.from({ length: processes }, (_, p) =>
+      rooms.filter((_, i) => i % processes === p),
+    );
+    callers.push(
+      ...(await Promise.all(
+        groups.map((group) =>
+          startCallers(
+            server,
+            group.map((room) => ({ room })),
+          ),
+        ),
+      )),
+    );
 
-    await waitForReports(reportFile, 'started', rooms.length, 60_000, () => memory.stoppedBy !== undefined);
+    await waitForReports(
+      reportFile,
+      'started',
+      rooms.length,
+      60_000,
+      () => memory.stoppedBy !== undefined,
+    );
 
-    const media = () => ({ server: server.pid ? cpuSeconds(server.pid) : 0, callers: callers.reduce((s, c) => s + (c.child.pid ? cpuSeconds(c.child.pid) : 0), 0) });
+    const media = () => ({
+      server: server.pid ? cpuSeconds(server.pid) : 0,
+      callers: callers.reduce((s, c) => s + (c.child.pid ? cpuSeconds(c.child.pid) : 0), 0),
+    });
     const mediaFrom = media();
     const held = await holdAndMeasure(worker, opts.holdMs, memory);
     const mediaTo = media();
 
     // Hanging up ends each session (agents-js closes a session whose caller left).
     await Promise.all(callers.splice(0).map((c) => c.hangUp()));
-    await waitForReports(reportFile, 'ended', readReport(reportFile).filter((l) => l.event === 'started').length, 30_000);
+    await waitForReports(
+      reportFile,
+      'ended',
+      readReport(reportFile).filter((l) => l.event === 'started').length,
+      30_000,
+    );
 
     const lines = readReport(reportFile);
     // LiveKit keeps no per-job answer: a room whose session never came up was never assigned.
     const up = lines.filter((l) => l.event === 'started').length;
-    const outcomes = { assigned: up, ...(rooms.length > up ? { unassigned: rooms.length - up } : {}) };
-    const row = densityRow(kind, sessions, lines, (l) => (l.room ? dispatchedAt.get(l.room) : undefined), { idle, memory, ...held, accepted: up, outcomes });
+    const outcomes = {
+      assigned: up,
+      ...(rooms.length > up ? { unassigned: rooms.length - up } : {}),
+    };
+    const row = densityRow(
+      kind,
+      sessions,
+      lines,
+      (l) => (l.room ? dispatchedAt.get(l.room) : undefined),
+      { idle, memory, ...held, accepted: up, outcomes },
+    );
     const { heldS } = held;
     return {
       ...row,

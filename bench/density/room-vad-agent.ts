@@ -4,7 +4,14 @@
 // fake STT (run on each turn the VAD finds) and fake LLM, and replies spoken by a tone TTS, so
 // every reply is real audio published back into the room.
 import { report, type BenchMetadata } from './session-report.js';
-import { defineAgent, inference, stt, voice, type JobContext, type JobProcess } from '@livekit/agents';
+import {
+  defineAgent,
+  inference,
+  stt,
+  voice,
+  type JobContext,
+  type JobProcess,
+} from '@livekit/agents';
 import { ToneTTS } from './tone-tts.js';
 
 const QUESTION = 'what are your opening hours';
@@ -21,7 +28,10 @@ export default defineAgent({
     const session = new voice.AgentSession({
       vad: ctx.proc.userData.vad as inference.VAD,
       // Not streaming: agents-js runs it on the audio of each turn the VAD detects.
-      stt: new stt.testing.FakeSTT({ fakeTranscript: QUESTION, capabilities: { streaming: false } }),
+      stt: new stt.testing.FakeSTT({
+        fakeTranscript: QUESTION,
+        capabilities: { streaming: false },
+      }),
       llm: new voice.testing.FakeLLM([{ input: QUESTION, content: 'We are open nine to five.' }]),
       tts: new ToneTTS(440, 1_000),
       turnHandling: { turnDetection: 'vad' },
@@ -33,10 +43,26 @@ export default defineAgent({
       if (ev.item.type === 'message' && ev.item.role === 'assistant') replies += 1;
     });
     ctx.addShutdownCallback(async () => {
-      await report(meta.report, { job: ctx.job.id, room, event: 'ended', at: Date.now(), speechTurns, replies });
+      await report(meta.report, {
+        job: ctx.job.id,
+        room,
+        event: 'ended',
+        at: Date.now(),
+        speechTurns,
+        replies,
+      });
     });
     await ctx.connect();
-    await session.start({ agent: new voice.Agent({ instructions: 'You answer questions about opening hours.' }), room: ctx.room });
-    await report(meta.report, { job: ctx.job.id, room, event: 'started', at: Date.now(), pid: process.pid });
+    await session.start({
+      agent: new voice.Agent({ instructions: 'You answer questions about opening hours.' }),
+      room: ctx.room,
+    });
+    await report(meta.report, {
+      job: ctx.job.id,
+      room,
+      event: 'started',
+      at: Date.now(),
+      pid: process.pid,
+    });
   },
 });

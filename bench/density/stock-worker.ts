@@ -2,8 +2,16 @@
 // child process per job. The density benchmark spawns this file and measures the whole tree.
 import { AgentServer, initializeLogger, ServerOptions } from '@livekit/agents';
 
-const { LIVEKIT_URL: url, LIVEKIT_API_KEY: apiKey, LIVEKIT_API_SECRET: apiSecret, BENCH_AGENT_MODULE: agent } = process.env;
-if (!url || !apiKey || !apiSecret || !agent) throw new Error('LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and BENCH_AGENT_MODULE are required');
+const {
+  LIVEKIT_URL: url,
+  LIVEKIT_API_KEY: apiKey,
+  LIVEKIT_API_SECRET: apiSecret,
+  BENCH_AGENT_MODULE: agent,
+} = process.env;
+if (!url || !apiKey || !apiSecret || !agent)
+  throw new Error(
+    'LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET and BENCH_AGENT_MODULE are required',
+  );
 
 initializeLogger({ pretty: false, level: 'warn' });
 const server = new AgentServer(

@@ -34,7 +34,11 @@ export function speechLoop(seed = 7, pauseS = PAUSE_S): Int16Array {
     // A falling, wavering pitch around 140 Hz with four harmonics, shaped into syllables.
     const f0 = 140 + 25 * Math.sin(2 * Math.PI * 0.7 * t) - 15 * (t / PHRASE_S);
     phase += (2 * Math.PI * f0) / SAMPLE_RATE;
-    const voiced = Math.sin(phase) + 0.6 * Math.sin(2 * phase) + 0.35 * Math.sin(3 * phase) + 0.2 * Math.sin(5 * phase);
+    const voiced =
+      Math.sin(phase) +
+      0.6 * Math.sin(2 * phase) +
+      0.35 * Math.sin(3 * phase) +
+      0.2 * Math.sin(5 * phase);
     const syllable = Math.max(0, Math.sin(Math.PI * 4.2 * t)) ** 0.6;
     const edge = Math.min(1, t / 0.05, (PHRASE_S - t) / 0.05);
     out[i] = Math.round(voiced * syllable * edge * 5_000 + noise);

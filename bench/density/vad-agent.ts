@@ -3,7 +3,14 @@
 // the agents-js fake STT and LLM, and a synthetic caller speaking into it in real time.
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
 import { report, type BenchMetadata } from './session-report.js';
-import { defineAgent, inference, stt, voice, type JobContext, type JobProcess } from '@livekit/agents';
+import {
+  defineAgent,
+  inference,
+  stt,
+  voice,
+  type JobContext,
+  type JobProcess,
+} from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import { SAMPLE_RATE, speechLoop, utterances } from './synthetic-speech.js';
 
@@ -20,7 +27,9 @@ class SyntheticCaller extends voice.AudioInput {
   constructor(loop: Int16Array, offset: number) {
     super();
     let controller!: ReadableStreamDefaultController<AudioFrame>;
-    this.multiStream.addInputStream(new ReadableStream<AudioFrame>({ start: (c) => void (controller = c) }));
+    this.multiStream.addInputStream(
+      new ReadableStream<AudioFrame>({ start: (c) => void (controller = c) }),
+    );
     let at = offset - (offset % FRAME_SAMPLES);
     this.#timer = setInterval(() => {
       if (at + FRAME_SAMPLES > loop.length) at = 0;
@@ -55,11 +64,21 @@ export default defineAgent({
       vad: ctx.proc.userData.vad as inference.VAD,
       // A streaming STT that hears each phrase the caller says, 300 ms after it ends.
       stt: new stt.testing.FakeSTT({
-        fakeUserSpeeches: utterances(offset, loop.length, SCRIPT_MS).map((u) => ({ startTime: u.startMs, endTime: u.endMs, transcript: QUESTION, sttDelay: 300 })),
+        fakeUserSpeeches: utterances(offset, loop.length, SCRIPT_MS).map((u) => ({
+          startTime: u.startMs,
+          endTime: u.endMs,
+          transcript: QUESTION,
+          sttDelay: 300,
+        })),
       }),
       llm: new voice.testing.FakeLLM([{ input: QUESTION, content: 'We are open nine to five.' }]),
       // BENCH_TURN_DETECTOR=1: the local end-of-turn model decides, in the worker's inference process.
-      turnHandling: { turnDetection: process.env.BENCH_TURN_DETECTOR === '1' ? new inference.TurnDetector({ version: 'v1-mini' }) : 'vad' },
+      turnHandling: {
+        turnDetection:
+          process.env.BENCH_TURN_DETECTOR === '1'
+            ? new inference.TurnDetector({ version: 'v1-mini' })
+            : 'vad',
+      },
     });
     session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
       if (ev.newState === 'speaking') speechTurns += 1;
@@ -70,9 +89,23 @@ export default defineAgent({
     session.input.audio = caller;
     ctx.addShutdownCallback(async () => {
       caller.hangUp();
-      await report(meta.report, { job: ctx.job.id, event: 'ended', at: Date.now(), speechTurns, replies });
+      await report(meta.report, {
+        job: ctx.job.id,
+        event: 'ended',
+        at: Date.now(),
+        speechTurns,
+        replies,
+      });
     });
-    await session.start({ agent: new voice.Agent({ instructions: 'You answer questions about opening hours.' }) });
-    await report(meta.report, { job: ctx.job.id, event: 'started', at: Date.now(), entryAt: dispatchedAt, pid: process.pid });
+    await session.start({
+      agent: new voice.Agent({ instructions: 'You answer questions about opening hours.' }),
+    });
+    await report(meta.report, {
+      job: ctx.job.id,
+      event: 'started',
+      at: Date.now(),
+      entryAt: dispatchedAt,
+      pid: process.pid,
+    });
   },
 });

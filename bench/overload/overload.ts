@@ -19,7 +19,10 @@ export function overloadSettings(env: NodeJS.ProcessEnv = process.env): Overload
     referenceN: Number(env.BENCH_OVERLOAD_REFERENCE_N) || 20,
     arrivalsPerS: Number(env.BENCH_ARRIVALS_PER_S) || 20,
     holdMs: Number(env.BENCH_HOLD_MS) || 10_000,
-    memoryCeilingBytes: (Number(env.BENCH_MEMORY_CEILING_MIB) || Math.min(16_384, Math.floor((os.totalmem() / 2 ** 20) * 0.6))) * 2 ** 20,
+    memoryCeilingBytes:
+      (Number(env.BENCH_MEMORY_CEILING_MIB) ||
+        Math.min(16_384, Math.floor((os.totalmem() / 2 ** 20) * 0.6))) *
+      2 ** 20,
     tenants: 10,
   };
 }
@@ -35,7 +38,10 @@ export interface OverloadResult {
   rows: OverloadRow[];
 }
 
-export async function benchOverload(settings: OverloadSettings = overloadSettings(), onRun: (row: OverloadRow) => void = () => undefined): Promise<OverloadResult> {
+export async function benchOverload(
+  settings: OverloadSettings = overloadSettings(),
+  onRun: (row: OverloadRow) => void = () => undefined,
+): Promise<OverloadResult> {
   const built = buildAgent();
   const rows: OverloadRow[] = [];
   const plan: Omit<OverloadRow, 'run'>[] = [
@@ -45,7 +51,10 @@ export async function benchOverload(settings: OverloadSettings = overloadSetting
   ];
   for (const [i, p] of plan.entries()) {
     const n = i === 0 ? settings.referenceN : settings.offered;
-    const row = { ...p, run: await runDensity('openrtc', n, built, { ...settings, protection: p.protection }) };
+    const row = {
+      ...p,
+      run: await runDensity('openrtc', n, built, { ...settings, protection: p.protection }),
+    };
     rows.push(row);
     onRun(row);
   }

@@ -7,7 +7,14 @@ import type { Clock, TimerHandle } from './clock.js';
 import { addCounters, emptyCounters, sumCounters, type TenantCounters } from './counters.js';
 import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
 import { DEFAULT_IDLE_TENANT_ROWS, TenantRows, type TenantRow } from './tenant-rows.js';
-import { MAX_SESSION_DURATION_REASON, type AdmissionDecision, type JobRequestInfo, type Reservation, type SessionOutcome, type TenantStats } from './types.js';
+import {
+  MAX_SESSION_DURATION_REASON,
+  type AdmissionDecision,
+  type JobRequestInfo,
+  type Reservation,
+  type SessionOutcome,
+  type TenantStats,
+} from './types.js';
 
 export interface AdmissionSettings {
   maxConcurrentSessions: number | null;
@@ -35,7 +42,13 @@ export interface OverloadSettings {
 
 export interface AdmissionEvents {
   /** `elapsedMs`: from the request reaching admission to its decision, config load included. */
-  onReject?(e: { jobId: string; tenant?: string; reason: RejectReason; message: string; elapsedMs: number }): void;
+  onReject?(e: {
+    jobId: string;
+    tenant?: string;
+    reason: RejectReason;
+    message: string;
+    elapsedMs: number;
+  }): void;
   onAccept?(e: { jobId: string; tenant: string; probe: boolean; elapsedMs: number }): void;
   onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
   onReservationExpired?(e: { jobId: string; tenant: string }): void;
@@ -71,7 +84,10 @@ export class Admission {
    * same request is a repeat: one that says something else under the same id is decided afresh.
    */
   readonly #deciding = new Map<string, DecidingEntry>();
-  readonly #holding = new Map<string, { request: JobRequestInfo; decision: Extract<AdmissionDecision, { accept: true }> }>();
+  readonly #holding = new Map<
+    string,
+    { request: JobRequestInfo; decision: Extract<AdmissionDecision, { accept: true }> }
+  >();
   #draining = false;
   #inUse = 0;
   #nextReservation = 1;
@@ -84,12 +100,19 @@ export class Admission {
   }
 
   #rowOptions() {
-    return { maxIdle: this.#settings.tenants.maxIdleTenantRows ?? DEFAULT_IDLE_TENANT_ROWS, isConfigured: (tenant: string) => this.isConfigured(tenant) };
+    return {
+      maxIdle: this.#settings.tenants.maxIdleTenantRows ?? DEFAULT_IDLE_TENANT_ROWS,
+      isConfigured: (tenant: string) => this.isConfigured(tenant),
+    };
   }
 
   /** Named by the config (a cap, a config record, the default tenant) or given a cap by an operator. */
   isConfigured(tenant: string): boolean {
-    return this.#caps.names(tenant) || tenant === this.#settings.tenants.defaultTenant || this.options.resolver.hasRecord(tenant);
+    return (
+      this.#caps.names(tenant) ||
+      tenant === this.#settings.tenants.defaultTenant ||
+      this.options.resolver.hasRecord(tenant)
+    );
   }
 
   get draining(): boolean {
@@ -119,7 +142,8 @@ export class Admission {
   /** Idempotent per job id: a repeated request gets the first one's decision while its slot is held. */
   decide(req: JobRequestInfo): Promise<AdmissionDecision> {
     const held = this.#holding.get(req.jobId);
-    if (held && sameRequest(held.request, req) && !held.decision.reservation.released) return Promise.resolve(held.decision);
+    if (held && sameRequest(held.request, req) && !held.decision.reservation.released)
+      return Promise.resolve(held.decision);
     const pending = this.#deciding.get(req.jobId);
     if (pending && sameRequest(pending.request, req)) return pending.decision;
     const entry: DecidingEntry = { request: req, decision: undefined! };
@@ -138,8 +162,12 @@ export class Admission {
 
   async #decideOnce(req: JobRequestInfo): Promise<AdmissionDecision> {
     const since = this.options.clock.now();
-    const reject = (tenant: string | undefined, reason: RejectReason, message: string, row?: TenantRow) =>
-      this.#reject(req.jobId, tenant, reason, message, since, row);
+    const reject = (
+      tenant: string | undefined,
+      reason: RejectReason,
+      message: string,
+      row?: TenantRow,
+    ) => this.#reject(req.jobId, tenant, reason, message, since, row);
     if (this.#draining) return reject(undefined, 'draining', 'the worker is draining');
 
     const { tenants } = this.#settings;
@@ -165,7 +193,12 @@ export class Admission {
       return reject(tenant, config.reason, config.message, row);
     }
     if (config.config === undefined && tenants.requireConfig) {
-      return reject(tenant, 'tenant_not_configured', `tenant "${tenant}" has no config and tenants.requireConfig is set`, row);
+      return reject(
+        tenant,
+        'tenant_not_configured',
+        `tenant "${tenant}" has no config and tenants.requireConfig is set`,
+        row,
+      );
     }
 
     if (this.#draining) return reject(tenant, 'draining', 'the worker is draining', row);
@@ -176,7 +209,9 @@ export class Admission {
       return reject(
         tenant,
         'breaker_open',
-        seconds > 0 ? `tenant "${tenant}" circuit breaker is open (${seconds}s left)` : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`,
+        seconds > 0
+          ? `tenant "${tenant}" circuit breaker is open (${seconds}s left)`
+          : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`,
         row,
       );
     }
@@ -189,7 +224,12 @@ export class Admission {
     const reservation = this.#reserve(req, tenant, row, admit.probe);
     row.counters.accepted += 1;
     this.#rows.settle(tenant);
-    this.options.events?.onAccept?.({ jobId: req.jobId, tenant, probe: admit.probe, elapsedMs: this.options.clock.now() - since });
+    this.options.events?.onAccept?.({
+      jobId: req.jobId,
+      tenant,
+      probe: admit.probe,
+      elapsedMs: this.options.clock.now() - since,
+    });
     const decision = { accept: true as const, tenant, reservation, config: config.config };
     this.#holding.set(req.jobId, { request: req, decision });
     return decision;
@@ -199,8 +239,20 @@ export class Admission {
    * Counts a rejection the worker host decided outside `decide()`: a job for an agent this worker
    * does not host, or an admission that threw or did not answer in time.
    */
-  recordRejection(e: { jobId: string; reason: HostRejectReason; message: string; tenant?: string; elapsedMs?: number }): void {
-    this.#reject(e.jobId, e.tenant, e.reason, e.message, this.options.clock.now() - (e.elapsedMs ?? 0));
+  recordRejection(e: {
+    jobId: string;
+    reason: HostRejectReason;
+    message: string;
+    tenant?: string;
+    elapsedMs?: number;
+  }): void {
+    this.#reject(
+      e.jobId,
+      e.tenant,
+      e.reason,
+      e.message,
+      this.options.clock.now() - (e.elapsedMs ?? 0),
+    );
   }
 
   #overloadMessage(): string | undefined {
@@ -211,14 +263,23 @@ export class Admission {
     return `the worker is overloaded: event-loop delay p99 over the last ${Math.round(overload.windowMs / 1000)}s is ${Math.round(p99)} ms, above overload.maxLoopDelayMs (${overload.maxLoopDelayMs} ms)`;
   }
 
-  #capReject(tenant: string, counters: TenantCounters): { reason: RejectReason; message: string } | undefined {
+  #capReject(
+    tenant: string,
+    counters: TenantCounters,
+  ): { reason: RejectReason; message: string } | undefined {
     const cap = this.#caps.capFor(tenant);
     if (cap !== null && counters.active + counters.reserved >= cap) {
-      return { reason: 'tenant_capacity', message: `tenant "${tenant}" is at its cap of ${cap} sessions` };
+      return {
+        reason: 'tenant_capacity',
+        message: `tenant "${tenant}" is at its cap of ${cap} sessions`,
+      };
     }
     const global = this.#settings.maxConcurrentSessions;
     if (global !== null && this.#inUse >= global) {
-      return { reason: 'worker_capacity', message: `the worker is at its cap of ${global} sessions` };
+      return {
+        reason: 'worker_capacity',
+        message: `the worker is at its cap of ${global} sessions`,
+      };
     }
     return undefined;
   }
@@ -249,7 +310,8 @@ export class Admission {
         breaker.record(outcome.kind, probe);
       }
       this.#rows.settle(tenant);
-      if (this.#holding.get(req.jobId)?.decision.reservation === reservation) this.#holding.delete(req.jobId);
+      if (this.#holding.get(req.jobId)?.decision.reservation === reservation)
+        this.#holding.delete(req.jobId);
       this.options.events?.onSessionEnd?.({ jobId: req.jobId, tenant, outcome });
       return true;
     };
@@ -283,11 +345,24 @@ export class Admission {
     return reservation;
   }
 
-  #reject(jobId: string, tenant: string | undefined, reason: RejectReason, message: string, since: number, row?: TenantRow): AdmissionDecision {
+  #reject(
+    jobId: string,
+    tenant: string | undefined,
+    reason: RejectReason,
+    message: string,
+    since: number,
+    row?: TenantRow,
+  ): AdmissionDecision {
     if (tenant === undefined) this.#rejectedWithoutTenant[reason] += 1;
     else (row ?? this.#rows.row(tenant)).counters.rejected[reason] += 1;
     const elapsedMs = this.options.clock.now() - since;
-    this.options.events?.onReject?.({ jobId, ...(tenant !== undefined ? { tenant } : {}), reason, message, elapsedMs });
+    this.options.events?.onReject?.({
+      jobId,
+      ...(tenant !== undefined ? { tenant } : {}),
+      reason,
+      message,
+      elapsedMs,
+    });
     return { accept: false, reason, ...(tenant !== undefined ? { tenant } : {}), message };
   }
 
@@ -328,7 +403,9 @@ export class Admission {
   tenantStat(tenant: string): TenantStats | undefined {
     const row = this.#rows.find(tenant);
     if (row) return this.#stats(tenant, row.counters, row.breaker?.view() ?? CLOSED_BREAKER);
-    return this.isConfigured(tenant) ? this.#stats(tenant, emptyCounters(), CLOSED_BREAKER) : undefined;
+    return this.isConfigured(tenant)
+      ? this.#stats(tenant, emptyCounters(), CLOSED_BREAKER)
+      : undefined;
   }
 
   #stats(tenant: string, c: TenantCounters, breaker: TenantStats['breaker']): TenantStats {
@@ -364,7 +441,11 @@ export class Admission {
     const total = sumCounters([...this.#rows.rows()].map((r) => r.counters));
     const folded = this.#rows.folded();
     if (folded) addCounters(total, folded.counters);
-    for (const [reason, n] of Object.entries(this.#rejectedWithoutTenant) as [RejectReason, number][]) total.rejected[reason] += n;
+    for (const [reason, n] of Object.entries(this.#rejectedWithoutTenant) as [
+      RejectReason,
+      number,
+    ][])
+      total.rejected[reason] += n;
     return total;
   }
 
@@ -384,13 +465,27 @@ interface DecidingEntry {
 
 /** The same job offered again: every field admission reads is equal. */
 function sameRequest(a: JobRequestInfo, b: JobRequestInfo): boolean {
-  if (a.agentName !== b.agentName || a.metadata !== b.metadata || a.roomName !== b.roomName || a.roomMetadata !== b.roomMetadata) return false;
+  if (
+    a.agentName !== b.agentName ||
+    a.metadata !== b.metadata ||
+    a.roomName !== b.roomName ||
+    a.roomMetadata !== b.roomMetadata
+  )
+    return false;
   const ka = Object.keys(a.attributes ?? {});
   const kb = Object.keys(b.attributes ?? {});
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b.attributes ?? {}, k) && a.attributes?.[k] === b.attributes?.[k]);
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => Object.hasOwn(b.attributes ?? {}, k) && a.attributes?.[k] === b.attributes?.[k])
+  );
 }
 
-const CLOSED_BREAKER: TenantStats['breaker'] = { state: 'closed', probesInFlight: 0, windowFailures: 0, windowSamples: 0 };
+const CLOSED_BREAKER: TenantStats['breaker'] = {
+  state: 'closed',
+  probesInFlight: 0,
+  windowFailures: 0,
+  windowSamples: 0,
+};
 
 /** Row that holds the counters of idle tenants folded out of their own rows. */
 export const OTHER_TENANTS_ROW = '(other)';

@@ -53,7 +53,8 @@ export class CircuitBreaker {
     if (!this.settings.enabled && !this.#manual) return { ok: true, probe: false };
     this.#advance();
     if (this.#state === 'closed') return { ok: true, probe: false };
-    if (this.#state === 'open') return { ok: false, retryInMs: Math.max(0, this.#openUntil - this.clock.now()) };
+    if (this.#state === 'open')
+      return { ok: false, retryInMs: Math.max(0, this.#openUntil - this.clock.now()) };
     if (this.#probes >= this.settings.halfOpenProbes) return { ok: false, retryInMs: 0 };
     this.#probes += 1;
     return { ok: true, probe: true };
@@ -78,7 +79,11 @@ export class CircuitBreaker {
     if (this.#state !== 'closed') return;
     const { failures, samples } = this.#counts();
     if (samples >= this.settings.minSamples && failures / samples >= this.settings.failureRatio) {
-      this.#open(this.settings.cooldownMs, `${failures} of ${samples} sessions failed within ${this.settings.windowMs} ms`, false);
+      this.#open(
+        this.settings.cooldownMs,
+        `${failures} of ${samples} sessions failed within ${this.settings.windowMs} ms`,
+        false,
+      );
     }
   }
 
@@ -120,7 +125,10 @@ export class CircuitBreaker {
 
   #advance(): void {
     if (this.#state === 'open' && this.clock.now() >= this.#openUntil) {
-      this.#transition('half_open', `${this.#manual ? 'manual hold' : 'cooldown'} of ${this.#openForMs} ms ended`);
+      this.#transition(
+        'half_open',
+        `${this.#manual ? 'manual hold' : 'cooldown'} of ${this.#openForMs} ms ended`,
+      );
     }
   }
 
@@ -130,7 +138,15 @@ export class CircuitBreaker {
     this.#lastTransitionAt = this.clock.now();
     if (to !== 'open') this.#manual = false;
     const { failures, samples } = this.#counts();
-    this.onTransition({ from, to, reason, failures, samples, cooldownMs: to === 'open' ? this.#openForMs : 0, manual: this.#manual });
+    this.onTransition({
+      from,
+      to,
+      reason,
+      failures,
+      samples,
+      cooldownMs: to === 'open' ? this.#openForMs : 0,
+      manual: this.#manual,
+    });
   }
 
   #prune(now: number): void {

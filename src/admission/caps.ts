@@ -15,7 +15,9 @@ export class TenantCaps {
 
   /** Named by the configured caps (not `*`) or given an operator override. */
   names(tenant: string): boolean {
-    return this.#overrides.has(tenant) || (tenant !== '*' && Object.hasOwn(this.configured, tenant));
+    return (
+      this.#overrides.has(tenant) || (tenant !== '*' && Object.hasOwn(this.configured, tenant))
+    );
   }
 
   capFor(tenant: string): number | null {
@@ -29,6 +31,11 @@ export class TenantCaps {
   }
 
   tenants(): string[] {
-    return [...new Set([...Object.keys(this.configured).filter((t) => t !== '*'), ...this.#overrides.keys()])];
+    return [
+      ...new Set([
+        ...Object.keys(this.configured).filter((t) => t !== '*'),
+        ...this.#overrides.keys(),
+      ]),
+    ];
   }
 }

@@ -15,7 +15,16 @@ export interface TenantCounters {
 }
 
 export function emptyCounters(): TenantCounters {
-  return { accepted: 0, rejected: emptyReasonCounts(), started: 0, succeeded: 0, failed: 0, maxDurationEnded: 0, active: 0, reserved: 0 };
+  return {
+    accepted: 0,
+    rejected: emptyReasonCounts(),
+    started: 0,
+    succeeded: 0,
+    failed: 0,
+    maxDurationEnded: 0,
+    active: 0,
+    reserved: 0,
+  };
 }
 
 /** Adds `from` into `into`. */
@@ -27,7 +36,8 @@ export function addCounters(into: TenantCounters, from: TenantCounters): void {
   into.maxDurationEnded += from.maxDurationEnded;
   into.active += from.active;
   into.reserved += from.reserved;
-  for (const [reason, n] of Object.entries(from.rejected) as [RejectReason, number][]) into.rejected[reason] += n;
+  for (const [reason, n] of Object.entries(from.rejected) as [RejectReason, number][])
+    into.rejected[reason] += n;
 }
 
 export function sumCounters(all: Iterable<TenantCounters>): TenantCounters {

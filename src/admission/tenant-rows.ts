@@ -78,7 +78,9 @@ export class TenantRows {
 
   /** Counters of every folded row added together; undefined until one has been folded. */
   folded(): { counters: TenantCounters; tenants: number } | undefined {
-    return this.#foldedTenants > 0 ? { counters: this.#folded, tenants: this.#foldedTenants } : undefined;
+    return this.#foldedTenants > 0
+      ? { counters: this.#folded, tenants: this.#foldedTenants }
+      : undefined;
   }
 
   get size(): number {

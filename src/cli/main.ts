@@ -11,7 +11,10 @@ import { VERSION } from './version.js';
 function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidArgumentError(
+        `${name} must be a positive integer, got ${JSON.stringify(value)}`,
+      );
     return n;
   };
 }
@@ -19,18 +22,28 @@ function positiveInt(name: string) {
 function nonNegativeNumber(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number >= 0, got ${JSON.stringify(value)}`);
+    if (!Number.isFinite(n) || n < 0)
+      throw new InvalidArgumentError(`${name} must be a number >= 0, got ${JSON.stringify(value)}`);
     return n;
   };
 }
 
-const configOption = () => new Option('-c, --config <path>', 'config file (default: ./openrtc.config.ts)');
+const configOption = () =>
+  new Option('-c, --config <path>', 'config file (default: ./openrtc.config.ts)');
 const socketOption = () =>
-  new Option('--socket <path>', "the worker's control socket (default: the one worker whose socket is in $OPENRTC_RUNTIME_DIR)");
+  new Option(
+    '--socket <path>',
+    "the worker's control socket (default: the one worker whose socket is in $OPENRTC_RUNTIME_DIR)",
+  );
 const logFormatOption = () =>
-  new Option('--log-format <format>', 'log line format').choices(['json', 'pretty']).default('json');
+  new Option('--log-format <format>', 'log line format')
+    .choices(['json', 'pretty'])
+    .default('json');
 const frameworkLogLevelOption = () =>
-  new Option('--framework-log-level <level>', "level of @livekit/agents' and its plugins' lines (never below --log-level)")
+  new Option(
+    '--framework-log-level <level>',
+    "level of @livekit/agents' and its plugins' lines (never below --log-level)",
+  )
     .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('warn');
 
@@ -45,16 +58,23 @@ const WORKER_SOCKET_NOTE =
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command()
     .name('openrtc')
-    .description('Host many tenants\' LiveKit voice agents in one worker process.')
+    .description("Host many tenants' LiveKit voice agents in one worker process.")
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
   program.addHelpText('after', WORKER_SOCKET_NOTE);
-  examples(program, ['openrtc dev', 'openrtc dispatch --agent demo --tenant acme --count 5 --duration 60']);
+  examples(program, [
+    'openrtc dev',
+    'openrtc dispatch --agent demo --tenant acme --count 5 --duration 60',
+  ]);
 
   /** `start` and `dev`: the same worker; `dev` adds the local dispatcher. */
-  const workerCommand = (name: 'start' | 'dev', description: string, logFormat: 'json' | 'pretty') =>
+  const workerCommand = (
+    name: 'start' | 'dev',
+    description: string,
+    logFormat: 'json' | 'pretty',
+  ) =>
     program
       .command(name)
       .description(description)
@@ -73,13 +93,24 @@ export function buildProgram(setExit: (code: number) => void): Command {
         setExit(await runWorkerCommand({ ...opts, dev: name === 'dev' }));
       });
 
-  examples(workerCommand('start', 'run the worker against a LiveKit server (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)', 'json'), [
-    'LIVEKIT_URL=wss://example.livekit.cloud openrtc start   # with LIVEKIT_API_KEY and LIVEKIT_API_SECRET set',
-    'openrtc start --config ./openrtc.config.ts --log-format pretty',
-  ]);
+  examples(
+    workerCommand(
+      'start',
+      'run the worker against a LiveKit server (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET)',
+      'json',
+    ),
+    [
+      'LIVEKIT_URL=wss://example.livekit.cloud openrtc start   # with LIVEKIT_API_KEY and LIVEKIT_API_SECRET set',
+      'openrtc start --config ./openrtc.config.ts --log-format pretty',
+    ],
+  );
 
   examples(
-    workerCommand('dev', 'run the worker; without LIVEKIT_URL it also serves a local dispatcher, so everything runs on this machine', 'pretty').option(
+    workerCommand(
+      'dev',
+      'run the worker; without LIVEKIT_URL it also serves a local dispatcher, so everything runs on this machine',
+      'pretty',
+    ).option(
       '--port <port>',
       'local dispatcher port (`openrtc dispatch` finds it through the worker)',
       positiveInt('--port'),
@@ -91,16 +122,41 @@ export function buildProgram(setExit: (code: number) => void): Command {
   examples(
     program
       .command('dispatch')
-      .description('dispatch jobs with tenant metadata (to LIVEKIT_URL, or to the running dev worker\'s local dispatcher)')
-      .option('--agent <name>', 'agent name to dispatch to (default: none, LiveKit\'s automatic dispatch to the agent registered without a name)', '')
+      .description(
+        "dispatch jobs with tenant metadata (to LIVEKIT_URL, or to the running dev worker's local dispatcher)",
+      )
+      .option(
+        '--agent <name>',
+        "agent name to dispatch to (default: none, LiveKit's automatic dispatch to the agent registered without a name)",
+        '',
+      )
       .option('--tenant <tenant>', 'tenant id, sent as the "tenant" metadata key')
       .option('--count <n>', 'number of jobs', positiveInt('--count'), 1)
       .option('--metadata <json>', 'extra job metadata (a JSON object)')
-      .option('--duration <seconds>', 'how long each demo session stays up', nonNegativeNumber('--duration'))
-      .option('--dialed-number <number>', 'dialed phone number, sent as the "dialed_number" metadata key')
-      .option('--url <url>', 'LiveKit or local dispatcher URL (default: LIVEKIT_URL, else the running dev worker\'s dispatcher, else http://127.0.0.1:7880)')
-      .addOption(new Option('--socket <path>', 'with several dev workers running: the one whose local dispatcher to use'))
-      .option('--wait <seconds>', 'how long to wait for each job to be taken (default 15)', positiveInt('--wait'))
+      .option(
+        '--duration <seconds>',
+        'how long each demo session stays up',
+        nonNegativeNumber('--duration'),
+      )
+      .option(
+        '--dialed-number <number>',
+        'dialed phone number, sent as the "dialed_number" metadata key',
+      )
+      .option(
+        '--url <url>',
+        "LiveKit or local dispatcher URL (default: LIVEKIT_URL, else the running dev worker's dispatcher, else http://127.0.0.1:7880)",
+      )
+      .addOption(
+        new Option(
+          '--socket <path>',
+          'with several dev workers running: the one whose local dispatcher to use',
+        ),
+      )
+      .option(
+        '--wait <seconds>',
+        'how long to wait for each job to be taken (default 15)',
+        positiveInt('--wait'),
+      )
       .option('--json', 'print results as JSON')
       .addHelpText(
         'after',
@@ -112,19 +168,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const { dispatchCommand } = await import('./commands/dispatch.js');
         setExit(await dispatchCommand(opts));
       }),
-    ['openrtc dispatch --agent demo --tenant acme --count 5 --duration 60', "openrtc dispatch --agent demo --tenant acme --metadata '{\"caller\":\"+15550100\"}' --json"],
+    [
+      'openrtc dispatch --agent demo --tenant acme --count 5 --duration 60',
+      'openrtc dispatch --agent demo --tenant acme --metadata \'{"caller":"+15550100"}\' --json',
+    ],
   );
 
   examples(
     program
       .command('top')
-      .description('live view of a running worker: tenants, sessions, breakers, loop lag (press ? for keys)')
+      .description(
+        'live view of a running worker: tenants, sessions, breakers, loop lag (press ? for keys)',
+      )
       .addOption(socketOption())
       .option('--tenant <tenant>', 'show only this tenant')
       .option('--sort <key>', 'sort sessions by: age, cpu, tenant, state, agent')
       .option('--status <state>', 'show only sessions in this state: starting, active, closing')
       .option('--refresh-rate <hz>', 'refreshes per second (0.5 to 10)', '1')
-      .option('--once', 'print one plain-text frame and exit (also what a non-terminal stdout gets)')
+      .option(
+        '--once',
+        'print one plain-text frame and exit (also what a non-terminal stdout gets)',
+      )
       .option('--json', 'print the raw snapshot as JSON and exit')
       .addHelpText('after', '\nNO_COLOR=1 turns colours and styles off.')
       .action(async (opts) => {
@@ -134,17 +198,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     ['openrtc top --tenant acme', 'openrtc top --once --sort cpu'],
   );
 
-  const tenant = examples(program.command('tenant').description('inspect and control tenants on the live worker'), [
-    'openrtc tenant list',
-    'openrtc tenant trip initech --for 10m',
-  ]);
+  const tenant = examples(
+    program.command('tenant').description('inspect and control tenants on the live worker'),
+    ['openrtc tenant list', 'openrtc tenant trip initech --for 10m'],
+  );
   examples(
     tenant
       .command('list')
       .description('tenants with active/cap, rejections, failures and breaker state')
       .addOption(socketOption())
       .option('--json', 'print JSON')
-      .action(async (opts) => setExit(await (await import('./commands/tenant.js')).tenantList(opts))),
+      .action(async (opts) =>
+        setExit(await (await import('./commands/tenant.js')).tenantList(opts)),
+      ),
     ['openrtc tenant list', 'openrtc tenant list --json'],
   );
   examples(
@@ -153,7 +219,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .description('one tenant in full: counters, breaker, cap, config source and cache age')
       .addOption(socketOption())
       .option('--json', 'print JSON')
-      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantShow(id, opts))),
+      .action(async (id, opts) =>
+        setExit(await (await import('./commands/tenant.js')).tenantShow(id, opts)),
+      ),
     ['openrtc tenant show acme', 'openrtc tenant show acme --json'],
   );
   examples(
@@ -162,16 +230,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .description("change a tenant's session cap live (--clear restores the configured cap)")
       .addOption(socketOption())
       .option('--clear', 'remove the runtime override')
-      .action(async (id, n, opts) => setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts))),
+      .action(async (id, n, opts) =>
+        setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts)),
+      ),
     ['openrtc tenant cap acme 20', 'openrtc tenant cap acme --clear'],
   );
   examples(
     tenant
       .command('trip <tenant>')
-      .description("open a tenant's circuit breaker by hand (new sessions rejected with breaker_open)")
+      .description(
+        "open a tenant's circuit breaker by hand (new sessions rejected with breaker_open)",
+      )
       .addOption(socketOption())
       .option('--for <duration>', 'how long, e.g. 90s, 10m, 1h (default: the configured cooldown)')
-      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantTrip(id, opts))),
+      .action(async (id, opts) =>
+        setExit(await (await import('./commands/tenant.js')).tenantTrip(id, opts)),
+      ),
     ['openrtc tenant trip initech --for 10m'],
   );
   examples(
@@ -179,38 +253,58 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .command('reset <tenant>')
       .description("close a tenant's circuit breaker")
       .addOption(socketOption())
-      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantReset(id, opts))),
+      .action(async (id, opts) =>
+        setExit(await (await import('./commands/tenant.js')).tenantReset(id, opts)),
+      ),
     ['openrtc tenant reset initech'],
   );
   examples(
     tenant
       .command('reload [tenant]')
-      .description("drop a tenant's cached config, or every tenant's with --all; the next session loads it fresh")
+      .description(
+        "drop a tenant's cached config, or every tenant's with --all; the next session loads it fresh",
+      )
       .addOption(socketOption())
       .option('--all', 'every tenant')
-      .action(async (id, opts) => setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts))),
+      .action(async (id, opts) =>
+        setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts)),
+      ),
     ['openrtc tenant reload acme', 'openrtc tenant reload --all'],
   );
 
   examples(
     program
       .command('drain')
-      .description('stop accepting jobs, let live sessions finish (up to --timeout), then exit the worker')
+      .description(
+        'stop accepting jobs, let live sessions finish (up to --timeout), then exit the worker',
+      )
       .addOption(socketOption())
-      .option('--timeout <seconds>', 'how long to wait for live sessions', nonNegativeNumber('--timeout'))
+      .option(
+        '--timeout <seconds>',
+        'how long to wait for live sessions',
+        nonNegativeNumber('--timeout'),
+      )
       .option('--no-wait', 'return once draining has started')
       .addHelpText('after', '\nWithout --no-wait it returns once the worker process has exited.')
-      .action(async (opts) => setExit(await (await import('./commands/drain.js')).drainCommand(opts))),
+      .action(async (opts) =>
+        setExit(await (await import('./commands/drain.js')).drainCommand(opts)),
+      ),
     ['openrtc drain --timeout 30', 'openrtc drain --no-wait'],
   );
 
-  const config = examples(program.command('config').description('config of the live worker'), ['openrtc config reload']);
+  const config = examples(program.command('config').description('config of the live worker'), [
+    'openrtc config reload',
+  ]);
   examples(
     config
       .command('reload')
-      .description('re-read the config file on the live worker (same as SIGHUP); an invalid file is refused')
+      .description(
+        're-read the config file on the live worker (same as SIGHUP); an invalid file is refused',
+      )
       .addOption(socketOption())
-      .action(async (opts) => setExit(await (await import('./commands/config.js')).configReload(opts))),
+      .action(async (opts) =>
+        setExit(await (await import('./commands/config.js')).configReload(opts)),
+      ),
     ['openrtc config reload', 'kill -HUP <worker pid>'],
   );
 
@@ -239,7 +333,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`openrtc: ${err.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
+    process.stderr.write(
+      `openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
+    );
     return EXIT.failure;
   }
 }

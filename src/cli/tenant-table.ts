@@ -6,14 +6,21 @@ export function formatBreaker(b: BreakerView | undefined, now: number): string {
     const left = b.openUntil !== undefined ? Math.max(0, Math.ceil((b.openUntil - now) / 1000)) : 0;
     return `open (${left}s left${b.manual ? ', manual' : ''})`;
   }
-  if (b.state === 'half_open') return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight)`;
+  if (b.state === 'half_open')
+    return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight)`;
   return 'closed';
 }
 
 /** `openrtc tenant list`: one row per tenant, fixed columns, sorted by name; then what no tenant owns. */
-export function formatTenantTable(tenants: TenantStats[], now: number, rejectedWithoutTenant: Record<string, number> = {}): string {
+export function formatTenantTable(
+  tenants: TenantStats[],
+  now: number,
+  rejectedWithoutTenant: Record<string, number> = {},
+): string {
   const unowned = Object.entries(rejectedWithoutTenant).filter(([, n]) => n > 0);
-  const footer = unowned.length ? `\nrejected before a tenant was known: ${unowned.map(([r, n]) => `${r}=${n}`).join(' ')}` : '';
+  const footer = unowned.length
+    ? `\nrejected before a tenant was known: ${unowned.map(([r, n]) => `${r}=${n}`).join(' ')}`
+    : '';
   return `${tenantRows(tenants, now)}${footer}`;
 }
 
@@ -32,5 +39,12 @@ function tenantRows(tenants: TenantStats[], now: number): string {
     ]);
   if (rows.length === 0) return 'no tenants yet';
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

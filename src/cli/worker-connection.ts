@@ -22,21 +22,34 @@ export async function findWorkerSocket(explicit: string | undefined): Promise<st
   const workers = await listWorkers();
   if (workers.length === 0) throw new CommandFailure(NO_WORKER_HINT);
   if (workers.length > 1) {
-    const list = workers.map((w) => `  ${w.name} (pid ${w.pid}): --socket ${w.socketPath}`).join('\n');
-    throw new CommandFailure(`several openrtc workers are running; pick one with --socket:\n${list}`, EXIT.usage);
+    const list = workers
+      .map((w) => `  ${w.name} (pid ${w.pid}): --socket ${w.socketPath}`)
+      .join('\n');
+    throw new CommandFailure(
+      `several openrtc workers are running; pick one with --socket:\n${list}`,
+      EXIT.usage,
+    );
   }
   return workers[0]!.socketPath;
 }
 
 /** Calls one method on the live worker. */
-export async function callWorker(socket: string | undefined, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+export async function callWorker(
+  socket: string | undefined,
+  method: string,
+  params: Record<string, unknown> = {},
+): Promise<unknown> {
   const socketPath = await findWorkerSocket(socket);
   for (let attempt = 1; ; attempt++) {
     try {
       return await callOnce(socketPath, method, params);
     } catch (err) {
       // The worker's last connections free up within moments (discovery's own probe held one).
-      if (!(err instanceof IpcError && err.code === 'too_many_connections') || attempt >= CONNECT_ATTEMPTS) throw err;
+      if (
+        !(err instanceof IpcError && err.code === 'too_many_connections') ||
+        attempt >= CONNECT_ATTEMPTS
+      )
+        throw err;
       await sleep(250);
     }
   }
@@ -44,12 +57,18 @@ export async function callWorker(socket: string | undefined, method: string, par
 
 const CONNECT_ATTEMPTS = 3;
 
-async function callOnce(socketPath: string, method: string, params: Record<string, unknown>): Promise<unknown> {
+async function callOnce(
+  socketPath: string,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<unknown> {
   let client: IpcClient;
   try {
     client = await IpcClient.connect(socketPath);
   } catch (err) {
-    throw new CommandFailure(`cannot reach the worker at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new CommandFailure(
+      `cannot reach the worker at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   try {
     return await client.request(method, params);
@@ -65,7 +84,9 @@ export async function runCommand(body: () => Promise<void>): Promise<number> {
     return EXIT.ok;
   } catch (err) {
     const code = err instanceof CommandFailure ? err.exitCode : EXIT.failure;
-    process.stderr.write(`openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
+    process.stderr.write(
+      `openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
+    );
     return code;
   }
 }

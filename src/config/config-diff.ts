@@ -39,11 +39,17 @@ export function diffConfigs(before: OpenrtcConfig, after: OpenrtcConfig): Config
     if (a === b) return;
     if (isPlainObject(a) && isPlainObject(b)) {
       for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-        walk(Object.hasOwn(a, key) ? a[key] : undefined, Object.hasOwn(b, key) ? b[key] : undefined, [...path, key]);
+        walk(
+          Object.hasOwn(a, key) ? a[key] : undefined,
+          Object.hasOwn(b, key) ? b[key] : undefined,
+          [...path, key],
+        );
       }
       return;
     }
-    const opaque = (v: unknown) => typeof v === 'function' || (typeof v === 'object' && v !== null && !Array.isArray(v) && !isPlainObject(v));
+    const opaque = (v: unknown) =>
+      typeof v === 'function' ||
+      (typeof v === 'object' && v !== null && !Array.isArray(v) && !isPlainObject(v));
     if (opaque(a) && opaque(b)) {
       // Two loaders, two provider objects: both exist, neither can be compared. Named by the
       // setting that holds them (`tenants.config`), not every provider inside.
@@ -54,7 +60,9 @@ export function diffConfigs(before: OpenrtcConfig, after: OpenrtcConfig): Config
     changed.push(path.join('.'));
   };
   walk(before, after, []);
-  const needsRestart = [...new Set(changed.map((p) => p.split('.')[0]!).filter((top) => RESTART_ONLY.has(top)))];
+  const needsRestart = [
+    ...new Set(changed.map((p) => p.split('.')[0]!).filter((top) => RESTART_ONLY.has(top))),
+  ];
   return {
     changed: changed.filter((p) => !RESTART_ONLY.has(p.split('.')[0]!)).slice(0, MAX_LISTED),
     notCompared: [...notCompared].filter((p) => !RESTART_ONLY.has(p.split('.')[0]!)),

@@ -42,7 +42,10 @@ function installHooks(): Hooks | undefined {
       }
     });
     port1.unref();
-    register(new URL('./reload-hooks.ts', import.meta.url), { data: { port: port2, param: PARAM, shared: [OWN_SOURCES] }, transferList: [port2] });
+    register(new URL('./reload-hooks.ts', import.meta.url), {
+      data: { port: port2, param: PARAM, shared: [OWN_SOURCES] },
+      transferList: [port2],
+    });
     hooks = installed;
   } catch {
     hooks = null;
@@ -84,7 +87,12 @@ function toPath(url: string): string {
 }
 
 function isCommonJsFailure(err: unknown): boolean {
-  return err instanceof Error && /require\(\) ES Module|ERR_REQUIRE/.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`);
+  return (
+    err instanceof Error &&
+    /require\(\) ES Module|ERR_REQUIRE/.test(
+      `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`,
+    )
+  );
 }
 
 /**
@@ -127,7 +135,10 @@ function ordered(file: string, files: string[]): string[] {
 
 async function importCommonJs(file: string, href: string): Promise<FreshModule> {
   const ownDir = fileURLToPath(OWN_SOURCES);
-  const project = (key: string) => !key.includes(`${path.sep}node_modules${path.sep}`) && !key.startsWith(ownDir) && path.isAbsolute(key);
+  const project = (key: string) =>
+    !key.includes(`${path.sep}node_modules${path.sep}`) &&
+    !key.startsWith(ownDir) &&
+    path.isAbsolute(key);
   for (const key of Object.keys(requireCache)) if (project(key)) delete requireCache[key];
   const module = await tsImport(href, import.meta.url);
   const files = Object.keys(requireCache)

@@ -26,15 +26,21 @@ export async function loadAgents(
     }
     try {
       const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
-      const candidate = isAgent(mod.default) ? mod.default : (mod.default as { default?: unknown } | undefined)?.default;
+      const candidate = isAgent(mod.default)
+        ? mod.default
+        : (mod.default as { default?: unknown } | undefined)?.default;
       if (!isAgent(candidate)) {
-        problems.push(`agents.${name}: ${entry} has no default export made with defineAgent({ entry })`);
+        problems.push(
+          `agents.${name}: ${entry} has no default export made with defineAgent({ entry })`,
+        );
         continue;
       }
       agents[name] = candidate;
     } catch (err) {
       const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      problems.push(`agents.${name}: could not load ${entry}: ${redactText(text.split('\n')[0] ?? text)}`);
+      problems.push(
+        `agents.${name}: could not load ${entry}: ${redactText(text.split('\n')[0] ?? text)}`,
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(configFile, problems);

@@ -6,7 +6,12 @@ import { ConfigError } from './config-error.js';
 import { EvaluationError, importFresh } from './fresh-import.js';
 import { configSchema, type OpenrtcConfig } from './schema.js';
 
-export const DEFAULT_CONFIG_FILES = ['openrtc.config.ts', 'openrtc.config.mts', 'openrtc.config.js', 'openrtc.config.mjs'];
+export const DEFAULT_CONFIG_FILES = [
+  'openrtc.config.ts',
+  'openrtc.config.mts',
+  'openrtc.config.js',
+  'openrtc.config.mjs',
+];
 
 export interface LoadedConfig {
   /** Absolute path of the file that was read. */
@@ -31,9 +36,16 @@ export function findConfigFile(explicit: string | undefined, cwd: string): strin
  * Reads and validates a config file. The file should only produce data and callables; agents are
  * referenced by module path and loaded once by the session host.
  */
-export async function loadConfig(explicit?: string, cwd = process.cwd(), env = process.env): Promise<LoadedConfig> {
+export async function loadConfig(
+  explicit?: string,
+  cwd = process.cwd(),
+  env = process.env,
+): Promise<LoadedConfig> {
   const file = findConfigFile(explicit, cwd);
-  if (!existsSync(file)) throw new ConfigError(file, ['file not found (pass --config PATH or create openrtc.config.ts)']);
+  if (!existsSync(file))
+    throw new ConfigError(file, [
+      'file not found (pass --config PATH or create openrtc.config.ts)',
+    ]);
 
   let exported: unknown;
   let fresh;
@@ -42,9 +54,12 @@ export async function loadConfig(explicit?: string, cwd = process.cwd(), env = p
     exported = unwrapCommonJs((fresh.module as { default?: unknown }).default);
   } catch (err) {
     const files = err instanceof EvaluationError ? err.files : [file];
-    throw new ConfigError(file, [`could not be evaluated: ${describeEvaluationError(err instanceof EvaluationError ? err.cause : err, files)}`]);
+    throw new ConfigError(file, [
+      `could not be evaluated: ${describeEvaluationError(err instanceof EvaluationError ? err.cause : err, files)}`,
+    ]);
   }
-  if (exported === undefined) throw new ConfigError(file, ['has no default export (export default defineConfig({...}))']);
+  if (exported === undefined)
+    throw new ConfigError(file, ['has no default export (export default defineConfig({...}))']);
 
   const parsed = configSchema.safeParse(exported);
   if (!parsed.success) throw ConfigError.fromZod(file, parsed.error);
@@ -88,14 +103,21 @@ export function describeEvaluationError(err: unknown, files: string[]): string {
   if (!(err instanceof Error)) return clean(String(err));
   const transform = TRANSFORM_ERROR.exec(err.message);
   // esbuild counts columns from 0; editors and Node count from 1.
-  if (transform) return clean(`${transform[1]}:${transform[2]}:${Number(transform[3]) + 1}: syntax error: ${transform[4]}`);
+  if (transform)
+    return clean(
+      `${transform[1]}:${transform[2]}:${Number(transform[3]) + 1}: syntax error: ${transform[4]}`,
+    );
   if (err instanceof SyntaxError) {
     // Node keeps the place of a syntax error in a module out of the error it throws; asking it to
     // check the JavaScript files involved finds it.
     for (const candidate of files.filter((f) => JS_FILE.test(f))) {
-      const check = spawnSync(process.execPath, ['--check', candidate], { encoding: 'utf8', timeout: 5_000 });
+      const check = spawnSync(process.execPath, ['--check', candidate], {
+        encoding: 'utf8',
+        timeout: 5_000,
+      });
       const place = check.status !== 0 ? NODE_CHECK.exec(check.stderr) : null;
-      if (place) return clean(`${place[1]}:${place[2]}:${place[3]!.length + 1}: syntax error: ${place[4]}`);
+      if (place)
+        return clean(`${place[1]}:${place[2]}:${place[3]!.length + 1}: syntax error: ${place[4]}`);
     }
   }
   const text = `${err.name}: ${err.message}`;

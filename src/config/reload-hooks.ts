@@ -36,7 +36,11 @@ function generationOf(url: string | undefined, param: string): string | undefine
   return new URL(url).searchParams.get(param) ?? undefined;
 }
 
-export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<Resolved> {
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  next: NextResolve,
+): Promise<Resolved> {
   const result = await next(specifier, context);
   if (!data || !result.url.startsWith('file:')) return result;
   const own = generationOf(result.url, data.param);
@@ -46,7 +50,11 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
   }
   const inherited = generationOf(context.parentURL, data.param);
   if (inherited === undefined) return result;
-  if (result.url.includes('/node_modules/') || data.shared.some((prefix) => result.url.startsWith(prefix))) return result;
+  if (
+    result.url.includes('/node_modules/') ||
+    data.shared.some((prefix) => result.url.startsWith(prefix))
+  )
+    return result;
   const url = new URL(result.url);
   url.searchParams.set(data.param, inherited);
   data.port.postMessage({ generation: Number(inherited), url: url.href });

@@ -6,28 +6,37 @@ import { isValidTenantId } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 import type { PhoneNumberSource, TenantConfigLoader, TenantConfig } from '../tenancy/types.js';
 
-const positiveInt = z.number({ error: (iss) => `expected a positive integer, got ${describe(iss.input)}` }).refine(
-  (n) => Number.isInteger(n) && n > 0,
-  { error: (iss) => `expected a positive integer, got ${describe(iss.input)}` },
-);
-const nonNegativeMs = z.number({ error: (iss) => `expected a duration in milliseconds, got ${describe(iss.input)}` }).refine(
-  (n) => Number.isFinite(n) && n >= 0,
-  { error: (iss) => `expected a duration in milliseconds (>= 0), got ${describe(iss.input)}` },
-);
+const positiveInt = z
+  .number({ error: (iss) => `expected a positive integer, got ${describe(iss.input)}` })
+  .refine((n) => Number.isInteger(n) && n > 0, {
+    error: (iss) => `expected a positive integer, got ${describe(iss.input)}`,
+  });
+const nonNegativeMs = z
+  .number({ error: (iss) => `expected a duration in milliseconds, got ${describe(iss.input)}` })
+  .refine((n) => Number.isFinite(n) && n >= 0, {
+    error: (iss) => `expected a duration in milliseconds (>= 0), got ${describe(iss.input)}`,
+  });
 const ratio = z
   .number({ error: (iss) => `expected a ratio in (0, 1], got ${describe(iss.input)}` })
-  .refine((n) => n > 0 && n <= 1, { error: (iss) => `expected a ratio in (0, 1], got ${describe(iss.input)}` });
+  .refine((n) => n > 0 && n <= 1, {
+    error: (iss) => `expected a ratio in (0, 1], got ${describe(iss.input)}`,
+  });
 /** How far back the worker keeps event-loop delay history (see src/load/load-monitor.ts). */
 export const MAX_LOOP_WINDOW_MS = 10_000;
-const positiveMs = nonNegativeMs.refine((n) => n > 0, { error: (iss) => `expected a duration in milliseconds (> 0), got ${describe(iss.input)}` });
+const positiveMs = nonNegativeMs.refine((n) => n > 0, {
+  error: (iss) => `expected a duration in milliseconds (> 0), got ${describe(iss.input)}`,
+});
 
 function fn<T>(what: string) {
-  return z.custom<T>((v) => typeof v === 'function', { error: (iss) => `expected ${what}, got ${describe(iss.input)}` });
+  return z.custom<T>((v) => typeof v === 'function', {
+    error: (iss) => `expected ${what}, got ${describe(iss.input)}`,
+  });
 }
 
 /** A tenant id, or `*` where a record gives a value for every other tenant. */
 const tenantId = z.string().refine((s) => s === '*' || isValidTenantId(s), {
-  error: (iss) => `expected a tenant id (1-128 letters, digits, "-" or "_"), got ${describe(iss.input)}`,
+  error: (iss) =>
+    `expected a tenant id (1-128 letters, digits, "-" or "_"), got ${describe(iss.input)}`,
 });
 
 /**
@@ -37,35 +46,59 @@ const tenantId = z.string().refine((s) => s === '*' || isValidTenantId(s), {
 export function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
-  if (typeof value === 'string') return value.length <= 40 && /^[\w\-.:/*@ +]*$/.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
+  if (typeof value === 'string')
+    return value.length <= 40 && /^[\w\-.:/*@ +]*$/.test(value)
+      ? JSON.stringify(value)
+      : `a string of ${value.length} characters`;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;
 }
 
-const tenantConfigObject = z.custom<TenantConfig>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
-  error: 'expected a tenant config object ({ stt?, llm?, tts?, instructions?, greeting? })',
-});
+const tenantConfigObject = z.custom<TenantConfig>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  {
+    error: 'expected a tenant config object ({ stt?, llm?, tts?, instructions?, greeting? })',
+  },
+);
 
 const agentEntry = z.union([
   z.string().min(1, { error: 'expected a module path' }),
-  z.custom<AgentDefinition>((v) => isAgent(v), { error: 'expected a module path or an agent made with defineAgent' }),
+  z.custom<AgentDefinition>((v) => isAgent(v), {
+    error: 'expected a module path or an agent made with defineAgent',
+  }),
 ]);
 
 export const configSchema = z.strictObject({
   /** Shown in `openrtc top`, and part of the control socket's name. */
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1-64 letters, digits, ".", "-" or "_"' }).default('openrtc'),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected 1-64 letters, digits, ".", "-" or "_"' })
+    .default('openrtc'),
   /**
    * Agent name -> module. Each name is registered with LiveKit for explicit dispatch; the empty
    * name `''` registers for automatic dispatch, as LiveKit defines it: that agent joins every new
    * room that names no agent.
    */
   agents: z
-    .record(z.string().regex(/^[A-Za-z0-9_.-]{0,128}$/, { error: 'expected an agent name (up to 128 letters, digits, ".", "-" or "_"; "" for automatic dispatch)' }), agentEntry)
-    .refine((r) => Object.keys(r).length > 0, { error: 'expected at least one agent (name -> module path)' }),
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.-]{0,128}$/, {
+        error:
+          'expected an agent name (up to 128 letters, digits, ".", "-" or "_"; "" for automatic dispatch)',
+      }),
+      agentEntry,
+    )
+    .refine((r) => Object.keys(r).length > 0, {
+      error: 'expected at least one agent (name -> module path)',
+    }),
   livekit: z
     .strictObject({
-      url: z.string().regex(/^(wss?|https?):\/\//, { error: 'expected a ws://, wss://, http:// or https:// URL' }).optional(),
+      url: z
+        .string()
+        .regex(/^(wss?|https?):\/\//, {
+          error: 'expected a ws://, wss://, http:// or https:// URL',
+        })
+        .optional(),
       apiKey: z.string().min(1, { error: 'expected a non-empty API key' }).optional(),
       apiSecret: z.string().min(1, { error: 'expected a non-empty API secret' }).optional(),
     })
@@ -74,7 +107,9 @@ export const configSchema = z.strictObject({
   tenants: z
     .strictObject({
       metadataKey: z.string().min(1).default('tenant'),
-      defaultTenant: tenantId.refine((t) => t !== '*', { error: 'the default tenant cannot be "*"' }).default('default'),
+      defaultTenant: tenantId
+        .refine((t) => t !== '*', { error: 'the default tenant cannot be "*"' })
+        .default('default'),
       requireConfig: z.boolean().default(false),
       config: z
         .union([
@@ -89,7 +124,11 @@ export const configSchema = z.strictObject({
           loadTimeoutMs: positiveMs.default(5_000),
         })
         .default({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 }),
-      maxSessions: tenantKeyedRecord(tenantId, positiveInt, 'a record of tenant -> session cap').default({}),
+      maxSessions: tenantKeyedRecord(
+        tenantId,
+        positiveInt,
+        'a record of tenant -> session cap',
+      ).default({}),
       /**
        * Tenants that are not configured and hold no session keep their own counters row only
        * while they are among this many most recently seen; older ones fold into one "(other)" row.
@@ -120,7 +159,14 @@ export const configSchema = z.strictObject({
       cooldownMs: positiveMs.default(30_000),
       halfOpenProbes: positiveInt.default(1),
     })
-    .default({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 }),
+    .default({
+      enabled: true,
+      failureRatio: 0.5,
+      minSamples: 5,
+      windowMs: 60_000,
+      cooldownMs: 30_000,
+      halfOpenProbes: 1,
+    }),
   /**
    * A drain's whole budget: live sessions may finish on their own until `shutdownGraceMs` before
    * it ends, are then asked to end, and the worker exits when it is spent.
@@ -149,10 +195,14 @@ export const configSchema = z.strictObject({
    */
   overload: z
     .strictObject({
-      enabled: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).optional(),
+      enabled: z
+        .boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` })
+        .optional(),
       maxLoopDelayMs: positiveMs.default(60),
       windowMs: positiveMs
-        .refine((n) => n <= MAX_LOOP_WINDOW_MS, { error: (iss) => `expected at most ${MAX_LOOP_WINDOW_MS} ms, got ${describe(iss.input)}` })
+        .refine((n) => n <= MAX_LOOP_WINDOW_MS, {
+          error: (iss) => `expected at most ${MAX_LOOP_WINDOW_MS} ms, got ${describe(iss.input)}`,
+        })
         .default(5_000),
     })
     .default({ maxLoopDelayMs: 60, windowMs: 5_000 }),
@@ -161,10 +211,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Default: 8081 for `openrtc start` (as stock agents-js), ephemeral for `openrtc dev`. `false`: no HTTP server. */
       port: z
-        .union([
-          z.literal(false),
-          z.number().refine((n) => Number.isInteger(n) && n >= 0 && n <= 65_535, { error: (iss) => `expected a port 0-65535 or false, got ${describe(iss.input)}` }),
-        ], { error: (iss) => `expected a port 0-65535 or false, got ${describe(iss.input)}` })
+        .union(
+          [
+            z.literal(false),
+            z.number().refine((n) => Number.isInteger(n) && n >= 0 && n <= 65_535, {
+              error: (iss) => `expected a port 0-65535 or false, got ${describe(iss.input)}`,
+            }),
+          ],
+          { error: (iss) => `expected a port 0-65535 or false, got ${describe(iss.input)}` },
+        )
         .optional(),
       /** Default: 0.0.0.0 for `start` (probes come from outside the process's host), 127.0.0.1 for `dev`. */
       host: z.string().min(1, { error: 'expected a host name or address' }).optional(),
@@ -179,7 +234,9 @@ export const configSchema = z.strictObject({
     })
     .default({ maxTenants: 500 }),
   /** Run one throwaway AgentSession before registering, so the first caller does not pay for agents-js's first use. */
-  warmStart: z.boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` }).default(true),
+  warmStart: z
+    .boolean({ error: (iss) => `expected true or false, got ${describe(iss.input)}` })
+    .default(true),
   introspection: z
     .strictObject({
       /**
@@ -188,7 +245,9 @@ export const configSchema = z.strictObject({
        * continuous; sampled watches 100 ms of each second (see README, Snapshot and introspection).
        */
       attribution: z
-        .enum(['sampled', 'continuous', 'off'], { error: (iss) => `expected "sampled", "continuous" or "off", got ${describe(iss.input)}` })
+        .enum(['sampled', 'continuous', 'off'], {
+          error: (iss) => `expected "sampled", "continuous" or "off", got ${describe(iss.input)}`,
+        })
         .default('sampled'),
       blockThresholdMs: positiveMs.default(50),
       slowFlagMs: positiveMs.default(5_000),
@@ -201,7 +260,9 @@ export const configSchema = z.strictObject({
        * detector among them) once per worker. `auto` starts it when some runner is registered.
        */
       enabled: z
-        .union([z.literal('auto'), z.boolean()], { error: (iss) => `expected "auto", true or false, got ${describe(iss.input)}` })
+        .union([z.literal('auto'), z.boolean()], {
+          error: (iss) => `expected "auto", true or false, got ${describe(iss.input)}`,
+        })
         .default('auto'),
     })
     .default({ enabled: 'auto' }),

@@ -35,7 +35,10 @@ export interface AuditSink {
 export function auditSink(logger: Logger, onRecord: (entry: AuditRecord) => void): AuditSink {
   return {
     record(entry) {
-      logger.info({ audit: true, ...entry }, `audit: ${entry.action}${entry.tenant ? ` ${entry.tenant}` : ''}`);
+      logger.info(
+        { audit: true, ...entry },
+        `audit: ${entry.action}${entry.tenant ? ` ${entry.tenant}` : ''}`,
+      );
       onRecord(entry);
     },
   };

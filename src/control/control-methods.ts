@@ -22,7 +22,11 @@ export interface ControlTarget {
   invalidateTenantConfig(tenant: string): void;
   invalidateAllTenantConfigs(): void;
   describeTenantConfig(tenant: string): unknown;
-  drain(timeoutMs?: number): { alreadyDraining: boolean; activeSessions: number; timeoutMs: number };
+  drain(timeoutMs?: number): {
+    alreadyDraining: boolean;
+    activeSessions: number;
+    timeoutMs: number;
+  };
   reloadConfig(): Promise<ConfigReload>;
 }
 
@@ -53,16 +57,25 @@ const schemas = {
   'tenant.show': z.object({ tenant: tenantParam }),
   'tenant.cap': z.object({
     tenant: tenantParam,
-    cap: z.union([z.number().int().positive(), z.null()], { error: 'params.cap: expected a positive integer, or null to clear' }),
+    cap: z.union([z.number().int().positive(), z.null()], {
+      error: 'params.cap: expected a positive integer, or null to clear',
+    }),
   }),
   'tenant.trip': z.object({
     tenant: tenantParam,
-    forMs: z.number().int().positive({ error: 'params.forMs: expected a positive number of milliseconds' }).optional(),
+    forMs: z
+      .number()
+      .int()
+      .positive({ error: 'params.forMs: expected a positive number of milliseconds' })
+      .optional(),
   }),
   'tenant.reset': z.object({ tenant: tenantParam }),
-  'tenant.reload': z.union([z.object({ tenant: tenantParam }), z.object({ all: z.literal(true) })], {
-    error: 'params: expected { tenant } or { all: true }',
-  }),
+  'tenant.reload': z.union(
+    [z.object({ tenant: tenantParam }), z.object({ all: z.literal(true) })],
+    {
+      error: 'params: expected { tenant } or { all: true }',
+    },
+  ),
   drain: z.object({ timeoutMs: z.number().nonnegative().optional() }),
   'config.reload': z.object({}),
 } as const;
@@ -76,17 +89,26 @@ function parse<M extends ControlMethod>(method: M, params: unknown): z.infer<(ty
     const issue = result.error.issues[0];
     const path = issue?.path.length ? `params.${issue.path.join('.')}: ` : '';
     const message = issue?.message ?? 'invalid params';
-    throw new ControlError('bad_request', message.startsWith('params') ? message : `${path}${message}`);
+    throw new ControlError(
+      'bad_request',
+      message.startsWith('params') ? message : `${path}${message}`,
+    );
   }
   return result.data as z.infer<(typeof schemas)[M]>;
 }
 
 function requireTenant(target: ControlTarget, tenant: string): string {
   if (!isValidTenantId(tenant)) {
-    throw new ControlError('invalid_tenant', `invalid tenant id ${JSON.stringify(String(tenant).slice(0, 40))}: expected 1-128 letters, digits, "-" or "_"`);
+    throw new ControlError(
+      'invalid_tenant',
+      `invalid tenant id ${JSON.stringify(String(tenant).slice(0, 40))}: expected 1-128 letters, digits, "-" or "_"`,
+    );
   }
   if (!target.knownTenant(tenant)) {
-    throw new ControlError('unknown_tenant', `unknown tenant "${tenant}": not in the config and no job has named it on this worker`);
+    throw new ControlError(
+      'unknown_tenant',
+      `unknown tenant "${tenant}": not in the config and no job has named it on this worker`,
+    );
   }
   return tenant;
 }
@@ -95,7 +117,10 @@ function requireTenant(target: ControlTarget, tenant: string): string {
  * The runbook actions. Each validates its params, acts on the live worker, and writes one audit
  * record with the old and new value.
  */
-export function controlMethods(target: ControlTarget, audit: AuditSink): Record<ControlMethod, (params: unknown, ctx: CallContext) => Promise<unknown>> {
+export function controlMethods(
+  target: ControlTarget,
+  audit: AuditSink,
+): Record<ControlMethod, (params: unknown, ctx: CallContext) => Promise<unknown>> {
   const who = async (ctx: CallContext) => auditWho(await ctx.peer());
   return {
     'worker.info': async (params) => {
@@ -104,7 +129,10 @@ export function controlMethods(target: ControlTarget, audit: AuditSink): Record<
     },
     'tenant.list': async (params) => {
       parse('tenant.list', params);
-      return { tenants: target.tenantStats(), rejectedWithoutTenant: target.rejectedWithoutTenant() };
+      return {
+        tenants: target.tenantStats(),
+        rejectedWithoutTenant: target.rejectedWithoutTenant(),
+      };
     },
     'tenant.show': async (params) => {
       const { tenant } = parse('tenant.show', params);
@@ -122,7 +150,13 @@ export function controlMethods(target: ControlTarget, audit: AuditSink): Record<
       const old = target.tenantStat(tenant)?.cap ?? target.configuredCap(tenant);
       target.setTenantCap(tenant, p.cap);
       const now = target.tenantStat(tenant)?.cap ?? target.configuredCap(tenant);
-      audit.record({ action: p.cap === null ? 'tenant.cap.clear' : 'tenant.cap', tenant, old, new: now, who: actor });
+      audit.record({
+        action: p.cap === null ? 'tenant.cap.clear' : 'tenant.cap',
+        tenant,
+        old,
+        new: now,
+        who: actor,
+      });
       return { tenant, old, cap: now };
     },
     'tenant.trip': async (params, ctx) => {
@@ -171,7 +205,10 @@ export function controlMethods(target: ControlTarget, audit: AuditSink): Record<
       try {
         result = await target.reloadConfig();
       } catch (err) {
-        throw new ControlError('config_invalid', redactText(err instanceof Error ? err.message : String(err)));
+        throw new ControlError(
+          'config_invalid',
+          redactText(err instanceof Error ? err.message : String(err)),
+        );
       }
       audit.record({ action: 'config.reload', new: result.changed, who: actor });
       return result;

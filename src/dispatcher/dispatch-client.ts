@@ -41,16 +41,25 @@ export interface DispatchResult {
 const REJECTED = /^rejected: (?:([a-z][a-z0-9_]*): )?([\s\S]*)$/;
 
 /** Reads one dispatch's first job into a result; undefined while the job is still undecided. */
-export function interpretDispatch(d: AgentDispatch | undefined): Omit<DispatchResult, 'index' | 'room' | 'dispatchId'> | undefined {
+export function interpretDispatch(
+  d: AgentDispatch | undefined,
+): Omit<DispatchResult, 'index' | 'room' | 'dispatchId'> | undefined {
   const job = d?.state?.jobs[0];
   if (!job) return undefined;
   const state = job.state;
   const status = state?.status ?? JobStatus.JS_PENDING;
-  if (status === JobStatus.JS_RUNNING || status === JobStatus.JS_SUCCESS) return { jobId: job.id, status: 'accepted' };
+  if (status === JobStatus.JS_RUNNING || status === JobStatus.JS_SUCCESS)
+    return { jobId: job.id, status: 'accepted' };
   if (status === JobStatus.JS_FAILED) {
     const error = state?.error ?? '';
     const m = REJECTED.exec(error);
-    if (m) return { jobId: job.id, status: 'rejected', ...(m[1] ? { reason: m[1] } : {}), message: m[2] ?? '' };
+    if (m)
+      return {
+        jobId: job.id,
+        status: 'rejected',
+        ...(m[1] ? { reason: m[1] } : {}),
+        message: m[2] ?? '',
+      };
     // A job that ran and failed was still accepted first, but the caller needs to see the failure.
     return { jobId: job.id, status: 'failed', ...(error ? { message: error } : {}) };
   }
@@ -64,7 +73,10 @@ export function interpretDispatch(d: AgentDispatch | undefined): Omit<DispatchRe
 export async function dispatchJobs(opts: DispatchJobsOptions): Promise<DispatchResult[]> {
   const host = opts.url.replace(/^ws(s?):\/\//, 'http$1://');
   const client = new AgentDispatchClient(host, opts.apiKey, opts.apiSecret);
-  const metadata = JSON.stringify({ ...opts.metadata, ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}) });
+  const metadata = JSON.stringify({
+    ...opts.metadata,
+    ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
+  });
   const prefix = opts.roomPrefix ?? 'openrtc';
   const batch = randomBytes(3).toString('hex');
   const waitMs = opts.waitMs ?? 15_000;
@@ -98,7 +110,12 @@ export async function dispatchJobs(opts: DispatchJobsOptions): Promise<DispatchR
           message: `no worker took the job within ${waitMs} ms; LiveKit records no job and no reason for a job every worker rejected (the worker's log and \`openrtc tenant show\` say why)`,
         };
       }
-      return { ...base, jobId: lastJobId, status: 'pending', message: `no answer within ${waitMs} ms` };
+      return {
+        ...base,
+        jobId: lastJobId,
+        status: 'pending',
+        message: `no answer within ${waitMs} ms`,
+      };
     }),
   );
 }

@@ -1,5 +1,12 @@
 import { AccessToken } from 'livekit-server-sdk';
-import { Job, JobState as ProtoJobState, JobStatus, JobType, type ParticipantPermission, Room } from '@livekit/protocol';
+import {
+  Job,
+  JobState as ProtoJobState,
+  JobStatus,
+  JobType,
+  type ParticipantPermission,
+  Room,
+} from '@livekit/protocol';
 import { newId } from './ids.js';
 import type { JobRecord, JobState } from './types.js';
 
@@ -53,7 +60,8 @@ export function jobStateName(status: JobStatus): JobState {
   }
 }
 
-const ns = (ms: number | undefined): bigint => (ms === undefined ? 0n : BigInt(Math.round(ms)) * 1_000_000n);
+const ns = (ms: number | undefined): bigint =>
+  ms === undefined ? 0n : BigInt(Math.round(ms)) * 1_000_000n;
 
 /** The job as the dispatch API reports it: the original job with its current state. */
 export function jobWithState(job: Job, rec: JobRecord): Job {
@@ -127,6 +135,12 @@ export async function participantToken(opts: {
 export function offeredJob(job: Job, workerId: string, participantIdentity = ''): Job {
   const copy = job.clone();
   const now = BigInt(Date.now()) * 1_000_000n;
-  copy.state = new ProtoJobState({ status: JobStatus.JS_RUNNING, workerId, startedAt: now, updatedAt: now, participantIdentity });
+  copy.state = new ProtoJobState({
+    status: JobStatus.JS_RUNNING,
+    workerId,
+    startedAt: now,
+    updatedAt: now,
+    participantIdentity,
+  });
   return copy;
 }

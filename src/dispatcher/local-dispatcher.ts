@@ -68,7 +68,9 @@ export interface LocalDispatcherEvents {
  */
 export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   readonly url: string;
-  readonly #opts: Required<Pick<LocalDispatcherOptions, 'apiKey' | 'apiSecret' | 'availabilityTimeoutMs'>>;
+  readonly #opts: Required<
+    Pick<LocalDispatcherOptions, 'apiKey' | 'apiSecret' | 'availabilityTimeoutMs'>
+  >;
   readonly #logger: Logger;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -79,7 +81,13 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   #turn = 0;
   #closing: Promise<void> | undefined;
 
-  private constructor(server: Server, wss: WebSocketServer, url: string, opts: LocalDispatcherOptions, logger: Logger) {
+  private constructor(
+    server: Server,
+    wss: WebSocketServer,
+    url: string,
+    opts: LocalDispatcherOptions,
+    logger: Logger,
+  ) {
     super();
     this.#server = server;
     this.#wss = wss;
@@ -92,12 +100,19 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     };
     this.#tokens = new TokenCheck(opts.apiKey, opts.apiSecret);
     const twirp = handleTwirp(
-      { createDispatch: (r) => this.#createDispatch(r), listDispatch: (r) => this.#listDispatch(r), deleteDispatch: (r) => this.#deleteDispatch(r) },
+      {
+        createDispatch: (r) => this.#createDispatch(r),
+        listDispatch: (r) => this.#listDispatch(r),
+        deleteDispatch: (r) => this.#deleteDispatch(r),
+      },
       this.#tokens,
       logger,
     );
     server.on('request', (req, res) => void twirp(req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head));
+    server.on(
+      'upgrade',
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head),
+    );
   }
 
   static async start(opts: LocalDispatcherOptions): Promise<LocalDispatcher> {
@@ -150,7 +165,11 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   }
 
   /** Resolves with the job once `predicate` holds for it; rejects after `timeoutMs`. */
-  waitForJob(jobId: string, predicate: (job: JobRecord) => boolean, timeoutMs = 5_000): Promise<JobRecord> {
+  waitForJob(
+    jobId: string,
+    predicate: (job: JobRecord) => boolean,
+    timeoutMs = 5_000,
+  ): Promise<JobRecord> {
     return new Promise((resolve, reject) => {
       const now = this.job(jobId);
       if (now && predicate(now)) {
@@ -165,7 +184,11 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
       const timer = setTimeout(() => {
         cleanup();
         const last = this.job(jobId);
-        reject(new Error(`job ${jobId} did not reach the expected state within ${timeoutMs} ms (last: ${last ? `${last.state} ${last.error}` : 'unknown job'})`));
+        reject(
+          new Error(
+            `job ${jobId} did not reach the expected state within ${timeoutMs} ms (last: ${last ? `${last.state} ${last.error}` : 'unknown job'})`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -212,7 +235,10 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
         newId('AW_'),
         {
           onRegistered: (s) => {
-            this.#logger.info({ worker_id: s.workerId, agent: s.agentName, version: s.version }, 'worker registered');
+            this.#logger.info(
+              { worker_id: s.workerId, agent: s.agentName, version: s.version },
+              'worker registered',
+            );
             this.emit('worker_registered', s.record());
           },
           onUpdateJob: (s, u) => this.#onUpdateJob(s, u),
@@ -282,17 +308,29 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
       const answer = await worker.requestAvailability(job, this.#opts.availabilityTimeoutMs);
       if (answer.kind === 'timeout') {
         timedOut = true;
-        this.#logger.warn({ job_id: jobId, worker_id: worker.workerId }, 'availability request timed out');
+        this.#logger.warn(
+          { job_id: jobId, worker_id: worker.workerId },
+          'availability request timed out',
+        );
         continue;
       }
       if (answer.kind === 'closed') continue;
       const res = answer.response;
-      this.emit('availability_answered', { jobId, workerId: worker.workerId, available: res.available, latencyMs: answer.latencyMs });
+      this.emit('availability_answered', {
+        jobId,
+        workerId: worker.workerId,
+        available: res.available,
+        latencyMs: answer.latencyMs,
+      });
       if (res.terminate) {
         // The worker says the job needs no agent; LiveKit records it as done.
         entry.rec.workerId = worker.workerId;
         this.#setState(entry, 'success', '');
-        return this.#finish(entry, { jobId, status: 'rejected', message: 'worker ended the job without running it' });
+        return this.#finish(entry, {
+          jobId,
+          status: 'rejected',
+          message: 'worker ended the job without running it',
+        });
       }
       if (!res.available) {
         const reason = res.participantAttributes[REJECT_REASON_ATTRIBUTE];
@@ -300,7 +338,10 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
           ...(reason ? { reason } : {}),
           message: res.participantAttributes[REJECT_MESSAGE_ATTRIBUTE] || 'worker rejected the job',
         };
-        this.#logger.info({ job_id: jobId, worker_id: worker.workerId, reason }, 'job rejected by worker');
+        this.#logger.info(
+          { job_id: jobId, worker_id: worker.workerId, reason },
+          'job rejected by worker',
+        );
         continue;
       }
       if (worker.closed) continue;
@@ -319,7 +360,10 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
       worker.assign(job, token, res.participantIdentity);
       // LiveKit counts a job as running from the moment it is assigned.
       this.#setState(entry, 'running', '');
-      this.#logger.info({ job_id: jobId, worker_id: worker.workerId, agent: job.agentName }, 'job assigned');
+      this.#logger.info(
+        { job_id: jobId, worker_id: worker.workerId, agent: job.agentName },
+        'job assigned',
+      );
       return this.#finish(entry, {
         jobId,
         status: 'assigned',
@@ -332,13 +376,25 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     let outcome: DispatchOutcome;
     if (lastReject) {
       outcome = { jobId, status: 'rejected', ...lastReject };
-      this.#setState(entry, 'failed', `rejected: ${lastReject.reason ? `${lastReject.reason}: ` : ''}${lastReject.message}`);
+      this.#setState(
+        entry,
+        'failed',
+        `rejected: ${lastReject.reason ? `${lastReject.reason}: ` : ''}${lastReject.message}`,
+      );
     } else if (timedOut) {
-      outcome = { jobId, status: 'timeout', message: `no worker answered within ${this.#opts.availabilityTimeoutMs} ms` };
+      outcome = {
+        jobId,
+        status: 'timeout',
+        message: `no worker answered within ${this.#opts.availabilityTimeoutMs} ms`,
+      };
       this.#setState(entry, 'failed', `timeout: ${outcome.message}`);
     } else {
-      const registered = [...this.#workers.values()].some((w) => w.registered && w.agentName === job.agentName);
-      const message = registered ? `no available worker for agent "${job.agentName}"` : `no worker registered for agent "${job.agentName}"`;
+      const registered = [...this.#workers.values()].some(
+        (w) => w.registered && w.agentName === job.agentName,
+      );
+      const message = registered
+        ? `no available worker for agent "${job.agentName}"`
+        : `no worker registered for agent "${job.agentName}"`;
       outcome = { jobId, status: 'no_worker', message };
       this.#setState(entry, 'failed', `no_worker: ${message}`);
     }
@@ -364,7 +420,10 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   #onUpdateJob(worker: WorkerSession, update: UpdateJobStatus): void {
     const entry = this.#jobs.get(update.jobId);
     if (!entry || entry.rec.workerId !== worker.workerId) {
-      this.#logger.debug({ job_id: update.jobId, worker_id: worker.workerId }, 'job update for a job this worker does not hold');
+      this.#logger.debug(
+        { job_id: update.jobId, worker_id: worker.workerId },
+        'job update for a job this worker does not hold',
+      );
       return;
     }
     const state = jobStateName(update.status);
@@ -376,10 +435,14 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     this.#workers.delete(worker.workerId);
     for (const jobId of worker.jobs) {
       const entry = this.#jobs.get(jobId);
-      if (entry && (entry.rec.state === 'running' || entry.rec.state === 'pending')) this.#setState(entry, 'failed', 'worker disconnected');
+      if (entry && (entry.rec.state === 'running' || entry.rec.state === 'pending'))
+        this.#setState(entry, 'failed', 'worker disconnected');
     }
     if (!worker.registered) return;
-    this.#logger.info({ worker_id: worker.workerId, agent: worker.agentName }, 'worker disconnected');
+    this.#logger.info(
+      { worker_id: worker.workerId, agent: worker.agentName },
+      'worker disconnected',
+    );
     const rec = worker.record();
     worker.jobs.clear();
     this.emit('worker_disconnected', rec);
@@ -404,7 +467,10 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
       dispatchId: entry.id,
     });
     this.#run(job).catch((err: unknown) => {
-      this.#logger.error({ job_id: job.job.id, err: err instanceof Error ? err.message : String(err) }, 'dispatch failed');
+      this.#logger.error(
+        { job_id: job.job.id, err: err instanceof Error ? err.message : String(err) },
+        'dispatch failed',
+      );
       this.#setState(job, 'failed', 'dispatcher error');
     });
     return this.#dispatchProto(entry);

@@ -64,26 +64,31 @@ export function handleTwirp(api: DispatchApi, tokens: TokenCheck, logger: Logger
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-      if (!path.startsWith(PREFIX)) throw new TwirpError(404, 'bad_route', `no handler for ${path}`);
+      if (!path.startsWith(PREFIX))
+        throw new TwirpError(404, 'bad_route', `no handler for ${path}`);
       if (req.method !== 'POST') throw new TwirpError(404, 'bad_route', 'twirp methods take POST');
       const method = path.slice(PREFIX.length);
       if (!METHODS.has(method)) throw new TwirpError(404, 'bad_route', `no method ${method}`);
 
       const grant = await tokens.videoGrant(bearerToken(req));
       if (!grant) throw new TwirpError(401, 'unauthenticated', 'invalid or missing token');
-      if (!grant.roomAdmin) throw new TwirpError(403, 'permission_denied', 'token lacks the roomAdmin grant');
+      if (!grant.roomAdmin)
+        throw new TwirpError(403, 'permission_denied', 'token lacks the roomAdmin grant');
 
       const binary = (req.headers['content-type'] ?? '').startsWith('application/protobuf');
       const body = await readBody(req);
       const parse = <T>(fromJson: (j: unknown) => T, fromBinary: (b: Uint8Array) => T): T => {
         try {
-          return binary ? fromBinary(body) : fromJson(body.length ? JSON.parse(body.toString('utf8')) : {});
+          return binary
+            ? fromBinary(body)
+            : fromJson(body.length ? JSON.parse(body.toString('utf8')) : {});
         } catch {
           throw new TwirpError(400, 'malformed', 'request body does not decode');
         }
       };
       const checkRoom = (room: string) => {
-        if (grant.room && grant.room !== room) throw new TwirpError(403, 'permission_denied', 'token is for another room');
+        if (grant.room && grant.room !== room)
+          throw new TwirpError(403, 'permission_denied', 'token is for another room');
       };
 
       let reply: ListAgentDispatchResponse | AgentDispatch;
@@ -127,7 +132,10 @@ export function handleTwirp(api: DispatchApi, tokens: TokenCheck, logger: Logger
         sendError(res, err);
         return;
       }
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'twirp handler failed');
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'twirp handler failed',
+      );
       sendError(res, new TwirpError(500, 'internal', 'internal error'));
     }
   };

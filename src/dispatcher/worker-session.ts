@@ -59,7 +59,9 @@ export class WorkerSession {
   version = '';
   jobType: JobType = JobType.JT_ROOM;
   /** What the worker asked its participants to be allowed; LiveKit's defaults when it asked nothing. */
-  permissions: Pick<ParticipantPermission, keyof typeof DEFAULT_AGENT_PERMISSIONS> = { ...DEFAULT_AGENT_PERMISSIONS };
+  permissions: Pick<ParticipantPermission, keyof typeof DEFAULT_AGENT_PERMISSIONS> = {
+    ...DEFAULT_AGENT_PERMISSIONS,
+  };
   status: WorkerStatus = WorkerStatus.WS_AVAILABLE;
   load = 0;
   readonly jobs = new Set<string>();
@@ -68,7 +70,10 @@ export class WorkerSession {
   readonly #ws: WebSocket;
   readonly #hooks: WorkerSessionHooks;
   readonly #logger: Logger;
-  readonly #pending = new Map<string, { sentAt: number; settle: (a: AvailabilityAnswer) => void }>();
+  readonly #pending = new Map<
+    string,
+    { sentAt: number; settle: (a: AvailabilityAnswer) => void }
+  >();
   readonly #registerTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -116,7 +121,14 @@ export class WorkerSession {
         resolve(a);
       };
       this.#pending.set(job.id, { sentAt: performance.now(), settle });
-      this.#send(new ServerMessage({ message: { case: 'availability', value: new AvailabilityRequest({ job: offeredJob(job, this.workerId) }) } }));
+      this.#send(
+        new ServerMessage({
+          message: {
+            case: 'availability',
+            value: new AvailabilityRequest({ job: offeredJob(job, this.workerId) }),
+          },
+        }),
+      );
     });
   }
 
@@ -125,17 +137,26 @@ export class WorkerSession {
     this.jobs.add(job.id);
     this.#send(
       new ServerMessage({
-        message: { case: 'assignment', value: new JobAssignment({ job: offeredJob(job, this.workerId, participantIdentity), token }) },
+        message: {
+          case: 'assignment',
+          value: new JobAssignment({
+            job: offeredJob(job, this.workerId, participantIdentity),
+            token,
+          }),
+        },
       }),
     );
   }
 
   terminate(jobId: string): void {
-    this.#send(new ServerMessage({ message: { case: 'termination', value: new JobTermination({ jobId }) } }));
+    this.#send(
+      new ServerMessage({ message: { case: 'termination', value: new JobTermination({ jobId }) } }),
+    );
   }
 
   close(code = 1001, reason = 'dispatcher closing'): void {
-    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) this.#ws.close(code, reason);
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING)
+      this.#ws.close(code, reason);
   }
 
   #send(msg: ServerMessage): void {
@@ -183,7 +204,13 @@ export class WorkerSession {
         }
         this.#send(
           new ServerMessage({
-            message: { case: 'register', value: new RegisterWorkerResponse({ workerId: this.workerId, serverInfo: SERVER_INFO }) },
+            message: {
+              case: 'register',
+              value: new RegisterWorkerResponse({
+                workerId: this.workerId,
+                serverInfo: SERVER_INFO,
+              }),
+            },
           }),
         );
         this.#hooks.onRegistered(this);
@@ -192,17 +219,30 @@ export class WorkerSession {
       case 'ping':
         this.#send(
           new ServerMessage({
-            message: { case: 'pong', value: new WorkerPong({ lastTimestamp: m.value.timestamp, timestamp: BigInt(Date.now()) }) },
+            message: {
+              case: 'pong',
+              value: new WorkerPong({
+                lastTimestamp: m.value.timestamp,
+                timestamp: BigInt(Date.now()),
+              }),
+            },
           }),
         );
         return;
       case 'availability': {
         const pending = this.#pending.get(m.value.jobId);
         if (!pending) {
-          this.#logger.debug({ job_id: m.value.jobId }, 'availability answer for no pending request');
+          this.#logger.debug(
+            { job_id: m.value.jobId },
+            'availability answer for no pending request',
+          );
           return;
         }
-        pending.settle({ kind: 'answer', response: m.value, latencyMs: performance.now() - pending.sentAt });
+        pending.settle({
+          kind: 'answer',
+          response: m.value,
+          latencyMs: performance.now() - pending.sentAt,
+        });
         return;
       }
       case 'updateWorker':

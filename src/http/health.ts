@@ -33,7 +33,8 @@ export interface HealthResult {
 /** First reason wins: draining explains everything after it; stock checks inference before the connection. */
 export function checkHealth(i: HealthInputs): HealthResult {
   if (i.draining) return { healthy: false, message: HEALTH_MESSAGES.draining };
-  if (i.inference.expected && !i.inference.running) return { healthy: false, message: HEALTH_MESSAGES.inferenceDown };
+  if (i.inference.expected && !i.inference.running)
+    return { healthy: false, message: HEALTH_MESSAGES.inferenceDown };
   if (!i.registered) return { healthy: false, message: HEALTH_MESSAGES.notConnected };
   if (i.loopStalled) return { healthy: false, message: HEALTH_MESSAGES.loopStalled };
   return { healthy: true, message: HEALTH_MESSAGES.ok };

@@ -46,7 +46,9 @@ export class OpsHttpServer {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? new Error(`http.port ${opts.port} on ${opts.host} is already in use (set http.port in the config, 0 for any free port, or false for none)`)
+            ? new Error(
+                `http.port ${opts.port} on ${opts.host} is already in use (set http.port in the config, 0 for any free port, or false for none)`,
+              )
             : err,
         );
       };
@@ -58,7 +60,12 @@ export class OpsHttpServer {
     });
     server.on('error', (err) => opts.logger.warn({ error: err.message }, 'http server error'));
     const { port, address } = server.address() as AddressInfo;
-    const shown = address === '0.0.0.0' || address === '::' ? '127.0.0.1' : address.includes(':') ? `[${address}]` : address;
+    const shown =
+      address === '0.0.0.0' || address === '::'
+        ? '127.0.0.1'
+        : address.includes(':')
+          ? `[${address}]`
+          : address;
     return new OpsHttpServer(server, `http://${shown}:${port}`, port);
   }
 
@@ -70,7 +77,11 @@ export class OpsHttpServer {
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, opts: OpsHttpServerOptions): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: OpsHttpServerOptions,
+): Promise<void> {
   // Probes send no body; whatever arrives is not read.
   req.resume();
   const path = pathOf(req.url);
@@ -83,13 +94,29 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: OpsHttpSe
     }
     if (route === '/') {
       const health = opts.routes.health();
-      return send(res, health.healthy ? 200 : 503, 'text/plain; charset=utf-8', health.message, req.method === 'HEAD');
+      return send(
+        res,
+        health.healthy ? 200 : 503,
+        'text/plain; charset=utf-8',
+        health.message,
+        req.method === 'HEAD',
+      );
     }
-    if (route === '/worker') return send(res, 200, 'application/json', JSON.stringify(opts.routes.worker()), req.method === 'HEAD');
+    if (route === '/worker')
+      return send(
+        res,
+        200,
+        'application/json',
+        JSON.stringify(opts.routes.worker()),
+        req.method === 'HEAD',
+      );
     const metrics = await opts.routes.metrics();
     return send(res, 200, metrics.contentType, metrics.body, req.method === 'HEAD');
   } catch (err) {
-    opts.logger.error({ path: route, error: err instanceof Error ? err.message : String(err) }, 'http route failed');
+    opts.logger.error(
+      { path: route, error: err instanceof Error ? err.message : String(err) },
+      'http route failed',
+    );
     if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error');
     else res.destroy();
   }
@@ -103,7 +130,17 @@ function pathOf(url: string | undefined): string {
   }
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string, headOnly = false): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headOnly = false,
+): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(headOnly ? undefined : body);
 }

@@ -65,7 +65,11 @@ export function buildWorkerInfo(s: WorkerInfoSources) {
     health: s.health.message,
     draining: s.draining,
     agent_names: s.agentNames,
-    registrations: s.registrations.map((r) => ({ agent_name: r.agentName, registered: r.registered, worker_id: r.workerId ?? null })),
+    registrations: s.registrations.map((r) => ({
+      agent_name: r.agentName,
+      registered: r.registered,
+      worker_id: r.workerId ?? null,
+    })),
     load: {
       load: s.load.load,
       status: s.load.full ? 'full' : 'available',
@@ -93,16 +97,23 @@ export function buildWorkerInfo(s: WorkerInfoSources) {
       ]),
     ),
     store: { kind: s.store.kind, state: 'ok' as const },
-    inference: s.inference.expected ? { expected: true, running: s.inference.running } : { expected: false, running: false },
+    inference: s.inference.expected
+      ? { expected: true, running: s.inference.running }
+      : { expected: false, running: false },
     job_updates_queued: s.jobUpdatesQueued,
   };
 }
 
-function breakerInfo(t: TenantStats, now: number): { state: BreakerStateName; seconds_left?: number; manual?: boolean } {
+function breakerInfo(
+  t: TenantStats,
+  now: number,
+): { state: BreakerStateName; seconds_left?: number; manual?: boolean } {
   const b = t.breaker;
   return {
     state: b.state,
-    ...(b.state === 'open' && b.openUntil !== undefined ? { seconds_left: Math.max(0, Math.ceil((b.openUntil - now) / 1000)) } : {}),
+    ...(b.state === 'open' && b.openUntil !== undefined
+      ? { seconds_left: Math.max(0, Math.ceil((b.openUntil - now) / 1000)) }
+      : {}),
     ...(b.manual ? { manual: true } : {}),
   };
 }

@@ -169,15 +169,30 @@ export class InferenceProcess {
     }
     if (this.#pending.size >= this.#t.maxInFlight) {
       this.#failedRequests += 1;
-      return Promise.reject(new InferenceUnavailableError(`"${method}" request refused: ${this.#t.maxInFlight} inference requests are already in flight`));
+      return Promise.reject(
+        new InferenceUnavailableError(
+          `"${method}" request refused: ${this.#t.maxInFlight} inference requests are already in flight`,
+        ),
+      );
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { method, deadline: Date.now() + this.#t.requestTimeoutMs, resolve, reject });
+      this.#pending.set(id, {
+        method,
+        deadline: Date.now() + this.#t.requestTimeoutMs,
+        resolve,
+        reject,
+      });
       const message: ToInferenceProcess = { t: 'request', id, method, data };
       try {
         child.send(message, (err) => {
-          if (err) this.#fail(id, new InferenceUnavailableError(`${NOT_RUNNING}: "${method}" request could not be sent (${err.message})`));
+          if (err)
+            this.#fail(
+              id,
+              new InferenceUnavailableError(
+                `${NOT_RUNNING}: "${method}" request could not be sent (${err.message})`,
+              ),
+            );
         });
       } catch (err) {
         // The payload could not be serialised: the caller's mistake, not the process's.
@@ -219,7 +234,9 @@ export class InferenceProcess {
         await exited;
         clearTimeout(killer);
       }
-      this.#failAll(() => new InferenceUnavailableError(`${NOT_RUNNING}: the worker is shutting down`));
+      this.#failAll(
+        () => new InferenceUnavailableError(`${NOT_RUNNING}: the worker is shutting down`),
+      );
       this.#state = 'stopped';
       process.off('exit', this.#killOnExit);
     })();
@@ -249,12 +266,22 @@ export class InferenceProcess {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         reject(err);
       };
-      const readyTimer = setTimeout(() => settle(new Error(`the inference runners did not load within ${this.#t.readyTimeoutMs} ms`)), this.#t.readyTimeoutMs);
+      const readyTimer = setTimeout(
+        () =>
+          settle(
+            new Error(`the inference runners did not load within ${this.#t.readyTimeoutMs} ms`),
+          ),
+        this.#t.readyTimeoutMs,
+      );
 
       child.on('message', (raw: unknown) => {
         const parsed = FromInferenceProcess.safeParse(raw);
         if (!parsed.success) {
-          if (!this.#malformedWarned) this.#log.warn({ inference_pid: child.pid }, 'ignored a malformed message from the inference process');
+          if (!this.#malformedWarned)
+            this.#log.warn(
+              { inference_pid: child.pid },
+              'ignored a malformed message from the inference process',
+            );
           this.#malformedWarned = true;
           return;
         }
@@ -265,7 +292,11 @@ export class InferenceProcess {
             settle();
             break;
           case 'init_failed':
-            settle(new Error(`inference runner ${msg.method ? `"${msg.method}" ` : ''}failed to load: ${msg.message}`));
+            settle(
+              new Error(
+                `inference runner ${msg.method ? `"${msg.method}" ` : ''}failed to load: ${msg.message}`,
+              ),
+            );
             break;
           case 'response':
             this.#onResponse(msg.id, msg.data, msg.error);
@@ -282,7 +313,8 @@ export class InferenceProcess {
       });
       // Without a listener a failed spawn or send would be thrown in the worker.
       child.on('error', (err) => {
-        if (child.pid === undefined) settle(new Error(`the inference process could not be started: ${err.message}`));
+        if (child.pid === undefined)
+          settle(new Error(`the inference process could not be started: ${err.message}`));
         else this.#log.debug({ error: err.message }, 'inference process channel error');
       });
       child.once('exit', (code, signal) => {
@@ -291,7 +323,11 @@ export class InferenceProcess {
         this.#onExit(child, how);
       });
 
-      const init: ToInferenceProcess = { t: 'init', runners: this.#runners, logLevel: this.#logLevel };
+      const init: ToInferenceProcess = {
+        t: 'init',
+        runners: this.#runners,
+        logLevel: this.#logLevel,
+      };
       child.send(init, () => undefined);
     });
   }
@@ -306,15 +342,27 @@ export class InferenceProcess {
     const incident = this.#incident;
     this.#incident = undefined;
     if (!incident) {
-      this.#log.info({ inference_pid: child.pid, runners: runners.map((r) => r.method), load_ms: loadMs }, 'inference process ready: runners loaded once for every session');
+      this.#log.info(
+        { inference_pid: child.pid, runners: runners.map((r) => r.method), load_ms: loadMs },
+        'inference process ready: runners loaded once for every session',
+      );
       return;
     }
     const downMs = Date.now() - incident.since;
     this.#log.warn(
-      { inference_pid: child.pid, runners: runners.map((r) => r.method), load_ms: loadMs, down_ms: downMs, failed_requests: incident.failed, restarts: this.#restarts },
+      {
+        inference_pid: child.pid,
+        runners: runners.map((r) => r.method),
+        load_ms: loadMs,
+        down_ms: downMs,
+        failed_requests: incident.failed,
+        restarts: this.#restarts,
+      },
       `inference process restarted after ${incident.cause}; ${incident.failed} inference requests failed in the ${downMs} ms it was down`,
     );
-    this.#onEvent(`inference process restarted (pid ${child.pid}); ${incident.failed} requests failed while it was down`);
+    this.#onEvent(
+      `inference process restarted (pid ${child.pid}); ${incident.failed} requests failed while it was down`,
+    );
   }
 
   #onExit(child: ChildProcess, how: string): void {
@@ -330,7 +378,12 @@ export class InferenceProcess {
     this.#lastExit = how;
     const inFlight = this.#pending.size;
     this.#failedRequests += inFlight;
-    this.#failAll((method) => new InferenceUnavailableError(`${NOT_RUNNING}: it exited (${how}) before answering "${method}"`));
+    this.#failAll(
+      (method) =>
+        new InferenceUnavailableError(
+          `${NOT_RUNNING}: it exited (${how}) before answering "${method}"`,
+        ),
+    );
     if (this.#stopping) {
       this.#state = 'stopped';
       return;
@@ -342,7 +395,13 @@ export class InferenceProcess {
     this.#incident = { since: Date.now(), cause: `it ${how}`, failed: inFlight };
     const delay = this.#scheduleRestart();
     this.#log.error(
-      { inference_pid: child.pid, exit: how, in_flight_failed: inFlight, restart_in_ms: delay, restarts: this.#restarts },
+      {
+        inference_pid: child.pid,
+        exit: how,
+        in_flight_failed: inFlight,
+        restart_in_ms: delay,
+        restarts: this.#restarts,
+      },
       `inference process ${how}; restarting in ${delay} ms (requests fail at once until it is back)`,
     );
     this.#onEvent(`inference process ${how}; restarting`);
@@ -366,14 +425,19 @@ export class InferenceProcess {
       this.#state = 'down';
       const delay = this.#scheduleRestart();
       const message = err instanceof Error ? err.message : String(err);
-      this.#log.warn({ attempt: this.#attempt, error: message, restart_in_ms: delay }, `inference process restart failed: ${message}; next attempt in ${delay} ms`);
+      this.#log.warn(
+        { attempt: this.#attempt, error: message, restart_in_ms: delay },
+        `inference process restart failed: ${message}; next attempt in ${delay} ms`,
+      );
     }
   }
 
   #unavailable(method: string): Promise<never> {
     this.#failedRequests += 1;
     if (this.#incident) this.#incident.failed += 1;
-    return Promise.reject(new InferenceUnavailableError(`${NOT_RUNNING} (${this.#why()}): "${method}" request failed`));
+    return Promise.reject(
+      new InferenceUnavailableError(`${NOT_RUNNING} (${this.#why()}): "${method}" request failed`),
+    );
   }
 
   #why(): string {
@@ -386,7 +450,8 @@ export class InferenceProcess {
     const pending = this.#pending.get(id);
     if (!pending) return; // timed out already
     this.#pending.delete(id);
-    if (error !== undefined) pending.reject(new Error(`inference of ${pending.method} failed: ${error}`));
+    if (error !== undefined)
+      pending.reject(new Error(`inference of ${pending.method} failed: ${error}`));
     else pending.resolve(data);
   }
 
@@ -409,13 +474,21 @@ export class InferenceProcess {
     const now = Date.now();
     for (const [id, p] of this.#pending) {
       if (p.deadline > now) break;
-      this.#fail(id, new Error(`inference of ${p.method} failed: no answer from the inference process within ${this.#t.requestTimeoutMs} ms`));
+      this.#fail(
+        id,
+        new Error(
+          `inference of ${p.method} failed: no answer from the inference process within ${this.#t.requestTimeoutMs} ms`,
+        ),
+      );
     }
   }
 
   #ping(child: ChildProcess): void {
     if (Date.now() - this.#lastPongAt > this.#t.pingTimeoutMs) {
-      this.#log.error({ inference_pid: child.pid, silent_ms: Date.now() - this.#lastPongAt }, 'inference process stopped answering; killing it');
+      this.#log.error(
+        { inference_pid: child.pid, silent_ms: Date.now() - this.#lastPongAt },
+        'inference process stopped answering; killing it',
+      );
       child.kill('SIGKILL');
       return;
     }
@@ -428,7 +501,8 @@ export class InferenceProcess {
     this.#lastPongAt = now;
     this.#rssBytes = rssBytes;
     const last = this.#cpu;
-    if (last && now > last.at) this.#cpuPct = Math.max(0, ((cpuMicros - last.micros) / 1_000 / (now - last.at)) * 100);
+    if (last && now > last.at)
+      this.#cpuPct = Math.max(0, ((cpuMicros - last.micros) / 1_000 / (now - last.at)) * 100);
     this.#cpu = { micros: cpuMicros, at: now };
   }
 

@@ -21,7 +21,9 @@ const PARENT_CHECK_MS = 1_000;
 /** @typedef {{ initialize(): Promise<void>, run(data: unknown): Promise<unknown>, close(): Promise<void> }} Runner */
 
 if (!process.send) {
-  process.stderr.write('openrtc inference process: start it through the openrtc worker, not directly\n');
+  process.stderr.write(
+    'openrtc inference process: start it through the openrtc worker, not directly\n',
+  );
   process.exit(2);
 }
 
@@ -55,7 +57,10 @@ process.on('SIGTERM', () => undefined);
 
 /** @param {unknown} err */
 function messageOf(err) {
-  const text = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  const text =
+    err instanceof Error
+      ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`
+      : String(err);
   return text.length > 1_000 ? `${text.slice(0, 999)}…` : text;
 }
 
@@ -68,7 +73,8 @@ async function loadRunner(method, importPath) {
   const mod = await import(importPath);
   // ESM default export, or a CommonJS module's `exports.default` (as stock accepts).
   const Runner = typeof mod.default === 'function' ? mod.default : mod.default?.default;
-  if (typeof Runner !== 'function') throw new Error(`runner "${method}" (${importPath}) has no default export class`);
+  if (typeof Runner !== 'function')
+    throw new Error(`runner "${method}" (${importPath}) has no default export class`);
   const runner = /** @type {Runner} */ (new Runner());
   await runner.initialize();
   return runner;
@@ -105,7 +111,10 @@ async function initialize(init) {
   // in its own format.
   const logger = pino(
     { level: init.logLevel, base: undefined, serializers: { error: pino.stdSerializers.err } },
-    { write: (line) => send({ t: 'log', line: line.length > 16_000 ? `${line.slice(0, 15_999)}…` : line }) },
+    {
+      write: (line) =>
+        send({ t: 'log', line: line.length > 16_000 ? `${line.slice(0, 15_999)}…` : line }),
+    },
   );
   installAgentsLogger(logger, { pretty: false, level: init.logLevel });
 
@@ -137,7 +146,12 @@ process.on('message', (/** @type {any} */ msg) => {
       break;
     case 'ping': {
       const cpu = process.cpuUsage();
-      send({ t: 'pong', at: msg.at, rssBytes: process.memoryUsage.rss(), cpuMicros: cpu.user + cpu.system });
+      send({
+        t: 'pong',
+        at: msg.at,
+        rssBytes: process.memoryUsage.rss(),
+        cpuMicros: cpu.user + cpu.system,
+      });
       break;
     }
     case 'shutdown':

@@ -24,8 +24,17 @@ export const FromInferenceProcess = z.discriminatedUnion('t', [
     t: z.literal('ready'),
     runners: z.array(z.strictObject({ method: z.string(), loadMs: z.number().nonnegative() })),
   }),
-  z.strictObject({ t: z.literal('init_failed'), method: z.string().optional(), message: shortText }),
-  z.strictObject({ t: z.literal('response'), id: z.number().int().nonnegative(), data: z.unknown().optional(), error: shortText.optional() }),
+  z.strictObject({
+    t: z.literal('init_failed'),
+    method: z.string().optional(),
+    message: shortText,
+  }),
+  z.strictObject({
+    t: z.literal('response'),
+    id: z.number().int().nonnegative(),
+    data: z.unknown().optional(),
+    error: shortText.optional(),
+  }),
   z.strictObject({
     t: z.literal('pong'),
     at: z.number(),

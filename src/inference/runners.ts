@@ -15,7 +15,8 @@ export function registeredRunners(): Record<string, string> {
   return runners;
 }
 
-export type LocalEotRegistration = { registered: true; method: string } | { registered: false; reason: string };
+export type LocalEotRegistration =
+  { registered: true; method: string } | { registered: false; reason: string };
 
 const require = createRequire(import.meta.url);
 
@@ -31,12 +32,21 @@ export async function registerLocalEotRunner(): Promise<LocalEotRegistration> {
   const entry = pathToFileURL(require.resolve('@livekit/agents'));
   const runnerUrl = new URL('./inference/eot/runner.js', entry);
   if (!existsSync(fileURLToPath(runnerUrl))) {
-    return { registered: false, reason: `this @livekit/agents has no local end-of-turn runner at ${fileURLToPath(runnerUrl)}` };
+    return {
+      registered: false,
+      reason: `this @livekit/agents has no local end-of-turn runner at ${fileURLToPath(runnerUrl)}`,
+    };
   }
-  const runner = (await import(runnerUrl.href)) as { EOT_INFERENCE_METHOD?: unknown; default?: unknown };
+  const runner = (await import(runnerUrl.href)) as {
+    EOT_INFERENCE_METHOD?: unknown;
+    default?: unknown;
+  };
   const method = runner.EOT_INFERENCE_METHOD;
   if (typeof method !== 'string' || typeof runner.default !== 'function') {
-    return { registered: false, reason: 'the local end-of-turn runner module does not have the shape this openrtc expects' };
+    return {
+      registered: false,
+      reason: 'the local end-of-turn runner module does not have the shape this openrtc expects',
+    };
   }
   if (InferenceRunner.registeredRunners[method]) return { registered: true, method };
   try {

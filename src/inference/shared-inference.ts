@@ -2,7 +2,12 @@ import type { ipc } from '@livekit/agents';
 import type { Logger } from 'pino';
 import type { InferenceState as InferenceHealth } from '../http/health.js';
 import { InferenceUnavailableError } from './errors.js';
-import { InferenceProcess, type InferenceProcessState, type InferenceProcessStats, type InferenceTimings } from './inference-process.js';
+import {
+  InferenceProcess,
+  type InferenceProcessState,
+  type InferenceProcessStats,
+  type InferenceTimings,
+} from './inference-process.js';
 import { registeredRunners, registerLocalEotRunner, type LocalEotRegistration } from './runners.js';
 
 /** `inference.enabled` in the config. */
@@ -50,7 +55,9 @@ export class SharedInference implements ipc.InferenceExecutor {
     this.#decided = true;
     if (enabled === false) {
       this.#disabledReason = 'the inference process is disabled (inference.enabled: false)';
-      logger.info('inference process disabled by config (inference.enabled: false); local turn detection and other InferenceRunners are unavailable');
+      logger.info(
+        'inference process disabled by config (inference.enabled: false); local turn detection and other InferenceRunners are unavailable',
+      );
       return;
     }
     const eot = await (this.#opts.registerLocalEot ?? registerLocalEotRunner)();
@@ -65,7 +72,9 @@ export class SharedInference implements ipc.InferenceExecutor {
         logger.info('no InferenceRunner registered; no inference process started');
         return;
       }
-      logger.warn('inference.enabled is true but no InferenceRunner is registered; starting the inference process anyway');
+      logger.warn(
+        'inference.enabled is true but no InferenceRunner is registered; starting the inference process anyway',
+      );
     }
     const proc = new InferenceProcess({
       runners,
@@ -86,7 +95,9 @@ export class SharedInference implements ipc.InferenceExecutor {
   /** What `GET /` reads: a process is expected unless disabled, and answers 503 `inference process not running` unless it runs. */
   health(): InferenceHealth {
     const state = this.state;
-    return state === 'disabled' ? { expected: false } : { expected: true, running: state === 'running' };
+    return state === 'disabled'
+      ? { expected: false }
+      : { expected: true, running: state === 'running' };
   }
 
   /** The process's pid while it runs (tests and the benchmark count it). */
@@ -96,7 +107,11 @@ export class SharedInference implements ipc.InferenceExecutor {
 
   doInference(method: string, data: unknown): Promise<unknown> {
     if (this.#process) return this.#process.doInference(method, data);
-    return Promise.reject(new InferenceUnavailableError(`inference method "${method}" is not available: ${this.#disabledReason}`));
+    return Promise.reject(
+      new InferenceUnavailableError(
+        `inference method "${method}" is not available: ${this.#disabledReason}`,
+      ),
+    );
   }
 
   stats(): InferenceStats {

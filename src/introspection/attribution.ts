@@ -113,7 +113,9 @@ export class SessionAttribution {
   readonly #ids = new Float64Array(MAX_DEPTH);
   readonly #starts = new Float64Array(MAX_DEPTH);
   readonly #childMs = new Float64Array(MAX_DEPTH);
-  readonly #scopes: (SessionScope | undefined)[] = new Array<SessionScope | undefined>(MAX_DEPTH).fill(undefined);
+  readonly #scopes: (SessionScope | undefined)[] = new Array<SessionScope | undefined>(
+    MAX_DEPTH,
+  ).fill(undefined);
   #depth = 0;
   #hook: AsyncHook | undefined;
   /** Whether the hook is installed right now (in sampled mode, only part of each interval). */
@@ -168,7 +170,9 @@ export class SessionAttribution {
   }
 
   #validSample(sampleMs: number | undefined): number | undefined {
-    return sampleMs !== undefined && sampleMs > 0 && sampleMs < this.intervalMs ? sampleMs : undefined;
+    return sampleMs !== undefined && sampleMs > 0 && sampleMs < this.intervalMs
+      ? sampleMs
+      : undefined;
   }
 
   /** Whether the attribution hook runs continuously now (always, unless sampled and not catching). */
@@ -286,14 +290,26 @@ export class SessionAttribution {
     const own = elapsed - this.#childMs[d]!;
     let bucket = this.#buckets.get(scope.sessionId);
     if (!bucket) {
-      bucket = { tenant: scope.tenant, agent: scope.agent, cpuMs: 0, cpuPct: 0, lastBlockMs: 0, lastBlockAt: -Infinity };
+      bucket = {
+        tenant: scope.tenant,
+        agent: scope.agent,
+        cpuMs: 0,
+        cpuPct: 0,
+        lastBlockMs: 0,
+        lastBlockAt: -Infinity,
+      };
       this.#buckets.set(scope.sessionId, bucket);
     }
     bucket.cpuMs += own;
     if (own > this.blockThresholdMs) {
       bucket.lastBlockMs = own;
       bucket.lastBlockAt = end;
-      this.#reportSlow({ tenant: scope.tenant, sessionId: scope.sessionId, agent: scope.agent, durationMs: own });
+      this.#reportSlow({
+        tenant: scope.tenant,
+        sessionId: scope.sessionId,
+        agent: scope.agent,
+        durationMs: own,
+      });
     }
   }
 
@@ -340,7 +356,10 @@ export class SessionAttribution {
   usage(sessionId: string): SessionUsage {
     const b = this.#buckets.get(sessionId);
     if (!b) return IDLE;
-    const usage: SessionUsage = { cpuPct: Math.round(b.cpuPct * 10) / 10, slow: this.#now() - b.lastBlockAt <= this.slowFlagMs };
+    const usage: SessionUsage = {
+      cpuPct: Math.round(b.cpuPct * 10) / 10,
+      slow: this.#now() - b.lastBlockAt <= this.slowFlagMs,
+    };
     if (b.lastBlockAt !== -Infinity) usage.lastBlockMs = Math.round(b.lastBlockMs);
     return usage;
   }

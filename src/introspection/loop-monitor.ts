@@ -46,11 +46,14 @@ export class LoopMonitor {
     const h = this.#histogram;
     if (!h) return this.#last;
     // The histogram's floor is its resolution; an idle loop reads as ~resolution, not 0.
-    this.#last = h.count === 0 ? this.#last : {
-      p50Ms: round(h.percentile(50) / NS_PER_MS),
-      p99Ms: round(h.percentile(99) / NS_PER_MS),
-      maxMs: round(h.max / NS_PER_MS),
-    };
+    this.#last =
+      h.count === 0
+        ? this.#last
+        : {
+            p50Ms: round(h.percentile(50) / NS_PER_MS),
+            p99Ms: round(h.percentile(99) / NS_PER_MS),
+            maxMs: round(h.max / NS_PER_MS),
+          };
     h.reset();
     return this.#last;
   }

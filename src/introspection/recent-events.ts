@@ -21,7 +21,8 @@ export class RecentEvents {
     readonly capacity = 200,
     private readonly now: () => number = Date.now,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('capacity must be a positive integer');
     this.#ring = new Array<EventSnapshot | undefined>(capacity);
   }
 

@@ -31,7 +31,16 @@ const epochMs = z.number().nonnegative();
 
 export const SessionStateSchema = z.enum(['starting', 'active', 'closing']);
 export const BreakerStateSchema = z.enum(['closed', 'open', 'half_open']);
-export const EventKindSchema = z.enum(['breaker', 'reject', 'slow_session', 'audit', 'drain', 'config', 'session', 'worker']);
+export const EventKindSchema = z.enum([
+  'breaker',
+  'reject',
+  'slow_session',
+  'audit',
+  'drain',
+  'config',
+  'session',
+  'worker',
+]);
 
 /** Counts per reject reason. Keys are reason codes; values are counts only. */
 const reasonCounts = z.record(z.string().regex(/^[a-z_]{1,64}$/), count);

@@ -6,7 +6,15 @@ import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
 import type { RecentEvents } from './recent-events.js';
 import type { SessionRegistry } from './registry.js';
-import { fitId, fitText, SNAPSHOT_VERSION, type InferenceSnapshot, type LoadSnapshot, type SnapshotV1, type TenantSnapshot } from './snapshot-schema.js';
+import {
+  fitId,
+  fitText,
+  SNAPSHOT_VERSION,
+  type InferenceSnapshot,
+  type LoadSnapshot,
+  type SnapshotV1,
+  type TenantSnapshot,
+} from './snapshot-schema.js';
 
 /** Worker-wide admission counters. */
 export type Totals = TenantCounters;
@@ -99,12 +107,16 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
         active: totals.active,
         reserved: totals.reserved,
       },
-      ...(sources.inference ? { inference: inferenceSnapshot(sources.inference.stats(), now) } : {}),
+      ...(sources.inference
+        ? { inference: inferenceSnapshot(sources.inference.stats(), now) }
+        : {}),
     },
     tenants: sources.admission.tenantStats().map((t) => tenantSnapshot(t, now)),
     sessions,
     sessions_by_tenant: sessionsByTenant,
-    events: sources.events.list(SNAPSHOT_EVENTS).map((e) => (e.tenant === undefined ? { ...e } : { ...e, tenant: fitId(e.tenant) })),
+    events: sources.events
+      .list(SNAPSHOT_EVENTS)
+      .map((e) => (e.tenant === undefined ? { ...e } : { ...e, tenant: fitId(e.tenant) })),
   };
 }
 
@@ -124,10 +136,10 @@ function inferenceSnapshot(s: InferenceStats, now: number): InferenceSnapshot {
   if (s.readyAt !== undefined) out.uptimeS = Math.max(0, Math.round((now - s.readyAt) / 1000));
   // Free text from a child process: masked like any other message the snapshot carries.
   if (s.lastExit !== undefined) out.lastExit = fitText(redactText(s.lastExit), 300);
-  if (s.disabledReason !== undefined) out.disabledReason = fitText(redactText(s.disabledReason), 300);
+  if (s.disabledReason !== undefined)
+    out.disabledReason = fitText(redactText(s.disabledReason), 300);
   return out;
 }
-
 
 function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
   return {
@@ -146,7 +158,8 @@ function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
 
 function breakerSnapshot(b: BreakerView, now: number): TenantSnapshot['breaker'] {
   const out: TenantSnapshot['breaker'] = { state: b.state, probesInFlight: b.probesInFlight };
-  if (b.state === 'open' && b.openUntil !== undefined) out.secondsLeft = Math.max(0, Math.ceil((b.openUntil - now) / 1000));
+  if (b.state === 'open' && b.openUntil !== undefined)
+    out.secondsLeft = Math.max(0, Math.ceil((b.openUntil - now) / 1000));
   if (b.lastTransitionAt !== undefined) out.lastTransitionAt = b.lastTransitionAt;
   if (b.manual !== undefined) out.manual = b.manual;
   return out;

@@ -48,8 +48,14 @@ export class IpcClient {
     this.#maxLineBytes = opts.maxLineBytes ?? 32 * 1024 * 1024;
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.#onData(chunk));
-    socket.on('error', (err) => this.#shutdown(new IpcError('connection_lost', `connection to the worker failed: ${err.message}`)));
-    socket.on('close', () => this.#shutdown(new IpcError('connection_lost', 'the worker closed the connection')));
+    socket.on('error', (err) =>
+      this.#shutdown(
+        new IpcError('connection_lost', `connection to the worker failed: ${err.message}`),
+      ),
+    );
+    socket.on('close', () =>
+      this.#shutdown(new IpcError('connection_lost', 'the worker closed the connection')),
+    );
   }
 
   static connect(socketPath: string, opts: IpcClientOptions = {}): Promise<IpcClient> {
@@ -58,7 +64,9 @@ export class IpcClient {
       const socket = net.connect(socketPath);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new IpcError('connect_timeout', `no answer from ${socketPath} within ${timeoutMs} ms`));
+        reject(
+          new IpcError('connect_timeout', `no answer from ${socketPath} within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -68,7 +76,13 @@ export class IpcClient {
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         const why =
-          err.code === 'ENOENT' ? 'no such socket' : err.code === 'ECONNREFUSED' ? 'nothing is listening (the worker is gone)' : err.code === 'EACCES' ? 'permission denied' : err.message;
+          err.code === 'ENOENT'
+            ? 'no such socket'
+            : err.code === 'ECONNREFUSED'
+              ? 'nothing is listening (the worker is gone)'
+              : err.code === 'EACCES'
+                ? 'permission denied'
+                : err.message;
         reject(new IpcError('connect_failed', `cannot connect to ${socketPath}: ${why}`));
       });
     });
@@ -84,13 +98,20 @@ export class IpcClient {
     return () => this.#closeListeners.delete(listener);
   }
 
-  request(method: string, params: Record<string, unknown> = {}, timeoutMs = this.#requestTimeoutMs): Promise<unknown> {
+  request(
+    method: string,
+    params: Record<string, unknown> = {},
+    timeoutMs = this.#requestTimeoutMs,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.#closed) return reject(new IpcError('connection_lost', 'the connection to the worker is closed'));
+      if (this.#closed)
+        return reject(new IpcError('connection_lost', 'the connection to the worker is closed'));
       const id = this.#nextId++;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new IpcError('timeout', `the worker did not answer "${method}" within ${timeoutMs} ms`));
+        reject(
+          new IpcError('timeout', `the worker did not answer "${method}" within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       this.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id, method, params })}\n`);
@@ -101,13 +122,23 @@ export class IpcClient {
    * Asks the worker to push a snapshot every `intervalMs`. Resolves after the first one arrives
    * (which is also passed to `onSnapshot`); pushes continue until `close()`.
    */
-  subscribe(intervalMs: number, onSnapshot: (snapshot: unknown) => void, onError?: (err: IpcError) => void): Promise<void> {
+  subscribe(
+    intervalMs: number,
+    onSnapshot: (snapshot: unknown) => void,
+    onError?: (err: IpcError) => void,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.#closed) return reject(new IpcError('connection_lost', 'the connection to the worker is closed'));
+      if (this.#closed)
+        return reject(new IpcError('connection_lost', 'the connection to the worker is closed'));
       const id = this.#nextId++;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new IpcError('timeout', `the worker did not answer "subscribe" within ${this.#requestTimeoutMs} ms`));
+        reject(
+          new IpcError(
+            'timeout',
+            `the worker did not answer "subscribe" within ${this.#requestTimeoutMs} ms`,
+          ),
+        );
       }, this.#requestTimeoutMs);
       this.#pending.set(id, {
         resolve: (first) => {
@@ -119,7 +150,9 @@ export class IpcClient {
         onPush: onSnapshot,
         onPushError: (err) => onError?.(err),
       });
-      this.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id, method: 'subscribe', params: { intervalMs, method: 'snapshot' } })}\n`);
+      this.socket.write(
+        `${JSON.stringify({ v: PROTOCOL_VERSION, id, method: 'subscribe', params: { intervalMs, method: 'snapshot' } })}\n`,
+      );
     });
   }
 
@@ -190,7 +223,10 @@ export class IpcClient {
   #shutdown(err?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    const reason = this.#serverError ?? err ?? new IpcError('connection_lost', 'the connection to the worker is closed');
+    const reason =
+      this.#serverError ??
+      err ??
+      new IpcError('connection_lost', 'the connection to the worker is closed');
     this.#failAll(reason);
     for (const l of this.#closeListeners) l(reason);
   }

@@ -124,7 +124,8 @@ export class IpcServer {
     this.#maxLineBytes = opts.maxLineBytes ?? 64 * 1024;
     this.#maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.#operatorMethods = opts.operatorMethods ?? new Set();
-    this.#operatorConnections = this.#operatorMethods.size > 0 ? (opts.operatorConnections ?? 1) : 0;
+    this.#operatorConnections =
+      this.#operatorMethods.size > 0 ? (opts.operatorConnections ?? 1) : 0;
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.#maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS;
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? 4 * 1024 * 1024;
@@ -160,12 +161,17 @@ export class IpcServer {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closing) return refuseConnection(socket, 'worker_closing', 'the worker is shutting down');
+    if (this.#closing)
+      return refuseConnection(socket, 'worker_closing', 'the worker is shutting down');
     const general = this.#connections.size - this.#operatorCount;
     let kind: Connection['kind'] = 'general';
     if (general >= this.#maxConnections) {
       if (this.#operatorCount >= this.#operatorConnections) {
-        return refuseConnection(socket, 'too_many_connections', `${this.#limitReached()}; try again shortly`);
+        return refuseConnection(
+          socket,
+          'too_many_connections',
+          `${this.#limitReached()}; try again shortly`,
+        );
       }
       kind = 'operator';
       this.#operatorCount += 1;
@@ -197,9 +203,17 @@ export class IpcServer {
     clearTimeout(conn.idleTimer);
     conn.idleTimer = undefined;
     if (conn.closed || conn.inFlight > 0 || conn.subscriptions.size > 0) return;
-    const ms = conn.kind === 'operator' ? Math.min(this.#idleTimeoutMs, OPERATOR_IDLE_TIMEOUT_MS) : this.#idleTimeoutMs;
+    const ms =
+      conn.kind === 'operator'
+        ? Math.min(this.#idleTimeoutMs, OPERATOR_IDLE_TIMEOUT_MS)
+        : this.#idleTimeoutMs;
     conn.idleTimer = setTimeout(() => {
-      this.#error(conn, null, 'idle_timeout', `no request within ${ms} ms; closing this control connection`);
+      this.#error(
+        conn,
+        null,
+        'idle_timeout',
+        `no request within ${ms} ms; closing this control connection`,
+      );
       this.#end(conn);
     }, ms);
     conn.idleTimer.unref();
@@ -251,7 +265,12 @@ export class IpcServer {
   }
 
   #tooLong(conn: Connection): void {
-    this.#send(conn, null, { error: { code: 'line_too_long', message: `request line longer than ${this.#maxLineBytes} bytes` } });
+    this.#send(conn, null, {
+      error: {
+        code: 'line_too_long',
+        message: `request line longer than ${this.#maxLineBytes} bytes`,
+      },
+    });
     this.#end(conn);
   }
 
@@ -278,7 +297,12 @@ export class IpcServer {
     }
     const id = requestIdOf(raw);
     if (isObject(raw) && raw.v !== PROTOCOL_VERSION) {
-      this.#error(conn, id, 'unsupported_version', `unsupported protocol version ${JSON.stringify(raw.v ?? null)}; this worker speaks v${PROTOCOL_VERSION}`);
+      this.#error(
+        conn,
+        id,
+        'unsupported_version',
+        `unsupported protocol version ${JSON.stringify(raw.v ?? null)}; this worker speaks v${PROTOCOL_VERSION}`,
+      );
       return;
     }
     const parsed = IpcRequest.safeParse(raw);
@@ -293,13 +317,17 @@ export class IpcServer {
       return;
     }
     if (req.method === 'subscribe') return this.#subscribe(conn, req.id, req.params);
-    const handler = Object.hasOwn(this.#handlers, req.method) ? this.#handlers[req.method] : undefined;
+    const handler = Object.hasOwn(this.#handlers, req.method)
+      ? this.#handlers[req.method]
+      : undefined;
     if (!handler) {
       this.#error(conn, req.id, 'unknown_method', `unknown method "${req.method}"`);
       return;
     }
     conn.inFlight += 1;
-    void this.#call(handler, req.params, { peer: () => (conn.peer ??= peerCredentials(conn.socket)) })
+    void this.#call(handler, req.params, {
+      peer: () => (conn.peer ??= peerCredentials(conn.socket)),
+    })
       .then(
         (result) => this.#send(conn, req.id, { result: result ?? null }, req.method),
         (err: unknown) => this.#failed(conn, req.id, req.method, err),
@@ -322,7 +350,10 @@ export class IpcServer {
   /** What the client may see of a handler's failure; anything unintended is logged here, once. */
   #publicFailure(method: string, err: unknown): { code: IpcErrorCode; message: string } {
     if (isPublicError(err)) return { code: err.code, message: redactText(err.message) };
-    this.#logger.error({ method, err: redactText(err instanceof Error ? err.message : String(err)) }, 'control method failed');
+    this.#logger.error(
+      { method, err: redactText(err instanceof Error ? err.message : String(err)) },
+      'control method failed',
+    );
     return { code: 'internal', message: `internal error in "${method}"` };
   }
 
@@ -333,7 +364,12 @@ export class IpcServer {
       return;
     }
     if (conn.subscriptions.size >= this.#maxSubscriptions) {
-      this.#error(conn, id, 'too_many_subscriptions', `a control connection may hold at most ${this.#maxSubscriptions} subscriptions`);
+      this.#error(
+        conn,
+        id,
+        'too_many_subscriptions',
+        `a control connection may hold at most ${this.#maxSubscriptions} subscriptions`,
+      );
       return;
     }
     const method = parsed.data.method ?? 'snapshot';
@@ -376,7 +412,8 @@ export class IpcServer {
 
   #latest(method: string): Promise<PushResult> {
     const cached = this.#pushCache.get(method);
-    if (cached && (cached.at === undefined || performance.now() - cached.at < PUSH_SHARE_MS)) return cached.result;
+    if (cached && (cached.at === undefined || performance.now() - cached.at < PUSH_SHARE_MS))
+      return cached.result;
     const entry: PushCacheEntry = {
       at: undefined,
       result: this.#build(method).then((result) => {
@@ -392,7 +429,8 @@ export class IpcServer {
 
   async #build(method: string): Promise<PushResult> {
     const handler = Object.hasOwn(this.#handlers, method) ? this.#handlers[method] : undefined;
-    if (!handler) return { ok: false, code: 'unknown_method', message: `unknown method "${method}"` };
+    if (!handler)
+      return { ok: false, code: 'unknown_method', message: `unknown method "${method}"` };
     let result: unknown;
     try {
       result = await this.#call(handler, {}, NO_PEER);
@@ -414,7 +452,12 @@ export class IpcServer {
   }
 
   /** `method` names what is answered, for the error when the answer is too large to queue. */
-  #send(conn: Connection, id: RequestId | null, body: { result: unknown } | { error: { code: string; message: string } }, method?: string): void {
+  #send(
+    conn: Connection,
+    id: RequestId | null,
+    body: { result: unknown } | { error: { code: string; message: string } },
+    method?: string,
+  ): void {
     if (conn.closed || conn.socket.destroyed) return;
     let line: string;
     try {
@@ -426,7 +469,11 @@ export class IpcServer {
   }
 
   /** Writes one line given in parts; a push's parts are shared buffers, written without copying. */
-  #sendRaw(conn: Connection, answer: { id: RequestId | null; method: string } | undefined, ...parts: (string | Buffer)[]): void {
+  #sendRaw(
+    conn: Connection,
+    answer: { id: RequestId | null; method: string } | undefined,
+    ...parts: (string | Buffer)[]
+  ): void {
     if (conn.closed || conn.socket.destroyed) return;
     let length = 0;
     for (const part of parts) length += Buffer.byteLength(part);
@@ -434,12 +481,22 @@ export class IpcServer {
     if (queued + length > this.#maxQueuedBytes) {
       if (queued === 0 && answer) {
         // Not a slow client: this one answer alone is over the limit. Say so to the client.
-        this.#logger.warn({ method: answer.method, bytes: length, limit_bytes: this.#maxQueuedBytes }, 'a control answer is larger than the per-client output limit; answered response_too_large');
+        this.#logger.warn(
+          { method: answer.method, bytes: length, limit_bytes: this.#maxQueuedBytes },
+          'a control answer is larger than the per-client output limit; answered response_too_large',
+        );
         const message = `the answer to "${answer.method}" is ${length} bytes, more than the ${this.#maxQueuedBytes} bytes a control client may have queued`;
-        this.#sendRaw(conn, undefined, encode(answer.id, { error: { code: 'response_too_large', message } }));
+        this.#sendRaw(
+          conn,
+          undefined,
+          encode(answer.id, { error: { code: 'response_too_large', message } }),
+        );
         return;
       }
-      this.#logger.warn({ queued_bytes: queued, line_bytes: length, limit_bytes: this.#maxQueuedBytes }, 'dropping a control client that does not read its output');
+      this.#logger.warn(
+        { queued_bytes: queued, line_bytes: length, limit_bytes: this.#maxQueuedBytes },
+        'dropping a control client that does not read its output',
+      );
       this.#drop(conn);
       return;
     }
@@ -495,7 +552,8 @@ async function takeOverOnlyIfDead(socketPath: string): Promise<void> {
   } catch {
     return;
   }
-  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+  if (!st.isSocket())
+    throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
   if ((await probeSocket(socketPath)) === 'live') {
     throw new Error(`another worker is already listening on ${socketPath}`);
   }

@@ -15,7 +15,10 @@ export interface PeerCredentials {
  * missing, the platform is another, or the connection is gone: the caller then knows the peer
  * only as "a process of this uid or root", which the socket's 0600 mode guarantees.
  */
-export function peerCredentials(socket: net.Socket, timeoutMs = 2_000): Promise<PeerCredentials | undefined> {
+export function peerCredentials(
+  socket: net.Socket,
+  timeoutMs = 2_000,
+): Promise<PeerCredentials | undefined> {
   if (process.platform !== 'linux' || socket.destroyed) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     let out = '';
@@ -28,7 +31,9 @@ export function peerCredentials(socket: net.Socket, timeoutMs = 2_000): Promise<
     };
     let child;
     try {
-      child = spawn('perl', ['-MSocket', '-e', PERL], { stdio: ['ignore', 'pipe', 'ignore', socket] });
+      child = spawn('perl', ['-MSocket', '-e', PERL], {
+        stdio: ['ignore', 'pipe', 'ignore', socket],
+      });
     } catch {
       return done(undefined);
     }
@@ -42,10 +47,13 @@ export function peerCredentials(socket: net.Socket, timeoutMs = 2_000): Promise<
     child.on('error', () => done(undefined));
     child.on('close', (code) => {
       const m = /^(\d+) (\d+) (\d+)$/.exec(out.trim());
-      done(code === 0 && m ? { pid: Number(m[1]), uid: Number(m[2]), gid: Number(m[3]) } : undefined);
+      done(
+        code === 0 && m ? { pid: Number(m[1]), uid: Number(m[2]), gid: Number(m[3]) } : undefined,
+      );
     });
   });
 }
 
 /** fd 3 is the connection; `struct ucred` is { pid_t pid; uid_t uid; gid_t gid; }. */
-const PERL = 'open(my $s, "+<&=3") or exit 2; my $c = getsockopt($s, SOL_SOCKET, SO_PEERCRED) or exit 3; my ($p, $u, $g) = unpack("iII", $c); print "$p $u $g\\n";';
+const PERL =
+  'open(my $s, "+<&=3") or exit 2; my $c = getsockopt($s, SOL_SOCKET, SO_PEERCRED) or exit 3; my ($p, $u, $g) = unpack("iII", $c); print "$p $u $g\\n";';

@@ -68,10 +68,14 @@ export class IpcMethodError extends Error {
 }
 
 /** A handler whose params are validated by `schema`; a mismatch is `bad_request` naming the field. */
-export function defineMethod<S extends z.ZodType>(schema: S, fn: (params: z.infer<S>, ctx: CallContext) => Promise<unknown> | unknown): Handler {
+export function defineMethod<S extends z.ZodType>(
+  schema: S,
+  fn: (params: z.infer<S>, ctx: CallContext) => Promise<unknown> | unknown,
+): Handler {
   return (params, ctx) => {
     const parsed = schema.safeParse(params ?? {});
-    if (!parsed.success) throw new IpcMethodError('bad_request', describeZodError(parsed.error, 'params'));
+    if (!parsed.success)
+      throw new IpcMethodError('bad_request', describeZodError(parsed.error, 'params'));
     return fn(parsed.data, ctx);
   };
 }
@@ -86,5 +90,9 @@ export function describeZodError(error: z.ZodError, root: string): string {
 
 /** True for errors whose code a client may see: lowercase snake codes, not Node's `ENOENT`. */
 export function isPublicError(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && /^[a-z][a-z_]{0,63}$/.test((err as unknown as { code: string }).code);
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    /^[a-z][a-z_]{0,63}$/.test((err as unknown as { code: string }).code)
+  );
 }

@@ -30,7 +30,13 @@ export class PushGroups<S extends Subscriber> {
     let group = this.#groups.get(key);
     if (!group) {
       const { method, intervalMs } = sub;
-      const created: Group<S> = { method, intervalMs, members: new Set(), busy: false, timer: setInterval(() => this.#tick(created), intervalMs) };
+      const created: Group<S> = {
+        method,
+        intervalMs,
+        members: new Set(),
+        busy: false,
+        timer: setInterval(() => this.#tick(created), intervalMs),
+      };
       group = created;
       this.#groups.set(key, group);
     }

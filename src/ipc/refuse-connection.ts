@@ -16,7 +16,8 @@ let lingering = 0;
  * second passes, and only then is it closed.
  */
 export function refuseConnection(socket: net.Socket, code: string, message: string): void {
-  const line = (id: RequestId | null) => `${JSON.stringify({ v: PROTOCOL_VERSION, id, error: { code, message } })}\n`;
+  const line = (id: RequestId | null) =>
+    `${JSON.stringify({ v: PROTOCOL_VERSION, id, error: { code, message } })}\n`;
   socket.on('error', () => undefined);
   if (lingering >= MAX_LINGERING) {
     socket.end(line(null));

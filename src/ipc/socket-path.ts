@@ -10,12 +10,23 @@ import path from 'node:path';
  * not private) `~/.openrtc/run`. The directory is ours alone (mode 0700, owned by us, a real
  * directory and not a symlink); the directory's mode is what keeps other users off the sockets.
  */
-export function runtimeDirCandidates(env: NodeJS.ProcessEnv = process.env): { dirs: string[]; explicit: boolean } {
-  if (env.OPENRTC_RUNTIME_DIR) return { dirs: [path.resolve(env.OPENRTC_RUNTIME_DIR)], explicit: true };
-  if (env.XDG_RUNTIME_DIR) return { dirs: [path.join(env.XDG_RUNTIME_DIR, 'openrtc')], explicit: true };
+export function runtimeDirCandidates(env: NodeJS.ProcessEnv = process.env): {
+  dirs: string[];
+  explicit: boolean;
+} {
+  if (env.OPENRTC_RUNTIME_DIR)
+    return { dirs: [path.resolve(env.OPENRTC_RUNTIME_DIR)], explicit: true };
+  if (env.XDG_RUNTIME_DIR)
+    return { dirs: [path.join(env.XDG_RUNTIME_DIR, 'openrtc')], explicit: true };
   const tmp = env.TMPDIR || os.tmpdir();
   const home = env.HOME || os.homedir();
-  return { dirs: [path.join(tmp, `openrtc-${process.getuid?.() ?? 'user'}`), path.join(home, '.openrtc', 'run')], explicit: false };
+  return {
+    dirs: [
+      path.join(tmp, `openrtc-${process.getuid?.() ?? 'user'}`),
+      path.join(home, '.openrtc', 'run'),
+    ],
+    explicit: false,
+  };
 }
 
 /** The preferred runtime directory (the first candidate). */
@@ -30,12 +41,20 @@ export class UnsafeRuntimeDirError extends Error {
 /** Throws unless `dir` is a real directory (never a symlink), owned by us, with mode 0700. */
 export async function assertPrivateDir(dir: string): Promise<void> {
   const st = await lstat(dir);
-  if (st.isSymbolicLink()) throw new UnsafeRuntimeDirError(`socket directory ${dir} is a symlink; refusing to use it`);
-  if (!st.isDirectory()) throw new UnsafeRuntimeDirError(`socket directory ${dir} is not a directory`);
+  if (st.isSymbolicLink())
+    throw new UnsafeRuntimeDirError(`socket directory ${dir} is a symlink; refusing to use it`);
+  if (!st.isDirectory())
+    throw new UnsafeRuntimeDirError(`socket directory ${dir} is not a directory`);
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new UnsafeRuntimeDirError(`socket directory ${dir} is owned by uid ${st.uid}, not by us (uid ${uid})`);
+  if (uid !== undefined && st.uid !== uid)
+    throw new UnsafeRuntimeDirError(
+      `socket directory ${dir} is owned by uid ${st.uid}, not by us (uid ${uid})`,
+    );
   const mode = st.mode & 0o777;
-  if (mode !== 0o700) throw new UnsafeRuntimeDirError(`socket directory ${dir} has mode ${mode.toString(8)}; expected 700 (chmod 700 ${dir})`);
+  if (mode !== 0o700)
+    throw new UnsafeRuntimeDirError(
+      `socket directory ${dir} has mode ${mode.toString(8)}; expected 700 (chmod 700 ${dir})`,
+    );
 }
 
 /** Creates the runtime directory (0700, parents too) if needed and checks it and its parent are safe. */
@@ -57,7 +76,10 @@ export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<stri
  * replaced; the predictable one in tmp is passed over when another user made it, and `onSkip`
  * says why. With none usable, the error says what to do.
  */
-export async function chooseRuntimeDir(env: NodeJS.ProcessEnv = process.env, onSkip?: (skipped: string, reason: string, using: string) => void): Promise<string> {
+export async function chooseRuntimeDir(
+  env: NodeJS.ProcessEnv = process.env,
+  onSkip?: (skipped: string, reason: string, using: string) => void,
+): Promise<string> {
   const { dirs, explicit } = runtimeDirCandidates(env);
   const reasons: string[] = [];
   for (const [i, dir] of dirs.entries()) {
@@ -85,9 +107,14 @@ async function assertNotWritableByOthers(dir: string): Promise<void> {
     return; // created by us, 0700, below
   }
   const uid = process.getuid?.();
-  if (st.isSymbolicLink() || !st.isDirectory()) throw new UnsafeRuntimeDirError(`${dir} is not a real directory`);
-  if (uid !== undefined && st.uid !== uid) throw new UnsafeRuntimeDirError(`${dir} is owned by uid ${st.uid}, not by us (uid ${uid})`);
-  if ((st.mode & 0o022) !== 0) throw new UnsafeRuntimeDirError(`${dir} can be written by others (mode ${(st.mode & 0o777).toString(8)})`);
+  if (st.isSymbolicLink() || !st.isDirectory())
+    throw new UnsafeRuntimeDirError(`${dir} is not a real directory`);
+  if (uid !== undefined && st.uid !== uid)
+    throw new UnsafeRuntimeDirError(`${dir} is owned by uid ${st.uid}, not by us (uid ${uid})`);
+  if ((st.mode & 0o022) !== 0)
+    throw new UnsafeRuntimeDirError(
+      `${dir} can be written by others (mode ${(st.mode & 0o777).toString(8)})`,
+    );
 }
 
 const SOCKET_NAME = /^(.+)-(\d+)\.sock$/;
@@ -121,7 +148,10 @@ export function workerOfSocket(socketPath: string): WorkerSocket | undefined {
 }
 
 /** Resolves true when something accepts a connection on `socketPath`. */
-export function probeSocket(socketPath: string, timeoutMs = 500): Promise<'live' | 'refused' | 'unknown'> {
+export function probeSocket(
+  socketPath: string,
+  timeoutMs = 500,
+): Promise<'live' | 'refused' | 'unknown'> {
   return new Promise((resolve) => {
     const sock = net.connect(socketPath);
     const timer = setTimeout(() => done('unknown'), timeoutMs);
@@ -131,7 +161,9 @@ export function probeSocket(socketPath: string, timeoutMs = 500): Promise<'live'
       resolve(result);
     }
     sock.once('connect', () => done('live'));
-    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'unknown'));
+    sock.once('error', (err: NodeJS.ErrnoException) =>
+      done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'refused' : 'unknown'),
+    );
   });
 }
 

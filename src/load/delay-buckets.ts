@@ -24,7 +24,8 @@ export class DelayBuckets {
   readonly #scratch = createHistogram();
 
   constructor(bucketMs: number, count: number) {
-    if (!(bucketMs > 0) || !Number.isInteger(count) || count < 1) throw new RangeError('bucketMs must be > 0 and count a positive integer');
+    if (!(bucketMs > 0) || !Number.isInteger(count) || count < 1)
+      throw new RangeError('bucketMs must be > 0 and count a positive integer');
     this.bucketMs = bucketMs;
     this.#ring = Array.from({ length: count }, () => ({ index: -1, histogram: createHistogram() }));
   }
@@ -52,9 +53,14 @@ export class DelayBuckets {
     const merged = this.#scratch;
     merged.reset();
     for (const bucket of this.#ring) {
-      if (bucket.index > current - reach && bucket.index <= current && bucket.histogram.count > 0) merged.add(bucket.histogram);
+      if (bucket.index > current - reach && bucket.index <= current && bucket.histogram.count > 0)
+        merged.add(bucket.histogram);
     }
     if (merged.count === 0) return { p99Ms: 0, maxMs: 0, samples: 0 };
-    return { p99Ms: merged.percentile(99) / US_PER_MS, maxMs: merged.max / US_PER_MS, samples: merged.count };
+    return {
+      p99Ms: merged.percentile(99) / US_PER_MS,
+      maxMs: merged.max / US_PER_MS,
+      samples: merged.count,
+    };
   }
 }

@@ -96,7 +96,10 @@ export class LoadModel {
 
   /** Folds one observation taken at `now` (ms) into the smoothed measured load. */
   observe(now: number, obs: LoadObservation): void {
-    const raw = Math.max(clamp01(obs.elu), clamp01(obs.loopDelayP99Ms / this.#settings.loopDelayFullMs));
+    const raw = Math.max(
+      clamp01(obs.elu),
+      clamp01(obs.loopDelayP99Ms / this.#settings.loopDelayFullMs),
+    );
     const dt = this.#lastAt === undefined ? LOAD_RISE_MS : Math.max(0, now - this.#lastAt);
     const tau = raw > this.#smoothed ? LOAD_RISE_MS : LOAD_FALL_MS;
     this.#smoothed += (1 - Math.exp(-dt / tau)) * (raw - this.#smoothed);
@@ -106,7 +109,8 @@ export class LoadModel {
 
   report(live: LiveCounts): LoadReport {
     const { threshold, loopDelayFullMs, protect } = this.#settings;
-    const sessions = live.capacity === null ? 0 : live.capacity === 0 ? 1 : clamp01(live.inUse / live.capacity);
+    const sessions =
+      live.capacity === null ? 0 : live.capacity === 0 ? 1 : clamp01(live.inUse / live.capacity);
     const shares: LoadShares = {
       eventLoopUtilization: clamp01(this.#last.elu),
       loopDelay: clamp01(this.#last.loopDelayP99Ms / loopDelayFullMs),
@@ -115,7 +119,8 @@ export class LoadModel {
     const measured = clamp01(this.#smoothed);
     const base = { measured, shares, threshold };
     if (live.draining) return { ...base, load: 1, full: true, reason: 'draining' };
-    if (live.capacity !== null && live.inUse >= live.capacity) return { ...base, load: 1, full: true, reason: 'capacity' };
+    if (live.capacity !== null && live.inUse >= live.capacity)
+      return { ...base, load: 1, full: true, reason: 'capacity' };
     const load = round2(Math.max(protect ? measured : 0, sessions * threshold));
     if (protect && measured >= threshold) return { ...base, load, full: true, reason: 'load' };
     return { ...base, load, full: false };

@@ -63,7 +63,10 @@ export class LoadMonitor {
     const elu = performance.eventLoopUtilization();
     this.#lastElu = this.#elu ? performance.eventLoopUtilization(elu, this.#elu).utilization : 0;
     this.#elu = elu;
-    this.model.observe(now, { elu: this.#lastElu, loopDelayP99Ms: this.loopDelay(LOAD_DELAY_WINDOW_MS).p99Ms });
+    this.model.observe(now, {
+      elu: this.#lastElu,
+      loopDelayP99Ms: this.loopDelay(LOAD_DELAY_WINDOW_MS).p99Ms,
+    });
   }
 
   /** Event-loop delay over the last `windowMs` (at most the kept history). */

@@ -37,6 +37,9 @@ export function routeFrameworkLogs(logger: Logger, options: FrameworkLogOptions 
 function stricterLevel(logger: Logger, level: string): string {
   const values = logger.levels.values;
   const wanted = values[level];
-  if (wanted === undefined) throw new Error(`unknown log level "${level}" (expected one of ${Object.keys(values).join(', ')})`);
+  if (wanted === undefined)
+    throw new Error(
+      `unknown log level "${level}" (expected one of ${Object.keys(values).join(', ')})`,
+    );
   return wanted >= logger.levelVal ? level : logger.level;
 }

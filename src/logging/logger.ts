@@ -14,7 +14,12 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const { level = process.env.OPENRTC_LOG_LEVEL ?? 'info', format = 'json', destination, color = false } = options;
+  const {
+    level = process.env.OPENRTC_LOG_LEVEL ?? 'info',
+    format = 'json',
+    destination,
+    color = false,
+  } = options;
   const base = {
     level,
     base: { pid: process.pid },
@@ -38,7 +43,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     return redactChildBindings(
       pino({
         ...base,
-        transport: { target: 'pino-pretty', options: { colorize: color, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+        transport: {
+          target: 'pino-pretty',
+          options: { colorize: color, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+        },
       }),
     );
   }
@@ -52,7 +60,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
  */
 function redactChildBindings(logger: Logger): Logger {
   const original = logger.child;
-  logger.child = function child(this: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger['child']>[1]) {
+  logger.child = function child(
+    this: Logger,
+    bindings: Record<string, unknown>,
+    options?: Parameters<Logger['child']>[1],
+  ) {
     return original.call(this, redactForLog(bindings) as Record<string, unknown>, options);
   } as Logger['child'];
   return logger;

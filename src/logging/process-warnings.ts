@@ -11,7 +11,12 @@ export function routeProcessWarnings(logger: Logger): () => void {
   const previous = process.listeners('warning');
   process.removeAllListeners('warning');
   const onWarning = (warning: Error & { code?: string }) => {
-    sessionScope.exit(() => logger.warn({ warning: warning.name, ...(warning.code ? { code: warning.code } : {}) }, warning.message));
+    sessionScope.exit(() =>
+      logger.warn(
+        { warning: warning.name, ...(warning.code ? { code: warning.code } : {}) },
+        warning.message,
+      ),
+    );
   };
   process.on('warning', onWarning);
   return () => {

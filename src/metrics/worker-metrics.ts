@@ -91,11 +91,15 @@ export class WorkerMetrics {
       registers,
     });
 
-    const perTenant = (collect: (stats: TenantStats[], set: (tenant: string, value: number) => void) => void) =>
+    const perTenant = (
+      collect: (stats: TenantStats[], set: (tenant: string, value: number) => void) => void,
+    ) =>
       function (this: Gauge<'tenant'>) {
         this.reset();
         const sums = new Map<string, number>();
-        collect(sources.tenantStats(), (tenant, value) => sums.set(tenant, (sums.get(tenant) ?? 0) + value));
+        collect(sources.tenantStats(), (tenant, value) =>
+          sums.set(tenant, (sums.get(tenant) ?? 0) + value),
+        );
         for (const [tenant, value] of sums) this.set({ tenant }, value);
       };
     new Gauge({
@@ -104,7 +108,8 @@ export class WorkerMetrics {
       labelNames: ['tenant'],
       registers,
       collect: perTenant((stats, set) => {
-        for (const t of stats) if (t.active > 0 || labels.owns(t.tenant)) set(labels.peek(t.tenant), t.active);
+        for (const t of stats)
+          if (t.active > 0 || labels.owns(t.tenant)) set(labels.peek(t.tenant), t.active);
       }),
     });
     new Gauge({
@@ -113,7 +118,8 @@ export class WorkerMetrics {
       labelNames: ['tenant'],
       registers,
       collect: perTenant((stats, set) => {
-        for (const t of stats) if (t.reserved > 0 || labels.owns(t.tenant)) set(labels.peek(t.tenant), t.reserved);
+        for (const t of stats)
+          if (t.reserved > 0 || labels.owns(t.tenant)) set(labels.peek(t.tenant), t.reserved);
       }),
     });
     new Gauge({
@@ -122,7 +128,8 @@ export class WorkerMetrics {
       labelNames: ['tenant'],
       registers,
       collect: perTenant((stats, set) => {
-        for (const t of stats) if (labels.owns(t.tenant)) set(t.tenant, t.cap ?? Number.POSITIVE_INFINITY);
+        for (const t of stats)
+          if (labels.owns(t.tenant)) set(t.tenant, t.cap ?? Number.POSITIVE_INFINITY);
       }),
     });
     new Gauge({
@@ -131,7 +138,8 @@ export class WorkerMetrics {
       labelNames: ['tenant'],
       registers,
       collect: perTenant((stats, set) => {
-        for (const t of stats) if (labels.owns(t.tenant)) set(t.tenant, BREAKER_VALUE[t.breaker.state]);
+        for (const t of stats)
+          if (labels.owns(t.tenant)) set(t.tenant, BREAKER_VALUE[t.breaker.state]);
       }),
     });
     new Gauge({
@@ -239,7 +247,11 @@ export class WorkerMetrics {
   }
 
   /** A rejection decided before any tenant was known (malformed id, draining, …) has no tenant label: it is the worker's. */
-  admissionRejected(e: { tenant?: string | undefined; reason: RejectReason; elapsedMs: number }): void {
+  admissionRejected(e: {
+    tenant?: string | undefined;
+    reason: RejectReason;
+    elapsedMs: number;
+  }): void {
     const tenant = e.tenant === undefined ? {} : { tenant: this.labels.claim(e.tenant) };
     this.#admissions.inc({ ...tenant, decision: 'rejected', reason: e.reason });
     this.#admissionLatency.observe(tenant, e.elapsedMs / 1000);
@@ -266,6 +278,8 @@ export class WorkerMetrics {
   }
 
   metrics(): Promise<{ contentType: string; body: string }> {
-    return this.registry.metrics().then((body) => ({ contentType: this.registry.contentType, body }));
+    return this.registry
+      .metrics()
+      .then((body) => ({ contentType: this.registry.contentType, body }));
   }
 }

@@ -10,7 +10,9 @@ export function admissionOptions(config: OpenrtcConfig) {
       requireConfig: config.tenants.requireConfig,
       maxSessions: config.tenants.maxSessions,
       maxIdleTenantRows: config.tenants.maxIdleTenantRows,
-      ...(config.tenants.phoneNumbers !== undefined ? { phoneNumbers: config.tenants.phoneNumbers } : {}),
+      ...(config.tenants.phoneNumbers !== undefined
+        ? { phoneNumbers: config.tenants.phoneNumbers }
+        : {}),
     },
     breaker: config.circuitBreaker,
     assignmentTimeoutMs: config.assignmentTimeoutMs,

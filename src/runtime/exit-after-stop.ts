@@ -40,7 +40,10 @@ export function exitAfterStop(opts: ExitAfterStopOptions): NodeJS.Timeout {
   const activeResources = opts.activeResources ?? (() => process.getActiveResourcesInfo());
   const timer = setTimeout(() => {
     const open = countResources(activeResources());
-    opts.logger.warn({ open, grace_ms: graceMs, exit_code: opts.code }, 'still open after the worker stopped (left by agent code); exiting anyway');
+    opts.logger.warn(
+      { open, grace_ms: graceMs, exit_code: opts.code },
+      'still open after the worker stopped (left by agent code); exiting anyway',
+    );
     opts.logger.flush?.();
     exit(opts.code);
   }, graceMs);

@@ -1,4 +1,10 @@
-import { JobContext, JobProcess, runWithJobContextAsync, voice, type RunningJobInfo } from '@livekit/agents';
+import {
+  JobContext,
+  JobProcess,
+  runWithJobContextAsync,
+  voice,
+  type RunningJobInfo,
+} from '@livekit/agents';
 import { Job, Room as RoomInfo } from '@livekit/protocol';
 import { Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
@@ -23,17 +29,36 @@ const WARM_INPUT = 'warm start';
  */
 export async function warmStart(logger: Logger): Promise<WarmStart> {
   const since = performance.now();
-  const job = new Job({ id: 'openrtc-warm-start', agentName: '', room: new RoomInfo({ name: 'openrtc-warm-start' }) });
+  const job = new Job({
+    id: 'openrtc-warm-start',
+    agentName: '',
+    room: new RoomInfo({ name: 'openrtc-warm-start' }),
+  });
   const info: RunningJobInfo = {
-    acceptArguments: { name: 'openrtc-warm-start', identity: 'openrtc-warm-start', metadata: '', attributes: {} },
+    acceptArguments: {
+      name: 'openrtc-warm-start',
+      identity: 'openrtc-warm-start',
+      metadata: '',
+      attributes: {},
+    },
     job,
     url: '',
     token: '',
     workerId: '',
     fakeJob: true,
   };
-  const noInference = { doInference: (method: string) => Promise.reject(new Error(`no inference during warm start (${method})`)) };
-  const ctx = new JobContext(new JobProcess(), info, new Room(), () => undefined, () => undefined, noInference);
+  const noInference = {
+    doInference: (method: string) =>
+      Promise.reject(new Error(`no inference during warm start (${method})`)),
+  };
+  const ctx = new JobContext(
+    new JobProcess(),
+    info,
+    new Room(),
+    () => undefined,
+    () => undefined,
+    noInference,
+  );
   const session = await runWithJobContextAsync(ctx, async () => {
     const s = new voice.AgentSession({
       llm: new voice.testing.FakeLLM([{ input: WARM_INPUT, content: 'ready' }]),
@@ -47,7 +72,11 @@ export async function warmStart(logger: Logger): Promise<WarmStart> {
   const durationMs = performance.now() - since;
   const closed = runWithJobContextAsync(ctx, () => session.close()).then(
     () => undefined,
-    (err: unknown) => logger.debug({ error: err instanceof Error ? err.message : String(err) }, 'warm-start session did not close cleanly'),
+    (err: unknown) =>
+      logger.debug(
+        { error: err instanceof Error ? err.message : String(err) },
+        'warm-start session did not close cleanly',
+      ),
   );
   return { durationMs, closed };
 }

@@ -129,7 +129,14 @@ export class WorkerRuntime {
     this.loop.stop();
     this.load?.stop();
     this.attribution?.disable();
-    await Promise.allSettled([this.worker?.stop(), this.http?.close(), this.ipc?.close(), this.dispatcher?.close(), this.#warm?.closed, this.inference?.close()]);
+    await Promise.allSettled([
+      this.worker?.stop(),
+      this.http?.close(),
+      this.ipc?.close(),
+      this.dispatcher?.close(),
+      this.#warm?.closed,
+      this.inference?.close(),
+    ]);
     this.#unrouteWarnings();
   }
 
@@ -138,14 +145,18 @@ export class WorkerRuntime {
     // Where start-up time goes, in the ready line: operators restarting a fleet care.
     const phases = new StartupPhases();
     knownSecrets.collectEnv(process.env);
-    this.loaded = this.#withCommandDefaults(await loadConfig(this.options.configFile, this.options.cwd));
+    this.loaded = this.#withCommandDefaults(
+      await loadConfig(this.options.configFile, this.options.cwd),
+    );
     phases.mark('config');
     const config = this.loaded.config;
     rememberConfigSecrets(config);
     setProcessLogger(logger);
     // agents-js logs through its own global logger; it must exist before any session runs.
     const framework = routeFrameworkLogs(logger, {
-      ...(this.options.frameworkLogLevel !== undefined ? { level: this.options.frameworkLogLevel } : {}),
+      ...(this.options.frameworkLogLevel !== undefined
+        ? { level: this.options.frameworkLogLevel }
+        : {}),
       ...(this.options.logFormat !== undefined ? { format: this.options.logFormat } : {}),
     });
     this.#unrouteWarnings = routeProcessWarnings(logger);
@@ -184,18 +195,40 @@ export class WorkerRuntime {
         onSessionEnd: (e) => metrics.sessionOutcome(e),
         onReject: (e) => {
           metrics.admissionRejected(e);
-          logger.info({ tenant: e.tenant, job_id: e.jobId, reason: e.reason }, `rejected job: ${e.reason}: ${e.message}`);
-          this.events.push({ kind: 'reject', tenant: e.tenant, message: `${e.reason}: ${e.message}` });
+          logger.info(
+            { tenant: e.tenant, job_id: e.jobId, reason: e.reason },
+            `rejected job: ${e.reason}: ${e.message}`,
+          );
+          this.events.push({
+            kind: 'reject',
+            tenant: e.tenant,
+            message: `${e.reason}: ${e.message}`,
+          });
         },
         onBreakerTransition: (e) => {
           logger.warn(
-            { tenant: e.tenant, from: e.from, to: e.to, failures: e.failures, samples: e.samples, cooldown_ms: e.cooldownMs, manual: e.manual },
+            {
+              tenant: e.tenant,
+              from: e.from,
+              to: e.to,
+              failures: e.failures,
+              samples: e.samples,
+              cooldown_ms: e.cooldownMs,
+              manual: e.manual,
+            },
             `circuit breaker ${e.from} -> ${e.to}: ${e.reason}`,
           );
-          this.events.push({ kind: 'breaker', tenant: e.tenant, message: `${e.from} -> ${e.to}: ${e.reason}` });
+          this.events.push({
+            kind: 'breaker',
+            tenant: e.tenant,
+            message: `${e.from} -> ${e.to}: ${e.reason}`,
+          });
         },
         onReservationExpired: (e) => {
-          logger.warn({ tenant: e.tenant, job_id: e.jobId }, 'no assignment arrived in time; slot released');
+          logger.warn(
+            { tenant: e.tenant, job_id: e.jobId },
+            'no assignment arrived in time; slot released',
+          );
         },
       },
     });
@@ -206,13 +239,31 @@ export class WorkerRuntime {
       blockThresholdMs: config.introspection.blockThresholdMs,
       slowFlagMs: config.introspection.slowFlagMs,
       onSlowSession: (e) => {
-        logger.warn({ tenant: e.tenant, session_id: e.sessionId, agent: e.agent, duration_ms: Math.round(e.durationMs) }, 'slow_session');
-        this.events.push({ kind: 'slow_session', tenant: e.tenant, message: `${e.sessionId} blocked the event loop for ${Math.round(e.durationMs)} ms` });
+        logger.warn(
+          {
+            tenant: e.tenant,
+            session_id: e.sessionId,
+            agent: e.agent,
+            duration_ms: Math.round(e.durationMs),
+          },
+          'slow_session',
+        );
+        this.events.push({
+          kind: 'slow_session',
+          tenant: e.tenant,
+          message: `${e.sessionId} blocked the event loop for ${Math.round(e.durationMs)} ms`,
+        });
       },
       onUnattributedBlock: (durationMs) => {
         const ms = Math.round(durationMs);
-        logger.warn({ duration_ms: ms, catch_ms: this.attribution.catchMs }, 'event loop blocked between attribution samples; attributing every callback for a while to name the session');
-        this.events.push({ kind: 'slow_session', message: `the event loop was blocked for at least ${ms} ms between samples; watching every callback` });
+        logger.warn(
+          { duration_ms: ms, catch_ms: this.attribution.catchMs },
+          'event loop blocked between attribution samples; attributing every callback for a while to name the session',
+        );
+        this.events.push({
+          kind: 'slow_session',
+          message: `the event loop was blocked for at least ${ms} ms between samples; watching every callback`,
+        });
       },
     });
     this.inference = new SharedInference({
@@ -236,7 +287,11 @@ export class WorkerRuntime {
       ended: (e) => {
         if (e.outcome.reason !== MAX_SESSION_DURATION_REASON) return;
         const limit = this.config.maxSessionDurationMs ?? 0;
-        this.events.push({ kind: 'session', tenant: e.tenant, message: `${e.sessionId} reached the ${limit} ms session limit after ${Math.round(e.durationMs / 1000)} s; ended` });
+        this.events.push({
+          kind: 'session',
+          tenant: e.tenant,
+          message: `${e.sessionId} reached the ${limit} ms session limit after ${Math.round(e.durationMs / 1000)} s; ended`,
+        });
       },
     });
     await this.sessions.prewarmAll();
@@ -253,15 +308,27 @@ export class WorkerRuntime {
     let { url, apiKey, apiSecret } = config.livekit;
     if (!url) {
       if (!this.options.dev) {
-        throw new Error('no LiveKit URL: set LIVEKIT_URL (or livekit.url in the config), or use `openrtc dev` for a local dispatcher');
+        throw new Error(
+          'no LiveKit URL: set LIVEKIT_URL (or livekit.url in the config), or use `openrtc dev` for a local dispatcher',
+        );
       }
-      this.dispatcher = await LocalDispatcher.start({ port: this.options.devPort ?? DEV_PORT, ...DEV_CREDENTIALS, logger });
+      this.dispatcher = await LocalDispatcher.start({
+        port: this.options.devPort ?? DEV_PORT,
+        ...DEV_CREDENTIALS,
+        logger,
+      });
       url = this.dispatcher.url;
       apiKey = DEV_CREDENTIALS.apiKey;
       apiSecret = DEV_CREDENTIALS.apiSecret;
-      logger.info({ url }, 'no LIVEKIT_URL: serving a local dispatcher (sessions run without media)');
+      logger.info(
+        { url },
+        'no LIVEKIT_URL: serving a local dispatcher (sessions run without media)',
+      );
     }
-    if (!apiKey || !apiSecret) throw new Error('LiveKit API key and secret are required (LIVEKIT_API_KEY, LIVEKIT_API_SECRET)');
+    if (!apiKey || !apiSecret)
+      throw new Error(
+        'LiveKit API key and secret are required (LIVEKIT_API_KEY, LIVEKIT_API_SECRET)',
+      );
     this.url = url;
 
     this.worker = new WorkerHost({
@@ -280,7 +347,10 @@ export class WorkerRuntime {
     this.socketPath =
       this.options.socketPath ??
       (await workerSocketPath(config.name, process.env, process.pid, (skipped, reason, using) =>
-        logger.warn({ skipped, using }, `${reason}; using ${using} instead (remove ${skipped}, or set OPENRTC_RUNTIME_DIR)`),
+        logger.warn(
+          { skipped, using },
+          `${reason}; using ${using} instead (remove ${skipped}, or set OPENRTC_RUNTIME_DIR)`,
+        ),
       ));
     const audit = auditSink(logger, (entry) =>
       this.events.push({
@@ -335,7 +405,10 @@ export class WorkerRuntime {
       },
     });
     // Operators and tests find an ephemeral port here.
-    this.logger.info({ http: server.url, port: server.port }, `http server listening on ${server.url} (GET / health, /worker, /metrics)`);
+    this.logger.info(
+      { http: server.url, port: server.port },
+      `http server listening on ${server.url} (GET / health, /worker, /metrics)`,
+    );
     return server;
   }
 
@@ -368,7 +441,13 @@ export class WorkerRuntime {
       health: this.health(),
       draining: this.admission.draining,
       load: this.worker.currentLoad(),
-      overload: { enabled: overload.enabled === true, maxLoopDelayMs: overload.maxLoopDelayMs, windowMs: overload.windowMs, loopDelayP99Ms: delay.p99Ms, loopDelayMaxMs: delay.maxMs },
+      overload: {
+        enabled: overload.enabled === true,
+        maxLoopDelayMs: overload.maxLoopDelayMs,
+        windowMs: overload.windowMs,
+        loopDelayP99Ms: delay.p99Ms,
+        loopDelayMaxMs: delay.maxMs,
+      },
       activeJobs: this.registry.size,
       inUse: this.admission.inUse(),
       capacity: this.admission.capacity(),
@@ -397,8 +476,15 @@ export class WorkerRuntime {
       load: () => {
         const r = this.worker.currentLoad();
         const { overload } = this.config;
-        const overloaded = overload.enabled === true && this.load.loopDelay(overload.windowMs).p99Ms > overload.maxLoopDelayMs;
-        return { load: r.load, full: r.full, ...(r.reason ? { fullReason: r.reason } : {}), overloaded };
+        const overloaded =
+          overload.enabled === true &&
+          this.load.loopDelay(overload.windowMs).p99Ms > overload.maxLoopDelayMs;
+        return {
+          load: r.load,
+          full: r.full,
+          ...(r.reason ? { fullReason: r.reason } : {}),
+          overloaded,
+        };
       },
     });
   }
@@ -407,8 +493,14 @@ export class WorkerRuntime {
   stop(timeoutMs = this.config.drainTimeoutMs): Promise<StopOutcome> {
     this.#stopping ??= (async () => {
       const graceMs = this.config.shutdownGraceMs;
-      this.logger.info({ timeout_ms: timeoutMs, grace_ms: graceMs, active: this.registry.size }, 'draining');
-      this.events.push({ kind: 'drain', message: `draining (${this.registry.size} live sessions, timeout ${timeoutMs} ms)` });
+      this.logger.info(
+        { timeout_ms: timeoutMs, grace_ms: graceMs, active: this.registry.size },
+        'draining',
+      );
+      this.events.push({
+        kind: 'drain',
+        message: `draining (${this.registry.size} live sessions, timeout ${timeoutMs} ms)`,
+      });
       let outcome: StopOutcome = { clean: false, forcedSessions: this.registry.size };
       try {
         const drained = await this.worker.drain(timeoutMs, graceMs);
@@ -426,9 +518,14 @@ export class WorkerRuntime {
         await this.inference.close();
         // rtc-node's native side keeps the process alive once any room has connected; every
         // session is gone by now, so release it rather than leave it to the exit grace.
-        await disposeMedia().catch((err: unknown) => this.logger.warn({ error: String(err) }, 'media runtime did not shut down cleanly'));
+        await disposeMedia().catch((err: unknown) =>
+          this.logger.warn({ error: String(err) }, 'media runtime did not shut down cleanly'),
+        );
         this.#unrouteWarnings();
-        this.logger.info({ clean: outcome.clean, forced_sessions: outcome.forcedSessions }, 'worker stopped');
+        this.logger.info(
+          { clean: outcome.clean, forced_sessions: outcome.forcedSessions },
+          'worker stopped',
+        );
         this.#resolveStopped(outcome);
       }
       return outcome;
@@ -458,9 +555,15 @@ export class WorkerRuntime {
     try {
       next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems : [redactText(err instanceof Error ? err.message : String(err))];
+      const problems =
+        err instanceof ConfigError
+          ? err.problems
+          : [redactText(err instanceof Error ? err.message : String(err))];
       this.logger.error({ problems }, 'config reload refused; the running config stays');
-      this.events.push({ kind: 'config', message: `config reload refused: ${problems.join('; ')}` });
+      this.events.push({
+        kind: 'config',
+        message: `config reload refused: ${problems.join('; ')}`,
+      });
       throw err;
     }
     rememberConfigSecrets(next.config);
@@ -471,24 +574,50 @@ export class WorkerRuntime {
     this.metrics.labels.setLimit(next.config.metrics.maxTenants);
     for (const t of configuredTenants(next.config)) this.metrics.labels.claim(t);
     this.#applyAttribution(next.config.introspection.attribution);
-    this.sessions.setLimits({ shutdownGraceMs: next.config.shutdownGraceMs, maxSessionDurationMs: next.config.maxSessionDurationMs });
+    this.sessions.setLimits({
+      shutdownGraceMs: next.config.shutdownGraceMs,
+      maxSessionDurationMs: next.config.maxSessionDurationMs,
+    });
     const bound = this.loaded.config;
     if (next.config.inference.enabled !== bound.inference.enabled) {
-      this.logger.warn({ running: bound.inference.enabled, in_file: next.config.inference.enabled }, 'inference.enabled is read at start: drain and restart the worker to change it');
+      this.logger.warn(
+        { running: bound.inference.enabled, in_file: next.config.inference.enabled },
+        'inference.enabled is read at start: drain and restart the worker to change it',
+      );
     }
     // Agents, LiveKit credentials, the name, the HTTP listener and the inference process are bound
     // at start; a change there needs a drain and restart.
     this.loaded = {
       ...next,
-      config: { ...next.config, agents: bound.agents, livekit: bound.livekit, name: bound.name, http: bound.http, inference: bound.inference },
+      config: {
+        ...next.config,
+        agents: bound.agents,
+        livekit: bound.livekit,
+        name: bound.name,
+        http: bound.http,
+        inference: bound.inference,
+      },
     };
     const result: ConfigReload = { ...changes, files: next.files, wholeGraph: next.wholeGraph };
     this.logger.info(
-      { changed: result.changed, not_compared: result.notCompared, needs_restart: result.needsRestart, files: result.files, whole_graph: result.wholeGraph },
+      {
+        changed: result.changed,
+        not_compared: result.notCompared,
+        needs_restart: result.needsRestart,
+        files: result.files,
+        whole_graph: result.wholeGraph,
+      },
       'config reloaded',
     );
-    if (result.needsRestart.length) this.logger.warn({ settings: result.needsRestart }, 'these settings changed: they apply at the next start');
-    this.events.push({ kind: 'config', message: `config reloaded; ${result.changed.length ? `changed: ${result.changed.join(', ')}` : 'no setting changed'}` });
+    if (result.needsRestart.length)
+      this.logger.warn(
+        { settings: result.needsRestart },
+        'these settings changed: they apply at the next start',
+      );
+    this.events.push({
+      kind: 'config',
+      message: `config reloaded; ${result.changed.length ? `changed: ${result.changed.join(', ')}` : 'no setting changed'}`,
+    });
     return result;
   }
 
@@ -496,7 +625,12 @@ export class WorkerRuntime {
     return {
       tenantStats: () => this.admission.tenantStats(),
       rejectedWithoutTenant: () => this.admission.rejectedWithoutTenant(),
-      workerInfo: () => ({ name: this.config.name, pid: process.pid, version: VERSION, localDispatcherUrl: this.dispatcher?.url ?? null }),
+      workerInfo: () => ({
+        name: this.config.name,
+        pid: process.pid,
+        version: VERSION,
+        localDispatcherUrl: this.dispatcher?.url ?? null,
+      }),
       tenantStat: (t) => this.admission.tenantStat(t),
       knownTenant: (t) => {
         const cfg = this.config.tenants;
@@ -529,8 +663,10 @@ export class WorkerRuntime {
 
 /** What a config file itself holds of secrets: LiveKit credentials and a record of tenant configs. */
 function rememberConfigSecrets(config: OpenrtcConfig): void {
-  for (const value of [config.livekit.apiKey, config.livekit.apiSecret]) if (value) knownSecrets.addSecret(value);
-  if (typeof config.tenants.config === 'object') for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
+  for (const value of [config.livekit.apiKey, config.livekit.apiSecret])
+    if (value) knownSecrets.addSecret(value);
+  if (typeof config.tenants.config === 'object')
+    for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
 }
 
 /** Milliseconds between successive marks, the first measured from process start (module loading). */
@@ -542,19 +678,32 @@ class StartupPhases {
   }
 
   durations(): Record<string, number> {
-    return Object.fromEntries(this.#marks.map(([name, at], i) => [name, Math.round(at - (i === 0 ? 0 : this.#marks[i - 1]![1]))]));
+    return Object.fromEntries(
+      this.#marks.map(([name, at], i) => [
+        name,
+        Math.round(at - (i === 0 ? 0 : this.#marks[i - 1]![1])),
+      ]),
+    );
   }
 }
 
 function loadSettings(config: OpenrtcConfig): LoadSettings {
-  return { threshold: config.load.threshold, loopDelayFullMs: config.load.loopDelayFullMs, protect: config.overload.enabled === true };
+  return {
+    threshold: config.load.threshold,
+    loopDelayFullMs: config.load.loopDelayFullMs,
+    protect: config.overload.enabled === true,
+  };
 }
 
 /** Tenants the config names: they get a metrics label of their own before any traffic. */
 function configuredTenants(config: OpenrtcConfig): string[] {
   const t = config.tenants;
-  const names = new Set<string>([t.defaultTenant, ...Object.keys(t.maxSessions).filter((k) => k !== '*')]);
+  const names = new Set<string>([
+    t.defaultTenant,
+    ...Object.keys(t.maxSessions).filter((k) => k !== '*'),
+  ]);
   if (typeof t.config === 'object') for (const k of Object.keys(t.config)) names.add(k);
-  if (t.phoneNumbers && typeof t.phoneNumbers === 'object') for (const v of Object.values(t.phoneNumbers)) names.add(v);
+  if (t.phoneNumbers && typeof t.phoneNumbers === 'object')
+    for (const v of Object.values(t.phoneNumbers)) names.add(v);
   return [...names];
 }

@@ -13,10 +13,13 @@ export const MAX_KNOWN_SECRETS = 4_096;
 export const REDACTED = '[redacted]';
 
 /** Field names whose values are secrets: `apiKey`, `api_key`, `x-api-key`, `clientSecret`, `token`, `Authorization`, … */
-const SECRET_NAME = /(key|secret|token|password|passwd|pwd|credentials?|authorization|auth|cookie|signature)$/i;
-const SECRET_ENV_NAME = /(API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY|ACCESS_KEY)/i;
+const SECRET_NAME =
+  /(key|secret|token|password|passwd|pwd|credentials?|authorization|auth|cookie|signature)$/i;
+const SECRET_ENV_NAME =
+  /(API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY|ACCESS_KEY)/i;
 /** Strings that look like credentials wherever they sit. */
-const CREDENTIAL_SHAPE = /^(?:(?:sk|pk|rk)-[A-Za-z0-9_-]{6,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]+|[A-Za-z0-9+/_-]{32,}={0,2})$/;
+const CREDENTIAL_SHAPE =
+  /^(?:(?:sk|pk|rk)-[A-Za-z0-9_-]{6,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]+|[A-Za-z0-9+/_-]{32,}={0,2})$/;
 const AUTH_SCHEME = /^(?:Bearer|Basic|Token)\s+(\S+)$/i;
 
 export function isSecretName(name: string): boolean {
@@ -60,7 +63,7 @@ export class KnownSecrets {
     if (this.#values.size === 0 || text.length < MIN_SECRET_CHARS) return text;
     let out: string[] | undefined;
     let copied = 0;
-    for (let i = 0; i + PREFIX <= text.length; ) {
+    for (let i = 0; i + PREFIX <= text.length;) {
       const candidates = this.#byPrefix.get(text.slice(i, i + PREFIX));
       const hit = candidates?.find((v) => text.startsWith(v, i));
       if (!hit) {
@@ -96,13 +99,16 @@ export class KnownSecrets {
     const walk = (value: unknown, secretName: boolean, depth: number): void => {
       if (budget-- <= 0) return;
       if (typeof value === 'string') {
-        if (secretName || CREDENTIAL_SHAPE.test(value) || AUTH_SCHEME.test(value)) this.addSecret(value);
+        if (secretName || CREDENTIAL_SHAPE.test(value) || AUTH_SCHEME.test(value))
+          this.addSecret(value);
         return;
       }
-      if (typeof value !== 'object' || value === null || depth > COLLECT_DEPTH || seen.has(value)) return;
+      if (typeof value !== 'object' || value === null || depth > COLLECT_DEPTH || seen.has(value))
+        return;
       seen.add(value);
       if (value instanceof Map) {
-        for (const [k, v] of value) walk(v, secretName || (typeof k === 'string' && isSecretName(k)), depth + 1);
+        for (const [k, v] of value)
+          walk(v, secretName || (typeof k === 'string' && isSecretName(k)), depth + 1);
         return;
       }
       for (const key of Object.keys(value)) {
@@ -120,7 +126,8 @@ export class KnownSecrets {
 
   /** Remembers the values of environment variables whose names look like secrets. */
   collectEnv(env: NodeJS.ProcessEnv): void {
-    for (const [name, value] of Object.entries(env)) if (value && SECRET_ENV_NAME.test(name)) this.addSecret(value);
+    for (const [name, value] of Object.entries(env))
+      if (value && SECRET_ENV_NAME.test(name)) this.addSecret(value);
   }
 }
 
@@ -143,7 +150,11 @@ const PROVIDER_CLASSES = new Set(['LLM', 'STT', 'TTS', 'RealtimeModel', 'VAD']);
 /** A provider object: one of a tenant config's, or an instance of an agents-js provider class. */
 export function providerLabel(value: object): string | undefined {
   let known = providers.has(value);
-  for (let proto = Object.getPrototypeOf(value) as object | null; !known && proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (
+    let proto = Object.getPrototypeOf(value) as object | null;
+    !known && proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
     if (typeof ctor?.name === 'string' && PROVIDER_CLASSES.has(ctor.name)) known = true;
   }

@@ -5,11 +5,15 @@ function maskLabelled(text: string): string {
   return text
     .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, REDACTED)
     .replace(/\b(sk|pk|rk)-[A-Za-z0-9_-]{6,}/g, REDACTED)
-    .replace(/\b(api[_-]?key|api[_-]?secret|secret|token|password|key)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, `$1$2${REDACTED}`);
+    .replace(
+      /\b(api[_-]?key|api[_-]?secret|secret|token|password|key)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi,
+      `$1$2${REDACTED}`,
+    );
 }
 
 /** 32 or more token characters with letters and digits; `/` is left out so file paths survive. */
-const LONG_TOKEN = /(?<![\w/.-])(?=[A-Za-z0-9+_-]*\d)(?=[A-Za-z0-9+_-]*[A-Za-z])[A-Za-z0-9+_-]{32,}={0,2}/g;
+const LONG_TOKEN =
+  /(?<![\w/.-])(?=[A-Za-z0-9+_-]*\d)(?=[A-Za-z0-9+_-]*[A-Za-z])[A-Za-z0-9+_-]{32,}={0,2}/g;
 
 /**
  * Free text from errors and config files: known secret values, labelled or prefixed

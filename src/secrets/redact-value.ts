@@ -42,8 +42,17 @@ export function redactForLog(value: unknown): unknown {
           continue;
         }
         if (typeof child === 'function') continue;
-        const value = isSecretName(key) && child !== null && child !== undefined && typeof child !== 'boolean' ? REDACTED : walk(child, depth + 1);
-        if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        const value =
+          isSecretName(key) && child !== null && child !== undefined && typeof child !== 'boolean'
+            ? REDACTED
+            : walk(child, depth + 1);
+        if (key === '__proto__')
+          Object.defineProperty(out, key, {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         else out[key] = value;
       }
       return out;
@@ -62,9 +71,25 @@ export function redactForLog(value: unknown): unknown {
 function errorForLog(err: Error): Error {
   const copy = Object.create(Object.getPrototypeOf(err) as object) as Error;
   const message = redactText(err.message);
-  Object.defineProperty(copy, 'type', { value: err.name, enumerable: true, writable: true, configurable: true });
-  Object.defineProperty(copy, 'message', { value: message, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(copy, 'type', {
+    value: err.name,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(copy, 'message', {
+    value: message,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
   // A stack is mostly file paths, which the long-token rule would eat; its message part is masked above.
-  if (err.stack) Object.defineProperty(copy, 'stack', { value: redactLogText(err.stack.replace(err.message, message)), enumerable: true, writable: true, configurable: true });
+  if (err.stack)
+    Object.defineProperty(copy, 'stack', {
+      value: redactLogText(err.stack.replace(err.message, message)),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return copy;
 }

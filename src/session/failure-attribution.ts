@@ -45,10 +45,16 @@ export function installProcessErrorHandlers(logger: Logger): void {
           route(error, kind);
           return;
         } catch (routeError) {
-          installedWith?.error({ error: describeError(routeError) }, 'error while routing a session error');
+          installedWith?.error(
+            { error: describeError(routeError) },
+            'error while routing a session error',
+          );
         }
       }
-      installedWith?.error({ kind, error: describeError(error) }, `${kind} outside any live session; worker continues`);
+      installedWith?.error(
+        { kind, error: describeError(error) },
+        `${kind} outside any live session; worker continues`,
+      );
     };
     return Object.assign(handler, { [WORKER_ERROR_HANDLER]: true });
   };
@@ -63,9 +69,19 @@ export function installProcessErrorHandlers(logger: Logger): void {
 export function describeError(error: unknown): string {
   let text: string;
   if (error instanceof Error) text = `${error.name}: ${error.message}`;
-  else if (typeof error === 'object' && error !== null && (error as { error?: unknown }).error instanceof Error) {
-    const { type, label, error: inner } = error as { type?: unknown; label?: unknown; error: Error };
-    const source = [type, label].filter((p): p is string => typeof p === 'string' && p !== '').join(' ');
+  else if (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { error?: unknown }).error instanceof Error
+  ) {
+    const {
+      type,
+      label,
+      error: inner,
+    } = error as { type?: unknown; label?: unknown; error: Error };
+    const source = [type, label]
+      .filter((p): p is string => typeof p === 'string' && p !== '')
+      .join(' ');
     text = `${source ? `${source}: ` : ''}${inner.name}: ${inner.message}`;
   } else text = `non-error thrown: ${String(error)}`;
   const line = redactText(text.split('\n')[0] ?? text);

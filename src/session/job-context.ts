@@ -15,7 +15,11 @@ export const LOCAL_JOB_ATTRIBUTE = 'openrtc.local';
 export function isLocalJob(req: SessionStartRequest, media: MediaMode): boolean {
   if (media !== 'auto') return media === 'none';
   const flag = req.job.attributes[LOCAL_JOB_ATTRIBUTE];
-  return (flag !== undefined && flag !== '' && flag !== 'false' && flag !== '0') || !req.token || !req.job.room?.sid;
+  return (
+    (flag !== undefined && flag !== '' && flag !== 'false' && flag !== '0') ||
+    !req.token ||
+    !req.job.room?.sid
+  );
 }
 
 export interface JobContextHooks {
@@ -32,7 +36,12 @@ export function buildJobContext(
   inference: ipc.InferenceExecutor,
 ): { ctx: JobContext; room: Room } {
   const info: RunningJobInfo = {
-    acceptArguments: { name: agentName, identity: `agent-${req.job.id}`, metadata: '', attributes: { tenant: req.tenant } },
+    acceptArguments: {
+      name: agentName,
+      identity: `agent-${req.job.id}`,
+      metadata: '',
+      attributes: { tenant: req.tenant },
+    },
     job: req.job,
     url: req.url,
     token: req.token,

@@ -10,12 +10,20 @@ import {
 } from '@livekit/agents';
 import { RoomEvent, type Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
-import { MAX_SESSION_DURATION_REASON, type Reservation, type SessionOutcome } from '../admission/types.js';
+import {
+  MAX_SESSION_DURATION_REASON,
+  type Reservation,
+  type SessionOutcome,
+} from '../admission/types.js';
 import { InferenceUnavailableError } from '../inference/errors.js';
 import type { SessionRegistry } from '../introspection/registry.js';
 import { routeFrameworkLogs } from '../logging/framework-logger.js';
 import { sessionScope, type SessionScope } from '../logging/scope.js';
-import { describeError, installProcessErrorHandlers, routeSessionErrors } from './failure-attribution.js';
+import {
+  describeError,
+  installProcessErrorHandlers,
+  routeSessionErrors,
+} from './failure-attribution.js';
 import { buildJobContext, isLocalJob, type MediaMode } from './job-context.js';
 import {
   DEFAULT_SHUTDOWN_GRACE_MS,
@@ -52,7 +60,12 @@ export interface SessionHostOptions {
 }
 
 const noInference: ipc.InferenceExecutor = {
-  doInference: (method) => Promise.reject(new InferenceUnavailableError(`inference method "${method}" is not available: this session host has no inference process`)),
+  doInference: (method) =>
+    Promise.reject(
+      new InferenceUnavailableError(
+        `inference method "${method}" is not available: this session host has no inference process`,
+      ),
+    ),
 };
 
 interface LiveSession {
@@ -133,13 +146,26 @@ export class SessionHost implements SessionsPort {
       logger.warn({ job_id: jobId }, 'assignment for a job that is already running; ignored');
       return;
     }
-    const definition = Object.hasOwn(this.#opts.agents, agent) ? this.#opts.agents[agent] : undefined;
+    const definition = Object.hasOwn(this.#opts.agents, agent)
+      ? this.#opts.agents[agent]
+      : undefined;
     if (!definition) {
       // Our configuration problem, not the tenant's: not a breaker sample.
       const outcome: SessionOutcome = { kind: 'cancelled', reason: 'unknown_agent' };
       req.reservation.release(outcome);
-      logger.error({ job_id: jobId, tenant: req.tenant, agent }, `no agent named "${agent}" on this worker`);
-      this.#emitEnded({ sessionId: '', jobId, tenant: req.tenant, agent, outcome, error: `unknown agent "${agent}"`, durationMs: 0 });
+      logger.error(
+        { job_id: jobId, tenant: req.tenant, agent },
+        `no agent named "${agent}" on this worker`,
+      );
+      this.#emitEnded({
+        sessionId: '',
+        jobId,
+        tenant: req.tenant,
+        agent,
+        outcome,
+        error: `unknown agent "${agent}"`,
+        durationMs: 0,
+      });
       return;
     }
 
@@ -151,19 +177,40 @@ export class SessionHost implements SessionsPort {
     } catch (err) {
       const outcome: SessionOutcome = { kind: 'failed', reason: 'prewarm_error' };
       req.reservation.release(outcome);
-      sessionScope.run(scope, () => logger.error({ error: describeError(err) }, 'agent prewarm failed; session not started'));
-      this.#emitEnded({ sessionId, jobId, tenant: req.tenant, agent, outcome, error: describeError(err), durationMs: 0 });
+      sessionScope.run(scope, () =>
+        logger.error({ error: describeError(err) }, 'agent prewarm failed; session not started'),
+      );
+      this.#emitEnded({
+        sessionId,
+        jobId,
+        tenant: req.tenant,
+        agent,
+        outcome,
+        error: describeError(err),
+        durationMs: 0,
+      });
       return;
     }
 
     const local = isLocalJob(req, this.#opts.media ?? 'auto');
     let live: LiveSession | undefined;
-    const { ctx, room } = buildJobContext(proc, req, agent, local, {
-      onConnect: () => undefined,
-      onShutdown: (reason) => {
-        if (live) this.#requestEnd(live, { kind: 'success', reason: reason ? `shutdown: ${reason}` : 'shutdown' });
+    const { ctx, room } = buildJobContext(
+      proc,
+      req,
+      agent,
+      local,
+      {
+        onConnect: () => undefined,
+        onShutdown: (reason) => {
+          if (live)
+            this.#requestEnd(live, {
+              kind: 'success',
+              reason: reason ? `shutdown: ${reason}` : 'shutdown',
+            });
+        },
       },
-    }, this.#opts.inference ?? noInference);
+      this.#opts.inference ?? noInference,
+    );
     live = {
       scope,
       reservation: req.reservation,
@@ -178,26 +225,46 @@ export class SessionHost implements SessionsPort {
     const session = live;
     this.#byJob.set(jobId, session);
     req.reservation.markStarted();
-    this.#opts.registry.add({ sessionId, jobId, room: req.job.room?.name ?? '', agent, tenant: req.tenant, startedAt: session.startedAt });
+    this.#opts.registry.add({
+      sessionId,
+      jobId,
+      room: req.job.room?.name ?? '',
+      agent,
+      tenant: req.tenant,
+      startedAt: session.startedAt,
+    });
     session.unroute = routeSessionErrors(sessionId, (error, kind) =>
       this.#requestEnd(session, { kind: 'failed', reason: kind }, describeError(error)),
     );
-    room.on(RoomEvent.Disconnected, () => this.#requestEnd(session, { kind: 'success', reason: 'room_disconnected' }));
+    room.on(RoomEvent.Disconnected, () =>
+      this.#requestEnd(session, { kind: 'success', reason: 'room_disconnected' }),
+    );
     this.#watchAgentSession(session);
     const limit = this.#maxDurationMs;
     if (limit !== null) {
       session.limitTimer = setTimeout(() => {
-        this.#inScope(session, () => logger.warn({ limit_ms: limit }, 'session reached maxSessionDurationMs; ending it'));
-        this.#requestEnd(session, { kind: 'success', reason: MAX_SESSION_DURATION_REASON }, undefined, true);
+        this.#inScope(session, () =>
+          logger.warn({ limit_ms: limit }, 'session reached maxSessionDurationMs; ending it'),
+        );
+        this.#requestEnd(
+          session,
+          { kind: 'success', reason: MAX_SESSION_DURATION_REASON },
+          undefined,
+          true,
+        );
       }, limit);
       session.limitTimer.unref();
     }
 
-    this.#inScope(session, () => logger.info({ job_id: jobId, room: req.job.room?.name, local }, 'session started'));
+    this.#inScope(session, () =>
+      logger.info({ job_id: jobId, room: req.job.room?.name, local }, 'session started'),
+    );
     this.#opts.registry.setState(sessionId, 'active');
     this.#emitStarted({ sessionId, jobId, tenant: req.tenant, agent });
 
-    session.entry = this.#inScope(session, () => Promise.resolve().then(() => definition.entry(ctx)));
+    session.entry = this.#inScope(session, () =>
+      Promise.resolve().then(() => definition.entry(ctx)),
+    );
     session.entry.then(
       () => {
         session.entrySettled = true;
@@ -264,7 +331,11 @@ export class SessionHost implements SessionsPort {
         if (value && value !== current) {
           value.on(voice.AgentSessionEventTypes.Close, (ev: voice.CloseEvent) => {
             if (ev.reason === voice.CloseReason.ERROR) {
-              this.#requestEnd(session, { kind: 'failed', reason: 'agent_session_error' }, ev.error ? describeError(ev.error) : undefined);
+              this.#requestEnd(
+                session,
+                { kind: 'failed', reason: 'agent_session_error' },
+                ev.error ? describeError(ev.error) : undefined,
+              );
             } else {
               this.#requestEnd(session, { kind: 'success', reason: 'session_closed' });
             }
@@ -288,7 +359,13 @@ export class SessionHost implements SessionsPort {
     this.#requestEnd(session, { kind: 'success', reason: 'entry_returned' });
   }
 
-  #requestEnd(session: LiveSession, outcome: SessionOutcome, error?: string, byHost = false, deadline?: number): void {
+  #requestEnd(
+    session: LiveSession,
+    outcome: SessionOutcome,
+    error?: string,
+    byHost = false,
+    deadline?: number,
+  ): void {
     // An earlier deadline (a drain's) shortens a teardown already under way.
     const by = Math.min(deadline ?? Infinity, Date.now() + this.#grace);
     session.deadline = Math.min(session.deadline ?? Infinity, by);
@@ -312,10 +389,18 @@ export class SessionHost implements SessionsPort {
     try {
       const agentSession = ctx._primaryAgentSession;
       // Closing the AgentSession first unblocks an entry that is waiting on speech or a run.
-      const closing = agentSession ? this.#bounded(session, 'AgentSession.close', () => agentSession.close()) : Promise.resolve(true);
+      const closing = agentSession
+        ? this.#bounded(session, 'AgentSession.close', () => agentSession.close())
+        : Promise.resolve(true);
       if (!session.entrySettled && session.entry) {
         const finished = await this.#bounded(session, 'entry', () => session.entry);
-        if (!finished) this.#inScope(session, () => logger.warn({ grace_ms: this.#grace }, 'entry did not finish in time; session force-closed'));
+        if (!finished)
+          this.#inScope(session, () =>
+            logger.warn(
+              { grace_ms: this.#grace },
+              'entry did not finish in time; session force-closed',
+            ),
+          );
       }
       const closed = await closing;
       if (closed && definition.onSessionEnd) {
@@ -325,9 +410,13 @@ export class SessionHost implements SessionsPort {
       if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
       await this.#bounded(session, 'final job status', () => this.#emitEnding(session));
       await this.#bounded(session, 'room.disconnect', () => room.disconnect());
-      await Promise.all(ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)));
+      await Promise.all(
+        ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)),
+      );
     } catch (err) {
-      this.#inScope(session, () => logger.error({ error: describeError(err) }, 'error during session teardown'));
+      this.#inScope(session, () =>
+        logger.error({ error: describeError(err) }, 'error during session teardown'),
+      );
     } finally {
       this.#finish(session);
     }
@@ -335,7 +424,10 @@ export class SessionHost implements SessionsPort {
 
   #finish(session: LiveSession): void {
     const { scope } = session;
-    const end = session.end ?? { outcome: { kind: 'failed', reason: 'unknown' } as SessionOutcome, byHost: false };
+    const end = session.end ?? {
+      outcome: { kind: 'failed', reason: 'unknown' } as SessionOutcome,
+      byHost: false,
+    };
     clearTimeout(session.limitTimer);
     session.unroute();
     session.reservation.release(end.outcome);
@@ -344,8 +436,14 @@ export class SessionHost implements SessionsPort {
     this.#opts.attribution?.forget(scope.sessionId);
     const durationMs = Date.now() - session.startedAt;
     this.#inScope(session, () => {
-      const fields = { outcome: end.outcome.kind, reason: end.outcome.reason, error: end.error, duration_ms: durationMs };
-      if (end.outcome.kind === 'failed') this.#opts.logger.warn(fields, `session failed: ${end.outcome.reason}`);
+      const fields = {
+        outcome: end.outcome.kind,
+        reason: end.outcome.reason,
+        error: end.error,
+        duration_ms: durationMs,
+      };
+      if (end.outcome.kind === 'failed')
+        this.#opts.logger.warn(fields, `session failed: ${end.outcome.reason}`);
       else this.#opts.logger.info(fields, `session ended: ${end.outcome.reason}`);
     });
     this.#emitEnded({ ...this.#endingEvent(session, end), durationMs });
@@ -366,7 +464,9 @@ export class SessionHost implements SessionsPort {
       () => true,
       (err: unknown) => {
         if (step !== 'entry') {
-          this.#inScope(session, () => this.#opts.logger.warn({ error: describeError(err) }, `${step} failed during teardown`));
+          this.#inScope(session, () =>
+            this.#opts.logger.warn({ error: describeError(err) }, `${step} failed during teardown`),
+          );
         }
         return false;
       },
@@ -386,7 +486,10 @@ export class SessionHost implements SessionsPort {
     for (const l of this.#listeners) this.#safe(() => l.started?.(event));
   }
 
-  #endingEvent(session: LiveSession, end: { outcome: SessionOutcome; error?: string }): SessionEndingEvent {
+  #endingEvent(
+    session: LiveSession,
+    end: { outcome: SessionOutcome; error?: string },
+  ): SessionEndingEvent {
     const { scope } = session;
     return {
       sessionId: scope.sessionId,
@@ -405,7 +508,12 @@ export class SessionHost implements SessionsPort {
     for (const l of this.#listeners) {
       this.#safe(() => {
         const done = l.ending?.(event);
-        if (done) waits.push(done.catch((err: unknown) => this.#opts.logger.error({ error: describeError(err) }, 'session listener failed')));
+        if (done)
+          waits.push(
+            done.catch((err: unknown) =>
+              this.#opts.logger.error({ error: describeError(err) }, 'session listener failed'),
+            ),
+          );
       });
     }
     await Promise.all(waits);

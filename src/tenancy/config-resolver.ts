@@ -26,9 +26,12 @@ export interface TenantConfigResolverOptions {
 /** Enough for every tenant an agency serves; tenant ids from traffic cannot grow the cache past it. */
 export const DEFAULT_CACHE_ENTRIES = 10_000;
 
-const providerSlot = z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
-  error: 'expected a provider object',
-});
+const providerSlot = z.custom<object>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  {
+    error: 'expected a provider object',
+  },
+);
 const tenantConfigShape = z
   .object({
     stt: providerSlot.optional(),
@@ -76,7 +79,16 @@ export class TenantConfigResolver {
     }
     const load = this.#load(tenant)
       .then((r) => {
-        this.options.events?.loaded?.(tenant, r.ok ? (r.config === undefined ? 'missing' : 'found') : r.reason === 'tenant_config_timeout' ? 'timeout' : 'error');
+        this.options.events?.loaded?.(
+          tenant,
+          r.ok
+            ? r.config === undefined
+              ? 'missing'
+              : 'found'
+            : r.reason === 'tenant_config_timeout'
+              ? 'timeout'
+              : 'error',
+        );
         return r;
       })
       .finally(() => this.#inFlight.delete(tenant));
@@ -91,16 +103,28 @@ export class TenantConfigResolver {
     try {
       raw = await this.#withTimeout(
         Promise.resolve().then(() =>
-          typeof source === 'function' ? source(tenant) : Object.hasOwn(source, tenant) ? source[tenant] : undefined,
+          typeof source === 'function'
+            ? source(tenant)
+            : Object.hasOwn(source, tenant)
+              ? source[tenant]
+              : undefined,
         ),
       );
     } catch (err) {
       if (err === TIMEOUT) {
-        return { ok: false, reason: 'tenant_config_timeout', message: `config load for tenant "${tenant}" took longer than ${this.options.loadTimeoutMs} ms` };
+        return {
+          ok: false,
+          reason: 'tenant_config_timeout',
+          message: `config load for tenant "${tenant}" took longer than ${this.options.loadTimeoutMs} ms`,
+        };
       }
       const name = err instanceof Error ? err.name : typeof err;
       const detail = err instanceof Error ? redactText(err.message).slice(0, 200) : '';
-      return { ok: false, reason: 'tenant_config_error', message: `config load for tenant "${tenant}" failed: ${name}${detail ? `: ${detail}` : ''}` };
+      return {
+        ok: false,
+        reason: 'tenant_config_error',
+        message: `config load for tenant "${tenant}" failed: ${name}${detail ? `: ${detail}` : ''}`,
+      };
     }
     const parsed = tenantConfigShape.safeParse(raw);
     if (!parsed.success) {
@@ -117,7 +141,11 @@ export class TenantConfigResolver {
     if (generation === this.#generation) {
       const now = this.options.clock.now();
       this.#cache.delete(tenant);
-      this.#cache.set(tenant, { config, loadedAt: now, expiresAt: now + (config ? this.options.ttlMs : this.options.missTtlMs) });
+      this.#cache.set(tenant, {
+        config,
+        loadedAt: now,
+        expiresAt: now + (config ? this.options.ttlMs : this.options.missTtlMs),
+      });
       this.#trim(now);
     }
     return { ok: true, config, cached: false };
@@ -126,7 +154,8 @@ export class TenantConfigResolver {
   #trim(now: number): void {
     const max = this.options.maxEntries ?? DEFAULT_CACHE_ENTRIES;
     if (this.#cache.size <= max) return;
-    for (const [tenant, entry] of this.#cache) if (entry.expiresAt <= now) this.#cache.delete(tenant);
+    for (const [tenant, entry] of this.#cache)
+      if (entry.expiresAt <= now) this.#cache.delete(tenant);
     // Map order is load order: the oldest loads go first.
     for (const tenant of this.#cache.keys()) {
       if (this.#cache.size <= max) break;
@@ -171,11 +200,21 @@ export class TenantConfigResolver {
     return typeof this.#source !== 'function' && Object.hasOwn(this.#source, tenant);
   }
 
-  describe(tenant: string): { cached: boolean; ageMs?: number; hit?: boolean; source: 'record' | 'callable' } {
+  describe(tenant: string): {
+    cached: boolean;
+    ageMs?: number;
+    hit?: boolean;
+    source: 'record' | 'callable';
+  } {
     const source = typeof this.#source === 'function' ? 'callable' : 'record';
     const entry = this.#cache.get(tenant);
     if (!entry || entry.expiresAt <= this.options.clock.now()) return { cached: false, source };
-    return { cached: true, ageMs: this.options.clock.now() - entry.loadedAt, hit: entry.config !== undefined, source };
+    return {
+      cached: true,
+      ageMs: this.options.clock.now() - entry.loadedAt,
+      hit: entry.config !== undefined,
+      source,
+    };
   }
 }
 

@@ -19,7 +19,8 @@ export interface ResolveTenantOptions {
 export const DIALED_NUMBER_KEY = 'dialed_number';
 export const SIP_TRUNK_NUMBER_ATTRIBUTE = 'sip.trunkPhoneNumber';
 
-type ParsedMetadata = { ok: true; value: Record<string, unknown> | undefined } | { ok: false; message: string };
+type ParsedMetadata =
+  { ok: true; value: Record<string, unknown> | undefined } | { ok: false; message: string };
 
 /** Empty metadata means "no tenant here"; anything else must be a JSON object. */
 export function parseMetadata(raw: string | undefined, field: string): ParsedMetadata {
@@ -43,7 +44,9 @@ export function parseMetadata(raw: string | undefined, field: string): ParsedMet
 export function parseTenantFromMetadata(
   job: Pick<JobRequestInfo, 'metadata' | 'roomMetadata'>,
   metadataKey: string,
-): { ok: true; tenant: string | undefined; source?: TenantSource; dialed?: string } | { ok: false; message: string } {
+):
+  | { ok: true; tenant: string | undefined; source?: TenantSource; dialed?: string }
+  | { ok: false; message: string } {
   const jobMeta = parseMetadata(job.metadata, 'job metadata');
   if (!jobMeta.ok) return jobMeta;
   const roomMeta = parseMetadata(job.roomMetadata, 'room metadata');
@@ -65,22 +68,40 @@ export function parseTenantFromMetadata(
       return { ok: true, tenant: value, source };
     }
   }
-  const dialed = jobMeta.value && Object.hasOwn(jobMeta.value, DIALED_NUMBER_KEY) ? jobMeta.value[DIALED_NUMBER_KEY] : undefined;
-  return { ok: true, tenant: undefined, ...(typeof dialed === 'string' && dialed ? { dialed } : {}) };
+  const dialed =
+    jobMeta.value && Object.hasOwn(jobMeta.value, DIALED_NUMBER_KEY)
+      ? jobMeta.value[DIALED_NUMBER_KEY]
+      : undefined;
+  return {
+    ok: true,
+    tenant: undefined,
+    ...(typeof dialed === 'string' && dialed ? { dialed } : {}),
+  };
 }
 
-export async function resolveTenant(job: JobRequestInfo, opts: ResolveTenantOptions): Promise<TenantResolution> {
+export async function resolveTenant(
+  job: JobRequestInfo,
+  opts: ResolveTenantOptions,
+): Promise<TenantResolution> {
   const parsed = parseTenantFromMetadata(job, opts.metadataKey);
   if (!parsed.ok) return { ok: false, reason: 'invalid_tenant', message: parsed.message };
-  if (parsed.tenant !== undefined) return { ok: true, tenant: parsed.tenant, source: parsed.source ?? 'job_metadata' };
+  if (parsed.tenant !== undefined)
+    return { ok: true, tenant: parsed.tenant, source: parsed.source ?? 'job_metadata' };
 
-  const attr = job.attributes && Object.hasOwn(job.attributes, SIP_TRUNK_NUMBER_ATTRIBUTE) ? job.attributes[SIP_TRUNK_NUMBER_ATTRIBUTE] : undefined;
+  const attr =
+    job.attributes && Object.hasOwn(job.attributes, SIP_TRUNK_NUMBER_ATTRIBUTE)
+      ? job.attributes[SIP_TRUNK_NUMBER_ATTRIBUTE]
+      : undefined;
   const dialed = parsed.dialed ?? (attr || undefined);
   if (dialed !== undefined && opts.phoneNumbers) {
     const mapped = await opts.phoneNumbers(dialed);
     if (mapped !== undefined) {
       if (!isValidTenantId(mapped)) {
-        return { ok: false, reason: 'invalid_tenant', message: `tenants.phoneNumbers maps the dialed number to an invalid tenant id (${describeValue(mapped)})` };
+        return {
+          ok: false,
+          reason: 'invalid_tenant',
+          message: `tenants.phoneNumbers maps the dialed number to an invalid tenant id (${describeValue(mapped)})`,
+        };
       }
       return { ok: true, tenant: mapped, source: 'dialed_number' };
     }

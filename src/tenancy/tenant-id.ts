@@ -11,7 +11,9 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     if (value.length === 0) return 'an empty string';
     if (value.length > 128) return `a string of ${value.length} characters`;
-    return /^[\x20-\x7e]{1,40}$/.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
+    return /^[\x20-\x7e]{1,40}$/.test(value)
+      ? JSON.stringify(value)
+      : `a string of ${value.length} characters`;
   }
   if (typeof value === 'number' || typeof value === 'boolean') return `a ${typeof value}`;
   return `a ${typeof value}`;

@@ -11,7 +11,17 @@ import type { SortKey, StatusFilter } from './options.js';
 import { SessionTable } from './SessionTable.js';
 import type { ConnectionState, SnapshotSource } from './snapshot-source.js';
 import { TenantPanel } from './TenantPanel.js';
-import { clampOffset, HEADER_LINES, layout, nextSort, nextStatus, nextTenant, visibleEvents, visibleSessions, visibleTenants } from './view-model.js';
+import {
+  clampOffset,
+  HEADER_LINES,
+  layout,
+  nextSort,
+  nextStatus,
+  nextTenant,
+  visibleEvents,
+  visibleSessions,
+  visibleTenants,
+} from './view-model.js';
 
 export interface AppProps {
   source: SnapshotSource;
@@ -44,16 +54,26 @@ function Blank({ count }: { count: number }) {
   );
 }
 
-function connectionBanner(connection: ConnectionState, snapshot: SnapshotV1 | undefined, reattach: Reattach | undefined): { text: string; color: string } | undefined {
+function connectionBanner(
+  connection: ConnectionState,
+  snapshot: SnapshotV1 | undefined,
+  reattach: Reattach | undefined,
+): { text: string; color: string } | undefined {
   if (connection.status === 'disconnected') {
-    if (!snapshot) return { text: `cannot reach a worker, retrying… (${connection.reason})`, color: 'red' };
+    if (!snapshot)
+      return { text: `cannot reach a worker, retrying… (${connection.reason})`, color: 'red' };
     const worker = `worker ${snapshot.worker.name} pid ${snapshot.worker.pid}`;
     return connection.workerGone
       ? { text: `${worker} exited; waiting for a new one (last frame, dimmed)`, color: 'red' }
       : { text: `${worker}: connection lost, retrying… (${connection.reason})`, color: 'red' };
   }
-  if (connection.status === 'connecting') return { text: 'connecting to the worker…', color: 'cyan' };
-  if (reattach) return { text: `new worker: ${reattach.name} is now pid ${reattach.newPid} (was pid ${reattach.oldPid})`, color: 'green' };
+  if (connection.status === 'connecting')
+    return { text: 'connecting to the worker…', color: 'cyan' };
+  if (reattach)
+    return {
+      text: `new worker: ${reattach.name} is now pid ${reattach.newPid} (was pid ${reattach.oldPid})`,
+      color: 'green',
+    };
   return undefined;
 }
 
@@ -69,14 +89,18 @@ export function App(props: AppProps) {
   const [offset, setOffset] = useState(0);
   const [help, setHelp] = useState(false);
   const [reattach, setReattach] = useState<Reattach | undefined>(undefined);
-  const [size, setSize] = useState(() => ({ width: props.width ?? stdout.columns ?? 80, height: props.height ?? stdout.rows ?? 24 }));
+  const [size, setSize] = useState(() => ({
+    width: props.width ?? stdout.columns ?? 80,
+    height: props.height ?? stdout.rows ?? 24,
+  }));
   const lastWorker = useRef<{ name: string; pid: number } | undefined>(undefined);
 
   useEffect(
     () =>
       props.source.subscribe((snap) => {
         const before = lastWorker.current;
-        if (before && before.pid !== snap.worker.pid) setReattach({ name: snap.worker.name, oldPid: before.pid, newPid: snap.worker.pid });
+        if (before && before.pid !== snap.worker.pid)
+          setReattach({ name: snap.worker.name, oldPid: before.pid, newPid: snap.worker.pid });
         lastWorker.current = { name: snap.worker.name, pid: snap.worker.pid };
         setSnapshot(snap);
       }, setConnection),
@@ -91,7 +115,11 @@ export function App(props: AppProps) {
 
   useEffect(() => {
     if (props.width !== undefined && props.height !== undefined) return;
-    const onResize = () => setSize({ width: props.width ?? stdout.columns ?? 80, height: props.height ?? stdout.rows ?? 24 });
+    const onResize = () =>
+      setSize({
+        width: props.width ?? stdout.columns ?? 80,
+        height: props.height ?? stdout.rows ?? 24,
+      });
     stdout.on('resize', onResize);
     return () => void stdout.off('resize', onResize);
   }, [stdout, props.width, props.height]);
@@ -125,15 +153,28 @@ export function App(props: AppProps) {
       const { total, pageSize } = latest.current;
       if (key.home) return setOffset(0);
       if (key.end) return setOffset(clampOffset(total, total, pageSize));
-      const step = key.upArrow ? -1 : key.downArrow ? 1 : key.pageUp ? -pageSize : key.pageDown ? pageSize : 0;
+      const step = key.upArrow
+        ? -1
+        : key.downArrow
+          ? 1
+          : key.pageUp
+            ? -pageSize
+            : key.pageDown
+              ? pageSize
+              : 0;
       // Functional update: several keys can arrive in one chunk, before the next render.
-      if (step !== 0) setOffset((o) => clampOffset(clampOffset(o, total, pageSize) + step, total, pageSize));
+      if (step !== 0)
+        setOffset((o) => clampOffset(clampOffset(o, total, pageSize) + step, total, pageSize));
     },
     { isActive: isRawModeSupported },
   );
 
   const color = props.color ?? true;
-  const banner = connectionBanner(connection, snapshot, connection.status === 'connected' ? reattach : undefined);
+  const banner = connectionBanner(
+    connection,
+    snapshot,
+    connection.status === 'connected' ? reattach : undefined,
+  );
   const statusLine = banner ? (
     <Line bold inverse color={banner.color}>
       {fit(banner.text, width)}
@@ -170,8 +211,18 @@ export function App(props: AppProps) {
             <HelpPanel width={width} rows={body} />
           ) : (
             <>
-              <TenantPanel tenants={tenants} width={width} maxRows={rows.tenantRows} tenant={tenant} />
-              <SessionTable sessions={sessions} offset={top} pageSize={rows.sessionRows} width={width} />
+              <TenantPanel
+                tenants={tenants}
+                width={width}
+                maxRows={rows.tenantRows}
+                tenant={tenant}
+              />
+              <SessionTable
+                sessions={sessions}
+                offset={top}
+                pageSize={rows.sessionRows}
+                width={width}
+              />
               <EventsPanel events={events} width={width} />
               <Blank count={rows.eventRows - events.length} />
             </>

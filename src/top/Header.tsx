@@ -7,12 +7,18 @@ export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: numbe
   const [first, second, third, inference] = headerLines(snapshot, width);
   return (
     <Box flexDirection="column">
-      <Line bold color={snapshot.worker.draining || snapshot.worker.load?.full ? 'yellow' : undefined}>
+      <Line
+        bold
+        color={snapshot.worker.draining || snapshot.worker.load?.full ? 'yellow' : undefined}
+      >
         {first}
       </Line>
       <Line>{second}</Line>
       <Line>{third}</Line>
-      <Line color={inferenceAlarm(snapshot.worker.inference) ? 'red' : undefined} dim={snapshot.worker.inference?.state === 'disabled'}>
+      <Line
+        color={inferenceAlarm(snapshot.worker.inference) ? 'red' : undefined}
+        dim={snapshot.worker.inference?.state === 'disabled'}
+      >
         {inference}
       </Line>
     </Box>

@@ -6,7 +6,10 @@ import { Line } from './Line.js';
 /** Replaces the tables while open, filling the same `rows` lines. */
 export function HelpPanel({ width, rows }: { width: number; rows: number }) {
   const keyWidth = Math.max(...KEY_BINDINGS.map((b) => b.keys.length));
-  const lines = KEY_BINDINGS.map((b) => `  ${b.keys.padEnd(keyWidth)}  ${b.does}`).slice(0, Math.max(0, rows - 2));
+  const lines = KEY_BINDINGS.map((b) => `  ${b.keys.padEnd(keyWidth)}  ${b.does}`).slice(
+    0,
+    Math.max(0, rows - 2),
+  );
   const blank = Math.max(0, rows - 2 - lines.length);
   return (
     <Box flexDirection="column">

@@ -32,7 +32,13 @@ export function Line({ children, color, bold, dim, inverse }: LineProps) {
     );
   }
   return (
-    <Text wrap="truncate" {...(color !== undefined ? { color } : {})} bold={bold ?? false} dimColor={dim ?? false} inverse={inverse ?? false}>
+    <Text
+      wrap="truncate"
+      {...(color !== undefined ? { color } : {})}
+      bold={bold ?? false}
+      dimColor={dim ?? false}
+      inverse={inverse ?? false}
+    >
       {children}
     </Text>
   );

@@ -5,7 +5,17 @@ import { Line } from './Line.js';
 import { pagingLine } from './view-model.js';
 
 /** The session rows fill `pageSize` lines, blank ones included, so the table grows with the screen. */
-export function SessionTable({ sessions, offset, pageSize, width }: { sessions: SessionSnapshot[]; offset: number; pageSize: number; width: number }) {
+export function SessionTable({
+  sessions,
+  offset,
+  pageSize,
+  width,
+}: {
+  sessions: SessionSnapshot[];
+  offset: number;
+  pageSize: number;
+  width: number;
+}) {
   const page = sessions.slice(offset, offset + pageSize);
   const more = sessions.length > pageSize ? '  (↑/↓ PgUp/PgDn to scroll)' : '';
   const table = sessionTable(sessions, width);

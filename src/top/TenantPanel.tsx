@@ -5,7 +5,17 @@ import { Line } from './Line.js';
 
 const breakerColor = { closed: undefined, open: 'red', half_open: 'yellow' } as const;
 
-export function TenantPanel({ tenants, width, maxRows, tenant }: { tenants: TenantSnapshot[]; width: number; maxRows: number; tenant?: string | undefined }) {
+export function TenantPanel({
+  tenants,
+  width,
+  maxRows,
+  tenant,
+}: {
+  tenants: TenantSnapshot[];
+  width: number;
+  maxRows: number;
+  tenant?: string | undefined;
+}) {
   const overflow = tenants.length > maxRows;
   const shown = overflow ? tenants.slice(0, Math.max(0, maxRows - 1)) : tenants;
   const table = tenantTable(tenants, width);
@@ -14,13 +24,21 @@ export function TenantPanel({ tenants, width, maxRows, tenant }: { tenants: Tena
       <Line bold inverse>
         {table.header}
       </Line>
-      {tenants.length === 0 ? <Line dim>{fit(tenant ? `no stats for tenant ${tenant} yet` : 'no tenants yet', width)}</Line> : null}
+      {tenants.length === 0 ? (
+        <Line dim>
+          {fit(tenant ? `no stats for tenant ${tenant} yet` : 'no tenants yet', width)}
+        </Line>
+      ) : null}
       {shown.map((t) => (
         <Line key={t.tenant} color={breakerColor[t.breaker.state]}>
           {table.row(t)}
         </Line>
       ))}
-      {overflow ? <Line dim>{fit(`+${tenants.length - shown.length} more tenants (t shows one at a time)`, width)}</Line> : null}
+      {overflow ? (
+        <Line dim>
+          {fit(`+${tenants.length - shown.length} more tenants (t shows one at a time)`, width)}
+        </Line>
+      ) : null}
     </Box>
   );
 }

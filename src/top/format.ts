@@ -1,4 +1,10 @@
-import type { EventSnapshot, InferenceSnapshot, SessionSnapshot, SnapshotV1, TenantSnapshot } from '../introspection/snapshot-schema.js';
+import type {
+  EventSnapshot,
+  InferenceSnapshot,
+  SessionSnapshot,
+  SnapshotV1,
+  TenantSnapshot,
+} from '../introspection/snapshot-schema.js';
 import { fit, planColumns, renderRow, widest, type Column, type PlannedColumn } from './table.js';
 
 /**
@@ -12,7 +18,8 @@ export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s < 86_400)
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
   return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
 }
 
@@ -44,7 +51,13 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
   const cap = w.capacity === null ? '∞' : String(w.capacity);
   const cpu = sum(snap.sessions.map((s) => s.cpuPct));
   const t = w.totals;
-  const state = w.draining ? '  DRAINING' : w.load?.overloaded ? '  OVERLOADED' : w.load?.full ? '  FULL' : '';
+  const state = w.draining
+    ? '  DRAINING'
+    : w.load?.overloaded
+      ? '  OVERLOADED'
+      : w.load?.full
+        ? '  FULL'
+        : '';
   const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${state}`;
   const second =
     `sessions ${w.active}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)} ` +
@@ -55,7 +68,12 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
     `  |  invalid tenant ids ${t.rejected.invalid_tenant ?? 0}` +
     // Calls turned away because the worker was overloaded, once there are any.
     (t.rejected.worker_overloaded ? `  overloaded ${t.rejected.worker_overloaded}` : '');
-  return [fit(first, width), fit(second, width), fit(third, width), fit(inferenceLine(w.inference), width)];
+  return [
+    fit(first, width),
+    fit(second, width),
+    fit(third, width),
+    fit(inferenceLine(w.inference), width),
+  ];
 }
 
 /** True when the shared inference process should be running and is not: `top` shows it in red. */
@@ -85,19 +103,57 @@ export function inferenceLine(inf: InferenceSnapshot | undefined): string {
 export function breakerLabel(b: TenantSnapshot['breaker']): string {
   const manual = b.manual ? ' (manual)' : '';
   if (b.state === 'open') return `open, ${b.secondsLeft ?? 0}s left${manual}`;
-  if (b.state === 'half_open') return `half-open, ${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight${manual}`;
+  if (b.state === 'half_open')
+    return `half-open, ${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight${manual}`;
   return `closed${manual}`;
 }
 
 function tenantColumns(tenants: TenantSnapshot[]): Column<TenantSnapshot>[] {
   return [
-    { title: 'TENANT', preferred: widest('TENANT', tenants.map((t) => t.tenant), 32), min: 8, value: (t) => t.tenant },
-    { title: 'ACTIVE/CAP', preferred: 10, min: 10, right: true, value: (t) => `${t.active}/${t.cap ?? '∞'}` },
+    {
+      title: 'TENANT',
+      preferred: widest(
+        'TENANT',
+        tenants.map((t) => t.tenant),
+        32,
+      ),
+      min: 8,
+      value: (t) => t.tenant,
+    },
+    {
+      title: 'ACTIVE/CAP',
+      preferred: 10,
+      min: 10,
+      right: true,
+      value: (t) => `${t.active}/${t.cap ?? '∞'}`,
+    },
     { title: 'RSV', preferred: 4, min: 4, right: true, drop: 1, value: (t) => String(t.reserved) },
-    { title: 'ACCEPT', preferred: 7, min: 7, right: true, drop: 2, value: (t) => String(t.accepted) },
-    { title: 'REJECT', preferred: 7, min: 7, right: true, value: (t) => String(sum(Object.values(t.rejected))) },
+    {
+      title: 'ACCEPT',
+      preferred: 7,
+      min: 7,
+      right: true,
+      drop: 2,
+      value: (t) => String(t.accepted),
+    },
+    {
+      title: 'REJECT',
+      preferred: 7,
+      min: 7,
+      right: true,
+      value: (t) => String(sum(Object.values(t.rejected))),
+    },
     { title: 'FAIL', preferred: 5, min: 5, right: true, value: (t) => String(t.failed) },
-    { title: 'BREAKER', preferred: widest('BREAKER', tenants.map((t) => breakerLabel(t.breaker)), 48), min: 30, value: (t) => breakerLabel(t.breaker) },
+    {
+      title: 'BREAKER',
+      preferred: widest(
+        'BREAKER',
+        tenants.map((t) => breakerLabel(t.breaker)),
+        48,
+      ),
+      min: 30,
+      value: (t) => breakerLabel(t.breaker),
+    },
   ];
 }
 
@@ -112,7 +168,8 @@ function table<T>(columns: Column<T>[], width: number): Table<T> {
   return { header: renderRow(plan, undefined, width), row: (v) => renderRow(plan, v, width) };
 }
 
-export const tenantTable = (tenants: TenantSnapshot[], width: number): Table<TenantSnapshot> => table(tenantColumns(tenants), width);
+export const tenantTable = (tenants: TenantSnapshot[], width: number): Table<TenantSnapshot> =>
+  table(tenantColumns(tenants), width);
 
 /**
  * Session ids are what an operator copies into a log search, so their column is never squeezed.
@@ -121,23 +178,98 @@ export const tenantTable = (tenants: TenantSnapshot[], width: number): Table<Ten
  * agent, the slow flag, age, CPU and state, in that order.
  */
 function sessionColumns(sessions: SessionSnapshot[]): Column<SessionSnapshot>[] {
-  const idWidth = widest('SESSION', sessions.map((s) => s.sessionId), 256);
+  const idWidth = widest(
+    'SESSION',
+    sessions.map((s) => s.sessionId),
+    256,
+  );
   return [
     { title: 'SESSION', preferred: idWidth, min: idWidth, value: (s) => s.sessionId },
-    { title: 'TENANT', preferred: widest('TENANT', sessions.map((s) => s.tenant), 24), min: 6, drop: 9, value: (s) => s.tenant },
-    { title: 'AGENT', preferred: widest('AGENT', sessions.map((s) => s.agent), 20), min: 5, drop: 4, value: (s) => s.agent },
+    {
+      title: 'TENANT',
+      preferred: widest(
+        'TENANT',
+        sessions.map((s) => s.tenant),
+        24,
+      ),
+      min: 6,
+      drop: 9,
+      value: (s) => s.tenant,
+    },
+    {
+      title: 'AGENT',
+      preferred: widest(
+        'AGENT',
+        sessions.map((s) => s.agent),
+        20,
+      ),
+      min: 5,
+      drop: 4,
+      value: (s) => s.agent,
+    },
     { title: 'STATE', preferred: 8, min: 8, drop: 8, value: (s) => s.state },
-    { title: 'AGE', preferred: 6, min: 6, right: true, drop: 6, value: (s) => formatDuration(s.ageS) },
-    { title: 'CPU%', preferred: 5, min: 5, right: true, drop: 7, value: (s) => s.cpuPct.toFixed(1) },
-    { title: 'MEM', preferred: 6, min: 6, right: true, extra: true, drop: 3, value: (s) => formatBytes(s.memShareBytes) },
-    { title: 'SLOW', preferred: 6, min: 6, drop: 5, value: (s) => (s.slow ? `${s.lastBlockMs ?? 0}ms` : '') },
-    { title: 'ROOM', preferred: widest('ROOM', sessions.map((s) => s.room), 48), min: 4, extra: true, drop: 2, value: (s) => s.room },
-    { title: 'JOB', preferred: widest('JOB', sessions.map((s) => s.jobId), 32), min: 3, extra: true, drop: 1, value: (s) => s.jobId },
+    {
+      title: 'AGE',
+      preferred: 6,
+      min: 6,
+      right: true,
+      drop: 6,
+      value: (s) => formatDuration(s.ageS),
+    },
+    {
+      title: 'CPU%',
+      preferred: 5,
+      min: 5,
+      right: true,
+      drop: 7,
+      value: (s) => s.cpuPct.toFixed(1),
+    },
+    {
+      title: 'MEM',
+      preferred: 6,
+      min: 6,
+      right: true,
+      extra: true,
+      drop: 3,
+      value: (s) => formatBytes(s.memShareBytes),
+    },
+    {
+      title: 'SLOW',
+      preferred: 6,
+      min: 6,
+      drop: 5,
+      value: (s) => (s.slow ? `${s.lastBlockMs ?? 0}ms` : ''),
+    },
+    {
+      title: 'ROOM',
+      preferred: widest(
+        'ROOM',
+        sessions.map((s) => s.room),
+        48,
+      ),
+      min: 4,
+      extra: true,
+      drop: 2,
+      value: (s) => s.room,
+    },
+    {
+      title: 'JOB',
+      preferred: widest(
+        'JOB',
+        sessions.map((s) => s.jobId),
+        32,
+      ),
+      min: 3,
+      extra: true,
+      drop: 1,
+      value: (s) => s.jobId,
+    },
   ];
 }
 
 /** Columns are sized from every session that passes the filter, so scrolling never moves them. */
-export const sessionTable = (sessions: SessionSnapshot[], width: number): Table<SessionSnapshot> => table(sessionColumns(sessions), width);
+export const sessionTable = (sessions: SessionSnapshot[], width: number): Table<SessionSnapshot> =>
+  table(sessionColumns(sessions), width);
 
 function clock(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(11, 19);
@@ -147,6 +279,12 @@ export function eventRow(e: EventSnapshot, width: number): string {
   return fit(`${clock(e.at)} ${e.kind}${e.tenant ? ` ${e.tenant}` : ''}: ${e.message}`, width);
 }
 
-export function filterLine(opts: { tenant?: string | undefined; sort: string; status?: string | undefined }, width: number): string {
-  return fit(`tenant ${opts.tenant ?? 'all'}  sort ${opts.sort}  status ${opts.status ?? 'all'}`, width);
+export function filterLine(
+  opts: { tenant?: string | undefined; sort: string; status?: string | undefined },
+  width: number,
+): string {
+  return fit(
+    `tenant ${opts.tenant ?? 'all'}  sort ${opts.sort}  status ${opts.status ?? 'all'}`,
+    width,
+  );
 }

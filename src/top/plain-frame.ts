@@ -19,7 +19,8 @@ export function renderPlainFrame(snapshot: SnapshotV1, opts: PlainFrameOptions):
   const tenants = visibleTenants(snapshot, opts.tenant);
   const tenantRows = tenantTable(tenants, width);
   lines.push(tenantRows.header);
-  if (tenants.length === 0) lines.push(opts.tenant ? `no stats for tenant ${opts.tenant} yet` : 'no tenants yet');
+  if (tenants.length === 0)
+    lines.push(opts.tenant ? `no stats for tenant ${opts.tenant} yet` : 'no tenants yet');
   for (const t of tenants) lines.push(tenantRows.row(t));
   lines.push('');
   const sessions = visibleSessions(snapshot, opts);

@@ -55,7 +55,10 @@ async function discover(env: NodeJS.ProcessEnv, preferName?: string): Promise<Wo
   if (workers.length === 1) return workers[0]!;
   const same = preferName === undefined ? [] : workers.filter((w) => w.name === preferName);
   if (same.length === 1) return same[0]!;
-  throw new TopFailure(`several openrtc workers are running; pick one with --socket:\n${workerList(workers)}`, 2);
+  throw new TopFailure(
+    `several openrtc workers are running; pick one with --socket:\n${workerList(workers)}`,
+    2,
+  );
 }
 
 /** `openrtc top`: returns the exit code; every failure is one line on stderr, never a stack. */
@@ -78,7 +81,8 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
   try {
     const socketPath = o.socket ?? (await discover(env)).socketPath;
     // A live view needs a terminal; into a pipe or a file goes one plain frame, with no escape codes.
-    if (o.json || o.once || opts.stdout.isTTY !== true) return await printOnce(socketPath, o.json === true, o, opts);
+    if (o.json || o.once || opts.stdout.isTTY !== true)
+      return await printOnce(socketPath, o.json === true, o, opts);
 
     let workerName: string | undefined;
     const source = ipcSnapshotSource({
@@ -92,12 +96,21 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
       },
     });
     const leaveScreen = enterAlternateScreen(opts.stdout);
-    const app = render(createElement(App, { source, tenant: o.tenant, sort: o.sort, status: o.status, color: opts.color ?? true }), {
-      stdout: opts.stdout,
-      stdin: opts.stdin ?? process.stdin,
-      exitOnCtrlC: true,
-      patchConsole: false,
-    });
+    const app = render(
+      createElement(App, {
+        source,
+        tenant: o.tenant,
+        sort: o.sort,
+        status: o.status,
+        color: opts.color ?? true,
+      }),
+      {
+        stdout: opts.stdout,
+        stdin: opts.stdin ?? process.stdin,
+        exitOnCtrlC: true,
+        patchConsole: false,
+      },
+    );
     // A kill ends the view like q does, so the shell's screen is restored.
     const onTerminate = () => app.unmount();
     process.once('SIGTERM', onTerminate);
@@ -115,12 +128,20 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
   }
 }
 
-async function printOnce(socketPath: string, json: boolean, o: TopOptions, opts: RunTopOptions): Promise<number> {
+async function printOnce(
+  socketPath: string,
+  json: boolean,
+  o: TopOptions,
+  opts: RunTopOptions,
+): Promise<number> {
   let client: IpcClient;
   try {
     client = await IpcClient.connect(socketPath);
   } catch (err) {
-    throw new TopFailure(`cannot reach the worker: ${err instanceof Error ? err.message : String(err)}`, 1);
+    throw new TopFailure(
+      `cannot reach the worker: ${err instanceof Error ? err.message : String(err)}`,
+      1,
+    );
   }
   let raw: unknown;
   try {
@@ -133,7 +154,15 @@ async function printOnce(socketPath: string, json: boolean, o: TopOptions, opts:
     return 0;
   }
   const snap = SnapshotV1.safeParse(raw);
-  if (!snap.success) throw new TopFailure('the worker sent a snapshot this top cannot read (expected schema v1)', 1);
-  opts.stdout.write(renderPlainFrame(snap.data, { tenant: o.tenant, sort: o.sort, status: o.status, width: opts.stdout.columns || 80 }));
+  if (!snap.success)
+    throw new TopFailure('the worker sent a snapshot this top cannot read (expected schema v1)', 1);
+  opts.stdout.write(
+    renderPlainFrame(snap.data, {
+      tenant: o.tenant,
+      sort: o.sort,
+      status: o.status,
+      width: opts.stdout.columns || 80,
+    }),
+  );
   return 0;
 }

@@ -10,7 +10,10 @@ export type ConnectionState =
 
 /** Where the TUI gets its snapshots; tests feed it directly, the CLI uses the worker socket. */
 export interface SnapshotSource {
-  subscribe(onSnapshot: (snapshot: SnapshotV1) => void, onState: (state: ConnectionState) => void): () => void;
+  subscribe(
+    onSnapshot: (snapshot: SnapshotV1) => void,
+    onState: (state: ConnectionState) => void,
+  ): () => void;
 }
 
 export interface IpcSnapshotSourceOptions {
@@ -37,7 +40,11 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
         if (stopped) return;
         client?.close();
         client = undefined;
-        onState({ status: 'disconnected', reason, workerGone: lastPid !== undefined && !isAlive(lastPid) });
+        onState({
+          status: 'disconnected',
+          reason,
+          workerGone: lastPid !== undefined && !isAlive(lastPid),
+        });
         clearTimeout(retry);
         retry = setTimeout(() => void connect(), opts.retryMs ?? 1_000);
       };
@@ -54,7 +61,8 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
           });
           await c.subscribe(Math.max(100, Math.round(opts.intervalMs)), (raw) => {
             const parsed = SnapshotV1.safeParse(raw);
-            if (!parsed.success) return lost('the worker sent a snapshot this top cannot read (expected schema v1)');
+            if (!parsed.success)
+              return lost('the worker sent a snapshot this top cannot read (expected schema v1)');
             lastPid = parsed.data.worker.pid;
             onSnapshot(parsed.data);
           });

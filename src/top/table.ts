@@ -52,7 +52,8 @@ function squeeze<T>(columns: Column<T>[], width: number): number[] {
     let widest = -1;
     for (let i = 0; i < columns.length; i++) {
       const slack = widths[i]! - columns[i]!.min;
-      if (slack > 0 && (widest === -1 || slack > widths[widest]! - columns[widest]!.min)) widest = i;
+      if (slack > 0 && (widest === -1 || slack > widths[widest]! - columns[widest]!.min))
+        widest = i;
     }
     if (widest === -1) break;
     widths[widest]! -= 1;
@@ -66,11 +67,15 @@ function squeeze<T>(columns: Column<T>[], width: number): number[] {
  * squeezable columns narrow to their minimum, then columns are dropped by their `drop` order.
  */
 export function planColumns<T>(columns: Column<T>[], width: number): PlannedColumn<T>[] {
-  let active = columns.map((c) => ({ ...c, min: Math.min(c.preferred, Math.max(c.min, c.title.length)) }));
+  let active = columns.map((c) => ({
+    ...c,
+    min: Math.min(c.preferred, Math.max(c.min, c.title.length)),
+  }));
   for (;;) {
     const hasExtras = active.some((c) => c.extra);
     const widths = hasExtras ? active.map((c) => c.preferred) : squeeze(active, width);
-    if (totalWidth(widths) <= width) return active.map((column, i) => ({ column, width: widths[i]! }));
+    if (totalWidth(widths) <= width)
+      return active.map((column, i) => ({ column, width: widths[i]! }));
     const droppable = active
       .filter((c) => c.drop !== undefined && (!hasExtras || c.extra))
       .sort((a, b) => a.drop! - b.drop!)[0];

@@ -1,4 +1,9 @@
-import type { EventSnapshot, SessionSnapshot, SnapshotV1, TenantSnapshot } from '../introspection/snapshot-schema.js';
+import type {
+  EventSnapshot,
+  SessionSnapshot,
+  SnapshotV1,
+  TenantSnapshot,
+} from '../introspection/snapshot-schema.js';
 import { SORT_KEYS, STATUS_FILTERS, type SortKey, type StatusFilter } from './options.js';
 
 /** What the user chose to see; pure data shared by the TUI and the plain frame. */
@@ -8,7 +13,11 @@ export interface ViewFilter {
   status?: StatusFilter | undefined;
 }
 
-const STATE_ORDER: Record<SessionSnapshot['state'], number> = { starting: 0, active: 1, closing: 2 };
+const STATE_ORDER: Record<SessionSnapshot['state'], number> = {
+  starting: 0,
+  active: 1,
+  closing: 2,
+};
 
 const comparators: Record<SortKey, (a: SessionSnapshot, b: SessionSnapshot) => number> = {
   age: (a, b) => b.ageS - a.ageS,
@@ -21,12 +30,18 @@ const comparators: Record<SortKey, (a: SessionSnapshot, b: SessionSnapshot) => n
 export function visibleSessions(snap: SnapshotV1, view: ViewFilter): SessionSnapshot[] {
   const cmp = comparators[view.sort];
   return snap.sessions
-    .filter((s) => (view.tenant === undefined || s.tenant === view.tenant) && (view.status === undefined || s.state === view.status))
+    .filter(
+      (s) =>
+        (view.tenant === undefined || s.tenant === view.tenant) &&
+        (view.status === undefined || s.state === view.status),
+    )
     .sort((a, b) => cmp(a, b) || a.sessionId.localeCompare(b.sessionId));
 }
 
 export function visibleTenants(snap: SnapshotV1, tenant: string | undefined): TenantSnapshot[] {
-  return snap.tenants.filter((t) => tenant === undefined || t.tenant === tenant).sort((a, b) => a.tenant.localeCompare(b.tenant));
+  return snap.tenants
+    .filter((t) => tenant === undefined || t.tenant === tenant)
+    .sort((a, b) => a.tenant.localeCompare(b.tenant));
 }
 
 /** Events that are always about one tenant; without a tenant they concern a malformed id. */
@@ -36,10 +51,16 @@ const TENANT_EVENTS: ReadonlySet<EventSnapshot['kind']> = new Set(['reject', 'br
  * Newest last. With one tenant chosen, only its events and the worker's own (drain, config,
  * worker) are shown: another tenant's, and rejections of ids that name no tenant, are not.
  */
-export function visibleEvents(snap: SnapshotV1, tenant: string | undefined, limit: number): EventSnapshot[] {
+export function visibleEvents(
+  snap: SnapshotV1,
+  tenant: string | undefined,
+  limit: number,
+): EventSnapshot[] {
   if (limit <= 0) return [];
   const shown = (e: EventSnapshot) =>
-    tenant === undefined || e.tenant === tenant || (e.tenant === undefined && !TENANT_EVENTS.has(e.kind));
+    tenant === undefined ||
+    e.tenant === tenant ||
+    (e.tenant === undefined && !TENANT_EVENTS.has(e.kind));
   return snap.events.filter(shown).slice(-limit);
 }
 
@@ -56,11 +77,16 @@ export function nextStatus(status: StatusFilter | undefined): StatusFilter | und
 
 export function knownTenants(snap: SnapshotV1 | undefined): string[] {
   if (!snap) return [];
-  return [...new Set([...snap.tenants.map((t) => t.tenant), ...Object.keys(snap.sessions_by_tenant)])].sort();
+  return [
+    ...new Set([...snap.tenants.map((t) => t.tenant), ...Object.keys(snap.sessions_by_tenant)]),
+  ].sort();
 }
 
 /** all → each known tenant in order → all. */
-export function nextTenant(snap: SnapshotV1 | undefined, tenant: string | undefined): string | undefined {
+export function nextTenant(
+  snap: SnapshotV1 | undefined,
+  tenant: string | undefined,
+): string | undefined {
   const tenants = knownTenants(snap);
   if (tenants.length === 0) return undefined;
   if (tenant === undefined) return tenants[0];

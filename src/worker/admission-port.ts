@@ -8,7 +8,12 @@ import type { AdmissionDecision, JobRequestInfo } from '../admission/types.js';
 export interface AdmissionPort {
   decide(req: JobRequestInfo): Promise<AdmissionDecision>;
   /** Counts (and logs) a rejection the worker host answered itself, so every reason has a counter. */
-  recordRejection(e: { jobId: string; reason: HostRejectReason; message: string; elapsedMs?: number }): void;
+  recordRejection(e: {
+    jobId: string;
+    reason: HostRejectReason;
+    message: string;
+    elapsedMs?: number;
+  }): void;
   setDraining(draining: boolean): void;
   readonly draining: boolean;
   /** Slots held now: reserved (accepted, not yet assigned) plus running. */

@@ -127,32 +127,51 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
       token.addGrant({ agent: true });
       jwt = await token.toJwt();
     } catch (err) {
-      logger.error({ agent_name: agentName, error: err instanceof Error ? err.message : String(err) }, 'could not sign the worker token');
+      logger.error(
+        { agent_name: agentName, error: err instanceof Error ? err.message : String(err) },
+        'could not sign the worker token',
+      );
       this.#scheduleRetry('token error');
       return;
     }
     if (this.#closed) return;
     // A server that is still starting can accept the TCP connection and never answer: without
     // these bounds the worker would wait on that one attempt forever instead of retrying.
-    const ws = new WebSocket(agentEndpoint(this.#opts.url), { headers: { authorization: `Bearer ${jwt}` }, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    const ws = new WebSocket(agentEndpoint(this.#opts.url), {
+      headers: { authorization: `Bearer ${jwt}` },
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
     this.#ws = ws;
     ws.binaryType = 'nodebuffer';
     let registeredHere = false;
     const registerTimer = setTimeout(() => {
       if (registeredHere) return;
-      logger.warn({ agent_name: agentName, timeout_ms: REGISTER_TIMEOUT_MS }, 'no register response from the server; reconnecting');
+      logger.warn(
+        { agent_name: agentName, timeout_ms: REGISTER_TIMEOUT_MS },
+        'no register response from the server; reconnecting',
+      );
       ws.terminate();
     }, REGISTER_TIMEOUT_MS);
     ws.once('close', () => clearTimeout(registerTimer));
 
     ws.on('open', () => {
       this.#lastFrameAt = Date.now();
-      ws.send(registerMessage({ agentName, version: this.#opts.version, ...(this.#opts.namespace !== undefined ? { namespace: this.#opts.namespace } : {}) }).toBinary());
+      ws.send(
+        registerMessage({
+          agentName,
+          version: this.#opts.version,
+          ...(this.#opts.namespace !== undefined ? { namespace: this.#opts.namespace } : {}),
+        }).toBinary(),
+      );
     });
     ws.on('message', (data, isBinary) => {
       this.#lastFrameAt = Date.now();
       if (!isBinary) return;
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const bytes = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       const msg = parseServerMessage(bytes);
       if (!msg) {
         logger.warn({ agent_name: agentName }, 'undecodable frame from server; ignored');
@@ -160,7 +179,10 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
       }
       if (!registeredHere) {
         if (msg.message.case !== 'register') {
-          logger.warn({ agent_name: agentName, got: msg.message.case }, 'expected a register response first; reconnecting');
+          logger.warn(
+            { agent_name: agentName, got: msg.message.case },
+            'expected a register response first; reconnecting',
+          );
           ws.terminate();
           return;
         }
@@ -201,8 +223,14 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
   #scheduleRetry(why: string): void {
     if (this.#closed) return;
     this.#attempt += 1;
-    const delay = reconnectDelay(this.#attempt, this.#opts.random ? { random: this.#opts.random } : {});
-    this.#opts.logger.warn({ agent_name: this.agentName, attempt: this.#attempt, retry_in_ms: delay, reason: why }, 'not connected to LiveKit; retrying');
+    const delay = reconnectDelay(
+      this.#attempt,
+      this.#opts.random ? { random: this.#opts.random } : {},
+    );
+    this.#opts.logger.warn(
+      { agent_name: this.agentName, attempt: this.#attempt, retry_in_ms: delay, reason: why },
+      'not connected to LiveKit; retrying',
+    );
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => void this.#connect(), delay);
   }
@@ -213,7 +241,10 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
     this.#stopPing();
     this.#pingTimer = setInterval(() => {
       if (Date.now() - this.#lastFrameAt > timeout) {
-        this.#opts.logger.warn({ agent_name: this.agentName, silent_ms: Date.now() - this.#lastFrameAt }, 'server went silent; reconnecting');
+        this.#opts.logger.warn(
+          { agent_name: this.agentName, silent_ms: Date.now() - this.#lastFrameAt },
+          'server went silent; reconnecting',
+        );
         ws.terminate();
         return;
       }

@@ -11,7 +11,8 @@ export class JobUpdateQueue {
   #dropped = 0;
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError('limit must be a positive integer');
   }
 
   get size(): number {

@@ -25,7 +25,11 @@ export const ATTR = {
   agentName: 'lk.agent.name',
 } as const;
 
-export function registerMessage(opts: { agentName: string; version: string; namespace?: string }): WorkerMessage {
+export function registerMessage(opts: {
+  agentName: string;
+  version: string;
+  namespace?: string;
+}): WorkerMessage {
   return new WorkerMessage({
     message: {
       case: 'register',
@@ -74,7 +78,11 @@ export function rejectMessage(jobId: string, reason: RejectReason, message: stri
   });
 }
 
-export function updateWorkerMessage(status: WorkerStatus, load: number, jobCount: number): WorkerMessage {
+export function updateWorkerMessage(
+  status: WorkerStatus,
+  load: number,
+  jobCount: number,
+): WorkerMessage {
   return new WorkerMessage({
     message: { case: 'updateWorker', value: new UpdateWorkerStatus({ status, load, jobCount }) },
   });
@@ -87,7 +95,9 @@ export function updateJobMessage(jobId: string, status: JobStatus, error = ''): 
 }
 
 export function pingMessage(now: number): WorkerMessage {
-  return new WorkerMessage({ message: { case: 'ping', value: new WorkerPing({ timestamp: BigInt(Math.round(now)) }) } });
+  return new WorkerMessage({
+    message: { case: 'ping', value: new WorkerPing({ timestamp: BigInt(Math.round(now)) }) },
+  });
 }
 
 /** Decodes one binary frame; returns undefined for anything that is not a ServerMessage. */

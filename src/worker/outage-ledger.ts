@@ -29,11 +29,15 @@ export class OutageLedger {
   /** A drop while already down (a failed reconnect attempt) keeps the first drop's record. */
   dropped(agentName: string, liveJobs: readonly string[]): void {
     if (this.#outages.has(agentName)) return;
-    this.#outages.set(agentName, { since: this.#now(), jobs: new Map(liveJobs.map((j) => [j, undefined])) });
+    this.#outages.set(agentName, {
+      since: this.#now(),
+      jobs: new Map(liveJobs.map((j) => [j, undefined])),
+    });
   }
 
   ended(jobId: string, how: string): void {
-    for (const outage of this.#outages.values()) if (outage.jobs.has(jobId)) outage.jobs.set(jobId, how);
+    for (const outage of this.#outages.values())
+      if (outage.jobs.has(jobId)) outage.jobs.set(jobId, how);
   }
 
   /** The summary for a registration that is back, or undefined if it was never down. */

@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { AvailabilityRequest, JobAssignment, JobTermination, ServerMessage } from '@livekit/protocol';
+import type {
+  AvailabilityRequest,
+  JobAssignment,
+  JobTermination,
+  ServerMessage,
+} from '@livekit/protocol';
 import type { Logger } from 'pino';
 import type { HostRejectReason } from '../admission/reasons.js';
 import type { AdmissionDecision } from '../admission/types.js';
@@ -105,10 +110,13 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
 
   constructor(options: WorkerHostOptions) {
     super();
-    if (options.agentNames.length === 0) throw new Error('WorkerHost needs at least one agent name');
+    if (options.agentNames.length === 0)
+      throw new Error('WorkerHost needs at least one agent name');
     this.#opts = options;
     // Without a measured load, the sessions share alone: full at the cap, as before measuring.
-    this.#load = options.load ?? new LoadModel({ threshold: 1, loopDelayFullMs: Number.POSITIVE_INFINITY, protect: false });
+    this.#load =
+      options.load ??
+      new LoadModel({ threshold: 1, loopDelayFullMs: Number.POSITIVE_INFINITY, protect: false });
   }
 
   /** Connects every registration; resolves once each has registered once. */
@@ -133,7 +141,9 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
         version: this.#opts.version,
         logger,
         ...(this.#opts.namespace !== undefined ? { namespace: this.#opts.namespace } : {}),
-        ...(this.#opts.pingIntervalMs !== undefined ? { pingIntervalMs: this.#opts.pingIntervalMs } : {}),
+        ...(this.#opts.pingIntervalMs !== undefined
+          ? { pingIntervalMs: this.#opts.pingIntervalMs }
+          : {}),
         ...(this.#opts.random !== undefined ? { random: this.#opts.random } : {}),
       });
       registered.push(new Promise((resolve) => conn.once('registered', () => resolve())));
@@ -154,7 +164,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
             `registered with LiveKit again after ${Math.round(outage.outageMs / 1000)} s: of the ${outage.stillRunning.length + ended} sessions live at the drop, ${outage.stillRunning.length} still running, ${ended} ended`,
           );
         } else {
-          logger.info({ agent_name: agentName, worker_id: workerId, worker: this.#opts.workerName }, 'registered with LiveKit');
+          logger.info(
+            { agent_name: agentName, worker_id: workerId, worker: this.#opts.workerName },
+            'registered with LiveKit',
+          );
         }
         this.#flushQueued(conn);
         this.#lastLoad.delete(agentName);
@@ -162,7 +175,9 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
         this.emit('connected', { agentName, workerId });
       });
       conn.on('disconnected', (reason) => {
-        const live = [...this.#jobAgent].filter(([, name]) => name === agentName).map(([jobId]) => jobId);
+        const live = [...this.#jobAgent]
+          .filter(([, name]) => name === agentName)
+          .map(([jobId]) => jobId);
         this.#outages.dropped(agentName, live);
         // Live sessions keep running: their media connection is separate from this socket. Each
         // ends on its own if its room goes too, and the reconnect line says which did.
@@ -177,10 +192,13 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       conn.start();
     }
     const loadInterval = this.#opts.loadIntervalMs ?? 2500;
-    this.#loadTimer = setInterval(() => {
-      const force = Date.now() - this.#lastForcedAt >= loadInterval;
-      this.#reportLoad(force);
-    }, Math.min(LOAD_CHECK_MS, loadInterval));
+    this.#loadTimer = setInterval(
+      () => {
+        const force = Date.now() - this.#lastForcedAt >= loadInterval;
+        this.#reportLoad(force);
+      },
+      Math.min(LOAD_CHECK_MS, loadInterval),
+    );
     this.#loadTimer.unref();
     await Promise.all(registered);
   }
@@ -235,7 +253,11 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
         await sleep(Math.min(100, Math.max(1, askAt - Date.now())));
       }
       const left = sessions.active().length;
-      if (left > 0) logger.warn({ sessions: left, timeout_ms: timeoutMs, grace_ms: Math.max(0, deadline - Date.now()) }, 'drain timeout; asking the remaining sessions to end');
+      if (left > 0)
+        logger.warn(
+          { sessions: left, timeout_ms: timeoutMs, grace_ms: Math.max(0, deadline - Date.now()) },
+          'drain timeout; asking the remaining sessions to end',
+        );
       await sessions.closeAll('drain_timeout', deadline);
       await this.#shutdown();
       return { forcedSessions: left };
@@ -258,7 +280,11 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   async #shutdown(): Promise<void> {
     clearInterval(this.#loadTimer);
     const unsent = this.queuedJobUpdates();
-    if (unsent > 0) this.#opts.logger.warn({ job_updates: unsent }, 'stopping with job updates LiveKit never received (it was unreachable)');
+    if (unsent > 0)
+      this.#opts.logger.warn(
+        { job_updates: unsent },
+        'stopping with job updates LiveKit never received (it was unreachable)',
+      );
     this.#queued.clear();
     // No assignment can arrive any more; hand back the slots now instead of at their timeout.
     for (const [jobId, p] of this.#pending) {
@@ -317,8 +343,17 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       const result = await Promise.race([deciding, late]);
       if (result === 'late') {
         answered = true;
-        this.#rejectHere(conn, job.id, 'internal_error', `admission did not answer within ${answerTimeout} ms`, performance.now() - since);
-        logger.error({ job_id: job.id, timeout_ms: answerTimeout }, 'admission answer timed out; job rejected');
+        this.#rejectHere(
+          conn,
+          job.id,
+          'internal_error',
+          `admission did not answer within ${answerTimeout} ms`,
+          performance.now() - since,
+        );
+        logger.error(
+          { job_id: job.id, timeout_ms: answerTimeout },
+          'admission answer timed out; job rejected',
+        );
         // If it accepts after all, nobody will assign the job: give the slot back.
         void deciding.then(
           (d) => d.accept && d.reservation.release({ kind: 'cancelled', reason: 'answer_timeout' }),
@@ -331,7 +366,13 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     } catch (err) {
       if (!answered) {
         answered = true;
-        this.#rejectHere(conn, job.id, 'internal_error', 'admission failed', performance.now() - since);
+        this.#rejectHere(
+          conn,
+          job.id,
+          'internal_error',
+          'admission failed',
+          performance.now() - since,
+        );
       }
       logger.error({ job_id: job.id, error: describeError(err) }, 'admission failed; job rejected');
     } finally {
@@ -341,12 +382,21 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   }
 
   /** A rejection decided here rather than by `decide()`: answered, then counted by admission. */
-  #rejectHere(conn: AgentConnection, jobId: string, reason: HostRejectReason, message: string, elapsedMs = 0): void {
+  #rejectHere(
+    conn: AgentConnection,
+    jobId: string,
+    reason: HostRejectReason,
+    message: string,
+    elapsedMs = 0,
+  ): void {
     conn.send(rejectMessage(jobId, reason, message));
     try {
       this.#opts.admission.recordRejection({ jobId, reason, message, elapsedMs });
     } catch (err) {
-      this.#opts.logger.error({ job_id: jobId, reason, error: describeError(err) }, 'could not count a rejection');
+      this.#opts.logger.error(
+        { job_id: jobId, reason, error: describeError(err) },
+        'could not count a rejection',
+      );
     }
   }
 
@@ -359,7 +409,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const running = this.#jobAgent.has(jobId);
     if (!conn.send(acceptMessage(jobId, conn.agentName, decision.tenant))) {
       // The accept never left: the server will not assign, so the slot is free again now.
-      if (!running) decision.reservation.release({ kind: 'cancelled', reason: 'accept_not_delivered' });
+      if (!running)
+        decision.reservation.release({ kind: 'cancelled', reason: 'accept_not_delivered' });
       return;
     }
     if (!running) this.#pending.set(jobId, { agentName: conn.agentName, decision });
@@ -377,8 +428,17 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const pending = this.#pending.get(job.id);
     this.#pending.delete(job.id);
     if (!pending || pending.decision.reservation.released) {
-      logger.warn({ job_id: job.id, known: Boolean(pending) }, 'assignment for a job we do not hold (unknown or its slot expired)');
-      conn.send(updateJobMessage(job.id, JobStatus.JS_FAILED, 'assignment arrived after the worker released the slot'));
+      logger.warn(
+        { job_id: job.id, known: Boolean(pending) },
+        'assignment for a job we do not hold (unknown or its slot expired)',
+      );
+      conn.send(
+        updateJobMessage(
+          job.id,
+          JobStatus.JS_FAILED,
+          'assignment arrived after the worker released the slot',
+        ),
+      );
       return;
     }
     const { decision } = pending;
@@ -398,8 +458,14 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       .catch((err: unknown) => {
         // The session host reports its own failures; this only catches a bug in it.
         decision.reservation.release({ kind: 'failed', reason: 'session_start_error' });
-        logger.error({ job_id: job.id, tenant: decision.tenant, error: describeError(err) }, 'session could not start');
-        void this.#sendForJob(job.id, updateJobMessage(job.id, JobStatus.JS_FAILED, 'session could not start'));
+        logger.error(
+          { job_id: job.id, tenant: decision.tenant, error: describeError(err) },
+          'session could not start',
+        );
+        void this.#sendForJob(
+          job.id,
+          updateJobMessage(job.id, JobStatus.JS_FAILED, 'session could not start'),
+        );
         this.#jobAgent.delete(job.id);
       });
   }
@@ -408,7 +474,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const pending = this.#pending.get(t.jobId);
     if (pending) {
       this.#pending.delete(t.jobId);
-      pending.decision.reservation.release({ kind: 'cancelled', reason: 'terminated_before_assignment' });
+      pending.decision.reservation.release({
+        kind: 'cancelled',
+        reason: 'terminated_before_assignment',
+      });
       this.#reportLoad(false);
       return;
     }
@@ -425,7 +494,11 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const msg =
       e.outcome.kind === 'success'
         ? updateJobMessage(e.jobId, JobStatus.JS_SUCCESS)
-        : updateJobMessage(e.jobId, JobStatus.JS_FAILED, e.error ? `${e.outcome.reason}: ${e.error}` : e.outcome.reason);
+        : updateJobMessage(
+            e.jobId,
+            JobStatus.JS_FAILED,
+            e.error ? `${e.outcome.reason}: ${e.error}` : e.outcome.reason,
+          );
     return this.#sendForJob(e.jobId, msg);
   }
 
@@ -447,7 +520,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     if (conn.registered && (await conn.sendFlushed(msg))) return;
     // Not connected: the server hears about it once the registration is back.
     queue.put(jobId, msg);
-    this.#opts.logger.debug({ job_id: jobId, queued: queue.size }, 'job update queued until LiveKit is reachable again');
+    this.#opts.logger.debug(
+      { job_id: jobId, queued: queue.size },
+      'job update queued until LiveKit is reachable again',
+    );
   }
 
   #flushQueued(conn: AgentConnection): void {
@@ -460,21 +536,32 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       if (conn.send(msg)) sent += 1;
       else queue.put(jobId, msg);
     }
-    this.#opts.logger.info({ agent_name: conn.agentName, sent, dropped, still_queued: queue.size }, 'sent job updates held while disconnected');
+    this.#opts.logger.info(
+      { agent_name: conn.agentName, sent, dropped, still_queued: queue.size },
+      'sent job updates held while disconnected',
+    );
     if (dropped > 0) {
-      this.#opts.logger.warn({ agent_name: conn.agentName, dropped, limit: queue.limit }, 'job updates were dropped while disconnected: the queue was full');
+      this.#opts.logger.warn(
+        { agent_name: conn.agentName, dropped, limit: queue.limit },
+        'job updates were dropped while disconnected: the queue was full',
+      );
     }
   }
 
   /** Pending entries whose reservation is still held; expired ones are dropped here. */
   #livePending(): number {
-    for (const [jobId, p] of this.#pending) if (p.decision.reservation.released) this.#pending.delete(jobId);
+    for (const [jobId, p] of this.#pending)
+      if (p.decision.reservation.released) this.#pending.delete(jobId);
     return this.#pending.size;
   }
 
   #computeLoad(): LoadReport {
     const { admission } = this.#opts;
-    return this.#load.report({ inUse: admission.inUse(), capacity: admission.capacity(), draining: admission.draining });
+    return this.#load.report({
+      inUse: admission.inUse(),
+      capacity: admission.capacity(),
+      draining: admission.draining,
+    });
   }
 
   /**
@@ -495,7 +582,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       if (!conn.registered) continue;
       const last = this.#lastLoad.get(name);
       if (!force && last && last.key === key && Math.abs(last.load - report.load) < 0.05) continue;
-      if (conn.send(updateWorkerMessage(status, report.load, inUse))) this.#lastLoad.set(name, { key, load: report.load });
+      if (conn.send(updateWorkerMessage(status, report.load, inUse)))
+        this.#lastLoad.set(name, { key, load: report.load });
     }
   }
 
@@ -509,7 +597,11 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       sessions_share: round3(report.shares.sessions),
       reason: report.reason,
     };
-    if (report.full) this.#opts.logger.warn(fields, `worker is full (${report.reason}): LiveKit sends it no new jobs`);
+    if (report.full)
+      this.#opts.logger.warn(
+        fields,
+        `worker is full (${report.reason}): LiveKit sends it no new jobs`,
+      );
     else this.#opts.logger.info(fields, 'worker is below capacity again: LiveKit may send it jobs');
     this.emit('status', report);
   }

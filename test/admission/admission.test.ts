@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Admission, OTHER_TENANTS_ROW, type AdmissionOptions } from '../../src/admission/admission.js';
+import {
+  Admission,
+  OTHER_TENANTS_ROW,
+  type AdmissionOptions,
+} from '../../src/admission/admission.js';
 import type { AdmissionDecision, JobRequestInfo } from '../../src/admission/types.js';
 import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
 import type { TenantConfigSource } from '../../src/tenancy/types.js';
@@ -7,19 +11,48 @@ import { FakeClock } from '../support/fake-clock.js';
 
 let jobs = 0;
 function job(metadata: unknown, extra: Partial<JobRequestInfo> = {}): JobRequestInfo {
-  return { jobId: `J${++jobs}`, agentName: 'demo', metadata: typeof metadata === 'string' ? metadata : JSON.stringify(metadata), ...extra };
+  return {
+    jobId: `J${++jobs}`,
+    agentName: 'demo',
+    metadata: typeof metadata === 'string' ? metadata : JSON.stringify(metadata),
+    ...extra,
+  };
 }
 
-function setup(over: Partial<Omit<AdmissionOptions, 'tenants'>> & { tenants?: Partial<AdmissionOptions['tenants']>; source?: TenantConfigSource } = {}) {
+function setup(
+  over: Partial<Omit<AdmissionOptions, 'tenants'>> & {
+    tenants?: Partial<AdmissionOptions['tenants']>;
+    source?: TenantConfigSource;
+  } = {},
+) {
   const clock = new FakeClock();
-  const resolver = new TenantConfigResolver({ source: over.source ?? {}, clock, ttlMs: 60_000, missTtlMs: 5_000, loadTimeoutMs: 1_000 });
+  const resolver = new TenantConfigResolver({
+    source: over.source ?? {},
+    clock,
+    ttlMs: 60_000,
+    missTtlMs: 5_000,
+    loadTimeoutMs: 1_000,
+  });
   const rejects: string[] = [];
   const admission = new Admission({
     clock,
     resolver,
     maxConcurrentSessions: over.maxConcurrentSessions ?? null,
-    tenants: { metadataKey: 'tenant', defaultTenant: 'default', requireConfig: false, maxSessions: {}, ...over.tenants },
-    breaker: over.breaker ?? { enabled: true, failureRatio: 0.5, minSamples: 2, windowMs: 60_000, cooldownMs: 10_000, halfOpenProbes: 1 },
+    tenants: {
+      metadataKey: 'tenant',
+      defaultTenant: 'default',
+      requireConfig: false,
+      maxSessions: {},
+      ...over.tenants,
+    },
+    breaker: over.breaker ?? {
+      enabled: true,
+      failureRatio: 0.5,
+      minSamples: 2,
+      windowMs: 60_000,
+      cooldownMs: 10_000,
+      halfOpenProbes: 1,
+    },
     assignmentTimeoutMs: over.assignmentTimeoutMs ?? 5_000,
     events: { onReject: (e) => rejects.push(`${e.tenant ?? '-'}:${e.reason}`) },
   });
@@ -34,23 +67,40 @@ function accepted(d: AdmissionDecision) {
 describe('Admission', () => {
   it('1,000 concurrent requests for a tenant capped at 20: exactly 20 accepted, others still served', async () => {
     const { admission } = setup({ tenants: { maxSessions: { acme: 20 } } });
-    const decisions = await Promise.all(Array.from({ length: 1000 }, () => admission.decide(job({ tenant: 'acme' }))));
+    const decisions = await Promise.all(
+      Array.from({ length: 1000 }, () => admission.decide(job({ tenant: 'acme' }))),
+    );
     const ok = decisions.filter((d) => d.accept);
     expect(ok).toHaveLength(20);
     expect(decisions.filter((d) => !d.accept && d.reason === 'tenant_capacity')).toHaveLength(980);
     expect(accepted(await admission.decide(job({ tenant: 'globex' }))).tenant).toBe('globex');
-    expect(admission.tenantStat('acme')).toMatchObject({ accepted: 20, reserved: 20, active: 0, rejected: expect.objectContaining({ tenant_capacity: 980 }) });
+    expect(admission.tenantStat('acme')).toMatchObject({
+      accepted: 20,
+      reserved: 20,
+      active: 0,
+      rejected: expect.objectContaining({ tenant_capacity: 980 }),
+    });
 
     for (const d of ok) if (d.accept) d.reservation.markStarted();
     for (const d of ok) if (d.accept) d.reservation.release({ kind: 'success', reason: 'done' });
-    const again = await Promise.all(Array.from({ length: 50 }, () => admission.decide(job({ tenant: 'acme' }))));
+    const again = await Promise.all(
+      Array.from({ length: 50 }, () => admission.decide(job({ tenant: 'acme' }))),
+    );
     expect(again.filter((d) => d.accept)).toHaveLength(20);
   });
 
   it('enforces the global cap across tenants', async () => {
     const { admission } = setup({ maxConcurrentSessions: 3 });
-    const ds = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((t) => admission.decide(job({ tenant: t }))));
-    expect(ds.map((d) => (d.accept ? 'ok' : d.reason))).toEqual(['ok', 'ok', 'ok', 'worker_capacity', 'worker_capacity']);
+    const ds = await Promise.all(
+      ['a', 'b', 'c', 'd', 'e'].map((t) => admission.decide(job({ tenant: t }))),
+    );
+    expect(ds.map((d) => (d.accept ? 'ok' : d.reason))).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'worker_capacity',
+      'worker_capacity',
+    ]);
     expect(admission.inUse()).toBe(3);
   });
 
@@ -64,15 +114,26 @@ describe('Admission', () => {
       },
     });
     const d = async (m: unknown) => admission.decide(job(m));
-    expect(await d({ tenant: 'bad tenant' })).toMatchObject({ accept: false, reason: 'invalid_tenant' });
-    expect(await d({ tenant: 'unknown' })).toMatchObject({ accept: false, reason: 'tenant_not_configured', tenant: 'unknown' });
+    expect(await d({ tenant: 'bad tenant' })).toMatchObject({
+      accept: false,
+      reason: 'invalid_tenant',
+    });
+    expect(await d({ tenant: 'unknown' })).toMatchObject({
+      accept: false,
+      reason: 'tenant_not_configured',
+      tenant: 'unknown',
+    });
     const broken = await d({ tenant: 'broken' });
     expect(broken).toMatchObject({ accept: false, reason: 'tenant_config_error' });
     expect(JSON.stringify(broken)).not.toContain('sk-live-abcdef123456');
     accepted(await d({ tenant: 'full' }));
     expect(await d({ tenant: 'full' })).toMatchObject({ accept: false, reason: 'tenant_capacity' });
     admission.tripBreaker('ok');
-    expect(await d({ tenant: 'ok' })).toMatchObject({ accept: false, reason: 'breaker_open', message: 'tenant "ok" circuit breaker is open (10s left)' });
+    expect(await d({ tenant: 'ok' })).toMatchObject({
+      accept: false,
+      reason: 'breaker_open',
+      message: 'tenant "ok" circuit breaker is open (10s left)',
+    });
     admission.setDraining(true);
     expect(await d({ tenant: 'bad tenant' })).toMatchObject({ accept: false, reason: 'draining' });
     expect(rejects).toEqual([
@@ -90,7 +151,11 @@ describe('Admission', () => {
     const pending = admission.decide(job({ tenant: 'slow' }));
     await Promise.resolve();
     clock.advance(1_000);
-    expect(await pending).toMatchObject({ accept: false, reason: 'tenant_config_timeout', tenant: 'slow' });
+    expect(await pending).toMatchObject({
+      accept: false,
+      reason: 'tenant_config_timeout',
+      tenant: 'slow',
+    });
   });
 
   it('releases a reservation when no assignment arrives in time, exactly once', async () => {
@@ -111,14 +176,23 @@ describe('Admission', () => {
       d.reservation.markStarted();
       expect(d.reservation.release({ kind: 'failed', reason: 'entry_error' })).toBe(true);
     }
-    expect(admission.tenantStat('flaky')).toMatchObject({ started: 2, failed: 2, active: 0, breaker: { state: 'open' } });
-    expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({ reason: 'breaker_open' });
+    expect(admission.tenantStat('flaky')).toMatchObject({
+      started: 2,
+      failed: 2,
+      active: 0,
+      breaker: { state: 'open' },
+    });
+    expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({
+      reason: 'breaker_open',
+    });
     accepted(await admission.decide(job({ tenant: 'healthy' })));
 
     clock.advance(10_000);
     const probe = accepted(await admission.decide(job({ tenant: 'flaky' })));
     expect(probe.reservation.probe).toBe(true);
-    expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({ reason: 'breaker_open' });
+    expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({
+      reason: 'breaker_open',
+    });
     probe.reservation.markStarted();
     probe.reservation.release({ kind: 'success', reason: 'done' });
     expect(admission.tenantStat('flaky')?.breaker.state).toBe('closed');
@@ -138,9 +212,17 @@ describe('Admission', () => {
 
   it('routes by dialed number and falls back to the default tenant', async () => {
     const { admission } = setup({ tenants: { phoneNumbers: { '+15550100': 'initech' } } });
-    expect(accepted(await admission.decide(job({ dialed_number: '+15550100' }))).tenant).toBe('initech');
-    expect(accepted(await admission.decide(job('', { attributes: { 'sip.trunkPhoneNumber': '+15550100' } }))).tenant).toBe('initech');
-    expect(accepted(await admission.decide(job({ dialed_number: '+19999999' }))).tenant).toBe('default');
+    expect(accepted(await admission.decide(job({ dialed_number: '+15550100' }))).tenant).toBe(
+      'initech',
+    );
+    expect(
+      accepted(
+        await admission.decide(job('', { attributes: { 'sip.trunkPhoneNumber': '+15550100' } })),
+      ).tenant,
+    ).toBe('initech');
+    expect(accepted(await admission.decide(job({ dialed_number: '+19999999' }))).tenant).toBe(
+      'default',
+    );
     expect(accepted(await admission.decide(job(''))).tenant).toBe('default');
   });
   it('counts rejections that never reached a tenant on the worker, not under a made-up tenant row', async () => {
@@ -159,7 +241,9 @@ describe('Admission', () => {
   });
 
   it('keeps at most maxIdleTenantRows idle rows of unconfigured tenants, folding older ones into (other)', async () => {
-    const { admission, clock } = setup({ tenants: { maxSessions: { acme: 2 }, maxIdleTenantRows: 100 } });
+    const { admission, clock } = setup({
+      tenants: { maxSessions: { acme: 2 }, maxIdleTenantRows: 100 },
+    });
     const held = accepted(await admission.decide(job({ tenant: 'holder' })));
     admission.tripBreaker('tripped');
     const N = 50_000;
@@ -170,11 +254,19 @@ describe('Admission', () => {
     const names = admission.tenantStats().map((t) => t.tenant);
     expect(names.length).toBeLessThanOrEqual(100 + 4);
     // Configured, holding a reservation, or with an open breaker: never folded.
-    expect(names).toEqual(expect.arrayContaining(['acme', 'holder', 'tripped', OTHER_TENANTS_ROW, `t${N - 1}`]));
+    expect(names).toEqual(
+      expect.arrayContaining(['acme', 'holder', 'tripped', OTHER_TENANTS_ROW, `t${N - 1}`]),
+    );
     expect(admission.knownTenant('t0')).toBe(false);
     expect(admission.tenantStat('t0')).toBeUndefined();
     const other = admission.tenantStats().find((t) => t.tenant === OTHER_TENANTS_ROW)!;
-    expect(other.accepted + admission.tenantStats().filter((t) => /^t\d+$/.test(t.tenant)).reduce((n, t) => n + t.accepted, 0)).toBe(N);
+    expect(
+      other.accepted +
+        admission
+          .tenantStats()
+          .filter((t) => /^t\d+$/.test(t.tenant))
+          .reduce((n, t) => n + t.accepted, 0),
+    ).toBe(N);
     expect(admission.totals()).toMatchObject({ accepted: N + 1, reserved: 1 });
     expect(admission.inUse()).toBe(1);
 
@@ -214,6 +306,11 @@ describe('Admission', () => {
     admission.tenantStats();
     admission.tenantStat('zed');
     await seen('wes');
-    expect(admission.tenantStats().map((t) => t.tenant)).toEqual(['wes', 'xan', 'yak', OTHER_TENANTS_ROW]);
+    expect(admission.tenantStats().map((t) => t.tenant)).toEqual([
+      'wes',
+      'xan',
+      'yak',
+      OTHER_TENANTS_ROW,
+    ]);
   });
 });

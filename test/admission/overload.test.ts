@@ -4,7 +4,11 @@ import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 let jobs = 0;
-const job = (tenant: string) => ({ jobId: `J${++jobs}`, agentName: 'demo', metadata: JSON.stringify({ tenant }) });
+const job = (tenant: string) => ({
+  jobId: `J${++jobs}`,
+  agentName: 'demo',
+  metadata: JSON.stringify({ tenant }),
+});
 
 function setup(overload: OverloadSettings | undefined) {
   const clock = new FakeClock();
@@ -23,8 +27,20 @@ function setup(overload: OverloadSettings | undefined) {
   const rejects: { tenant?: string; reason: string; message: string; elapsedMs: number }[] = [];
   const settings = {
     maxConcurrentSessions: null,
-    tenants: { metadataKey: 'tenant', defaultTenant: 'default', requireConfig: false, maxSessions: {} },
-    breaker: { enabled: true, failureRatio: 0.5, minSamples: 2, windowMs: 60_000, cooldownMs: 10_000, halfOpenProbes: 1 },
+    tenants: {
+      metadataKey: 'tenant',
+      defaultTenant: 'default',
+      requireConfig: false,
+      maxSessions: {},
+    },
+    breaker: {
+      enabled: true,
+      failureRatio: 0.5,
+      minSamples: 2,
+      windowMs: 60_000,
+      cooldownMs: 10_000,
+      halfOpenProbes: 1,
+    },
     assignmentTimeoutMs: 5_000,
     ...(overload ? { overload } : {}),
   };
@@ -43,14 +59,20 @@ function setup(overload: OverloadSettings | undefined) {
 
 describe('overload gate', () => {
   it('rejects worker_overloaded while loop delay p99 over the window is above the bound, counted per tenant', async () => {
-    const { admission, delay, rejects, loads } = setup({ enabled: true, maxLoopDelayMs: 60, windowMs: 5_000 });
+    const { admission, delay, rejects, loads } = setup({
+      enabled: true,
+      maxLoopDelayMs: 60,
+      windowMs: 5_000,
+    });
     delay.p99 = 60;
     expect((await admission.decide(job('acme'))).accept).toBe(true);
     delay.p99 = 61;
     const d = await admission.decide(job('acme'));
     expect(d).toMatchObject({ accept: false, reason: 'worker_overloaded', tenant: 'acme' });
     if (d.accept) return;
-    expect(d.message).toBe('the worker is overloaded: event-loop delay p99 over the last 5s is 61 ms, above overload.maxLoopDelayMs (60 ms)');
+    expect(d.message).toBe(
+      'the worker is overloaded: event-loop delay p99 over the last 5s is 61 ms, above overload.maxLoopDelayMs (60 ms)',
+    );
     expect(delay.asked.at(-1)).toBe(5_000);
     expect(rejects.at(-1)).toMatchObject({ tenant: 'acme', reason: 'worker_overloaded' });
     expect(admission.tenantStat('acme')?.rejected.worker_overloaded).toBe(1);
@@ -64,18 +86,30 @@ describe('overload gate', () => {
   it('comes after draining and tenant validation, before config and caps', async () => {
     const { admission, delay } = setup({ enabled: true, maxLoopDelayMs: 60, windowMs: 3_000 });
     delay.p99 = 500;
-    expect(await admission.decide({ ...job('x'), metadata: '{"tenant":"bad tenant"}' })).toMatchObject({ reason: 'invalid_tenant' });
+    expect(
+      await admission.decide({ ...job('x'), metadata: '{"tenant":"bad tenant"}' }),
+    ).toMatchObject({ reason: 'invalid_tenant' });
     admission.setDraining(true);
     expect(await admission.decide(job('acme'))).toMatchObject({ reason: 'draining' });
   });
 
   it('is off when disabled, and a settings update (config reload) switches it', async () => {
-    const { admission, delay, settings } = setup({ enabled: false, maxLoopDelayMs: 60, windowMs: 3_000 });
+    const { admission, delay, settings } = setup({
+      enabled: false,
+      maxLoopDelayMs: 60,
+      windowMs: 3_000,
+    });
     delay.p99 = 500;
     expect((await admission.decide(job('acme'))).accept).toBe(true);
-    admission.updateSettings({ ...settings, overload: { enabled: true, maxLoopDelayMs: 60, windowMs: 3_000 } });
+    admission.updateSettings({
+      ...settings,
+      overload: { enabled: true, maxLoopDelayMs: 60, windowMs: 3_000 },
+    });
     expect(await admission.decide(job('acme'))).toMatchObject({ reason: 'worker_overloaded' });
-    admission.updateSettings({ ...settings, overload: { enabled: true, maxLoopDelayMs: 600, windowMs: 3_000 } });
+    admission.updateSettings({
+      ...settings,
+      overload: { enabled: true, maxLoopDelayMs: 600, windowMs: 3_000 },
+    });
     expect((await admission.decide(job('acme'))).accept).toBe(true);
   });
 });
@@ -83,10 +117,26 @@ describe('overload gate', () => {
 describe('rejections the worker host answers itself', () => {
   it('are counted like every other reason, with their log event, on the worker when no tenant is known', () => {
     const { admission, rejects } = setup(undefined);
-    admission.recordRejection({ jobId: 'J-a', reason: 'internal_error', message: 'admission failed' });
-    admission.recordRejection({ jobId: 'J-b', reason: 'unknown_agent', message: 'no agent "x" on this worker' });
-    admission.recordRejection({ jobId: 'J-c', reason: 'internal_error', message: 'admission did not answer within 2500 ms', elapsedMs: 2_500 });
-    expect(admission.rejectedWithoutTenant()).toMatchObject({ internal_error: 2, unknown_agent: 1 });
+    admission.recordRejection({
+      jobId: 'J-a',
+      reason: 'internal_error',
+      message: 'admission failed',
+    });
+    admission.recordRejection({
+      jobId: 'J-b',
+      reason: 'unknown_agent',
+      message: 'no agent "x" on this worker',
+    });
+    admission.recordRejection({
+      jobId: 'J-c',
+      reason: 'internal_error',
+      message: 'admission did not answer within 2500 ms',
+      elapsedMs: 2_500,
+    });
+    expect(admission.rejectedWithoutTenant()).toMatchObject({
+      internal_error: 2,
+      unknown_agent: 1,
+    });
     expect(admission.tenantStats()).toEqual([]);
     expect(admission.totals().rejected).toMatchObject({ internal_error: 2, unknown_agent: 1 });
     expect(rejects.map((r) => [r.reason, r.elapsedMs])).toEqual([

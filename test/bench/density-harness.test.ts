@@ -10,8 +10,19 @@ import { runDensity } from '../../bench/density/density-run.js';
  */
 describe('density harness', () => {
   it('hosts talking VAD sessions in one worker and reads its memory, CPU and loop delay', async () => {
-    const run = await runDensity('openrtc', 3, buildAgent(), { arrivalsPerS: 20, holdMs: 6_000, memoryCeilingBytes: 8 * 2 ** 30, tenants: 2 });
-    expect(run).toMatchObject({ kind: 'openrtc', sessions: 3, started: 3, failures: 0, processes: expect.any(Number) });
+    const run = await runDensity('openrtc', 3, buildAgent(), {
+      arrivalsPerS: 20,
+      holdMs: 6_000,
+      memoryCeilingBytes: 8 * 2 ** 30,
+      tenants: 2,
+    });
+    expect(run).toMatchObject({
+      kind: 'openrtc',
+      sessions: 3,
+      started: 3,
+      failures: 0,
+      processes: expect.any(Number),
+    });
     expect(run.stoppedBy).toBeUndefined();
     expect(run.peakRssMiB).toBeGreaterThan(run.idleRssMiB);
     // The worker's inference process (the turn detector's model) is found and counted, as stock's is.

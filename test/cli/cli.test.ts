@@ -9,8 +9,12 @@ import { silentLogger, tempRuntimeDir } from '../ipc/helpers.js';
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  vi.spyOn(process.stdout, 'write').mockImplementation(
+    (chunk: string | Uint8Array) => ((stdout += String(chunk)), true),
+  );
+  vi.spyOn(process.stderr, 'write').mockImplementation(
+    (chunk: string | Uint8Array) => ((stderr += String(chunk)), true),
+  );
   try {
     const code = await main(['node', 'openrtc', ...args]);
     return { code, stdout, stderr };
@@ -32,18 +36,43 @@ describe('openrtc CLI', () => {
   it('tenant reload with neither a tenant nor --all is a usage error, and changes nothing', async () => {
     // No worker is reachable here: a usage error must be found before any call to one.
     const r = await run(['tenant', 'reload', '--socket', '/nonexistent/openrtc-test.sock']);
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'openrtc: give a tenant, or --all for every tenant\n' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'openrtc: give a tenant, or --all for every tenant\n',
+    });
   });
 
   it('tenant reload with both a tenant and --all is a usage error', async () => {
-    const r = await run(['tenant', 'reload', 'acme', '--all', '--socket', '/nonexistent/openrtc-test.sock']);
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'openrtc: give a tenant or --all, not both\n' });
+    const r = await run([
+      'tenant',
+      'reload',
+      'acme',
+      '--all',
+      '--socket',
+      '/nonexistent/openrtc-test.sock',
+    ]);
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'openrtc: give a tenant or --all, not both\n',
+    });
   });
 
   it('the --help of every command ends with examples to copy', async () => {
     const paths = commandPaths(buildProgram(() => undefined));
     expect(paths.map((p) => p.join(' '))).toEqual(
-      expect.arrayContaining(['start', 'dev', 'dispatch', 'top', 'tenant', 'tenant list', 'tenant reload', 'drain', 'config reload']),
+      expect.arrayContaining([
+        'start',
+        'dev',
+        'dispatch',
+        'top',
+        'tenant',
+        'tenant list',
+        'tenant reload',
+        'drain',
+        'config reload',
+      ]),
     );
     for (const path of [[], ...paths]) {
       const r = await run([...path, '--help']);
@@ -55,7 +84,10 @@ describe('openrtc CLI', () => {
       expect(lines.length).toBeLessThanOrEqual(2);
       for (const line of lines) expect(line).toMatch(/^ {2}\$ \S/);
       // Each example runs the command it documents.
-      if (path.length > 0) expect(lines.some((l) => l.includes(`openrtc ${path.join(' ')}`) || l.includes('kill -HUP'))).toBe(true);
+      if (path.length > 0)
+        expect(
+          lines.some((l) => l.includes(`openrtc ${path.join(' ')}`) || l.includes('kill -HUP')),
+        ).toBe(true);
     }
   });
 
@@ -74,9 +106,18 @@ describe('openrtc CLI', () => {
     const servers: IpcServer[] = [];
     const saved = { dir: process.env.OPENRTC_RUNTIME_DIR, url: process.env.LIVEKIT_URL };
     try {
-      for (const [name, pid, port] of [['alpha', 11, 7991], ['beta', 12, 7992]] as const) {
+      for (const [name, pid, port] of [
+        ['alpha', 11, 7991],
+        ['beta', 12, 7992],
+      ] as const) {
         const info = { name, pid, version: 'test', localDispatcherUrl: `ws://127.0.0.1:${port}` };
-        servers.push(await IpcServer.listen({ socketPath: path.join(rt.dir, `${name}-${pid}.sock`), handlers: { 'worker.info': () => info }, logger: silentLogger }));
+        servers.push(
+          await IpcServer.listen({
+            socketPath: path.join(rt.dir, `${name}-${pid}.sock`),
+            handlers: { 'worker.info': () => info },
+            logger: silentLogger,
+          }),
+        );
       }
       process.env.OPENRTC_RUNTIME_DIR = rt.dir;
       delete process.env.LIVEKIT_URL;
@@ -87,7 +128,10 @@ describe('openrtc CLI', () => {
           '  alpha (pid 11): --url ws://127.0.0.1:7991\n  beta (pid 12): --url ws://127.0.0.1:7992\n',
       );
     } finally {
-      for (const [key, value] of [['OPENRTC_RUNTIME_DIR', saved.dir], ['LIVEKIT_URL', saved.url]] as const) {
+      for (const [key, value] of [
+        ['OPENRTC_RUNTIME_DIR', saved.dir],
+        ['LIVEKIT_URL', saved.url],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }

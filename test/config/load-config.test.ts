@@ -23,7 +23,8 @@ async function problemsOf(body: string): Promise<string[]> {
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     const file = path.join(dir, 'openrtc.config.ts');
-    for (const line of (err as Error).message.split('\n')) expect(line.startsWith(`${file}: `)).toBe(true);
+    for (const line of (err as Error).message.split('\n'))
+      expect(line.startsWith(`${file}: `)).toBe(true);
     return (err as ConfigError).problems;
   }
   throw new Error('expected the config to be rejected');
@@ -32,43 +33,82 @@ async function problemsOf(body: string): Promise<string[]> {
 describe('loadConfig', () => {
   it('fills every default and resolves agent paths relative to the file', async () => {
     const dir = configDir(`export default { agents: { demo: './agent.ts' } };`);
-    const { config } = await loadConfig(undefined, dir, { LIVEKIT_URL: 'ws://lk:7880', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' });
+    const { config } = await loadConfig(undefined, dir, {
+      LIVEKIT_URL: 'ws://lk:7880',
+      LIVEKIT_API_KEY: 'k',
+      LIVEKIT_API_SECRET: 's',
+    });
     expect(config.agents.demo).toBe(path.join(dir, 'agent.ts'));
     expect(config.name).toBe('openrtc');
     expect(config.maxConcurrentSessions).toBeNull();
     expect(config.tenants.metadataKey).toBe('tenant');
     expect(config.tenants.defaultTenant).toBe('default');
     expect(config.tenants.requireConfig).toBe(false);
-    expect(config.tenants.configCache).toEqual({ ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 });
-    expect(config.circuitBreaker).toEqual({ enabled: true, failureRatio: 0.5, minSamples: 5, windowMs: 60_000, cooldownMs: 30_000, halfOpenProbes: 1 });
+    expect(config.tenants.configCache).toEqual({
+      ttlMs: 300_000,
+      missTtlMs: 30_000,
+      loadTimeoutMs: 5_000,
+    });
+    expect(config.circuitBreaker).toEqual({
+      enabled: true,
+      failureRatio: 0.5,
+      minSamples: 5,
+      windowMs: 60_000,
+      cooldownMs: 30_000,
+      halfOpenProbes: 1,
+    });
     expect(config.drainTimeoutMs).toBe(30_000);
-    expect(config.introspection).toEqual({ attribution: 'sampled', blockThresholdMs: 50, slowFlagMs: 5_000 });
+    expect(config.introspection).toEqual({
+      attribution: 'sampled',
+      blockThresholdMs: 50,
+      slowFlagMs: 5_000,
+    });
     expect(config.inference).toEqual({ enabled: 'auto' });
     expect(config.livekit).toEqual({ url: 'ws://lk:7880', apiKey: 'k', apiSecret: 's' });
   });
 
   it('names the field path and the bad value for a negative cap', async () => {
-    expect(await problemsOf(`export default { agents: { a: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`)).toEqual([
-      'tenants.maxSessions.acme: expected a positive integer, got -1',
-    ]);
+    expect(
+      await problemsOf(
+        `export default { agents: { a: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`,
+      ),
+    ).toEqual(['tenants.maxSessions.acme: expected a positive integer, got -1']);
   });
 
   it('takes an attribution mode and names an unknown one', async () => {
-    const dir = configDir(`export default { agents: { a: './a.ts' }, introspection: { attribution: 'off' } };`);
-    expect((await loadConfig(undefined, dir, {})).config.introspection).toEqual({ attribution: 'off', blockThresholdMs: 50, slowFlagMs: 5_000 });
-    const problems = await problemsOf(`export default { agents: { a: './a.ts' }, introspection: { attribution: true } };`);
-    expect(problems).toEqual(['introspection.attribution: expected "sampled", "continuous" or "off", got true']);
+    const dir = configDir(
+      `export default { agents: { a: './a.ts' }, introspection: { attribution: 'off' } };`,
+    );
+    expect((await loadConfig(undefined, dir, {})).config.introspection).toEqual({
+      attribution: 'off',
+      blockThresholdMs: 50,
+      slowFlagMs: 5_000,
+    });
+    const problems = await problemsOf(
+      `export default { agents: { a: './a.ts' }, introspection: { attribution: true } };`,
+    );
+    expect(problems).toEqual([
+      'introspection.attribution: expected "sampled", "continuous" or "off", got true',
+    ]);
   });
 
   it("takes inference.enabled 'auto', true or false and names anything else", async () => {
     for (const enabled of ["'auto'", 'true', 'false']) {
-      const dir = configDir(`export default { agents: { a: './a.ts' }, inference: { enabled: ${enabled} } };`);
-      expect((await loadConfig(undefined, dir, {})).config.inference.enabled).toBe(JSON.parse(enabled.replaceAll("'", '"')));
+      const dir = configDir(
+        `export default { agents: { a: './a.ts' }, inference: { enabled: ${enabled} } };`,
+      );
+      expect((await loadConfig(undefined, dir, {})).config.inference.enabled).toBe(
+        JSON.parse(enabled.replaceAll("'", '"')),
+      );
     }
-    expect(await problemsOf(`export default { agents: { a: './a.ts' }, inference: { enabled: 'yes' } };`)).toEqual([
-      'inference.enabled: expected "auto", true or false, got "yes"',
-    ]);
-    expect(await problemsOf(`export default { agents: { a: './a.ts' }, inference: { enable: true } };`)).toEqual([expect.stringMatching(/^inference: .*"enable"/)]);
+    expect(
+      await problemsOf(
+        `export default { agents: { a: './a.ts' }, inference: { enabled: 'yes' } };`,
+      ),
+    ).toEqual(['inference.enabled: expected "auto", true or false, got "yes"']);
+    expect(
+      await problemsOf(`export default { agents: { a: './a.ts' }, inference: { enable: true } };`),
+    ).toEqual([expect.stringMatching(/^inference: .*"enable"/)]);
   });
 
   it('reports every problem, one line each', async () => {
@@ -93,24 +133,37 @@ describe('loadConfig', () => {
   });
 
   it('accepts a callable tenant config and rejects a non-callable, non-record one', async () => {
-    const dir = configDir(`export default { agents: { a: './a.ts' }, tenants: { config: async (t) => ({ instructions: t }) } };`);
+    const dir = configDir(
+      `export default { agents: { a: './a.ts' }, tenants: { config: async (t) => ({ instructions: t }) } };`,
+    );
     const { config } = await loadConfig(undefined, dir, {});
     expect(typeof config.tenants.config).toBe('function');
-    const problems = await problemsOf(`export default { agents: { a: './a.ts' }, tenants: { config: 42 } };`);
+    const problems = await problemsOf(
+      `export default { agents: { a: './a.ts' }, tenants: { config: 42 } };`,
+    );
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^tenants\.config: /);
   });
 
   it('explains a missing file and a file that throws', async () => {
-    await expect(loadConfig('nope.config.ts', os.tmpdir(), {})).rejects.toThrow(/nope\.config\.ts: file not found/);
-    expect(await problemsOf(`throw new Error('boom'); export default {};`)).toEqual(['could not be evaluated: Error: boom']);
-    expect(await problemsOf(`export const x = 1;`)).toEqual(['has no default export (export default defineConfig({...}))']);
+    await expect(loadConfig('nope.config.ts', os.tmpdir(), {})).rejects.toThrow(
+      /nope\.config\.ts: file not found/,
+    );
+    expect(await problemsOf(`throw new Error('boom'); export default {};`)).toEqual([
+      'could not be evaluated: Error: boom',
+    ]);
+    expect(await problemsOf(`export const x = 1;`)).toEqual([
+      'has no default export (export default defineConfig({...}))',
+    ]);
   });
 
   it('re-reads the file on every load, so a reload sees edits', async () => {
     const dir = configDir(`export default { agents: { a: './a.ts' }, maxConcurrentSessions: 1 };`);
     expect((await loadConfig(undefined, dir, {})).config.maxConcurrentSessions).toBe(1);
-    writeFileSync(path.join(dir, 'openrtc.config.ts'), `export default { agents: { a: './a.ts' }, maxConcurrentSessions: 7 };`);
+    writeFileSync(
+      path.join(dir, 'openrtc.config.ts'),
+      `export default { agents: { a: './a.ts' }, maxConcurrentSessions: 7 };`,
+    );
     expect((await loadConfig(undefined, dir, {})).config.maxConcurrentSessions).toBe(7);
   });
 
@@ -132,11 +185,19 @@ describe('loadConfig', () => {
       },
     };`);
     const { tenants } = (await loadConfig(undefined, dir, {})).config;
-    expect(Object.entries(tenants.maxSessions).sort()).toEqual([['*', 4], ['__proto__', 1], ['constructor', 2], ['toString', 3]]);
+    expect(Object.entries(tenants.maxSessions).sort()).toEqual([
+      ['*', 4],
+      ['__proto__', 1],
+      ['constructor', 2],
+      ['toString', 3],
+    ]);
     expect(Object.getPrototypeOf(tenants.maxSessions)).toBeNull();
     const config = tenants.config as Record<string, unknown>;
     expect(Object.hasOwn(config, '__proto__') && config.__proto__).toEqual({ instructions: 'p' });
     expect(Object.hasOwn(config, 'constructor')).toBe(false);
-    expect(Object.entries(tenants.phoneNumbers as Record<string, string>).sort()).toEqual([['+1555', '__proto__'], ['__proto__', 'hasOwnProperty']]);
+    expect(Object.entries(tenants.phoneNumbers as Record<string, string>).sort()).toEqual([
+      ['+1555', '__proto__'],
+      ['__proto__', 'hasOwnProperty'],
+    ]);
   });
 });

@@ -41,7 +41,9 @@ describe('production settings in the config', () => {
   });
 
   it('accepts the empty agent name for automatic dispatch', async () => {
-    const { config } = await load(`export default { agents: { '': './auto.ts', named: './named.ts' } };`);
+    const { config } = await load(
+      `export default { agents: { '': './auto.ts', named: './named.ts' } };`,
+    );
     expect(Object.keys(config.agents)).toEqual(['', 'named']);
   });
 
@@ -62,14 +64,33 @@ describe('production settings in the config', () => {
 });
 
 describe('checkHealth', () => {
-  const up = { draining: false, inference: { expected: false } as const, registered: true, loopStalled: false };
+  const up = {
+    draining: false,
+    inference: { expected: false } as const,
+    registered: true,
+    loopStalled: false,
+  };
   it('OK only when nothing is wrong; stock wording for stock reasons; first reason wins', () => {
     expect(checkHealth(up)).toEqual({ healthy: true, message: 'OK' });
-    expect(checkHealth({ ...up, registered: false })).toEqual({ healthy: false, message: 'not connected to livekit' });
-    expect(checkHealth({ ...up, inference: { expected: true, running: false }, registered: false })).toEqual({ healthy: false, message: 'inference process not running' });
-    expect(checkHealth({ ...up, inference: { expected: true, running: true } })).toEqual({ healthy: true, message: 'OK' });
-    expect(checkHealth({ ...up, loopStalled: true })).toEqual({ healthy: false, message: 'event loop stalled' });
-    expect(checkHealth({ ...up, draining: true, registered: false, loopStalled: true })).toEqual({ healthy: false, message: 'draining' });
+    expect(checkHealth({ ...up, registered: false })).toEqual({
+      healthy: false,
+      message: 'not connected to livekit',
+    });
+    expect(
+      checkHealth({ ...up, inference: { expected: true, running: false }, registered: false }),
+    ).toEqual({ healthy: false, message: 'inference process not running' });
+    expect(checkHealth({ ...up, inference: { expected: true, running: true } })).toEqual({
+      healthy: true,
+      message: 'OK',
+    });
+    expect(checkHealth({ ...up, loopStalled: true })).toEqual({
+      healthy: false,
+      message: 'event loop stalled',
+    });
+    expect(checkHealth({ ...up, draining: true, registered: false, loopStalled: true })).toEqual({
+      healthy: false,
+      message: 'draining',
+    });
   });
 });
 

@@ -7,7 +7,12 @@ let dispatcher: LocalDispatcher;
 const workers: RawWorker[] = [];
 
 beforeEach(async () => {
-  dispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET, availabilityTimeoutMs: 300 });
+  dispatcher = await LocalDispatcher.start({
+    port: 0,
+    apiKey: API_KEY,
+    apiSecret: API_SECRET,
+    availabilityTimeoutMs: 300,
+  });
 });
 
 afterEach(async () => {
@@ -36,7 +41,9 @@ describe('availability_answered', () => {
     await new Promise((r) => setTimeout(r, 40));
     worker.accept(req.job!.id, 'agent-1');
     await outcome;
-    expect(seen).toEqual([{ jobId: req.job!.id, workerId, available: true, latencyMs: expect.any(Number) }]);
+    expect(seen).toEqual([
+      { jobId: req.job!.id, workerId, available: true, latencyMs: expect.any(Number) },
+    ]);
     // Timers may fire a millisecond early; the answer cannot come back before it was written.
     expect(seen[0]!.latencyMs).toBeGreaterThanOrEqual(39);
     expect(seen[0]!.latencyMs).toBeLessThan(1_000);
@@ -49,7 +56,9 @@ describe('availability_answered', () => {
     const req = await worker.next('availability');
     worker.reject(req.job!.id, { 'openrtc.reject_reason': 'tenant_capacity' });
     expect(await outcome).toMatchObject({ status: 'rejected', reason: 'tenant_capacity' });
-    expect(seen).toEqual([{ jobId: req.job!.id, workerId, available: false, latencyMs: expect.any(Number) }]);
+    expect(seen).toEqual([
+      { jobId: req.job!.id, workerId, available: false, latencyMs: expect.any(Number) },
+    ]);
   });
 
   it('emits nothing for a request that timed out', async () => {

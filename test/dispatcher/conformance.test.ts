@@ -38,7 +38,10 @@ beforeAll(async () => {
 });
 
 /** Stock `AgentServer` with its own process pool, registered under `agentName` ('' for automatic dispatch). */
-function stockServer(d: LocalDispatcher, agentName: string): { server: AgentServer; running: Promise<void> } {
+function stockServer(
+  d: LocalDispatcher,
+  agentName: string,
+): { server: AgentServer; running: Promise<void> } {
   const s = new AgentServer(
     new ServerOptions({
       agent: AGENT,
@@ -80,7 +83,11 @@ describe('stock @livekit/agents AgentServer against the local dispatcher', () =>
   it('accepts an availability request, is assigned, and runs the job in its child process', async () => {
     const marker = join(dir, 'job.json');
     const metadata = JSON.stringify({ marker, tenant: 'acme' });
-    const outcome = await dispatcher.dispatch({ agentName: 'stock', metadata, roomName: 'conformance-room' });
+    const outcome = await dispatcher.dispatch({
+      agentName: 'stock',
+      metadata,
+      roomName: 'conformance-room',
+    });
     if (outcome.status !== 'assigned') throw new Error(`not assigned: ${JSON.stringify(outcome)}`);
     expect(outcome.participantIdentity).toBe(`agent-${outcome.jobId}`);
     // agents-js stamps its agent name on the participant it asks for.
@@ -88,7 +95,13 @@ describe('stock @livekit/agents AgentServer against the local dispatcher', () =>
 
     await expect.poll(() => existsSync(marker), { timeout: 40_000, interval: 100 }).toBe(true);
     const written = JSON.parse(readFileSync(marker, 'utf8')) as Record<string, unknown>;
-    expect(written).toMatchObject({ jobId: outcome.jobId, metadata, room: 'conformance-room', agentName: 'stock', prewarmed: true });
+    expect(written).toMatchObject({
+      jobId: outcome.jobId,
+      metadata,
+      room: 'conformance-room',
+      agentName: 'stock',
+      prewarmed: true,
+    });
     expect(written.pid).not.toBe(process.pid);
     // Stock agents-js never sends updateJob; like LiveKit, the job stays running as assigned.
     expect(dispatcher.job(outcome.jobId)?.state).toBe('running');
@@ -110,7 +123,11 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
   let autoRegistered: Promise<WorkerRecord>;
 
   beforeAll(async () => {
-    autoDispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET });
+    autoDispatcher = await LocalDispatcher.start({
+      port: 0,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+    });
     autoRegistered = new Promise((resolve) => autoDispatcher.once('worker_registered', resolve));
     ({ server: autoServer, running: autoRunning } = stockServer(autoDispatcher, ''));
   });
@@ -125,10 +142,18 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
     const w = await autoRegistered;
     expect(w.agentName).toBe('');
     const marker = join(dir, 'auto-job.json');
-    const outcome = await autoDispatcher.dispatch({ agentName: '', metadata: JSON.stringify({ marker }), roomName: 'auto-room' });
+    const outcome = await autoDispatcher.dispatch({
+      agentName: '',
+      metadata: JSON.stringify({ marker }),
+      roomName: 'auto-room',
+    });
     if (outcome.status !== 'assigned') throw new Error(`not assigned: ${JSON.stringify(outcome)}`);
     await expect.poll(() => existsSync(marker), { timeout: 40_000, interval: 100 }).toBe(true);
-    expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ jobId: outcome.jobId, agentName: '', room: 'auto-room' });
+    expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({
+      jobId: outcome.jobId,
+      agentName: '',
+      room: 'auto-room',
+    });
     // A named dispatch does not reach a worker registered for automatic dispatch.
     const named = await autoDispatcher.dispatch({ agentName: 'someone-else', metadata: '{}' });
     expect(named.status).toBe('no_worker');
@@ -137,9 +162,23 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
   it('openrtc with agents { "": … } takes automatic jobs on that registration, and named jobs on their own', async () => {
     const log = memoryLogger();
     setProcessLogger(log.logger);
-    const sessions = new SessionHost({ agents: { '': healthy, named: healthy }, registry: new SessionRegistry(), logger: log.logger, shutdownGraceMs: 500 });
+    const sessions = new SessionHost({
+      agents: { '': healthy, named: healthy },
+      registry: new SessionRegistry(),
+      logger: log.logger,
+      shutdownGraceMs: 500,
+    });
     const admission = new TestAdmission({ maxConcurrentSessions: 10 });
-    const host = new WorkerHost({ url: autoDispatcher.url, apiKey: API_KEY, apiSecret: API_SECRET, agentNames: ['', 'named'], admission, sessions, logger: log.logger, version: 'test' });
+    const host = new WorkerHost({
+      url: autoDispatcher.url,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      agentNames: ['', 'named'],
+      admission,
+      sessions,
+      logger: log.logger,
+      version: 'test',
+    });
     await host.start();
     try {
       expect(host.registrations().map((r) => [r.agentName, r.registered])).toEqual([
@@ -150,18 +189,33 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
       expect(ours.map((w) => w.agentName).sort()).toEqual(['', 'named']);
       const autoWorker = ours.find((w) => w.agentName === '')!.workerId;
       // Two workers take automatic jobs now (stock and ours); dispatch until ours gets one.
-      let mine: Extract<Awaited<ReturnType<LocalDispatcher['dispatch']>>, { status: 'assigned' }> | undefined;
+      let mine:
+        | Extract<Awaited<ReturnType<LocalDispatcher['dispatch']>>, { status: 'assigned' }>
+        | undefined;
       for (let i = 0; i < 6 && !mine; i++) {
-        const o = await autoDispatcher.dispatch({ agentName: '', metadata: JSON.stringify({ tenant: 'acme', marker: join(dir, `auto-${i}.json`) }) });
+        const o = await autoDispatcher.dispatch({
+          agentName: '',
+          metadata: JSON.stringify({ tenant: 'acme', marker: join(dir, `auto-${i}.json`) }),
+        });
         if (o.status === 'assigned' && o.workerId === autoWorker) mine = o;
       }
-      if (!mine) throw new Error('the openrtc automatic-dispatch registration was never offered a job');
+      if (!mine)
+        throw new Error('the openrtc automatic-dispatch registration was never offered a job');
       expect(mine.participantAttributes.tenant).toBe('acme');
       await autoDispatcher.waitForJob(mine.jobId, (j) => j.state === 'success', 10_000);
-      const named = await autoDispatcher.dispatch({ agentName: 'named', metadata: JSON.stringify({ tenant: 'acme' }) });
-      expect(named).toMatchObject({ status: 'assigned', workerId: ours.find((w) => w.agentName === 'named')!.workerId });
+      const named = await autoDispatcher.dispatch({
+        agentName: 'named',
+        metadata: JSON.stringify({ tenant: 'acme' }),
+      });
+      expect(named).toMatchObject({
+        status: 'assigned',
+        workerId: ours.find((w) => w.agentName === 'named')!.workerId,
+      });
       await autoDispatcher.waitForJob(named.jobId, (j) => j.state === 'success', 10_000);
-      const agentsRun = log.lines().filter((l) => l.msg === 'agent replied').map((l) => l.agent);
+      const agentsRun = log
+        .lines()
+        .filter((l) => l.msg === 'agent replied')
+        .map((l) => l.agent);
       expect(agentsRun.sort()).toEqual(['', 'named']);
     } finally {
       await host.stop();

@@ -39,7 +39,12 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 }
 
 beforeEach(async () => {
-  dispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET, availabilityTimeoutMs: 2_000 });
+  dispatcher = await LocalDispatcher.start({
+    port: 0,
+    apiKey: API_KEY,
+    apiSecret: API_SECRET,
+    availabilityTimeoutMs: 2_000,
+  });
 });
 
 afterEach(async () => {
@@ -55,14 +60,28 @@ describe('worker connection', () => {
   it('refuses a missing token, a wrong secret and a token without the agent grant with 401', async () => {
     const url = `${dispatcher.url}/agent`;
     expect(await upgradeStatus(url)).toBe(401);
-    expect(await upgradeStatus(url, { authorization: `Bearer ${await agentToken(API_KEY, 'another-secret-of-enough-length-00')}` })).toBe(401);
-    expect(await upgradeStatus(url, { authorization: `Bearer ${await agentToken(API_KEY, API_SECRET, false)}` })).toBe(401);
+    expect(
+      await upgradeStatus(url, {
+        authorization: `Bearer ${await agentToken(API_KEY, 'another-secret-of-enough-length-00')}`,
+      }),
+    ).toBe(401);
+    expect(
+      await upgradeStatus(url, {
+        authorization: `Bearer ${await agentToken(API_KEY, API_SECRET, false)}`,
+      }),
+    ).toBe(401);
     expect(await upgradeStatus(url, { authorization: 'Bearer not-a-jwt' })).toBe(401);
-    expect(await upgradeStatus(`${dispatcher.url}/elsewhere`, { authorization: `Bearer ${await agentToken()}` })).toBe(404);
+    expect(
+      await upgradeStatus(`${dispatcher.url}/elsewhere`, {
+        authorization: `Bearer ${await agentToken()}`,
+      }),
+    ).toBe(404);
   });
 
   it('accepts the token in the access_token query parameter too', async () => {
-    expect(await upgradeStatus(`${dispatcher.url}/agent?access_token=${await agentToken()}`)).toBe(101);
+    expect(await upgradeStatus(`${dispatcher.url}/agent?access_token=${await agentToken()}`)).toBe(
+      101,
+    );
   });
 
   it('answers register with a worker id and server info, and lists the worker', async () => {
@@ -72,14 +91,25 @@ describe('worker connection', () => {
     expect(workerId).toMatch(/^AW_[A-Za-z0-9]{12}$/);
     expect(seen.map((w) => w.workerId)).toEqual([workerId]);
     expect(dispatcher.workers()).toEqual([
-      expect.objectContaining({ workerId, agentName: 'alpha', namespace: '', version: 'test', status: 'available', load: 0, jobs: [] }),
+      expect.objectContaining({
+        workerId,
+        agentName: 'alpha',
+        namespace: '',
+        version: 'test',
+        status: 'available',
+        load: 0,
+        jobs: [],
+      }),
     ]);
   });
 
   it('sends server info a stock worker logs', async () => {
     const w = await RawWorker.connect(dispatcher.url);
     workers.push(w);
-    w.send({ case: 'register', value: { type: JobType.JT_ROOM, agentName: 'x', version: '1' } as never });
+    w.send({
+      case: 'register',
+      value: { type: JobType.JT_ROOM, agentName: 'x', version: '1' } as never,
+    });
     const res = await w.next('register');
     expect(res.serverInfo?.agentProtocol).toBe(1);
     expect(res.serverInfo?.version).toBe('openrtc-local');
@@ -98,7 +128,9 @@ describe('worker connection', () => {
     const { worker, workerId } = await registered();
     worker.updateWorker(WorkerStatus.WS_FULL, 0.75);
     await synced(worker);
-    expect(dispatcher.workers()).toEqual([expect.objectContaining({ workerId, status: 'full', load: 0.75 })]);
+    expect(dispatcher.workers()).toEqual([
+      expect.objectContaining({ workerId, status: 'full', load: 0.75 }),
+    ]);
   });
 
   it('reports a disconnected worker and fails its running jobs', async () => {
@@ -114,7 +146,10 @@ describe('worker connection', () => {
     expect(rec.workerId).toBe(workerId);
     expect(rec.jobs).toEqual([o.jobId]);
     expect(dispatcher.workers()).toEqual([]);
-    expect(dispatcher.job(o.jobId)).toMatchObject({ state: 'failed', error: 'worker disconnected' });
+    expect(dispatcher.job(o.jobId)).toMatchObject({
+      state: 'failed',
+      error: 'worker disconnected',
+    });
   });
 });
 
@@ -146,7 +181,11 @@ describe('dispatch', () => {
     expect(asg.job?.id).toBe(job.id);
     // LiveKit sends no URL: the worker joins the server it registered with.
     expect(asg.url).toBeUndefined();
-    expect(asg.job?.state).toMatchObject({ status: JobStatus.JS_RUNNING, workerId, participantIdentity: 'agent-AJ' });
+    expect(asg.job?.state).toMatchObject({
+      status: JobStatus.JS_RUNNING,
+      workerId,
+      participantIdentity: 'agent-AJ',
+    });
     const claims = await new TokenVerifier(API_KEY, API_SECRET).verify(asg.token);
     expect(claims.sub).toBe('agent-AJ');
     expect(claims.video).toMatchObject({ room: 'room-1', roomJoin: true, agent: true });
@@ -159,25 +198,45 @@ describe('dispatch', () => {
       participantIdentity: 'agent-AJ',
       participantAttributes: { tenant: 'acme' },
     });
-    expect(dispatcher.job(job.id)).toMatchObject({ state: 'running', workerId, participantIdentity: 'agent-AJ', roomName: 'room-1' });
+    expect(dispatcher.job(job.id)).toMatchObject({
+      state: 'running',
+      workerId,
+      participantIdentity: 'agent-AJ',
+      roomName: 'room-1',
+    });
     expect(dispatcher.workers()[0]?.jobs).toEqual([job.id]);
   });
 
   it('reports no_worker when nobody is registered for the agent name', async () => {
     await registered('other');
     const o = await dispatcher.dispatch({ agentName: 'alpha' });
-    expect(o).toMatchObject({ status: 'no_worker', message: 'no worker registered for agent "alpha"' });
-    expect(dispatcher.job(o.jobId)).toMatchObject({ state: 'failed', error: 'no_worker: no worker registered for agent "alpha"' });
+    expect(o).toMatchObject({
+      status: 'no_worker',
+      message: 'no worker registered for agent "alpha"',
+    });
+    expect(dispatcher.job(o.jobId)).toMatchObject({
+      state: 'failed',
+      error: 'no_worker: no worker registered for agent "alpha"',
+    });
   });
 
   it('times out a worker that never answers', async () => {
     await dispatcher.close();
-    dispatcher = await LocalDispatcher.start({ port: 0, apiKey: API_KEY, apiSecret: API_SECRET, availabilityTimeoutMs: 150 });
+    dispatcher = await LocalDispatcher.start({
+      port: 0,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      availabilityTimeoutMs: 150,
+    });
     const { worker } = await registered();
     const outcome = dispatcher.dispatch({ agentName: 'alpha' });
     const req = await worker.next('availability');
     const o = await outcome;
-    expect(o).toEqual({ jobId: req.job!.id, status: 'timeout', message: 'no worker answered within 150 ms' });
+    expect(o).toEqual({
+      jobId: req.job!.id,
+      status: 'timeout',
+      message: 'no worker answered within 150 ms',
+    });
     expect(dispatcher.job(o.jobId)?.state).toBe('failed');
     // A late answer changes nothing and gets no assignment.
     worker.accept(req.job!.id, 'late');
@@ -199,17 +258,32 @@ describe('dispatch', () => {
     const again = await (first === a ? pb : pa);
     expect(again.job!.id).toBe(jobId);
     second.worker.accept(jobId, 'agent-2');
-    expect(await outcome).toMatchObject({ status: 'assigned', workerId: second.workerId, participantIdentity: 'agent-2' });
+    expect(await outcome).toMatchObject({
+      status: 'assigned',
+      workerId: second.workerId,
+      participantIdentity: 'agent-2',
+    });
   });
 
   it('surfaces the last rejection reason and message when every worker rejects', async () => {
     const { worker } = await registered();
     const outcome = dispatcher.dispatch({ agentName: 'alpha' });
     const req = await worker.next('availability');
-    worker.reject(req.job!.id, { 'openrtc.reject_reason': 'breaker_open', 'openrtc.reject_message': 'tenant "acme" breaker is open' });
+    worker.reject(req.job!.id, {
+      'openrtc.reject_reason': 'breaker_open',
+      'openrtc.reject_message': 'tenant "acme" breaker is open',
+    });
     const o = await outcome;
-    expect(o).toEqual({ jobId: req.job!.id, status: 'rejected', reason: 'breaker_open', message: 'tenant "acme" breaker is open' });
-    expect(dispatcher.job(o.jobId)).toMatchObject({ state: 'failed', error: 'rejected: breaker_open: tenant "acme" breaker is open' });
+    expect(o).toEqual({
+      jobId: req.job!.id,
+      status: 'rejected',
+      reason: 'breaker_open',
+      message: 'tenant "acme" breaker is open',
+    });
+    expect(dispatcher.job(o.jobId)).toMatchObject({
+      state: 'failed',
+      error: 'rejected: breaker_open: tenant "acme" breaker is open',
+    });
   });
 
   it('reports a plain rejection (stock workers give no reason) without a reason', async () => {
@@ -217,7 +291,11 @@ describe('dispatch', () => {
     const outcome = dispatcher.dispatch({ agentName: 'alpha' });
     const req = await worker.next('availability');
     worker.reject(req.job!.id);
-    expect(await outcome).toEqual({ jobId: req.job!.id, status: 'rejected', message: 'worker rejected the job' });
+    expect(await outcome).toEqual({
+      jobId: req.job!.id,
+      status: 'rejected',
+      message: 'worker rejected the job',
+    });
   });
 
   it('never offers jobs to a WS_FULL worker', async () => {

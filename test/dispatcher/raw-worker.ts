@@ -16,7 +16,11 @@ import { WebSocket } from 'ws';
 export const API_KEY = 'testkey';
 export const API_SECRET = 'test-secret-that-is-long-enough-000';
 
-export async function agentToken(key = API_KEY, secret = API_SECRET, agent = true): Promise<string> {
+export async function agentToken(
+  key = API_KEY,
+  secret = API_SECRET,
+  agent = true,
+): Promise<string> {
   const at = new AccessToken(key, secret);
   at.addGrant(agent ? { agent: true } : { roomList: true });
   return at.toJwt();
@@ -28,7 +32,8 @@ type Value<C extends Case> = Extract<ServerMessage['message'], { case: C }>['val
 /** A hand-driven worker speaking raw protobuf frames, to test the dispatcher message by message. */
 export class RawWorker {
   readonly received: ServerMessage[] = [];
-  #waiters: Array<{ test: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }> = [];
+  #waiters: Array<{ test: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }> =
+    [];
   #seen = 0;
 
   private constructor(readonly ws: WebSocket) {
@@ -44,7 +49,9 @@ export class RawWorker {
   }
 
   static async connect(url: string, token?: string): Promise<RawWorker> {
-    const ws = new WebSocket(`${url}/agent`, { headers: { authorization: `Bearer ${token ?? (await agentToken())}` } });
+    const ws = new WebSocket(`${url}/agent`, {
+      headers: { authorization: `Bearer ${token ?? (await agentToken())}` },
+    });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -53,9 +60,15 @@ export class RawWorker {
   }
 
   /** Connects and registers; resolves with the worker id the dispatcher gave. */
-  static async register(url: string, agentName: string): Promise<{ worker: RawWorker; workerId: string }> {
+  static async register(
+    url: string,
+    agentName: string,
+  ): Promise<{ worker: RawWorker; workerId: string }> {
     const worker = await RawWorker.connect(url);
-    worker.send({ case: 'register', value: new RegisterWorkerRequest({ type: JobType.JT_ROOM, agentName, version: 'test' }) });
+    worker.send({
+      case: 'register',
+      value: new RegisterWorkerRequest({ type: JobType.JT_ROOM, agentName, version: 'test' }),
+    });
     const res = await worker.next('register');
     return { worker, workerId: res.workerId };
   }
@@ -76,7 +89,10 @@ export class RawWorker {
     const found = this.received.find((m, i) => i >= this.#seen && pick(m));
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${kind} message within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${kind} message within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.#waiters.push({
         test: pick,
         resolve: (m) => {
@@ -90,12 +106,25 @@ export class RawWorker {
   accept(jobId: string, identity: string, attributes: Record<string, string> = {}): void {
     this.send({
       case: 'availability',
-      value: new AvailabilityResponse({ jobId, available: true, participantIdentity: identity, participantName: 'agent', participantAttributes: attributes }),
+      value: new AvailabilityResponse({
+        jobId,
+        available: true,
+        participantIdentity: identity,
+        participantName: 'agent',
+        participantAttributes: attributes,
+      }),
     });
   }
 
   reject(jobId: string, attributes: Record<string, string> = {}): void {
-    this.send({ case: 'availability', value: new AvailabilityResponse({ jobId, available: false, participantAttributes: attributes }) });
+    this.send({
+      case: 'availability',
+      value: new AvailabilityResponse({
+        jobId,
+        available: false,
+        participantAttributes: attributes,
+      }),
+    });
   }
 
   updateWorker(status: WorkerStatus, load: number): void {

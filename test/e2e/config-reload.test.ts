@@ -37,13 +37,20 @@ describe.each([
     writeFileSync(file, config());
     worker = await startDevWorker(['--config', file]);
     const env = worker.env;
-    const configuredCap = async () => (JSON.parse((await runCli(['tenant', 'show', 'acme', '--json'], env)).stdout) as { configuredCap: number }).configuredCap;
+    const configuredCap = async () =>
+      (
+        JSON.parse((await runCli(['tenant', 'show', 'acme', '--json'], env)).stdout) as {
+          configuredCap: number;
+        }
+      ).configuredCap;
     expect(await configuredCap()).toBe(2);
 
     writeFileSync(caps, 'export const caps = { acme: 5 };\n');
     const reload = await runCli(['config', 'reload'], env);
     expect(reload.code, reload.stderr).toBe(0);
-    expect(reload.stdout).toContain('config reloaded from openrtc.config.ts and the 1 project file it imports (caps.ts); changed: tenants.maxSessions.acme');
+    expect(reload.stdout).toContain(
+      'config reloaded from openrtc.config.ts and the 1 project file it imports (caps.ts); changed: tenants.maxSessions.acme',
+    );
     expect(await configuredCap()).toBe(5);
 
     const again = await runCli(['config', 'reload'], env);
@@ -52,16 +59,24 @@ describe.each([
     writeFileSync(caps, 'export const caps = { acme: 7 ;\n');
     const broken = await runCli(['config', 'reload'], env);
     expect(broken.code).toBe(1);
-    expect(broken.stderr.trim()).toBe(`openrtc: ${file}: could not be evaluated: ${caps}:1:31: syntax error: Expected "}" but found ";"`);
+    expect(broken.stderr.trim()).toBe(
+      `openrtc: ${file}: could not be evaluated: ${caps}:1:31: syntax error: Expected "}" but found ";"`,
+    );
     expect(await configuredCap()).toBe(5);
 
     writeFileSync(caps, 'export const caps = { acme: 7 };\n');
     writeFileSync(file, config(`const stray = 1 ${JSON.stringify(LK_SECRET)};`));
     const brokenTop = await runCli(['config', 'reload'], env);
     expect(brokenTop.code).toBe(1);
-    expect(brokenTop.stderr).toMatch(new RegExp(`^openrtc: ${file}: could not be evaluated: ${file}:2:\\d+: syntax error: .*\\[redacted\\]`));
+    expect(brokenTop.stderr).toMatch(
+      new RegExp(
+        `^openrtc: ${file}: could not be evaluated: ${file}:2:\\d+: syntax error: .*\\[redacted\\]`,
+      ),
+    );
     expect(brokenTop.stderr + JSON.stringify(worker.logs)).not.toContain(LK_SECRET);
-    expect(worker.logs.some((l) => l.includes('config reload refused') && l.includes('syntax error'))).toBe(true);
+    expect(
+      worker.logs.some((l) => l.includes('config reload refused') && l.includes('syntax error')),
+    ).toBe(true);
   }, 120_000);
 });
 
@@ -76,6 +91,8 @@ describe('openrtc config reload of a JavaScript config', () => {
     writeFileSync(caps, '\nexport const caps = { acme: 3 ;\n');
     const broken = await runCli(['config', 'reload'], worker.env);
     expect(broken.code).toBe(1);
-    expect(broken.stderr.trim()).toBe(`openrtc: ${file}: could not be evaluated: ${caps}:2:31: syntax error: Unexpected token ';'`);
+    expect(broken.stderr.trim()).toBe(
+      `openrtc: ${file}: could not be evaluated: ${caps}:2:31: syntax error: Unexpected token ';'`,
+    );
   }, 60_000);
 });

@@ -21,18 +21,26 @@ describe('openrtc dev when start-up fails after the local dispatcher is up', () 
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env, OPENRTC_RUNTIME_DIR: dir };
     delete env.LIVEKIT_URL;
-    const child = spawn(process.execPath, [OPENRTC_BIN, 'dev', '--port', String(port), '--log-format', 'json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [OPENRTC_BIN, 'dev', '--port', String(port), '--log-format', 'json'],
+      { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.on('data', (d) => (stdout += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
     const code = await exited;
     clearTimeout(timer);
     expect(stdout).toContain('serving a local dispatcher');
     expect(code).toBe(1);
-    expect(stderr.trim()).toBe(`openrtc: worker failed to start: socket directory ${dir} has mode 755; expected 700 (chmod 700 ${dir})`);
+    expect(stderr.trim()).toBe(
+      `openrtc: worker failed to start: socket directory ${dir} has mode 755; expected 700 (chmod 700 ${dir})`,
+    );
     expect(await portFree(port)).toBe(true);
   }, 60_000);
 });

@@ -17,11 +17,17 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
   });
 
   it('hosts five acme sessions in the one worker process, with tenant-tagged logs', async () => {
-    const dispatched = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '5', '--duration', '15'], worker.env);
+    const dispatched = await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '5', '--duration', '15'],
+      worker.env,
+    );
     expect(dispatched.code, dispatched.stderr).toBe(0);
     expect(dispatched.stdout).toContain('5/5 accepted');
 
-    const globex = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '1', '--duration', '15'], worker.env);
+    const globex = await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '1', '--duration', '15'],
+      worker.env,
+    );
     expect(globex.stdout).toContain('1/1 accepted');
 
     await sleep(1_000);
@@ -35,7 +41,9 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
 
     const once = await runCli(['top', '--once', '--tenant', 'acme'], worker.env);
     expect(once.code, once.stderr).toBe(0);
-    const sessionLines = once.stdout.split('\n').filter((l) => /\bdemo\b/.test(l) && /\b(acme|globex)\b/.test(l));
+    const sessionLines = once.stdout
+      .split('\n')
+      .filter((l) => /\bdemo\b/.test(l) && /\b(acme|globex)\b/.test(l));
     expect(sessionLines.length).toBeGreaterThanOrEqual(5);
     expect(sessionLines.every((l) => l.includes('acme') && !l.includes('globex'))).toBe(true);
 
@@ -60,12 +68,18 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
   }, 60_000);
 
   it('prints the rejection reason for a malformed tenant and for a full tenant', async () => {
-    const bad = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'bad tenant!'], worker.env);
+    const bad = await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'bad tenant!'],
+      worker.env,
+    );
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/rejected invalid_tenant/);
     expect(bad.stdout).toContain('0/1 accepted');
 
-    const full = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '4', '--duration', '3'], worker.env);
+    const full = await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '4', '--duration', '3'],
+      worker.env,
+    );
     const accepted = (full.stdout.match(/ accepted job /g) ?? []).length;
     const capped = (full.stdout.match(/tenant_capacity/g) ?? []).length;
     expect(accepted + capped).toBe(4);
@@ -73,7 +87,10 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
     // Some jobs were not accepted: a script must be able to tell.
     expect(full.code).toBe(1);
 
-    const nobody = await runCli(['dispatch', '--agent', 'no-such-agent', '--tenant', 'acme'], worker.env);
+    const nobody = await runCli(
+      ['dispatch', '--agent', 'no-such-agent', '--tenant', 'acme'],
+      worker.env,
+    );
     expect(nobody.code).toBe(1);
     expect(nobody.stdout).toContain('failed no_worker');
   }, 60_000);
@@ -94,7 +111,10 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
     delete env.LIVEKIT_API_KEY;
     delete env.LIVEKIT_API_SECRET;
     expect(worker.port).not.toBe(7880);
-    const r = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'initech', '--duration', '0'], env);
+    const r = await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'initech', '--duration', '0'],
+      env,
+    );
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     expect(r.stdout).toContain('1/1 accepted');
   });
@@ -110,23 +130,33 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-badcfg-'));
     try {
       const file = path.join(dir, 'openrtc.config.ts');
-      writeFileSync(file, `export default { agents: { demo: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`);
+      writeFileSync(
+        file,
+        `export default { agents: { demo: './a.ts' }, tenants: { maxSessions: { acme: -1 } } };`,
+      );
       const result = await runCli(['start', '--config', file], worker.env);
       expect(result.code).toBe(2);
-      expect(result.stderr.trim()).toBe(`${file}: tenants.maxSessions.acme: expected a positive integer, got -1`);
+      expect(result.stderr.trim()).toBe(
+        `${file}: tenants.maxSessions.acme: expected a positive integer, got -1`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('tells the user plainly when no worker is running', async () => {
-    const env = { ...worker.env, OPENRTC_RUNTIME_DIR: mkdtempSync(path.join(os.tmpdir(), 'openrtc-empty-')) };
+    const env = {
+      ...worker.env,
+      OPENRTC_RUNTIME_DIR: mkdtempSync(path.join(os.tmpdir(), 'openrtc-empty-')),
+    };
     const top = await runCli(['top', '--once'], env);
     expect(top.code).toBe(1);
     expect(top.stderr.trim().split('\n')).toHaveLength(1);
     expect(top.stderr).toContain('no openrtc worker is running');
     const list = await runCli(['tenant', 'list'], env);
     expect(list.code).toBe(1);
-    expect(list.stderr.trim()).toBe('openrtc: no openrtc worker is running (start one with: npx openrtc dev)');
+    expect(list.stderr.trim()).toBe(
+      'openrtc: no openrtc worker is running (start one with: npx openrtc dev)',
+    );
   });
 });

@@ -20,13 +20,18 @@ describe('draining a worker whose session never ends', () => {
   it('exits within drainTimeoutMs, the whole budget, shutdown grace included', async () => {
     const dir = scratchDir('ortc-drain-');
     const file = path.join(dir, 'openrtc.config.ts');
-    writeFileSync(file, `export default { name: 'drain', agents: { hang: ${JSON.stringify(fixtureAgent('hang-agent'))} }, drainTimeoutMs: ${DRAIN_MS}, shutdownGraceMs: 1000 };\n`);
+    writeFileSync(
+      file,
+      `export default { name: 'drain', agents: { hang: ${JSON.stringify(fixtureAgent('hang-agent'))} }, drainTimeoutMs: ${DRAIN_MS}, shutdownGraceMs: 1000 };\n`,
+    );
     worker = await startDevWorker(['--config', file]);
     const w = worker;
     const dispatched = await runCli(['dispatch', '--agent', 'hang', '--tenant', 'acme'], w.env);
     expect(dispatched.stdout).toContain('1/1 accepted');
 
-    const exited = new Promise<number | null>((resolve) => w.child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      w.child.once('exit', (code) => resolve(code)),
+    );
     const started = performance.now();
     w.child.kill('SIGTERM');
     const code = await exited;
@@ -34,9 +39,20 @@ describe('draining a worker whose session never ends', () => {
     // 1: the deadline, not the sessions themselves, ended the drain.
     expect(code).toBe(1);
     expect(tookMs).toBeLessThan(DRAIN_MS + CLOSE_SLACK_MS);
-    const lines = w.logs.map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } });
-    expect(lines.find((l) => l.msg === 'draining')).toMatchObject({ timeout_ms: DRAIN_MS, grace_ms: 1000 });
-    expect(lines.some((l) => l.msg === 'entry did not finish in time; session force-closed')).toBe(true);
+    const lines = w.logs.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    });
+    expect(lines.find((l) => l.msg === 'draining')).toMatchObject({
+      timeout_ms: DRAIN_MS,
+      grace_ms: 1000,
+    });
+    expect(lines.some((l) => l.msg === 'entry did not finish in time; session force-closed')).toBe(
+      true,
+    );
     expect(lines.some((l) => l.msg === 'worker stopped')).toBe(true);
   }, 90_000);
 });

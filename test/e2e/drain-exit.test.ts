@@ -17,7 +17,9 @@ interface Exit {
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
 }
 
 type LogLine = Record<string, unknown> & { msg?: string; time?: number };
@@ -32,7 +34,11 @@ function parsed(worker: DevWorker): LogLine[] {
   });
 }
 
-async function waitForLog(worker: DevWorker, predicate: (l: LogLine) => boolean, what: string): Promise<LogLine> {
+async function waitForLog(
+  worker: DevWorker,
+  predicate: (l: LogLine) => boolean,
+  what: string,
+): Promise<LogLine> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const hit = parsed(worker).find(predicate);
@@ -43,12 +49,21 @@ async function waitForLog(worker: DevWorker, predicate: (l: LogLine) => boolean,
 }
 
 /** Starts the leaky worker and one leaky call on it, and waits until the call left its mess behind. */
-async function workerWithLeakyCall(metadata: Record<string, unknown>): Promise<{ worker: DevWorker; exit: Promise<Exit> }> {
+async function workerWithLeakyCall(
+  metadata: Record<string, unknown>,
+): Promise<{ worker: DevWorker; exit: Promise<Exit> }> {
   const worker = await startDevWorker(['--config', LEAKY_CONFIG]);
   const exit = exitOf(worker.child);
-  const dispatched = await runCli(['dispatch', '--agent', 'leaky', '--tenant', 'acme', '--metadata', JSON.stringify(metadata)], worker.env);
+  const dispatched = await runCli(
+    ['dispatch', '--agent', 'leaky', '--tenant', 'acme', '--metadata', JSON.stringify(metadata)],
+    worker.env,
+  );
   expect(dispatched.code, `${dispatched.stdout}${dispatched.stderr}`).toBe(0);
-  await waitForLog(worker, (l) => l.msg === 'left a timer and a socket open', 'the agent leaving a timer and a socket open');
+  await waitForLog(
+    worker,
+    (l) => l.msg === 'left a timer and a socket open',
+    'the agent leaving a timer and a socket open',
+  );
   return { worker, exit };
 }
 
@@ -70,7 +85,11 @@ describe('the worker process exits once it has stopped, whatever agent code left
   it('openrtc drain: every session ended by itself, so the worker exits 0 within the grace', async () => {
     const { worker, exit } = await workerWithLeakyCall({});
     try {
-      await waitForLog(worker, (l) => typeof l.msg === 'string' && l.msg.startsWith('session ended'), 'the call ending');
+      await waitForLog(
+        worker,
+        (l) => typeof l.msg === 'string' && l.msg.startsWith('session ended'),
+        'the call ending',
+      );
       const drained = await runCli(['drain', '--timeout', '5'], worker.env);
       expect(drained.code, drained.stderr).toBe(0);
       expect(drained.stdout).toContain('worker drained and exited');
@@ -79,7 +98,10 @@ describe('the worker process exits once it has stopped, whatever agent code left
       expect(worker.child.exitCode).toBe(0);
       expect(result).toMatchObject({ code: 0, signal: null });
       expectExitedWithinGrace(worker, result);
-      expect(parsed(worker).find((l) => l.msg === 'worker stopped')).toMatchObject({ clean: true, forced_sessions: 0 });
+      expect(parsed(worker).find((l) => l.msg === 'worker stopped')).toMatchObject({
+        clean: true,
+        forced_sessions: 0,
+      });
     } finally {
       await worker.stop();
     }
@@ -93,7 +115,10 @@ describe('the worker process exits once it has stopped, whatever agent code left
       const result = await exit;
       expect(result).toMatchObject({ code: 1, signal: null });
       expectExitedWithinGrace(worker, result);
-      expect(parsed(worker).find((l) => l.msg === 'worker stopped')).toMatchObject({ clean: false, forced_sessions: 1 });
+      expect(parsed(worker).find((l) => l.msg === 'worker stopped')).toMatchObject({
+        clean: false,
+        forced_sessions: 1,
+      });
       // drainTimeoutMs is 2 s in the fixture config; the call closes promptly once asked.
       expect(result.at - signalledAt).toBeLessThan(2_000 + EXIT_GRACE_MS + 5_000);
     } finally {

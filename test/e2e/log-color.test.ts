@@ -38,12 +38,18 @@ describe('pretty logs colour only a terminal, and never under NO_COLOR', () => {
         pane.kill();
         rmSync(runtimeDir, { recursive: true, force: true });
       });
-      const screen = await pane.waitFor((s) => s.replace(/\u001B\[[0-9;]*m/g, '').includes('openrtc worker "demo" ready'), 'the ready line', {
-        escapes: true,
-        timeoutMs: 60_000,
-      });
+      const screen = await pane.waitFor(
+        (s) => s.replace(/\u001B\[[0-9;]*m/g, '').includes('openrtc worker "demo" ready'),
+        'the ready line',
+        {
+          escapes: true,
+          timeoutMs: 60_000,
+        },
+      );
       pane.keys('C-c');
-      await pane.waitFor((s) => s.includes('EXITED=0'), 'the worker exiting after Ctrl+C', { timeoutMs: 30_000 });
+      await pane.waitFor((s) => s.includes('EXITED=0'), 'the worker exiting after Ctrl+C', {
+        timeoutMs: 30_000,
+      });
       return screen;
     }
 

@@ -15,7 +15,11 @@ function demoCommands(): string[][] {
     .split('\n')
     .map((line) => line.replace(/\s+#.*$/, '').trim())
     .filter((line) => line.startsWith('npx openrtc '))
-    .map((line) => (line.slice('npx openrtc '.length).match(/'[^']*'|\S+/g) ?? []).map((a) => a.replace(/^'(.*)'$/, '$1')));
+    .map((line) =>
+      (line.slice('npx openrtc '.length).match(/'[^']*'|\S+/g) ?? []).map((a) =>
+        a.replace(/^'(.*)'$/, '$1'),
+      ),
+    );
 }
 
 describe('the README demo, as a user runs it', () => {
@@ -54,6 +58,8 @@ describe('the README demo, as a user runs it', () => {
     // Piped, `top` prints one frame: the calls dispatched above are still up.
     const frame = await runCli(topLine!, env);
     expect(frame.code, frame.stderr).toBe(0);
-    expect(frame.stdout.split('\n').filter((l) => /^ses_[0-9a-f]{12} +acme /.test(l))).toHaveLength(count);
+    expect(frame.stdout.split('\n').filter((l) => /^ses_[0-9a-f]{12} +acme /.test(l))).toHaveLength(
+      count,
+    );
   }, 60_000);
 });

@@ -9,7 +9,10 @@ import { runCli } from '../support/run-cli.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.log('runtime-dir: skipped: making a folder owned by another user needs root (CI runs as root)');
+if (!isRoot)
+  console.log(
+    'runtime-dir: skipped: making a folder owned by another user needs root (CI runs as root)',
+  );
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -26,7 +29,14 @@ function machine() {
   chmodSync(tmp, 0o1777);
   mkdirSync(home, { mode: 0o700 });
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, HOME: home };
-  for (const k of ['OPENRTC_RUNTIME_DIR', 'XDG_RUNTIME_DIR', 'LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET']) delete env[k];
+  for (const k of [
+    'OPENRTC_RUNTIME_DIR',
+    'XDG_RUNTIME_DIR',
+    'LIVEKIT_URL',
+    'LIVEKIT_API_KEY',
+    'LIVEKIT_API_SECRET',
+  ])
+    delete env[k];
   /** What another local user can do: make the predictable folder first. */
   const squat = (dir: string) => {
     mkdirSync(dir, { mode: 0o700 });
@@ -37,7 +47,11 @@ function machine() {
 
 async function runDev(env: NodeJS.ProcessEnv) {
   const port = await freePort();
-  const child = spawn(process.execPath, [OPENRTC_BIN, 'dev', '--port', String(port), '--log-format', 'json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [OPENRTC_BIN, 'dev', '--port', String(port), '--log-format', 'json'],
+    { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const out = { stdout: '', stderr: '', code: undefined as number | null | undefined };
   child.stdout.on('data', (d) => (out.stdout += d));
   child.stderr.on('data', (d) => (out.stderr += d));
@@ -50,32 +64,40 @@ async function runDev(env: NodeJS.ProcessEnv) {
   return { child, out };
 }
 
-describe.runIf(isRoot)('the control socket folder when another user made the predictable one', () => {
-  it('falls back to a private folder in the home directory, and the CLI finds the worker there', async () => {
-    const m = machine();
-    const squatted = path.join(m.tmp, `openrtc-${process.getuid!()}`);
-    m.squat(squatted);
-    const { out } = await runDev(m.env);
-    const deadline = Date.now() + 60_000;
-    const readyLine = () => out.stdout.split('\n').find((l) => l.includes('openrtc worker') && l.includes('ready'));
-    while (!readyLine() && out.code === undefined && Date.now() < deadline) await sleep(100);
-    expect(out.code, out.stderr).toBeUndefined();
-    const fallback = path.join(m.home, '.openrtc', 'run');
-    expect(out.stdout).toContain(`socket directory ${squatted} is owned by uid ${NOBODY}, not by us (uid 0); using ${fallback} instead`);
-    const ready = JSON.parse(readyLine()!) as { socket: string };
-    expect(path.dirname(ready.socket)).toBe(fallback);
-    const list = await runCli(['tenant', 'list'], m.env);
-    expect(list.code, list.stderr).toBe(0);
-  }, 90_000);
+describe.runIf(isRoot)(
+  'the control socket folder when another user made the predictable one',
+  () => {
+    it('falls back to a private folder in the home directory, and the CLI finds the worker there', async () => {
+      const m = machine();
+      const squatted = path.join(m.tmp, `openrtc-${process.getuid!()}`);
+      m.squat(squatted);
+      const { out } = await runDev(m.env);
+      const deadline = Date.now() + 60_000;
+      const readyLine = () =>
+        out.stdout.split('\n').find((l) => l.includes('openrtc worker') && l.includes('ready'));
+      while (!readyLine() && out.code === undefined && Date.now() < deadline) await sleep(100);
+      expect(out.code, out.stderr).toBeUndefined();
+      const fallback = path.join(m.home, '.openrtc', 'run');
+      expect(out.stdout).toContain(
+        `socket directory ${squatted} is owned by uid ${NOBODY}, not by us (uid 0); using ${fallback} instead`,
+      );
+      const ready = JSON.parse(readyLine()!) as { socket: string };
+      expect(path.dirname(ready.socket)).toBe(fallback);
+      const list = await runCli(['tenant', 'list'], m.env);
+      expect(list.code, list.stderr).toBe(0);
+    }, 90_000);
 
-  it('exits 1 saying what to do when no private folder can be had', async () => {
-    const m = machine();
-    m.squat(path.join(m.tmp, `openrtc-${process.getuid!()}`));
-    m.squat(path.join(m.home, '.openrtc'));
-    const { out } = await runDev(m.env);
-    const deadline = Date.now() + 60_000;
-    while (out.code === undefined && Date.now() < deadline) await sleep(100);
-    expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/^openrtc: worker failed to start: no private folder for the control socket: .*set OPENRTC_RUNTIME_DIR to a folder only you can use \(mode 700\)/);
-  }, 90_000);
-});
+    it('exits 1 saying what to do when no private folder can be had', async () => {
+      const m = machine();
+      m.squat(path.join(m.tmp, `openrtc-${process.getuid!()}`));
+      m.squat(path.join(m.home, '.openrtc'));
+      const { out } = await runDev(m.env);
+      const deadline = Date.now() + 60_000;
+      while (out.code === undefined && Date.now() < deadline) await sleep(100);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toMatch(
+        /^openrtc: worker failed to start: no private folder for the control socket: .*set OPENRTC_RUNTIME_DIR to a folder only you can use \(mode 700\)/,
+      );
+    }, 90_000);
+  },
+);

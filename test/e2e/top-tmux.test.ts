@@ -6,7 +6,10 @@ import { OPENRTC_BIN, startDevWorker, type DevWorker } from '../support/dev-work
 import { runCli } from '../support/run-cli.js';
 import { hasTmux, TmuxPane } from '../support/tmux.js';
 
-if (!hasTmux) console.warn('tmux not installed: skipping the live-terminal tests of openrtc top (apt-get install tmux)');
+if (!hasTmux)
+  console.warn(
+    'tmux not installed: skipping the live-terminal tests of openrtc top (apt-get install tmux)',
+  );
 
 /** Any SGR sequence: colour, bold, dim, inverse. */
 const STYLE = /\u001B\[[0-9;]*m/;
@@ -18,7 +21,9 @@ const top = (args: string) => `${process.execPath} ${OPENRTC_BIN} top ${args}`;
 /** A whole frame of the given height: the header on the first row, the keys on the last. */
 function wholeFrame(screen: string, rows: number): boolean {
   const lines = screen.replace(/\n$/, '').split('\n');
-  return lines.length === rows && /^openrtc demo pid/.test(lines[0]!) && lines.at(-1)!.includes('? help');
+  return (
+    lines.length === rows && /^openrtc demo pid/.test(lines[0]!) && lines.at(-1)!.includes('? help')
+  );
 }
 
 /** The live TUI in a real terminal: tmux gives it a pty of a known size, we read the screen. */
@@ -27,7 +32,11 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
   const panes: TmuxPane[] = [];
   let next = 0;
   const pane = (command: string, columns = 80, rows = 24, env: Record<string, string> = {}) => {
-    const p = TmuxPane.start(`openrtc-top-${process.pid}-${next++}`, command, { columns, rows, env: { OPENRTC_RUNTIME_DIR: worker.runtimeDir, ...env } });
+    const p = TmuxPane.start(`openrtc-top-${process.pid}-${next++}`, command, {
+      columns,
+      rows,
+      env: { OPENRTC_RUNTIME_DIR: worker.runtimeDir, ...env },
+    });
     panes.push(p);
     return p;
   };
@@ -35,8 +44,14 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
   beforeAll(async () => {
     worker = await startDevWorker();
     // Long enough to outlast every test here; the worker's stop closes them.
-    await runCli(['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '3', '--duration', '120'], worker.env);
-    await runCli(['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '2', '--duration', '120'], worker.env);
+    await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '3', '--duration', '120'],
+      worker.env,
+    );
+    await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '2', '--duration', '120'],
+      worker.env,
+    );
     await runCli(['dispatch', '--agent', 'demo', '--tenant', 'bad tenant!'], worker.env);
   }, 90_000);
 
@@ -50,7 +65,10 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
 
   it('draws on the alternate screen, shows only the chosen tenant at 80x24, and gives the shell its screen back on q', async () => {
     const p = pane(`echo SHELL_BEFORE_TOP; ${top('--tenant acme --refresh-rate 4')}`);
-    const first = await p.waitFor((s) => s.includes('acme') && /\bactive\b/.test(s), 'acme sessions');
+    const first = await p.waitFor(
+      (s) => s.includes('acme') && /\bactive\b/.test(s),
+      'acme sessions',
+    );
     expect(p.alternateScreen).toBe(true);
     expect(first).not.toContain('SHELL_BEFORE_TOP');
     const lines = first.replace(/\n$/, '').split('\n');
@@ -68,7 +86,10 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
     expect(first).not.toContain('bad tenant');
 
     p.keys('?');
-    const help = await p.waitFor((s) => s.includes('keys (press ?, h or Esc to close)'), 'the help overlay');
+    const help = await p.waitFor(
+      (s) => s.includes('keys (press ?, h or Esc to close)'),
+      'the help overlay',
+    );
     for (const key of ['q Ctrl+C', 'PgUp PgDn', 'Home End', '? h']) expect(help).toContain(key);
     p.keys('Escape');
     await p.waitFor((s) => !s.includes('keys (press') && /^ses_/m.test(s), 'the tables after Esc');
@@ -85,7 +106,10 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
     await p.waitFor((s) => /^ses_/m.test(s), 'sessions at 80x24');
 
     p.resize(200, 50);
-    const big = await p.waitFor((s) => /\bROOM\b.*\bJOB\b/.test(s) && wholeFrame(s, 50), 'the 200x50 frame');
+    const big = await p.waitFor(
+      (s) => /\bROOM\b.*\bJOB\b/.test(s) && wholeFrame(s, 50),
+      'the 200x50 frame',
+    );
     const bigLines = big.replace(/\n$/, '').split('\n');
     expect(bigLines.filter((l) => l.startsWith('openrtc demo pid'))).toHaveLength(1);
     expect(bigLines[0]).toMatch(/^openrtc demo pid/);
@@ -96,7 +120,10 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
     expect(bigLines.filter((l) => /^ses_[0-9a-f]{12} /.test(l))).toHaveLength(5);
 
     p.resize(80, 24);
-    const small = await p.waitFor((s) => !/\bROOM\b/.test(s) && wholeFrame(s, 24), 'the 80x24 frame again');
+    const small = await p.waitFor(
+      (s) => !/\bROOM\b/.test(s) && wholeFrame(s, 24),
+      'the 80x24 frame again',
+    );
     const smallLines = small.replace(/\n$/, '').split('\n');
     expect(smallLines[0]).toMatch(/^openrtc demo pid/);
     expect(smallLines.filter((l) => l.startsWith('openrtc demo pid'))).toHaveLength(1);
@@ -109,11 +136,17 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
 
   it('NO_COLOR: not one escape code; without it, the frame is styled', async () => {
     const plain = pane(top(''), 80, 24, { NO_COLOR: '1' });
-    const noColor = await plain.waitFor((s) => /^ses_/m.test(s), 'the frame under NO_COLOR', { escapes: true });
+    const noColor = await plain.waitFor((s) => /^ses_/m.test(s), 'the frame under NO_COLOR', {
+      escapes: true,
+    });
     expect(noColor).not.toMatch(/\u001B/);
 
     const styled = pane(top(''));
-    const withColor = await styled.waitFor((s) => /^ses_/m.test(s.replace(/\u001B\[[0-9;]*m/g, '')), 'the styled frame', { escapes: true });
+    const withColor = await styled.waitFor(
+      (s) => /^ses_/m.test(s.replace(/\u001B\[[0-9;]*m/g, '')),
+      'the styled frame',
+      { escapes: true },
+    );
     expect(withColor).toMatch(STYLE);
   }, 60_000);
 });
@@ -132,13 +165,24 @@ describe.skipIf(!hasTmux)('openrtc top when its worker goes away and another com
   it('says the worker exited over its dimmed last frame, then names the new pid when it reattaches', async () => {
     const first = await startDevWorker([], {}, { runtimeDir });
     workers.push(first);
-    await runCli(['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '2', '--duration', '60'], first.env);
-    p = TmuxPane.start(`openrtc-top-${process.pid}-restart`, top('--refresh-rate 4'), { columns: 80, rows: 24, env: { OPENRTC_RUNTIME_DIR: runtimeDir } });
-    await p.waitFor((s) => /^ses_/m.test(s), 'the first worker\'s sessions');
+    await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'acme', '--count', '2', '--duration', '60'],
+      first.env,
+    );
+    p = TmuxPane.start(`openrtc-top-${process.pid}-restart`, top('--refresh-rate 4'), {
+      columns: 80,
+      rows: 24,
+      env: { OPENRTC_RUNTIME_DIR: runtimeDir },
+    });
+    await p.waitFor((s) => /^ses_/m.test(s), "the first worker's sessions");
 
     const drained = await runCli(['drain', '--timeout', '0'], first.env);
     expect(drained.code, drained.stderr).toBe(0);
-    const gone = await p.waitFor((s) => s.includes(`worker demo pid ${first.child.pid} exited`), 'the worker-exited banner', { escapes: true });
+    const gone = await p.waitFor(
+      (s) => s.includes(`worker demo pid ${first.child.pid} exited`),
+      'the worker-exited banner',
+      { escapes: true },
+    );
     const goneLines = gone.split('\n');
     // The old frame is still there, dimmed; the banner itself is not.
     expect(goneLines.some((l) => DIM.test(l))).toBe(true);
@@ -146,7 +190,11 @@ describe.skipIf(!hasTmux)('openrtc top when its worker goes away and another com
 
     const second = await startDevWorker([], {}, { runtimeDir });
     workers.push(second);
-    const back = await p.waitFor((s) => s.includes(`new worker: demo is now pid ${second.child.pid} (was pid ${first.child.pid})`), 'the new-worker banner');
+    const back = await p.waitFor(
+      (s) =>
+        s.includes(`new worker: demo is now pid ${second.child.pid} (was pid ${first.child.pid})`),
+      'the new-worker banner',
+    );
     expect(back.split('\n')[0]).toContain(`pid ${second.child.pid}`);
   }, 120_000);
 });

@@ -20,8 +20,26 @@ afterAll(async () => {
 
 /** The methods of the control socket, a few near misses, and noise. Drain is left out: it would end the worker under test. */
 const method = fc.oneof(
-  fc.constantFrom('snapshot', 'subscribe', 'tenant.list', 'tenant.show', 'tenant.cap', 'tenant.trip', 'tenant.reset', 'tenant.reload', 'config.reload'),
-  fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'Snapshot', 'tenant.', ''),
+  fc.constantFrom(
+    'snapshot',
+    'subscribe',
+    'tenant.list',
+    'tenant.show',
+    'tenant.cap',
+    'tenant.trip',
+    'tenant.reset',
+    'tenant.reload',
+    'config.reload',
+  ),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    'Snapshot',
+    'tenant.',
+    '',
+  ),
   fc.string({ maxLength: 70 }),
 );
 
@@ -29,7 +47,11 @@ const params = fc.oneof(
   fc.record(
     {
       tenant: anyTenantValue,
-      cap: fc.oneof(fc.integer({ min: -2, max: 6 }), fc.constant(null), fc.jsonValue({ maxDepth: 1 })),
+      cap: fc.oneof(
+        fc.integer({ min: -2, max: 6 }),
+        fc.constant(null),
+        fc.jsonValue({ maxDepth: 1 }),
+      ),
       forMs: fc.oneof(fc.integer({ min: 1, max: 60_000 }), fc.jsonValue({ maxDepth: 1 })),
       all: fc.oneof(fc.constant(true), fc.jsonValue({ maxDepth: 1 })),
       intervalMs: fc.oneof(fc.integer({ min: 100, max: 60_000 }), fc.integer()),
@@ -45,12 +67,29 @@ type Frame = { tracked: true; line: string; id: number } | { tracked: false; lin
 
 const frame = (id: number): fc.Arbitrary<Frame> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue({ maxDepth: 0 })), method, params }).map((r): Frame => ({ tracked: true, id, line: JSON.stringify({ ...r, id }) })) },
-    { weight: 1, arbitrary: fc.string({ maxLength: 300 }).map((s): Frame => ({ tracked: false, line: s.replace(/\n/g, ' ') })) },
-    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v): Frame => ({ tracked: false, line: JSON.stringify(v) ?? 'null' })) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .record({ v: fc.oneof(fc.constant(1), fc.jsonValue({ maxDepth: 0 })), method, params })
+        .map((r): Frame => ({ tracked: true, id, line: JSON.stringify({ ...r, id }) })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .string({ maxLength: 300 })
+        .map((s): Frame => ({ tracked: false, line: s.replace(/\n/g, ' ') })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .jsonValue({ maxDepth: 4 })
+        .map((v): Frame => ({ tracked: false, line: JSON.stringify(v) ?? 'null' })),
+    },
   );
 
-const frames = fc.integer({ min: 1, max: 25 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => frame(i + 1))));
+const frames = fc
+  .integer({ min: 1, max: 25 })
+  .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => frame(i + 1))));
 
 interface Answer {
   id: unknown;
@@ -67,7 +106,9 @@ async function exchange(lines: Frame[]): Promise<{ answers: Answer[]; closedEarl
   });
   socket.on('error', () => undefined);
   const answers: Answer[] = [];
-  const want = new Set(lines.filter((f): f is Extract<Frame, { tracked: true }> => f.tracked).map((f) => f.id));
+  const want = new Set(
+    lines.filter((f): f is Extract<Frame, { tracked: true }> => f.tracked).map((f) => f.id),
+  );
   let buffer = '';
   let closed = false;
   const done = new Promise<void>((resolve) => {
@@ -97,23 +138,42 @@ async function exchange(lines: Frame[]): Promise<{ answers: Answer[]; closedEarl
 }
 
 describe('the control socket under any frame', () => {
-  it('answers every request, stays up, keeps the worker cap, and every snapshot it serves parses', async () => {
-    await fc.assert(
-      fc.asyncProperty(frames, fc.array(anyMetadata, { maxLength: 4 }), async (lines, metadata) => {
-        // Traffic alongside, so snapshots have sessions and rejections in them.
-        await Promise.all(metadata.map((m) => rig.dispatch({ agentName: 'demo', metadata: m })));
-        const { answers, closedEarly } = await exchange(lines);
-        expect(closedEarly).toBe(false);
-        for (const f of lines) if (f.tracked) expect(answers.some((a) => a.id === f.id), f.line).toBe(true);
-        for (const a of answers) {
-          expect('result' in a || (typeof a.error?.code === 'string' && typeof a.error.message === 'string')).toBe(true);
-          const snapshotLike = a.result as { v?: unknown } | undefined;
-          if (snapshotLike?.v === 1) expect(SnapshotV1.safeParse(snapshotLike).success).toBe(true);
-        }
-        const snapshot = SnapshotV1.parse(await rig.request('snapshot'));
-        expect(snapshot.worker.active + snapshot.worker.reserved).toBeLessThanOrEqual(6);
-      }),
-      { numRuns: runs(25) },
-    );
-  }, fuzzTimeout(240_000));
+  it(
+    'answers every request, stays up, keeps the worker cap, and every snapshot it serves parses',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          frames,
+          fc.array(anyMetadata, { maxLength: 4 }),
+          async (lines, metadata) => {
+            // Traffic alongside, so snapshots have sessions and rejections in them.
+            await Promise.all(
+              metadata.map((m) => rig.dispatch({ agentName: 'demo', metadata: m })),
+            );
+            const { answers, closedEarly } = await exchange(lines);
+            expect(closedEarly).toBe(false);
+            for (const f of lines)
+              if (f.tracked)
+                expect(
+                  answers.some((a) => a.id === f.id),
+                  f.line,
+                ).toBe(true);
+            for (const a of answers) {
+              expect(
+                'result' in a ||
+                  (typeof a.error?.code === 'string' && typeof a.error.message === 'string'),
+              ).toBe(true);
+              const snapshotLike = a.result as { v?: unknown } | undefined;
+              if (snapshotLike?.v === 1)
+                expect(SnapshotV1.safeParse(snapshotLike).success).toBe(true);
+            }
+            const snapshot = SnapshotV1.parse(await rig.request('snapshot'));
+            expect(snapshot.worker.active + snapshot.worker.reserved).toBeLessThanOrEqual(6);
+          },
+        ),
+        { numRuns: runs(25) },
+      );
+    },
+    fuzzTimeout(240_000),
+  );
 });

@@ -89,8 +89,13 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
       overload: { enabled: false, max_loop_delay_ms: 60 },
       inference: { expected: true, running: true },
     });
-    expect(info.tenants).toMatchObject({ acme: { cap: 10, breaker: { state: 'closed' } }, globex: { cap: 2, breaker: { state: 'closed' } } });
-    expect(info.registrations).toEqual([{ agent_name: 'demo', registered: true, worker_id: expect.stringMatching(/^AW_/) }]);
+    expect(info.tenants).toMatchObject({
+      acme: { cap: 10, breaker: { state: 'closed' } },
+      globex: { cap: 2, breaker: { state: 'closed' } },
+    });
+    expect(info.registrations).toEqual([
+      { agent_name: 'demo', registered: true, worker_id: expect.stringMatching(/^AW_/) },
+    ]);
   });
 
   it('after a known sequence of dispatches, /metrics counters equal the snapshot’s', async () => {
@@ -100,54 +105,115 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
       expect(r.code, r.stderr).toBe(code);
       return r.stdout;
     };
-    expect(await run(['--tenant', 'acme', '--count', '3', '--duration', '0.2'], 0)).toContain('3/3 accepted');
-    expect(await run(['--tenant', 'globex', '--count', '4', '--duration', '5'])).toContain('2/4 accepted');
+    expect(await run(['--tenant', 'acme', '--count', '3', '--duration', '0.2'], 0)).toContain(
+      '3/3 accepted',
+    );
+    expect(await run(['--tenant', 'globex', '--count', '4', '--duration', '5'])).toContain(
+      '2/4 accepted',
+    );
     // While globex's calls are up: the gauges.
     const live = parseExposition(await (await fetch(`${base}/metrics`)).text());
     expect(sampleValue(live, 'openrtc_sessions_active', { tenant: 'globex' })).toBe(2);
     expect(sampleValue(live, 'openrtc_tenant_cap', { tenant: 'globex' })).toBe(2);
-    expect(live.find((s) => s.name === 'lk_agents_active_job_count')?.value).toBeGreaterThanOrEqual(2);
+    expect(live.find((s) => s.name === 'lk_agents_active_job_count')?.value).toBeGreaterThanOrEqual(
+      2,
+    );
     expect(await run(['--tenant', 'bad tenant!'])).toContain('rejected invalid_tenant');
-    expect(await run(['--tenant', 'flaky', '--count', '2'])).toContain('failed entry_error: Error: upstream LLM returned 503');
+    expect(await run(['--tenant', 'flaky', '--count', '2'])).toContain(
+      'failed entry_error: Error: upstream LLM returned 503',
+    );
     expect(await run(['--agent', 'nobody-runs-this'])).toContain('no_worker');
 
     // Once every call has ended, counters and the snapshot hold still: compare them.
     let snap = await snapshot(worker);
     await expect
-      .poll(async () => {
-        snap = await snapshot(worker);
-        return snap.worker.active + snap.worker.reserved;
-      }, { timeout: 20_000, interval: 200 })
+      .poll(
+        async () => {
+          snap = await snapshot(worker);
+          return snap.worker.active + snap.worker.reserved;
+        },
+        { timeout: 20_000, interval: 200 },
+      )
       .toBe(0);
     const text = await (await fetch(`${base}/metrics`)).text();
     const samples = parseExposition(text);
     for (const t of snap.tenants) {
-      expect(sampleSum(samples, 'openrtc_admissions_total', { tenant: t.tenant, decision: 'accepted' }), `${t.tenant} accepted`).toBe(t.accepted);
+      expect(
+        sampleSum(samples, 'openrtc_admissions_total', { tenant: t.tenant, decision: 'accepted' }),
+        `${t.tenant} accepted`,
+      ).toBe(t.accepted);
       for (const [reason, n] of Object.entries(t.rejected)) {
-        expect(sampleSum(samples, 'openrtc_admissions_total', { tenant: t.tenant, decision: 'rejected', reason }), `${t.tenant} ${reason}`).toBe(n);
+        expect(
+          sampleSum(samples, 'openrtc_admissions_total', {
+            tenant: t.tenant,
+            decision: 'rejected',
+            reason,
+          }),
+          `${t.tenant} ${reason}`,
+        ).toBe(n);
       }
-      expect(sampleSum(samples, 'openrtc_session_outcomes_total', { tenant: t.tenant, outcome: 'success' }), `${t.tenant} succeeded`).toBe(t.succeeded);
-      expect(sampleSum(samples, 'openrtc_session_outcomes_total', { tenant: t.tenant, outcome: 'failed' }), `${t.tenant} failed`).toBe(t.failed);
+      expect(
+        sampleSum(samples, 'openrtc_session_outcomes_total', {
+          tenant: t.tenant,
+          outcome: 'success',
+        }),
+        `${t.tenant} succeeded`,
+      ).toBe(t.succeeded);
+      expect(
+        sampleSum(samples, 'openrtc_session_outcomes_total', {
+          tenant: t.tenant,
+          outcome: 'failed',
+        }),
+        `${t.tenant} failed`,
+      ).toBe(t.failed);
     }
     const totals = snap.worker.totals;
     expect(totals).toMatchObject({ accepted: 7, succeeded: 5, failed: 2 });
-    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'accepted' })).toBe(totals.accepted);
+    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'accepted' })).toBe(
+      totals.accepted,
+    );
     // Worker-wide, rejections no tenant row counts (a malformed id) included.
     for (const [reason, n] of Object.entries(totals.rejected)) {
-      expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason }), `total ${reason}`).toBe(n);
+      expect(
+        sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason }),
+        `total ${reason}`,
+      ).toBe(n);
     }
-    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'tenant_capacity' })).toBe(2);
-    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'invalid_tenant' })).toBe(1);
+    expect(
+      sampleSum(samples, 'openrtc_admissions_total', {
+        decision: 'rejected',
+        reason: 'tenant_capacity',
+      }),
+    ).toBe(2);
+    expect(
+      sampleSum(samples, 'openrtc_admissions_total', {
+        decision: 'rejected',
+        reason: 'invalid_tenant',
+      }),
+    ).toBe(1);
     expect(sampleSum(samples, 'openrtc_session_duration_seconds_count', {})).toBe(7);
-    expect(sampleSum(samples, 'openrtc_admission_latency_seconds_count', {})).toBe(totals.accepted + 3);
+    expect(sampleSum(samples, 'openrtc_admission_latency_seconds_count', {})).toBe(
+      totals.accepted + 3,
+    );
     // The config source is asked once per tenant; every other request is served without it.
-    expect(sampleSum(samples, 'openrtc_tenant_config_loads_total', { tenant: 'acme', result: 'found' })).toBe(1);
-    expect(sampleSum(samples, 'openrtc_tenant_config_cache_hits_total', { tenant: 'acme' })).toBe(2);
+    expect(
+      sampleSum(samples, 'openrtc_tenant_config_loads_total', { tenant: 'acme', result: 'found' }),
+    ).toBe(1);
+    expect(sampleSum(samples, 'openrtc_tenant_config_cache_hits_total', { tenant: 'acme' })).toBe(
+      2,
+    );
     expect(sampleSum(samples, 'openrtc_tenant_config_loads_total', { tenant: 'globex' })).toBe(1);
-    expect(sampleSum(samples, 'openrtc_tenant_config_cache_hits_total', { tenant: 'globex' })).toBe(3);
+    expect(sampleSum(samples, 'openrtc_tenant_config_cache_hits_total', { tenant: 'globex' })).toBe(
+      3,
+    );
 
     // The Python agents framework's series, with its nodename label.
-    for (const name of ['lk_agents_active_job_count', 'lk_agents_worker_load', 'lk_agents_child_process_count', 'lk_agents_proc_initialize_duration_seconds_count']) {
+    for (const name of [
+      'lk_agents_active_job_count',
+      'lk_agents_worker_load',
+      'lk_agents_child_process_count',
+      'lk_agents_proc_initialize_duration_seconds_count',
+    ]) {
       const s = samples.find((x) => x.name === name);
       expect(s, name).toBeDefined();
       expect(s!.labels.nodename, name).toEqual(expect.any(String));
@@ -163,24 +229,46 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
     expect(text).not.toMatch(/apiKey|secret|FakeLLM/i);
 
     // The example Grafana dashboard is built on these series only.
-    const dashboard = readFileSync(path.join(REPO_ROOT, 'examples/grafana/openrtc-worker.json'), 'utf8');
-    const used = new Set([...dashboard.matchAll(/\b((?:openrtc|lk_agents|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1]!));
+    const dashboard = readFileSync(
+      path.join(REPO_ROOT, 'examples/grafana/openrtc-worker.json'),
+      'utf8',
+    );
+    const used = new Set(
+      [...dashboard.matchAll(/\b((?:openrtc|lk_agents|nodejs|process)_[a-z0-9_]+)/g)].map(
+        (m) => m[1]!,
+      ),
+    );
     const served = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
-    for (const name of used) expect(served.has(name) || served.has(name.replace(/_(bucket|sum|count)$/, '')), name).toBe(true);
+    for (const name of used)
+      expect(served.has(name) || served.has(name.replace(/_(bucket|sum|count)$/, '')), name).toBe(
+        true,
+      );
   }, 90_000);
 
   it('GET / answers 503 "draining" while the worker drains', async () => {
-    const held = await runCli(['dispatch', '--agent', 'demo', '--tenant', 'initech', '--duration', '4'], worker.env);
+    const held = await runCli(
+      ['dispatch', '--agent', 'demo', '--tenant', 'initech', '--duration', '4'],
+      worker.env,
+    );
     expect(held.stdout).toContain('1/1 accepted');
     const drain = await runCli(['drain', '--no-wait'], worker.env);
     expect(drain.code, drain.stderr).toBe(0);
     await expect
-      .poll(async () => {
-        const r = await fetch(`${base}/`);
-        return [r.status, await r.text()];
-      }, { timeout: 10_000, interval: 100 })
+      .poll(
+        async () => {
+          const r = await fetch(`${base}/`);
+          return [r.status, await r.text()];
+        },
+        { timeout: 10_000, interval: 100 },
+      )
       .toEqual([503, 'draining']);
-    const info = (await (await fetch(`${base}/worker`)).json()) as { draining: boolean; load: { status: string; full_reason: string } };
-    expect(info).toMatchObject({ draining: true, load: { status: 'full', full_reason: 'draining' } });
+    const info = (await (await fetch(`${base}/worker`)).json()) as {
+      draining: boolean;
+      load: { status: string; full_reason: string };
+    };
+    expect(info).toMatchObject({
+      draining: true,
+      load: { status: 'full', full_reason: 'draining' },
+    });
   }, 30_000);
 });

@@ -8,8 +8,18 @@ import { setProcessLogger } from '../../src/logging/process-logger.js';
 import { SessionHost } from '../../src/session/session-host.js';
 import type { SessionEndedEvent } from '../../src/session/types.js';
 import inferenceClient, { clientCalls } from '../fixtures/agents/inference-client-agent.js';
-import { ECHO_METHOD, registerEchoRunner, type EchoAnswer } from '../fixtures/inference/echo-runner.js';
-import { localJob, memoryLogger, recordingReservation, waitEnded, type MemoryLog } from '../session/support.js';
+import {
+  ECHO_METHOD,
+  registerEchoRunner,
+  type EchoAnswer,
+} from '../fixtures/inference/echo-runner.js';
+import {
+  localJob,
+  memoryLogger,
+  recordingReservation,
+  waitEnded,
+  type MemoryLog,
+} from '../session/support.js';
 import { isAlive, until } from '../support/conditions.js';
 
 let log: MemoryLog;
@@ -18,7 +28,10 @@ let host: SessionHost;
 const events = new RecentEvents(50);
 let nextJob = 0;
 
-function startClient(tenant: string, durationMs: number): { jobId: string; ended: Promise<SessionEndedEvent> } {
+function startClient(
+  tenant: string,
+  durationMs: number,
+): { jobId: string; ended: Promise<SessionEndedEvent> } {
   const jobId = `job-inf-${++nextJob}`;
   const ended = waitEnded(host, jobId, durationMs + 30_000);
   void host.start({
@@ -35,7 +48,8 @@ function startClient(tenant: string, durationMs: number): { jobId: string; ended
 
 /** The session id the host gave a job, from its `session started` line. */
 function sessionOf(jobId: string): string | undefined {
-  return log.lines().find((l) => l.msg === 'session started' && l.job_id === jobId)?.session_id as string | undefined;
+  return log.lines().find((l) => l.msg === 'session started' && l.job_id === jobId)?.session_id as
+    string | undefined;
 }
 
 beforeAll(async () => {
@@ -44,8 +58,19 @@ beforeAll(async () => {
   routeFrameworkLogs(log.logger);
   // As a plugin does when its module loads, before the worker starts the inference process.
   registerEchoRunner();
-  inference = new SharedInference({ enabled: 'auto', logger: log.logger, logLevel: 'warn', onEvent: (message) => events.push({ kind: 'worker', message }) });
-  host = new SessionHost({ agents: { client: inferenceClient }, registry: new SessionRegistry(), logger: log.logger, inference, shutdownGraceMs: 2_000 });
+  inference = new SharedInference({
+    enabled: 'auto',
+    logger: log.logger,
+    logLevel: 'warn',
+    onEvent: (message) => events.push({ kind: 'worker', message }),
+  });
+  host = new SessionHost({
+    agents: { client: inferenceClient },
+    registry: new SessionRegistry(),
+    logger: log.logger,
+    inference,
+    shutdownGraceMs: 2_000,
+  });
   await inference.start();
 }, 120_000);
 
@@ -60,10 +85,14 @@ describe('the shared inference process', () => {
     expect(inference.health()).toEqual({ expected: true, running: true });
     const pid = inference.pid!;
     expect(pid).not.toBe(process.pid);
-    expect(inference.stats().runners).toEqual(expect.arrayContaining([ECHO_METHOD, 'lk_eot_audio']));
+    expect(inference.stats().runners).toEqual(
+      expect.arrayContaining([ECHO_METHOD, 'lk_eot_audio']),
+    );
     // Both runners loaded once, in that one process.
     expect(log.lines().filter((l) => l.msg === 'echo runner initialized')).toHaveLength(1);
-    expect(log.lines().filter((l) => String(l.msg).startsWith('inference process ready'))).toHaveLength(1);
+    expect(
+      log.lines().filter((l) => String(l.msg).startsWith('inference process ready')),
+    ).toHaveLength(1);
 
     const a = startClient('acme', 600);
     const b = startClient('globex', 600);
@@ -71,7 +100,9 @@ describe('the shared inference process', () => {
     expect(endA.outcome.kind).toBe('success');
     expect(endB.outcome.kind).toBe('success');
     for (const job of [a.jobId, b.jobId]) {
-      const answers = log.lines().filter((l) => l.msg === 'inference answered' && l.session_id === sessionOf(job));
+      const answers = log
+        .lines()
+        .filter((l) => l.msg === 'inference answered' && l.session_id === sessionOf(job));
       expect(answers.length).toBeGreaterThan(3);
       for (const l of answers) {
         expect(l.ok).toBe(true);
@@ -82,12 +113,18 @@ describe('the shared inference process', () => {
   });
 
   it('keeps stock request/response semantics: the answer, or the runner error, and a clear error for an unknown method', async () => {
-    const answer = (await inference.doInference(ECHO_METHOD, { value: { nested: [1, 'two'] } })) as EchoAnswer;
+    const answer = (await inference.doInference(ECHO_METHOD, {
+      value: { nested: [1, 'two'] },
+    })) as EchoAnswer;
     expect(answer.echo).toEqual({ nested: [1, 'two'] });
-    await expect(inference.doInference(ECHO_METHOD, { value: 1, fail: 'model exploded' })).rejects.toThrow(`inference of ${ECHO_METHOD} failed: model exploded`);
+    await expect(
+      inference.doInference(ECHO_METHOD, { value: 1, fail: 'model exploded' }),
+    ).rejects.toThrow(`inference of ${ECHO_METHOD} failed: model exploded`);
     const unknown = inference.doInference('no_such_method', {});
     await expect(unknown).rejects.toBeInstanceOf(InferenceUnavailableError);
-    await expect(unknown).rejects.toThrow(/"no_such_method" is not one of the inference process's runners/);
+    await expect(unknown).rejects.toThrow(
+      /"no_such_method" is not one of the inference process's runners/,
+    );
     // The runner error was the caller's problem, not the process's.
     expect(inference.stats().failedRequests).toBe(0);
     expect(inference.state).toBe('running');
@@ -96,27 +133,53 @@ describe('the shared inference process', () => {
   it('restarts after SIGKILL; meanwhile requests fail at once with a clear error, counted in one incident line, and sessions keep running', async () => {
     const oldPid = inference.pid!;
     // The calls last until the test hangs up: the restart may take a while on a loaded machine.
-    const sessions = [startClient('acme', 120_000), startClient('globex', 120_000), startClient('acme', 120_000)];
-    await until('every session to get answers', () => sessions.every((s) => log.lines().some((l) => l.msg === 'inference answered' && l.session_id === sessionOf(s.jobId))));
+    const sessions = [
+      startClient('acme', 120_000),
+      startClient('globex', 120_000),
+      startClient('acme', 120_000),
+    ];
+    await until('every session to get answers', () =>
+      sessions.every((s) =>
+        log
+          .lines()
+          .some((l) => l.msg === 'inference answered' && l.session_id === sessionOf(s.jobId)),
+      ),
+    );
 
     process.kill(oldPid, 'SIGKILL');
     await until('the worker to notice', () => inference.state !== 'running');
     expect(inference.health()).toEqual({ expected: true, running: false });
-    await expect(inference.doInference(ECHO_METHOD, { value: 'while down' })).rejects.toThrow(/inference process not running \(restarting after it was killed by SIGKILL\)/);
+    await expect(inference.doInference(ECHO_METHOD, { value: 'while down' })).rejects.toThrow(
+      /inference process not running \(restarting after it was killed by SIGKILL\)/,
+    );
     const down = inference.stats();
     expect(down.pid).toBeUndefined();
     expect(down.lastExit).toBe('was killed by SIGKILL');
 
-    await until('the restart', () => inference.state === 'running' && inference.pid !== oldPid, 60_000);
+    await until(
+      'the restart',
+      () => inference.state === 'running' && inference.pid !== oldPid,
+      60_000,
+    );
     const newPid = inference.pid!;
     expect(isAlive(oldPid)).toBe(false);
     await until('every session to get answers from the new process', () =>
-      sessions.every((s) => log.lines().some((l) => l.msg === 'inference answered' && l.answer_pid === newPid && l.session_id === sessionOf(s.jobId))),
+      sessions.every((s) =>
+        log
+          .lines()
+          .some(
+            (l) =>
+              l.msg === 'inference answered' &&
+              l.answer_pid === newPid &&
+              l.session_id === sessionOf(s.jobId),
+          ),
+      ),
     );
     clientCalls.hangUp = true;
     const ends = await Promise.all(sessions.map((s) => s.ended));
     clientCalls.hangUp = false;
-    for (const end of ends) expect(end.outcome).toEqual({ kind: 'success', reason: 'entry_returned' });
+    for (const end of ends)
+      expect(end.outcome).toEqual({ kind: 'success', reason: 'entry_returned' });
 
     const failures = log.lines().filter((l) => l.msg === 'inference failed');
     expect(failures.length).toBeGreaterThan(0);
@@ -127,8 +190,12 @@ describe('the shared inference process', () => {
     }
     for (const s of sessions) {
       const mine = log.lines().filter((l) => l.session_id === sessionOf(s.jobId));
-      expect(mine.some((l) => l.msg === 'inference answered' && l.answer_pid === oldPid)).toBe(true);
-      expect(mine.some((l) => l.msg === 'inference answered' && l.answer_pid === newPid)).toBe(true);
+      expect(mine.some((l) => l.msg === 'inference answered' && l.answer_pid === oldPid)).toBe(
+        true,
+      );
+      expect(mine.some((l) => l.msg === 'inference answered' && l.answer_pid === newPid)).toBe(
+        true,
+      );
     }
 
     // One line when it died, one when it was back, with the count of requests it failed: the
@@ -142,7 +209,13 @@ describe('the shared inference process', () => {
     expect(back[0]?.tenant).toBeUndefined();
 
     const stats = inference.stats();
-    expect(stats).toMatchObject({ state: 'running', pid: newPid, restarts: 1, failedRequests: failures.length + 1, lastExit: 'was killed by SIGKILL' });
+    expect(stats).toMatchObject({
+      state: 'running',
+      pid: newPid,
+      restarts: 1,
+      failedRequests: failures.length + 1,
+      lastExit: 'was killed by SIGKILL',
+    });
     expect(events.list().map((e) => e.message)).toEqual([
       'inference process was killed by SIGKILL; restarting',
       `inference process restarted (pid ${newPid}); ${failures.length + 1} requests failed while it was down`,
@@ -165,7 +238,11 @@ describe('the shared inference process', () => {
     await inference.close();
     expect(inference.state).toBe('stopped');
     expect(isAlive(pid)).toBe(false);
-    await expect(inference.doInference(ECHO_METHOD, { value: 1 })).rejects.toThrow(/inference process not running \(the worker is shutting down\)/);
-    expect(log.lines().filter((l) => l.component === 'inference' && (l.level as number) >= 50)).toHaveLength(1);
+    await expect(inference.doInference(ECHO_METHOD, { value: 1 })).rejects.toThrow(
+      /inference process not running \(the worker is shutting down\)/,
+    );
+    expect(
+      log.lines().filter((l) => l.component === 'inference' && (l.level as number) >= 50),
+    ).toHaveLength(1);
   });
 });

@@ -5,7 +5,13 @@ import { FRAMEWORK_COMPONENT, routeFrameworkLogs } from '../../src/logging/frame
 import { setProcessLogger } from '../../src/logging/process-logger.js';
 import { SessionHost } from '../../src/session/session-host.js';
 import turnDetectorAgent from '../fixtures/agents/turn-detector-agent.js';
-import { localJob, memoryLogger, recordingReservation, waitEnded, type MemoryLog } from '../session/support.js';
+import {
+  localJob,
+  memoryLogger,
+  recordingReservation,
+  waitEnded,
+  type MemoryLog,
+} from '../session/support.js';
 
 let log: MemoryLog;
 let inference: SharedInference;
@@ -16,7 +22,12 @@ beforeAll(async () => {
   setProcessLogger(log.logger);
   routeFrameworkLogs(log.logger);
   inference = new SharedInference({ enabled: 'auto', logger: log.logger, logLevel: 'warn' });
-  host = new SessionHost({ agents: { eot: turnDetectorAgent }, registry: new SessionRegistry(), logger: log.logger, inference });
+  host = new SessionHost({
+    agents: { eot: turnDetectorAgent },
+    registry: new SessionRegistry(),
+    logger: log.logger,
+    inference,
+  });
   await host.prewarmAll();
   await inference.start();
 }, 120_000);
@@ -28,18 +39,32 @@ afterAll(async () => {
 
 function startCall(jobId: string, tenant: string) {
   const ended = waitEnded(host, jobId, 60_000);
-  void host.start({ job: localJob(jobId, 'eot'), url: '', token: '', workerId: 'w', tenant, reservation: recordingReservation(jobId, tenant, 'eot'), config: undefined });
+  void host.start({
+    job: localJob(jobId, 'eot'),
+    url: '',
+    token: '',
+    workerId: 'w',
+    tenant,
+    reservation: recordingReservation(jobId, tenant, 'eot'),
+    config: undefined,
+  });
   return ended;
 }
 
 describe('inference.TurnDetector({ version: "v1-mini" }) in an in-process session', () => {
   it('gets real end-of-turn probabilities from the model: a finished and an unfinished sentence differ', async () => {
-    const [acme, globex] = await Promise.all([startCall('job-eot-acme', 'acme'), startCall('job-eot-globex', 'globex')]);
-    for (const end of [acme, globex]) expect(end.outcome).toEqual({ kind: 'success', reason: 'shutdown: caller finished' });
+    const [acme, globex] = await Promise.all([
+      startCall('job-eot-acme', 'acme'),
+      startCall('job-eot-globex', 'globex'),
+    ]);
+    for (const end of [acme, globex])
+      expect(end.outcome).toEqual({ kind: 'success', reason: 'shutdown: caller finished' });
 
     const lines = log.lines();
     for (const end of [acme, globex]) {
-      const predictions = lines.filter((l) => l.msg === 'eot prediction' && l.session_id === end.sessionId);
+      const predictions = lines.filter(
+        (l) => l.msg === 'eot prediction' && l.session_id === end.sessionId,
+      );
       const finished = predictions.filter((p) => p.utterance === 'finished');
       const unfinished = predictions.filter((p) => p.utterance === 'unfinished');
       expect(finished).toHaveLength(1);
@@ -56,16 +81,24 @@ describe('inference.TurnDetector({ version: "v1-mini" }) in an in-process sessio
       expect(pFinished).toBeGreaterThan(pUnfinished);
     }
 
-    expect(lines.filter((l) => /executor failed|EOT unavailable|not available/.test(String(l.msg)))).toEqual([]);
-    expect(lines.filter((l) => l.component === FRAMEWORK_COMPONENT && (l.level as number) >= 50)).toEqual([]);
+    expect(
+      lines.filter((l) => /executor failed|EOT unavailable|not available/.test(String(l.msg))),
+    ).toEqual([]);
+    expect(
+      lines.filter((l) => l.component === FRAMEWORK_COMPONENT && (l.level as number) >= 50),
+    ).toEqual([]);
     // The model loaded once, in the one inference process both sessions used.
-    expect(lines.filter((l) => String(l.msg).startsWith('inference process ready'))).toHaveLength(1);
+    expect(lines.filter((l) => String(l.msg).startsWith('inference process ready'))).toHaveLength(
+      1,
+    );
     expect(inference.stats()).toMatchObject({ state: 'running', restarts: 0, failedRequests: 0 });
   }, 90_000);
 
   it("tags agents-js's own lines from inside each session with that session's tenant, session and agent", () => {
     const lines = log.lines();
-    const sessions = new Map(lines.filter((l) => l.msg === 'session started').map((l) => [l.session_id, l.tenant]));
+    const sessions = new Map(
+      lines.filter((l) => l.msg === 'session started').map((l) => [l.session_id, l.tenant]),
+    );
     expect(sessions.size).toBe(2);
     const framework = lines.filter((l) => l.component === FRAMEWORK_COMPONENT);
     const markers = framework.filter((l) => String(l.msg).startsWith('fixture: agents-js line'));
@@ -76,11 +109,15 @@ describe('inference.TurnDetector({ version: "v1-mini" }) in an in-process sessio
       expect(l.agent).toBe('eot');
     }
     // agents-js's own warning, written by its code inside each call, names that call.
-    const thresholds = framework.filter((l) => String(l.msg).startsWith('a non-default turn detection threshold was provided'));
+    const thresholds = framework.filter((l) =>
+      String(l.msg).startsWith('a non-default turn detection threshold was provided'),
+    );
     expect(thresholds.map((l) => l.session_id).sort()).toEqual([...sessions.keys()].sort());
     // Every tagged line names a real session of that tenant: none is mislabelled.
-    for (const l of lines.filter((x) => x.session_id !== undefined)) expect(sessions.get(l.session_id)).toBe(l.tenant);
+    for (const l of lines.filter((x) => x.session_id !== undefined))
+      expect(sessions.get(l.session_id)).toBe(l.tenant);
     // The inference process's own lines belong to no session.
-    for (const l of lines.filter((x) => x.component === 'inference')) expect(l.tenant).toBeUndefined();
+    for (const l of lines.filter((x) => x.component === 'inference'))
+      expect(l.tenant).toBeUndefined();
   });
 });

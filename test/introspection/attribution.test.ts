@@ -16,7 +16,9 @@ function busyWait(ms: number): void {
 
 /** Runs `fn` from a timer scheduled inside the session, i.e. in the session's async tree. */
 function inSession(s: SessionScope, fn: () => void): Promise<void> {
-  return new Promise((resolve) => sessionScope.run(s, () => setTimeout(() => (fn(), resolve()), 1)));
+  return new Promise((resolve) =>
+    sessionScope.run(s, () => setTimeout(() => (fn(), resolve()), 1)),
+  );
 }
 
 describe('SessionAttribution', () => {
@@ -25,7 +27,10 @@ describe('SessionAttribution', () => {
 
   it('charges a 200 ms block to the session whose code blocked, not to its idle sibling', async () => {
     const slow: SlowSessionEvent[] = [];
-    attribution = new SessionAttribution({ onSlowSession: (e) => slow.push(e), intervalMs: 60_000 });
+    attribution = new SessionAttribution({
+      onSlowSession: (e) => slow.push(e),
+      intervalMs: 60_000,
+    });
     attribution.enable();
     const busy = scope('s-busy', 'acme');
     const idle = scope('s-idle', 'acme');
@@ -49,7 +54,11 @@ describe('SessionAttribution', () => {
   });
 
   it('uses the configured threshold and clears the slow flag after slowFlagMs', async () => {
-    attribution = new SessionAttribution({ blockThresholdMs: 20, slowFlagMs: 60, intervalMs: 60_000 });
+    attribution = new SessionAttribution({
+      blockThresholdMs: 20,
+      slowFlagMs: 60,
+      intervalMs: 60_000,
+    });
     attribution.enable();
     const s = scope('s1', 'globex');
     await inSession(s, () => busyWait(30));
@@ -61,7 +70,11 @@ describe('SessionAttribution', () => {
 
   it('does not charge callbacks outside any session, and records nothing while disabled', async () => {
     const slow: SlowSessionEvent[] = [];
-    attribution = new SessionAttribution({ blockThresholdMs: 10, onSlowSession: (e) => slow.push(e), intervalMs: 60_000 });
+    attribution = new SessionAttribution({
+      blockThresholdMs: 10,
+      onSlowSession: (e) => slow.push(e),
+      intervalMs: 60_000,
+    });
     await inSession(scope('s-off', 'acme'), () => busyWait(15));
     attribution.enable();
     await new Promise<void>((resolve) => setTimeout(() => (busyWait(15), resolve()), 1));
@@ -146,7 +159,12 @@ describe('SessionAttribution', () => {
 
     it('after a catch, waits before catching again, so a saturated loop does not keep the hook on', async () => {
       const unattributed: number[] = [];
-      attribution = new SessionAttribution({ intervalMs: 200, sampleMs: 30, catchMs: 100, onUnattributedBlock: (ms) => unattributed.push(ms) });
+      attribution = new SessionAttribution({
+        intervalMs: 200,
+        sampleMs: 30,
+        catchMs: 100,
+        onUnattributedBlock: (ms) => unattributed.push(ms),
+      });
       const started = performance.now();
       attribution.enable();
       await sleep(80);
@@ -164,4 +182,3 @@ describe('SessionAttribution', () => {
     });
   });
 });
-

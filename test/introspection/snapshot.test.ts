@@ -4,7 +4,11 @@ import type { TenantStats } from '../../src/admission/types.js';
 import { SessionAttribution } from '../../src/introspection/attribution.js';
 import { RecentEvents } from '../../src/introspection/recent-events.js';
 import { SessionRegistry } from '../../src/introspection/registry.js';
-import { buildSnapshot, type AdmissionView, type SnapshotSources } from '../../src/introspection/snapshot.js';
+import {
+  buildSnapshot,
+  type AdmissionView,
+  type SnapshotSources,
+} from '../../src/introspection/snapshot.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 
 const NOW = 1_800_000_000_000;
@@ -28,9 +32,32 @@ function tenant(name: string, over: Partial<TenantStats> = {}): TenantStats {
 
 function sources(over: Partial<SnapshotSources> = {}): SnapshotSources {
   const registry = new SessionRegistry();
-  registry.add({ sessionId: 'sa1', jobId: 'ja1', room: 'r1', agent: 'demo', tenant: 'acme', startedAt: NOW - 12_340, state: 'active' });
-  registry.add({ sessionId: 'sa2', jobId: 'ja2', room: 'r2', agent: 'demo', tenant: 'acme', startedAt: NOW - 1_000 });
-  registry.add({ sessionId: 'sg1', jobId: 'jg1', room: 'r3', agent: 'demo', tenant: 'globex', startedAt: NOW - 5_000, state: 'closing' });
+  registry.add({
+    sessionId: 'sa1',
+    jobId: 'ja1',
+    room: 'r1',
+    agent: 'demo',
+    tenant: 'acme',
+    startedAt: NOW - 12_340,
+    state: 'active',
+  });
+  registry.add({
+    sessionId: 'sa2',
+    jobId: 'ja2',
+    room: 'r2',
+    agent: 'demo',
+    tenant: 'acme',
+    startedAt: NOW - 1_000,
+  });
+  registry.add({
+    sessionId: 'sg1',
+    jobId: 'jg1',
+    room: 'r3',
+    agent: 'demo',
+    tenant: 'globex',
+    startedAt: NOW - 5_000,
+    state: 'closing',
+  });
   const rejected = { ...emptyReasonCounts(), tenant_capacity: 2 };
   const admission: AdmissionView = {
     tenantStats: () => [
@@ -38,10 +65,27 @@ function sources(over: Partial<SnapshotSources> = {}): SnapshotSources {
       tenant('globex', {
         active: 1,
         cap: null,
-        breaker: { state: 'open', openUntil: NOW + 7_500, probesInFlight: 0, lastTransitionAt: NOW - 500, manual: true, windowFailures: 3, windowSamples: 4 },
+        breaker: {
+          state: 'open',
+          openUntil: NOW + 7_500,
+          probesInFlight: 0,
+          lastTransitionAt: NOW - 500,
+          manual: true,
+          windowFailures: 3,
+          windowSamples: 4,
+        },
       }),
     ],
-    totals: () => ({ accepted: 7, rejected, started: 5, succeeded: 1, failed: 1, maxDurationEnded: 0, active: 3, reserved: 0 }),
+    totals: () => ({
+      accepted: 7,
+      rejected,
+      started: 5,
+      succeeded: 1,
+      failed: 1,
+      maxDurationEnded: 0,
+      active: 3,
+      reserved: 0,
+    }),
     inUse: () => 3,
     capacity: () => 50,
     draining: false,
@@ -89,11 +133,25 @@ describe('buildSnapshot', () => {
       ['sa2', 'starting', 1],
       ['sg1', 'closing', 5],
     ]);
-    expect(snap.sessions[0]).toMatchObject({ cpuPct: 0, slow: false, jobId: 'ja1', room: 'r1', agent: 'demo' });
-    expect(snap.tenants[1]!.breaker).toEqual({ state: 'open', secondsLeft: 8, probesInFlight: 0, lastTransitionAt: NOW - 500, manual: true });
+    expect(snap.sessions[0]).toMatchObject({
+      cpuPct: 0,
+      slow: false,
+      jobId: 'ja1',
+      room: 'r1',
+      agent: 'demo',
+    });
+    expect(snap.tenants[1]!.breaker).toEqual({
+      state: 'open',
+      secondsLeft: 8,
+      probesInFlight: 0,
+      lastTransitionAt: NOW - 500,
+      manual: true,
+    });
     expect(snap.tenants[1]!.cap).toBeNull();
     expect(snap.tenants[0]!.breaker).toEqual({ state: 'closed', probesInFlight: 0 });
-    expect(snap.events).toEqual([{ at: NOW - 100, kind: 'breaker', tenant: 'globex', message: 'closed -> open: manual trip' }]);
+    expect(snap.events).toEqual([
+      { at: NOW - 100, kind: 'breaker', tenant: 'globex', message: 'closed -> open: manual trip' },
+    ]);
   });
 
   it('never carries a tenant config or secret, even if the sources hold one', () => {
@@ -147,9 +205,25 @@ describe('buildSnapshot', () => {
     });
 
     const disabled = buildSnapshot(
-      sources({ inference: { stats: () => ({ state: 'disabled', disabledReason: 'the inference process is disabled (inference.enabled: false)', runners: [], rssBytes: 0, cpuPct: 0, restarts: 0, inFlight: 0, failedRequests: 0 }) } }),
+      sources({
+        inference: {
+          stats: () => ({
+            state: 'disabled',
+            disabledReason: 'the inference process is disabled (inference.enabled: false)',
+            runners: [],
+            rssBytes: 0,
+            cpuPct: 0,
+            restarts: 0,
+            inFlight: 0,
+            failedRequests: 0,
+          }),
+        },
+      }),
     );
-    expect(SnapshotV1.parse(disabled).worker.inference).toMatchObject({ state: 'disabled', disabledReason: 'the inference process is disabled (inference.enabled: false)' });
+    expect(SnapshotV1.parse(disabled).worker.inference).toMatchObject({
+      state: 'disabled',
+      disabledReason: 'the inference process is disabled (inference.enabled: false)',
+    });
 
     // Added within v1 as an optional field: an older worker's snapshot still parses.
     const older = buildSnapshot(sources());
@@ -169,8 +243,24 @@ describe('buildSnapshot', () => {
   it('counts sessions of tenants named like built-ins as ordinary keys, and parses back the same', () => {
     const src = sources();
     const registry = new SessionRegistry();
-    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__proto__'];
-    names.forEach((t, i) => registry.add({ sessionId: `s${i}`, jobId: `j${i}`, room: 'r', agent: 'demo', tenant: t, startedAt: NOW }));
+    const names = [
+      'constructor',
+      '__proto__',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '__proto__',
+    ];
+    names.forEach((t, i) =>
+      registry.add({
+        sessionId: `s${i}`,
+        jobId: `j${i}`,
+        room: 'r',
+        agent: 'demo',
+        tenant: t,
+        startedAt: NOW,
+      }),
+    );
     const snap = buildSnapshot({ ...src, registry });
     const parsed = SnapshotV1.parse(JSON.parse(JSON.stringify(snap)));
     for (const counts of [snap.sessions_by_tenant, parsed.sessions_by_tenant]) {
@@ -187,11 +277,20 @@ describe('buildSnapshot', () => {
   it('cuts ids longer than the schema allows, marking the cut, so the snapshot parses', () => {
     const src = sources();
     const registry = new SessionRegistry();
-    registry.add({ sessionId: 's'.repeat(300), jobId: 'j'.repeat(5000), room: 'r'.repeat(257), agent: 'a'.repeat(256), tenant: 'acme', startedAt: NOW });
+    registry.add({
+      sessionId: 's'.repeat(300),
+      jobId: 'j'.repeat(5000),
+      room: 'r'.repeat(257),
+      agent: 'a'.repeat(256),
+      tenant: 'acme',
+      startedAt: NOW,
+    });
     const snap = buildSnapshot({ ...src, registry });
     expect(SnapshotV1.safeParse(snap).success).toBe(true);
     const row = snap.sessions[0]!;
-    expect([row.sessionId.length, row.jobId.length, row.room.length, row.agent.length]).toEqual([256, 256, 256, 256]);
+    expect([row.sessionId.length, row.jobId.length, row.room.length, row.agent.length]).toEqual([
+      256, 256, 256, 256,
+    ]);
     expect([row.sessionId, row.jobId, row.room].every((v) => v.endsWith('…'))).toBe(true);
     expect(row.agent).toBe('a'.repeat(256));
   });

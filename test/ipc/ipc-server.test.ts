@@ -29,7 +29,12 @@ describe('IpcServer over a real Unix socket', () => {
   async function start(opts: Partial<Parameters<typeof IpcServer.listen>[0]> = {}) {
     const rt = tempRuntimeDir();
     cleanups.push(rt.remove);
-    const server = await IpcServer.listen({ socketPath: path.join(rt.dir, 'w-1.sock'), handlers, logger: silentLogger, ...opts });
+    const server = await IpcServer.listen({
+      socketPath: path.join(rt.dir, 'w-1.sock'),
+      handlers,
+      logger: silentLogger,
+      ...opts,
+    });
     cleanups.push(() => server.close());
     return { server, dir: rt.dir };
   }
@@ -53,13 +58,22 @@ describe('IpcServer over a real Unix socket', () => {
     const c = await IpcClient.connect(server.socketPath);
     cleanups.push(() => c.close());
     expect(await c.request('echo', { text: 'hi' })).toEqual({ text: 'hi' });
-    await expect(c.request('echo', { text: 3 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^params\.text: /) });
-    await expect(c.request('refuse')).rejects.toMatchObject({ code: 'unknown_tenant', message: 'unknown tenant "zzz"' });
+    await expect(c.request('echo', { text: 3 })).rejects.toMatchObject({
+      code: 'bad_request',
+      message: expect.stringMatching(/^params\.text: /),
+    });
+    await expect(c.request('refuse')).rejects.toMatchObject({
+      code: 'unknown_tenant',
+      message: 'unknown tenant "zzz"',
+    });
     const err = (await c.request('crash').catch((e: unknown) => e)) as IpcError;
     expect(err).toBeInstanceOf(IpcError);
     expect(err.code).toBe('internal');
     expect(err.message).toBe('internal error in "crash"');
-    await expect(c.request('nope')).rejects.toMatchObject({ code: 'unknown_method', message: 'unknown method "nope"' });
+    await expect(c.request('nope')).rejects.toMatchObject({
+      code: 'unknown_method',
+      message: 'unknown method "nope"',
+    });
   });
 
   it('answers malformed input with an error and keeps serving that client and others', async () => {
@@ -67,7 +81,11 @@ describe('IpcServer over a real Unix socket', () => {
     const a = await client(server.socketPath);
     const b = await client(server.socketPath);
     a.send('{not json\n');
-    expect(await a.next()).toEqual({ v: 1, id: null, error: { code: 'bad_json', message: 'request is not valid JSON' } });
+    expect(await a.next()).toEqual({
+      v: 1,
+      id: null,
+      error: { code: 'bad_json', message: 'request is not valid JSON' },
+    });
     a.send(`${JSON.stringify({ v: 2, id: 7, method: 'snapshot' })}\n`);
     expect(await a.next()).toMatchObject({ v: 1, id: 7, error: { code: 'unsupported_version' } });
     a.send(`${JSON.stringify({ v: 1, id: 8 })}\n`);
@@ -88,7 +106,11 @@ describe('IpcServer over a real Unix socket', () => {
     const b = await client(server.socketPath);
     a.send('x'.repeat(700));
     a.send('y'.repeat(700));
-    expect(await a.next()).toEqual({ v: 1, id: null, error: { code: 'line_too_long', message: 'request line longer than 1024 bytes' } });
+    expect(await a.next()).toEqual({
+      v: 1,
+      id: null,
+      error: { code: 'line_too_long', message: 'request line longer than 1024 bytes' },
+    });
     await a.closed;
     b.send(`${JSON.stringify({ v: 1, id: 1, method: 'snapshot' })}\n`);
     expect(await b.next()).toMatchObject({ id: 1, result: { n: 1 } });
@@ -101,7 +123,9 @@ describe('IpcServer over a real Unix socket', () => {
     const c = await client(server.socketPath);
     expect(await c.next()).toMatchObject({ id: null, error: { code: 'too_many_connections' } });
     await c.closed;
-    await expect(IpcClient.connect(server.socketPath).then((cl) => cl.request('snapshot'))).rejects.toMatchObject({ code: 'too_many_connections' });
+    await expect(
+      IpcClient.connect(server.socketPath).then((cl) => cl.request('snapshot')),
+    ).rejects.toMatchObject({ code: 'too_many_connections' });
     a.socket.destroy();
     await a.closed;
     await sleep(20);
@@ -113,13 +137,25 @@ describe('IpcServer over a real Unix socket', () => {
   it('closes a connection that sends no request within idleTimeoutMs, and never one that is subscribed or waiting', async () => {
     let release!: () => void;
     const slow = new Promise<void>((r) => (release = r));
-    const { server } = await start({ idleTimeoutMs: 200, handlers: { ...handlers, slow: () => slow.then(() => 'done') } });
+    const { server } = await start({
+      idleTimeoutMs: 200,
+      handlers: { ...handlers, slow: () => slow.then(() => 'done') },
+    });
     const silent = await client(server.socketPath);
     const subscribed = await client(server.socketPath);
     const waiting = await client(server.socketPath);
-    subscribed.send(`${JSON.stringify({ v: 1, id: 's', method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+    subscribed.send(
+      `${JSON.stringify({ v: 1, id: 's', method: 'subscribe', params: { intervalMs: 100 } })}\n`,
+    );
     waiting.send(`${JSON.stringify({ v: 1, id: 'w', method: 'slow' })}\n`);
-    expect(await silent.next()).toEqual({ v: 1, id: null, error: { code: 'idle_timeout', message: 'no request within 200 ms; closing this control connection' } });
+    expect(await silent.next()).toEqual({
+      v: 1,
+      id: null,
+      error: {
+        code: 'idle_timeout',
+        message: 'no request within 200 ms; closing this control connection',
+      },
+    });
     await silent.closed;
     await sleep(400);
     expect(server.connectionCount).toBe(2);
@@ -135,14 +171,26 @@ describe('IpcServer over a real Unix socket', () => {
   it('caps the subscriptions one connection may hold', async () => {
     const { server } = await start({ maxSubscriptionsPerConnection: 2 });
     const c = await client(server.socketPath);
-    const sub = (id: number) => c.send(`${JSON.stringify({ v: 1, id, method: 'subscribe', params: { intervalMs: 60_000 } })}\n`);
+    const sub = (id: number) =>
+      c.send(
+        `${JSON.stringify({ v: 1, id, method: 'subscribe', params: { intervalMs: 60_000 } })}\n`,
+      );
     sub(1);
     sub(2);
     sub(3);
-    const answers = [await c.next(), await c.next(), await c.next()].sort((a, b) => Number(a.id) - Number(b.id));
+    const answers = [await c.next(), await c.next(), await c.next()].sort(
+      (a, b) => Number(a.id) - Number(b.id),
+    );
     expect(answers.map((a) => a.id)).toEqual([1, 2, 3]);
     expect(answers.slice(0, 2).every((a) => 'result' in a)).toBe(true);
-    expect(answers[2]).toEqual({ v: 1, id: 3, error: { code: 'too_many_subscriptions', message: 'a control connection may hold at most 2 subscriptions' } });
+    expect(answers[2]).toEqual({
+      v: 1,
+      id: 3,
+      error: {
+        code: 'too_many_subscriptions',
+        message: 'a control connection may hold at most 2 subscriptions',
+      },
+    });
   });
 
   it('answers the connection limit with a coded error, by request id too, before closing', async () => {
@@ -155,11 +203,18 @@ describe('IpcServer over a real Unix socket', () => {
     await over.closed;
     const c = await IpcClient.connect(server.socketPath);
     const err = await c.request('snapshot').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'too_many_connections', message: expect.stringContaining('1 control connections') });
+    expect(err).toMatchObject({
+      code: 'too_many_connections',
+      message: expect.stringContaining('1 control connections'),
+    });
   });
 
   it('keeps a reserved connection for control methods only, one request each, when the others are taken', async () => {
-    const { server } = await start({ maxConnections: 2, operatorConnections: 1, operatorMethods: new Set(['echo']) });
+    const { server } = await start({
+      maxConnections: 2,
+      operatorConnections: 1,
+      operatorMethods: new Set(['echo']),
+    });
     await client(server.socketPath);
     await client(server.socketPath);
     const op = await client(server.socketPath);
@@ -178,10 +233,14 @@ describe('IpcServer over a real Unix socket', () => {
     let n = 0;
     const { server } = await start({ handlers: { snapshot: () => ({ n: ++n }) } });
     const a = await client(server.socketPath);
-    a.send(`${JSON.stringify({ v: 1, id: 's', method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+    a.send(
+      `${JSON.stringify({ v: 1, id: 's', method: 'subscribe', params: { intervalMs: 100 } })}\n`,
+    );
     expect(await a.next()).toEqual({ v: 1, id: 's', result: { n: 1 } });
     expect(await a.next()).toEqual({ v: 1, id: 's', result: { n: 2 } });
-    a.send(`${JSON.stringify({ v: 1, id: 't', method: 'subscribe', params: { intervalMs: 5 } })}\n`);
+    a.send(
+      `${JSON.stringify({ v: 1, id: 't', method: 'subscribe', params: { intervalMs: 5 } })}\n`,
+    );
     const err = await a.next();
     expect(err).toMatchObject({ id: 't', error: { code: 'bad_request' } });
     expect((err.error as { message: string }).message).toMatch(/^params\.intervalMs: /);
@@ -192,7 +251,8 @@ describe('IpcServer over a real Unix socket', () => {
     const { server } = await start({ handlers: { snapshot: () => ({ build: ++builds }) } });
     const a = await client(server.socketPath);
     const b = await client(server.socketPath);
-    const sub = (id: string) => `${JSON.stringify({ v: 1, id, method: 'subscribe', params: { intervalMs: 1000 } })}\n`;
+    const sub = (id: string) =>
+      `${JSON.stringify({ v: 1, id, method: 'subscribe', params: { intervalMs: 1000 } })}\n`;
     a.send(sub('a'));
     expect(await a.next()).toEqual({ v: 1, id: 'a', result: { build: 1 } });
     b.send(sub('b'));
@@ -213,7 +273,9 @@ describe('IpcServer over a real Unix socket', () => {
     });
     const slow = await client(server.socketPath);
     slow.socket.pause();
-    slow.send(`${JSON.stringify({ v: 1, id: 1, method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+    slow.send(
+      `${JSON.stringify({ v: 1, id: 1, method: 'subscribe', params: { intervalMs: 100 } })}\n`,
+    );
     const deadline = Date.now() + 10_000;
     while (server.connectionCount > 0 && Date.now() < deadline) await sleep(50);
     expect(server.connectionCount).toBe(0);
@@ -234,11 +296,20 @@ describe('IpcServer over a real Unix socket', () => {
     c.send(`${JSON.stringify({ v: 1, id: 1, method: 'snapshot' })}\n`);
     const answer = await c.next();
     expect(answer).toMatchObject({ id: 1, error: { code: 'response_too_large' } });
-    expect((answer.error as { message: string }).message).toMatch(/^the answer to "snapshot" is \d+ bytes, more than the 10000 bytes a control client may have queued$/);
+    expect((answer.error as { message: string }).message).toMatch(
+      /^the answer to "snapshot" is \d+ bytes, more than the 10000 bytes a control client may have queued$/,
+    );
     c.send(`${JSON.stringify({ v: 1, id: 2, method: 'small' })}\n`);
     expect(await c.next()).toEqual({ v: 1, id: 2, result: { ok: true } });
-    expect(warnings.map((w) => w.msg)).not.toContain('dropping a control client that does not read its output');
-    expect(warnings).toEqual([{ obj: { method: 'snapshot', bytes: expect.any(Number), limit_bytes: 10_000 }, msg: 'a control answer is larger than the per-client output limit; answered response_too_large' }]);
+    expect(warnings.map((w) => w.msg)).not.toContain(
+      'dropping a control client that does not read its output',
+    );
+    expect(warnings).toEqual([
+      {
+        obj: { method: 'snapshot', bytes: expect.any(Number), limit_bytes: 10_000 },
+        msg: 'a control answer is larger than the per-client output limit; answered response_too_large',
+      },
+    ]);
   });
 
   it('lets the client subscribe and see pushes, and reports a lost worker', async () => {
@@ -260,6 +331,8 @@ describe('IpcServer over a real Unix socket', () => {
   it('gives a clear error when nothing listens', async () => {
     const rt = tempRuntimeDir();
     cleanups.push(rt.remove);
-    await expect(IpcClient.connect(path.join(rt.dir, 'none-1.sock'))).rejects.toThrow(/cannot connect to .*none-1\.sock: no such socket/);
+    await expect(IpcClient.connect(path.join(rt.dir, 'none-1.sock'))).rejects.toThrow(
+      /cannot connect to .*none-1\.sock: no such socket/,
+    );
   });
 });

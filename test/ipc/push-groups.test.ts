@@ -26,7 +26,12 @@ describe('PushGroups', () => {
     return { g, calls, holdPushes: (on: boolean) => (hold = on), release: () => release?.() };
   }
 
-  const sub = (name: string, intervalMs = 100, method = 'snapshot'): Sub => ({ name, method, intervalMs, lastPushAt: performance.now() - intervalMs });
+  const sub = (name: string, intervalMs = 100, method = 'snapshot'): Sub => ({
+    name,
+    method,
+    intervalMs,
+    lastPushAt: performance.now() - intervalMs,
+  });
 
   it('hands every due member of one method and interval to a single push per tick', async () => {
     vi.useFakeTimers();
@@ -90,7 +95,11 @@ describe('IpcServer pushes to many subscribers', () => {
   async function start(handlers: Record<string, Handler>, logger: IpcLogger = silentLogger) {
     const rt = tempRuntimeDir();
     cleanups.push(rt.remove);
-    const server = await IpcServer.listen({ socketPath: path.join(rt.dir, 'w-1.sock'), handlers, logger });
+    const server = await IpcServer.listen({
+      socketPath: path.join(rt.dir, 'w-1.sock'),
+      handlers,
+      logger,
+    });
     cleanups.push(() => server.close());
     return server;
   }
@@ -102,7 +111,9 @@ describe('IpcServer pushes to many subscribers', () => {
       if (i > 0) await sleep(10);
       const c = await rawClient(socketPath);
       cleanups.push(() => c.socket.destroy());
-      c.send(`${JSON.stringify({ v: 1, id: `s${i}`, method: 'subscribe', params: { intervalMs: 100 } })}\n`);
+      c.send(
+        `${JSON.stringify({ v: 1, id: `s${i}`, method: 'subscribe', params: { intervalMs: 100 } })}\n`,
+      );
       expect((await c.next()).id).toBe(`s${i}`);
       clients.push(c);
     }
@@ -115,10 +126,14 @@ describe('IpcServer pushes to many subscribers', () => {
     const clients = await subscribers(server.socketPath, 10);
     const before = builds;
     const pushes = 5;
-    const seen = await Promise.all(clients.map(async (c) => Promise.all(Array.from({ length: pushes }, () => c.next()))));
+    const seen = await Promise.all(
+      clients.map(async (c) => Promise.all(Array.from({ length: pushes }, () => c.next()))),
+    );
     // Five pushes each to ten subscribers: one build per tick (one tick more for a late joiner).
     expect(builds - before).toBeLessThanOrEqual(pushes + 1);
-    for (const received of seen) for (const push of received) expect(push).toMatchObject({ v: 1, result: { build: expect.any(Number) } });
+    for (const received of seen)
+      for (const push of received)
+        expect(push).toMatchObject({ v: 1, result: { build: expect.any(Number) } });
     for (const c of clients) c.socket.destroy();
     await Promise.all(clients.map((c) => c.closed));
     await sleep(50);
@@ -144,7 +159,12 @@ describe('IpcServer pushes to many subscribers', () => {
     const callsBefore = calls;
     const loggedBefore = logged.length;
     const next = await Promise.all(clients.map((c) => c.next()));
-    for (const [i, msg] of next.entries()) expect(msg).toEqual({ v: 1, id: `s${i}`, error: { code: 'internal', message: 'internal error in "snapshot"' } });
+    for (const [i, msg] of next.entries())
+      expect(msg).toEqual({
+        v: 1,
+        id: `s${i}`,
+        error: { code: 'internal', message: 'internal error in "snapshot"' },
+      });
     expect(calls - callsBefore).toBeLessThanOrEqual(2);
     expect(logged.length - loggedBefore).toBe(calls - callsBefore);
   });

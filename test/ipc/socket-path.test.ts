@@ -1,11 +1,27 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient } from '../../src/ipc/ipc-client.js';
 import { IpcServer } from '../../src/ipc/ipc-server.js';
-import { cleanStaleSockets, ensureRuntimeDir, listWorkers, pidAlive, runtimeDir, workerSocketPath } from '../../src/ipc/socket-path.js';
+import {
+  cleanStaleSockets,
+  ensureRuntimeDir,
+  listWorkers,
+  pidAlive,
+  runtimeDir,
+  workerSocketPath,
+} from '../../src/ipc/socket-path.js';
 import { silentLogger } from './helpers.js';
 
 /** Leaves a socket file behind, as a worker killed with SIGKILL does. Returns its path. */
@@ -15,8 +31,14 @@ async function deadSocket(dir: string, name: string, pidInName?: number): Promis
     const p = path.join(process.argv[1], process.argv[2] + '-' + (process.argv[3] || process.pid) + '.sock');
     net.createServer().listen(p, () => console.log(p));
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['-e', script, dir, name, pidInName ? String(pidInName) : ''], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const socketPath = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const child = spawn(
+    process.execPath,
+    ['-e', script, dir, name, pidInName ? String(pidInName) : ''],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const socketPath = await new Promise<string>((resolve) =>
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+  );
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
   return socketPath;
@@ -36,13 +58,19 @@ describe('socket directory and discovery', () => {
   }
 
   async function serve(socketPath: string) {
-    const server = await IpcServer.listen({ socketPath, handlers: { snapshot: () => ({ pid: socketPath }) }, logger: silentLogger });
+    const server = await IpcServer.listen({
+      socketPath,
+      handlers: { snapshot: () => ({ pid: socketPath }) },
+      logger: silentLogger,
+    });
     cleanups.push(() => server.close());
     return server;
   }
 
   it('picks the runtime directory from OPENRTC_RUNTIME_DIR, then XDG_RUNTIME_DIR, then tmpdir', () => {
-    expect(runtimeDir({ OPENRTC_RUNTIME_DIR: '/a/b', XDG_RUNTIME_DIR: '/run/user/1' })).toBe('/a/b');
+    expect(runtimeDir({ OPENRTC_RUNTIME_DIR: '/a/b', XDG_RUNTIME_DIR: '/run/user/1' })).toBe(
+      '/a/b',
+    );
     expect(runtimeDir({ XDG_RUNTIME_DIR: '/run/user/1' })).toBe('/run/user/1/openrtc');
     expect(runtimeDir({})).toBe(path.join(os.tmpdir(), `openrtc-${process.getuid!()}`));
   });
@@ -60,11 +88,21 @@ describe('socket directory and discovery', () => {
     mkdirSync(real, { mode: 0o700 });
     const link = path.join(base, 'link');
     symlinkSync(real, link);
-    await expect(ensureRuntimeDir(link)).rejects.toThrow(`socket directory ${link} is a symlink; refusing to use it`);
-    await expect(IpcServer.listen({ socketPath: path.join(link, 'w-1.sock'), handlers: {}, logger: silentLogger })).rejects.toThrow(/is a symlink/);
+    await expect(ensureRuntimeDir(link)).rejects.toThrow(
+      `socket directory ${link} is a symlink; refusing to use it`,
+    );
+    await expect(
+      IpcServer.listen({
+        socketPath: path.join(link, 'w-1.sock'),
+        handlers: {},
+        logger: silentLogger,
+      }),
+    ).rejects.toThrow(/is a symlink/);
     expect(existsSync(path.join(real, 'w-1.sock'))).toBe(false);
     chmodSync(real, 0o755);
-    await expect(ensureRuntimeDir(real)).rejects.toThrow(`socket directory ${real} has mode 755; expected 700 (chmod 700 ${real})`);
+    await expect(ensureRuntimeDir(real)).rejects.toThrow(
+      `socket directory ${real} has mode 755; expected 700 (chmod 700 ${real})`,
+    );
     await expect(listWorkers({ OPENRTC_RUNTIME_DIR: real })).rejects.toThrow(/has mode 755/);
   });
 
@@ -86,7 +124,9 @@ describe('socket directory and discovery', () => {
     const dir = tmp();
     const p = path.join(dir, 'alpha-7.sock');
     await serve(p);
-    await expect(IpcServer.listen({ socketPath: p, handlers: {}, logger: silentLogger })).rejects.toThrow(`another worker is already listening on ${p}`);
+    await expect(
+      IpcServer.listen({ socketPath: p, handlers: {}, logger: silentLogger }),
+    ).rejects.toThrow(`another worker is already listening on ${p}`);
     const c = await IpcClient.connect(p);
     cleanups.push(() => c.close());
     expect(await c.request('snapshot')).toEqual({ pid: p });
@@ -115,7 +155,9 @@ describe('socket directory and discovery', () => {
     const stale = await deadSocket(dir, 'again', process.pid);
     const server = await serve(stale);
     expect(server.socketPath).toBe(stale);
-    expect(await listWorkers({ OPENRTC_RUNTIME_DIR: dir })).toEqual([{ name: 'again', pid: process.pid, socketPath: stale }]);
+    expect(await listWorkers({ OPENRTC_RUNTIME_DIR: dir })).toEqual([
+      { name: 'again', pid: process.pid, socketPath: stale },
+    ]);
   });
 
   it('lists nothing when the runtime directory does not exist', async () => {
@@ -130,7 +172,8 @@ describe('pidAlive', () => {
     // Block this loop so the exit cannot be reaped yet: the child lingers as a zombie.
     const until = Date.now() + 5_000;
     let sawDead = false;
-    while (Date.now() < until && !(sawDead = !pidAlive(child.pid!))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    while (Date.now() < until && !(sawDead = !pidAlive(child.pid!)))
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     expect(sawDead).toBe(true);
     await new Promise((resolve) => child.once('exit', resolve));
   });

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { JobStatus, JobType, ParticipantPermission, RegisterWorkerRequest, type Job, type ServerMessage } from '@livekit/protocol';
+import {
+  JobStatus,
+  JobType,
+  ParticipantPermission,
+  RegisterWorkerRequest,
+  type Job,
+  type ServerMessage,
+} from '@livekit/protocol';
 import { AgentDispatchClient, TokenVerifier } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
@@ -24,7 +31,10 @@ type Seen = Record<string, unknown>;
 
 async function scenario(target: Target): Promise<Seen[]> {
   const agentName = `faithful-${randomBytes(3).toString('hex')}`;
-  const worker = await RawWorker.connect(target.url, await agentToken(target.apiKey, target.apiSecret));
+  const worker = await RawWorker.connect(
+    target.url,
+    await agentToken(target.apiKey, target.apiSecret),
+  );
   const verifier = new TokenVerifier(target.apiKey, target.apiSecret);
   const api = new AgentDispatchClient(target.httpUrl, target.apiKey, target.apiSecret);
   const seen: Seen[] = [];
@@ -35,12 +45,22 @@ async function scenario(target: Target): Promise<Seen[]> {
         type: JobType.JT_ROOM,
         agentName,
         version: 'faithful',
-        allowedPermissions: new ParticipantPermission({ canPublish: true, canSubscribe: true, canPublishData: true, canUpdateMetadata: true, agent: true }),
+        allowedPermissions: new ParticipantPermission({
+          canPublish: true,
+          canSubscribe: true,
+          canPublishData: true,
+          canUpdateMetadata: true,
+          agent: true,
+        }),
       }),
     });
     const reg = await worker.next('register', 10_000);
     const workerId = reg.workerId;
-    seen.push({ case: 'register', workerIdPrefix: workerId.slice(0, 3), agentProtocol: reg.serverInfo?.agentProtocol });
+    seen.push({
+      case: 'register',
+      workerIdPrefix: workerId.slice(0, 3),
+      agentProtocol: reg.serverInfo?.agentProtocol,
+    });
 
     worker.ping(42n);
     const pong = await worker.next('pong', 10_000);
@@ -51,7 +71,9 @@ async function scenario(target: Target): Promise<Seen[]> {
     const dispatchA = await api.createDispatch(roomA, agentName, { metadata: '{"tenant":"acme"}' });
     const availA = await worker.next('availability', 15_000);
     const jobA = availA.job!;
-    seen.push(describeJob('availability', jobA, { workerId, dispatchId: dispatchA.id, room: roomA }));
+    seen.push(
+      describeJob('availability', jobA, { workerId, dispatchId: dispatchA.id, room: roomA }),
+    );
     const identity = `agent-${jobA.id}`;
     worker.accept(jobA.id, identity, { tenant: 'acme' });
     const asg = await worker.next('assignment', 15_000);
@@ -63,16 +85,23 @@ async function scenario(target: Target): Promise<Seen[]> {
       token: {
         identity: claims.sub === identity,
         kind: claims.kind,
-        attributes: { ...claims.attributes, 'lk.agent_name': claims.attributes?.['lk.agent_name'] === agentName },
+        attributes: {
+          ...claims.attributes,
+          'lk.agent_name': claims.attributes?.['lk.agent_name'] === agentName,
+        },
         video: { ...claims.video, room: claims.video?.room === roomA },
       },
     });
     worker.updateJob(jobA.id, JobStatus.JS_RUNNING);
 
     const roomB = `faithful-b-${tag}`;
-    const dispatchB = await api.createDispatch(roomB, agentName, { metadata: '{"tenant":"bad tenant!"}' });
+    const dispatchB = await api.createDispatch(roomB, agentName, {
+      metadata: '{"tenant":"bad tenant!"}',
+    });
     const availB = await worker.next('availability', 15_000);
-    seen.push(describeJob('availability', availB.job!, { workerId, dispatchId: dispatchB.id, room: roomB }));
+    seen.push(
+      describeJob('availability', availB.job!, { workerId, dispatchId: dispatchB.id, room: roomB }),
+    );
     worker.reject(availB.job!.id);
 
     await api.deleteDispatch(dispatchA.id, roomA);
@@ -90,7 +119,11 @@ async function scenario(target: Target): Promise<Seen[]> {
   }
 }
 
-function describeJob(kind: string, job: Job, ctx: { workerId: string; dispatchId: string; room: string }): Seen {
+function describeJob(
+  kind: string,
+  job: Job,
+  ctx: { workerId: string; dispatchId: string; room: string },
+): Seen {
   return {
     case: kind,
     jobIdPrefix: String(job.id).slice(0, 3),
@@ -99,14 +132,27 @@ function describeJob(kind: string, job: Job, ctx: { workerId: string; dispatchId
     metadata: job.metadata,
     dispatchId: job.dispatchId === ctx.dispatchId,
     room: { name: job.room?.name === ctx.room, sid: String(job.room?.sid ?? '').slice(0, 3) },
-    state: job.state ? { status: job.state.status, workerId: job.state.workerId === ctx.workerId, identity: job.state.participantIdentity && job.state.participantIdentity === `agent-${job.id}` ? 'agent-<job id>' : job.state.participantIdentity } : undefined,
+    state: job.state
+      ? {
+          status: job.state.status,
+          workerId: job.state.workerId === ctx.workerId,
+          identity:
+            job.state.participantIdentity && job.state.participantIdentity === `agent-${job.id}`
+              ? 'agent-<job id>'
+              : job.state.participantIdentity,
+        }
+      : undefined,
   };
 }
 
 describe.skipIf(!lk)('the local dispatcher is faithful to LiveKit', () => {
   let local: LocalDispatcher;
   beforeAll(async () => {
-    local = await LocalDispatcher.start({ port: 0, apiKey: 'faithful', apiSecret: 'faithful-secret-long-enough-00000000' });
+    local = await LocalDispatcher.start({
+      port: 0,
+      apiKey: 'faithful',
+      apiSecret: 'faithful-secret-long-enough-00000000',
+    });
   });
   afterAll(async () => {
     await local?.close();
@@ -115,7 +161,12 @@ describe.skipIf(!lk)('the local dispatcher is faithful to LiveKit', () => {
   it('gives a worker the same messages for register, accept, reject, assignment, termination and updateJob', async () => {
     const server = lk!.server;
     const real = await scenario(server);
-    const ours = await scenario({ url: local.url, httpUrl: local.url.replace(/^ws/, 'http'), apiKey: 'faithful', apiSecret: 'faithful-secret-long-enough-00000000' });
+    const ours = await scenario({
+      url: local.url,
+      httpUrl: local.url.replace(/^ws/, 'http'),
+      apiKey: 'faithful',
+      apiSecret: 'faithful-secret-long-enough-00000000',
+    });
     expect(ours).toEqual(real);
   }, 90_000);
 });

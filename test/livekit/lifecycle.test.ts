@@ -2,9 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevWorker } from '../support/dev-worker.js';
-import { readServerLog, startLivekitServer, type LivekitServer } from '../support/livekit/livekit-server.js';
+import {
+  readServerLog,
+  startLivekitServer,
+  type LivekitServer,
+} from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
-import { expectConversation, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
+import {
+  expectConversation,
+  heardAgent,
+  inRoom,
+  sessionEnded,
+} from '../support/livekit/room-expectations.js';
 import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 
@@ -33,12 +42,20 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
     await server?.stop();
   });
 
-  async function call(room: string, tenant: string, markerHz: number): Promise<{ caller: CallerProcess; started: Record<string, unknown> }> {
+  async function call(
+    room: string,
+    tenant: string,
+    markerHz: number,
+  ): Promise<{ caller: CallerProcess; started: Record<string, unknown> }> {
     await untilRoutable(worker);
     await api.createDispatch(room, ROOM_AGENT, { metadata: JSON.stringify({ tenant }) });
     // The caller asks until answered, then listens: the call stays up, and the worker's measured
     // load stays under the 0.7 above which LiveKit sends it no more jobs.
-    const caller = await startCallers(server, [{ room, markerHz, pauseMs: 5_000, untilAnswered: true }], { voicesHz: [440, 660] });
+    const caller = await startCallers(
+      server,
+      [{ room, markerHz, pauseMs: 5_000, untilAnswered: true }],
+      { voicesHz: [440, 660] },
+    );
     callers.push(caller);
     const started = await worker.waitForLog(inRoom(room, 'session started'));
     await expectConversation(worker, room, tenant, markerHz);
@@ -52,17 +69,24 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
     const firstRegistration = await worker.waitForLog((r) => r.msg === 'registered with LiveKit');
 
     await server.kill();
-    const lost = await worker.waitForLog((r) => String(r.msg).startsWith('lost the LiveKit connection'));
+    const lost = await worker.waitForLog((r) =>
+      String(r.msg).startsWith('lost the LiveKit connection'),
+    );
     expect(lost).toMatchObject({ live_sessions: 1, job_ids: [started.job_id] });
     await server.restart();
 
-    const again = await worker.waitForLog((r) => String(r.msg).startsWith('registered with LiveKit again'), 60_000);
+    const again = await worker.waitForLog(
+      (r) => String(r.msg).startsWith('registered with LiveKit again'),
+      60_000,
+    );
     expect(again.worker_id).not.toBe(firstRegistration.worker_id);
     // The session live at the crash is accounted for: still running, or ended and how.
     const ended = again.sessions_ended as Record<string, string>;
     const still = again.sessions_still_running as string[];
     expect([...still, ...Object.keys(ended)]).toEqual([started.job_id]);
-    expect(readServerLog(server)).toMatch(new RegExp(`worker registered.*"workerID": "${String(again.worker_id)}"`));
+    expect(readServerLog(server)).toMatch(
+      new RegExp(`worker registered.*"workerID": "${String(again.worker_id)}"`),
+    );
 
     // New jobs arrive and run as before.
     await call(`after-crash-${tag}`, 'globex', 2_600);
@@ -70,7 +94,9 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
     // Whether the call live at the crash goes on depends on rtc-node rejoining the new server on
     // both ends; once its caller has hung up and its room is gone, its session ends and says how.
     await callers.shift()!.hangUp();
-    await new RoomServiceClient(server.httpUrl, server.apiKey, server.apiSecret).deleteRoom(before).catch(() => undefined);
+    await new RoomServiceClient(server.httpUrl, server.apiKey, server.apiSecret)
+      .deleteRoom(before)
+      .catch(() => undefined);
     const end = await sessionEnded(worker, started.session_id, 60_000);
     expect(end.outcome).toBe('success');
   }, 180_000);
@@ -78,7 +104,8 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
   it('drains on SIGTERM: live calls finish, the server sends it no new job, and it exits 0', async () => {
     const live = [`drain-a-${tag}`, `drain-b-${tag}`];
     const startedLive = [];
-    for (const [i, room] of live.entries()) startedLive.push((await call(room, 'acme', 2_000 + 300 * i)).started);
+    for (const [i, room] of live.entries())
+      startedLive.push((await call(room, 'acme', 2_000 + 300 * i)).started);
 
     worker.child.kill('SIGTERM');
     await worker.waitForLog((r) => r.msg === 'draining');
@@ -87,18 +114,41 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
     const logFrom = readServerLog(server).length;
     await new Promise((r) => setTimeout(r, 1_000));
     const late = `drain-late-${tag}`;
-    const lateDispatch = await api.createDispatch(late, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'acme' }) });
+    const lateDispatch = await api.createDispatch(late, ROOM_AGENT, {
+      metadata: JSON.stringify({ tenant: 'acme' }),
+    });
     await expect
       .poll(() => readServerLog(server).slice(logFrom), { timeout: 15_000 })
-      .toMatch(new RegExp(`failed to send job request.*"no servers available.*"agentName": "${ROOM_AGENT}"`));
-    expect((await api.listDispatch(late)).find((d) => d.id === lateDispatch.id)?.state?.jobs ?? []).toEqual([]);
+      .toMatch(
+        new RegExp(
+          `failed to send job request.*"no servers available.*"agentName": "${ROOM_AGENT}"`,
+        ),
+      );
+    expect(
+      (await api.listDispatch(late)).find((d) => d.id === lateDispatch.id)?.state?.jobs ?? [],
+    ).toEqual([]);
     // The worker was never even asked.
-    expect(worker.logRecords().filter((r) => r.room === late || String(r.msg).startsWith('rejected job'))).toEqual([]);
+    expect(
+      worker
+        .logRecords()
+        .filter((r) => r.room === late || String(r.msg).startsWith('rejected job')),
+    ).toEqual([]);
 
     // The live calls are still up, and finish when their callers hang up.
-    for (const s of startedLive) expect(worker.logRecords().some((r) => r.session_id === s.session_id && /^session (ended|failed)/.test(String(r.msg)))).toBe(false);
+    for (const s of startedLive)
+      expect(
+        worker
+          .logRecords()
+          .some(
+            (r) => r.session_id === s.session_id && /^session (ended|failed)/.test(String(r.msg)),
+          ),
+      ).toBe(false);
     await Promise.all(callers.splice(0).map((c) => c.hangUp()));
-    for (const s of startedLive) expect(await sessionEnded(worker, s.session_id)).toMatchObject({ outcome: 'success', reason: 'session_closed' });
+    for (const s of startedLive)
+      expect(await sessionEnded(worker, s.session_id)).toMatchObject({
+        outcome: 'success',
+        reason: 'session_closed',
+      });
     expect(await worker.exited).toBe(0);
     expect(worker.logRecords().some((r) => r.msg === 'worker stopped')).toBe(true);
   }, 180_000);

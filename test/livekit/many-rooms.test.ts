@@ -5,7 +5,13 @@ import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import type { DevWorker } from '../support/dev-worker.js';
 import { readServerLog, type LivekitServerInfo } from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
-import { expectConversation, expectVoice, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
+import {
+  expectConversation,
+  expectVoice,
+  heardAgent,
+  inRoom,
+  sessionEnded,
+} from '../support/livekit/room-expectations.js';
 import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 import { runCli } from '../support/run-cli.js';
@@ -40,7 +46,8 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     await worker?.stop();
   });
 
-  const snapshot = async () => SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+  const snapshot = async () =>
+    SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
 
   it('hosts 20 rooms with no audio crossing between them, and ends them all cleanly', async () => {
     const tag = randomBytes(3).toString('hex');
@@ -53,22 +60,38 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     const voices = rooms.map((r) => r.voiceHz);
     const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
     await untilRoutable(worker);
-    await Promise.all(rooms.map((r) => api.createDispatch(r.room, ROOM_AGENT, { metadata: JSON.stringify({ tenant: `voice-${r.voiceHz}` }) })));
+    await Promise.all(
+      rooms.map((r) =>
+        api.createDispatch(r.room, ROOM_AGENT, {
+          metadata: JSON.stringify({ tenant: `voice-${r.voiceHz}` }),
+        }),
+      ),
+    );
     for (let p = 0; p < CALLER_PROCESSES; p++) {
-      const mine = rooms.filter((r) => r.process === p).map((r) => ({ room: r.room, markerHz: r.markerHz, speak: false, untilAnswered: true }));
+      const mine = rooms
+        .filter((r) => r.process === p)
+        .map((r) => ({ room: r.room, markerHz: r.markerHz, speak: false, untilAnswered: true }));
       processes.push(await startCallers(server, mine, { voicesHz: voices }));
     }
 
-    const started = await Promise.all(rooms.map((r) => worker.waitForLog(inRoom(r.room, 'session started'), 120_000)));
+    const started = await Promise.all(
+      rooms.map((r) => worker.waitForLog(inRoom(r.room, 'session started'), 120_000)),
+    );
     // One worker process hosts them all, all at once.
     expect(new Set(started.map((s) => s.pid))).toEqual(new Set([worker.child.pid]));
-    await Promise.all(rooms.map((r) => worker.waitForLog(inRoom(r.room, 'agent in room'), 120_000)));
+    await Promise.all(
+      rooms.map((r) => worker.waitForLog(inRoom(r.room, 'agent in room'), 120_000)),
+    );
     expect((await snapshot()).worker.active).toBe(ROOMS);
 
     for (let from = 0; from < ROOMS; from += WAVE) {
       const wave = rooms.slice(from, from + WAVE);
       for (const p of processes) p.speak(wave.map((r) => r.room));
-      await Promise.all(wave.map((r) => expectConversation(worker, r.room, `voice-${r.voiceHz}`, r.markerHz, 120_000)));
+      await Promise.all(
+        wave.map((r) =>
+          expectConversation(worker, r.room, `voice-${r.voiceHz}`, r.markerHz, 120_000),
+        ),
+      );
       await Promise.all(wave.map((r) => heardAgent(processes[r.process]!, r.room, 25, 60_000)));
     }
     // Still twenty live sessions: nothing ended while the others talked.
@@ -78,7 +101,11 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     const reports = (await Promise.all(processes.map((p) => p.report()))).flat();
     for (const r of rooms) {
       const report = reports.find((c) => c.room === r.room)!;
-      expectVoice(report, r.voiceHz, voices.filter((v) => v !== r.voiceHz));
+      expectVoice(
+        report,
+        r.voiceHz,
+        voices.filter((v) => v !== r.voiceHz),
+      );
       expect(report.agents).toHaveLength(1);
     }
     // Every marker any session heard was its own room's: none heard another caller, ever.
@@ -91,16 +118,26 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
 
     await Promise.all(processes.splice(0).map((p) => p.hangUp()));
     const ended = await Promise.all(started.map((s) => sessionEnded(worker, s.session_id, 60_000)));
-    for (const e of ended) expect(e).toMatchObject({ outcome: 'success', reason: 'session_closed' });
+    for (const e of ended)
+      expect(e).toMatchObject({ outcome: 'success', reason: 'session_closed' });
 
     const after = await snapshot();
     expect(after.sessions).toEqual([]);
     expect(after.worker.active).toBe(0);
     expect(after.worker.reserved).toBe(0);
     for (const r of rooms) {
-      expect(after.tenants.find((t) => t.tenant === `voice-${r.voiceHz}`)).toMatchObject({ accepted: 1, succeeded: 1, failed: 0 });
+      expect(after.tenants.find((t) => t.tenant === `voice-${r.voiceHz}`)).toMatchObject({
+        accepted: 1,
+        succeeded: 1,
+        failed: 0,
+      });
     }
-    const endings = () => readServerLog(server).split('\n').filter((l) => l.includes('job ended') && started.some((s) => l.includes(String(s.job_id))));
+    const endings = () =>
+      readServerLog(server)
+        .split('\n')
+        .filter(
+          (l) => l.includes('job ended') && started.some((s) => l.includes(String(s.job_id))),
+        );
     await expect.poll(() => endings().length, { timeout: 15_000 }).toBe(ROOMS);
     for (const line of endings()) expect(line).toMatch(/"status": "JS_SUCCESS"/);
   }, 600_000);

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevWorker } from '../support/dev-worker.js';
 import { readServerLog, type LivekitServerInfo } from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
-import { expectConversation, expectVoice, heardAgent, inRoom, sessionEnded } from '../support/livekit/room-expectations.js';
+import {
+  expectConversation,
+  expectVoice,
+  heardAgent,
+  inRoom,
+  sessionEnded,
+} from '../support/livekit/room-expectations.js';
 import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 import { runCli } from '../support/run-cli.js';
@@ -36,8 +42,15 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
 
   it('registers its agent with the server', async () => {
     const registered = await worker.waitForLog((r) => r.msg === 'registered with LiveKit');
-    expect(registered).toMatchObject({ agent_name: ROOM_AGENT, worker_id: expect.stringMatching(/^AW_/) });
-    expect(readServerLog(server)).toMatch(new RegExp(`worker registered.*"agentName": "${ROOM_AGENT}".*"workerID": "${String(registered.worker_id)}"`));
+    expect(registered).toMatchObject({
+      agent_name: ROOM_AGENT,
+      worker_id: expect.stringMatching(/^AW_/),
+    });
+    expect(readServerLog(server)).toMatch(
+      new RegExp(
+        `worker registered.*"agentName": "${ROOM_AGENT}".*"workerID": "${String(registered.worker_id)}"`,
+      ),
+    );
   });
 
   it('serves two tenants at once, each dispatched its own way, each hearing only its own voice', async () => {
@@ -48,25 +61,46 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     // acme: explicit dispatch through the server API, with the tenant in the metadata.
     await untilRoutable(worker);
     const api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
-    const dispatch = await api.createDispatch(acmeRoom, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'acme' }) });
+    const dispatch = await api.createDispatch(acmeRoom, ROOM_AGENT, {
+      metadata: JSON.stringify({ tenant: 'acme' }),
+    });
     expect(dispatch.agentName).toBe(ROOM_AGENT);
 
     // globex: the room is created by its caller joining, with the agent in its RoomConfiguration.
-    const roomConfig = new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: ROOM_AGENT, metadata: JSON.stringify({ tenant: 'globex' }) })] });
+    const roomConfig = new RoomConfiguration({
+      agents: [
+        new RoomAgentDispatch({
+          agentName: ROOM_AGENT,
+          metadata: JSON.stringify({ tenant: 'globex' }),
+        }),
+      ],
+    });
     const voices = { voicesHz: [ACME_HZ, GLOBEX_HZ] };
     // A pause after each phrase long enough for an answer even on a busy machine.
-    callers.push(await startCallers(server, [{ room: acmeRoom, markerHz: 2_000, pauseMs: 5_000 }], voices));
+    callers.push(
+      await startCallers(server, [{ room: acmeRoom, markerHz: 2_000, pauseMs: 5_000 }], voices),
+    );
     await worker.waitForLog(inRoom(acmeRoom, 'agent in room'));
     await untilRoutable(worker);
-    callers.push(await startCallers(server, [{ room: globexRoom, markerHz: 2_600, pauseMs: 5_000, roomConfig }], voices));
+    callers.push(
+      await startCallers(
+        server,
+        [{ room: globexRoom, markerHz: 2_600, pauseMs: 5_000, roomConfig }],
+        voices,
+      ),
+    );
     const [acmeCaller, globexCaller] = callers as [CallerProcess, CallerProcess];
 
     const started = await worker.waitForLog(inRoom(acmeRoom, 'session started'));
     expect(started).toMatchObject({ tenant: 'acme', agent: ROOM_AGENT, local: false });
-    const startedGlobex = await worker.waitForLog(inRoom(globexRoom, 'session started')).catch((err: unknown) => {
-      const said = readServerLog(server).split('\n').filter((l) => l.includes(globexRoom));
-      throw new Error(`${String(err)}\nthe server about ${globexRoom}:\n${said.join('\n')}`);
-    });
+    const startedGlobex = await worker
+      .waitForLog(inRoom(globexRoom, 'session started'))
+      .catch((err: unknown) => {
+        const said = readServerLog(server)
+          .split('\n')
+          .filter((l) => l.includes(globexRoom));
+        throw new Error(`${String(err)}\nthe server about ${globexRoom}:\n${said.join('\n')}`);
+      });
     expect(startedGlobex.tenant).toBe('globex');
 
     // Each session heard its own caller (by marker tone) speak, and answered.
@@ -76,11 +110,19 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     // Each caller sees the agent as a participant tagged with its tenant, and hears its voice.
     const acme = await heardAgent(acmeCaller, acmeRoom);
     expect(acme.agents).toEqual([
-      { identity: `agent-${String(started.job_id)}`, attributes: expect.objectContaining({ tenant: 'acme', 'lk.agent.name': ROOM_AGENT }) },
+      {
+        identity: `agent-${String(started.job_id)}`,
+        attributes: expect.objectContaining({ tenant: 'acme', 'lk.agent.name': ROOM_AGENT }),
+      },
     ]);
     expectVoice(acme, ACME_HZ, [GLOBEX_HZ]);
     const globex = await heardAgent(globexCaller, globexRoom);
-    expect(globex.agents).toEqual([{ identity: expect.stringMatching(/^agent-AJ_/), attributes: expect.objectContaining({ tenant: 'globex' }) }]);
+    expect(globex.agents).toEqual([
+      {
+        identity: expect.stringMatching(/^agent-AJ_/),
+        attributes: expect.objectContaining({ tenant: 'globex' }),
+      },
+    ]);
     expectVoice(globex, GLOBEX_HZ, [ACME_HZ]);
 
     // Hanging up ends each session cleanly.
@@ -91,14 +133,22 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
       // The worker reports the end before its agent leaves the room, so LiveKit records a success,
       // not "agent worker left the room".
       await expect
-        .poll(() => readServerLog(server).split('\n').find((l) => l.includes('job ended') && l.includes(String(session.job_id))), { timeout: 10_000 })
+        .poll(
+          () =>
+            readServerLog(server)
+              .split('\n')
+              .find((l) => l.includes('job ended') && l.includes(String(session.job_id))),
+          { timeout: 10_000 },
+        )
         .toMatch(/"status": "JS_SUCCESS", "error": ""/);
     }
   }, 150_000);
 
   /** Worker log lines about rejected jobs so far. */
-  const rejections = () => worker.logRecords().filter((r) => String(r.msg).startsWith('rejected job: '));
-  const snapshot = async () => SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+  const rejections = () =>
+    worker.logRecords().filter((r) => String(r.msg).startsWith('rejected job: '));
+  const snapshot = async () =>
+    SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
 
   it('rejects a tenant at its cap and a malformed tenant; LiveKit drops the job: no retry, no job, no session', async () => {
     const tag = randomBytes(3).toString('hex');
@@ -109,27 +159,48 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
 
     // `capped` holds one session at a time: this one fills it.
     await untilRoutable(worker);
-    const heldDispatch = await api.createDispatch(held, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'capped' }) });
+    const heldDispatch = await api.createDispatch(held, ROOM_AGENT, {
+      metadata: JSON.stringify({ tenant: 'capped' }),
+    });
     await worker.waitForLog(inRoom(held, 'agent in room'));
 
     const before = rejections().length;
     await untilRoutable(worker);
     const serverLogFrom = readServerLog(server).length;
-    const overDispatch = await api.createDispatch(over, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'capped' }) });
+    const overDispatch = await api.createDispatch(over, ROOM_AGENT, {
+      metadata: JSON.stringify({ tenant: 'capped' }),
+    });
     await expect.poll(() => rejections().length, { timeout: 15_000 }).toBe(before + 1);
     await untilRoutable(worker);
-    const malformedDispatch = await api.createDispatch(malformed, ROOM_AGENT, { metadata: JSON.stringify({ tenant: 'bad tenant!' }) });
+    const malformedDispatch = await api.createDispatch(malformed, ROOM_AGENT, {
+      metadata: JSON.stringify({ tenant: 'bad tenant!' }),
+    });
     await expect.poll(() => rejections().length, { timeout: 15_000 }).toBe(before + 2);
-    expect(rejections().slice(before).map((r) => r.reason)).toEqual(['tenant_capacity', 'invalid_tenant']);
+    expect(
+      rejections()
+        .slice(before)
+        .map((r) => r.reason),
+    ).toEqual(['tenant_capacity', 'invalid_tenant']);
 
     // What LiveKit does with a job its only worker rejected: it tries the other workers for the
     // agent (there are none), gives up, and keeps the dispatch with no job at all.
     await expect
-      .poll(() => readServerLog(server).slice(serverLogFrom).split('\n').filter((l) => l.includes('no worker available to handle job')).length, { timeout: 15_000 })
+      .poll(
+        () =>
+          readServerLog(server)
+            .slice(serverLogFrom)
+            .split('\n')
+            .filter((l) => l.includes('no worker available to handle job')).length,
+        { timeout: 15_000 },
+      )
       .toBe(2);
     const serverSaid = readServerLog(server).slice(serverLogFrom);
-    expect(serverSaid).toMatch(/failed to assign job to worker.*"retry": true, "error": "worker not available"/);
-    expect(serverSaid).toMatch(/no worker available to handle job.*"error": "no workers with sufficient capacity"/);
+    expect(serverSaid).toMatch(
+      /failed to assign job to worker.*"retry": true, "error": "worker not available"/,
+    );
+    expect(serverSaid).toMatch(
+      /no worker available to handle job.*"error": "no workers with sufficient capacity"/,
+    );
 
     // Freeing the cap does not bring the job back: LiveKit never offers it again.
     await api.deleteDispatch(heldDispatch.id, held);
@@ -137,7 +208,10 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     await sessionEnded(worker, heldStarted.session_id);
     await new Promise((r) => setTimeout(r, 3_000));
     expect(rejections()).toHaveLength(before + 2);
-    for (const [room, d] of [[over, overDispatch], [malformed, malformedDispatch]] as const) {
+    for (const [room, d] of [
+      [over, overDispatch],
+      [malformed, malformedDispatch],
+    ] as const) {
       // (LiveKit also lists the room's default dispatch, with no agent name.)
       const listed = (await api.listDispatch(room)).find((x) => x.id === d.id);
       expect(listed?.agentName).toBe(ROOM_AGENT);
@@ -148,21 +222,33 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
 
     // The worker's counters say the same.
     const snap = await snapshot();
-    expect(snap.tenants.find((t) => t.tenant === 'capped')).toMatchObject({ accepted: 1, succeeded: 1, rejected: { tenant_capacity: 1 }, active: 0 });
+    expect(snap.tenants.find((t) => t.tenant === 'capped')).toMatchObject({
+      accepted: 1,
+      succeeded: 1,
+      rejected: { tenant_capacity: 1 },
+      active: 0,
+    });
     expect(snap.worker.totals.rejected).toMatchObject({ tenant_capacity: 1, invalid_tenant: 1 });
   }, 120_000);
 
   it('openrtc dispatch works against the server as the README shows', async () => {
     await untilRoutable(worker);
-    const accepted = await runCli(['dispatch', '--agent', ROOM_AGENT, '--tenant', 'acme', '--count', '2'], worker.env);
+    const accepted = await runCli(
+      ['dispatch', '--agent', ROOM_AGENT, '--tenant', 'acme', '--count', '2'],
+      worker.env,
+    );
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(accepted.stdout).toMatch(/^#1 room=openrtc-[0-9a-f]{6}-1 accepted job AJ_\w+$/m);
     expect(accepted.stdout).toContain('2/2 accepted');
     const rooms = [...accepted.stdout.matchAll(/room=(\S+) accepted/g)].map((m) => m[1]!);
-    for (const room of rooms) expect((await worker.waitForLog(inRoom(room, 'agent in room'))).tenant).toBe('acme');
+    for (const room of rooms)
+      expect((await worker.waitForLog(inRoom(room, 'agent in room'))).tenant).toBe('acme');
 
     await untilRoutable(worker);
-    const rejected = await runCli(['dispatch', '--agent', ROOM_AGENT, '--tenant', 'bad tenant!', '--wait', '3'], worker.env);
+    const rejected = await runCli(
+      ['dispatch', '--agent', ROOM_AGENT, '--tenant', 'bad tenant!', '--wait', '3'],
+      worker.env,
+    );
     // Not every job was accepted: a script must see it.
     expect(rejected.code, rejected.stderr).toBe(1);
     expect(rejected.stdout).toMatch(/#1 room=\S+ unassigned no worker took the job within 3000 ms/);

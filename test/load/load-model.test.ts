@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DelayBuckets } from '../../src/load/delay-buckets.js';
-import { LOAD_FALL_MS, LOAD_RISE_MS, LoadModel, type LoadSettings } from '../../src/load/load-model.js';
+import {
+  LOAD_FALL_MS,
+  LOAD_RISE_MS,
+  LoadModel,
+  type LoadSettings,
+} from '../../src/load/load-model.js';
 
 const settings: LoadSettings = { threshold: 0.7, loopDelayFullMs: 80, protect: true };
 const idle = { inUse: 0, capacity: null, draining: false };
@@ -35,7 +40,8 @@ describe('LoadModel', () => {
   it('goes full past the threshold (>=, as stock), and only while protection is on', () => {
     const m = new LoadModel(settings);
     let t = 0;
-    while (!m.report(idle).full && t < 10_000) m.observe((t += 500), { elu: 0.95, loopDelayP99Ms: 0 });
+    while (!m.report(idle).full && t < 10_000)
+      m.observe((t += 500), { elu: 0.95, loopDelayP99Ms: 0 });
     const full = m.report(idle);
     expect(full).toMatchObject({ full: true, reason: 'load', threshold: 0.7 });
     expect(full.measured).toBeGreaterThanOrEqual(0.7);
@@ -45,7 +51,10 @@ describe('LoadModel', () => {
     // Off, the measured load is not reported either: LiveKit would stop sending at its target load.
     m.updateSettings({ ...settings, protect: false });
     expect(m.report(idle)).toMatchObject({ full: false, load: 0, measured: full.measured });
-    expect(m.report({ inUse: 5, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.35 });
+    expect(m.report({ inUse: 5, capacity: 10, draining: false })).toMatchObject({
+      full: false,
+      load: 0.35,
+    });
   });
 
   it('the loop-delay share alone makes a worker full once p99 reaches 0.7 of its bound', () => {
@@ -60,10 +69,24 @@ describe('LoadModel', () => {
   it('is full at the cap itself (load 1), not at the threshold, and while draining', () => {
     const m = new LoadModel(settings);
     // Under LiveKit's target load until the last slot: 9 of 10 reports 0.63, under 0.7.
-    expect(m.report({ inUse: 7, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.49 });
-    expect(m.report({ inUse: 9, capacity: 10, draining: false })).toMatchObject({ full: false, load: 0.63 });
-    expect(m.report({ inUse: 10, capacity: 10, draining: false })).toMatchObject({ full: true, load: 1, reason: 'capacity' });
-    expect(m.report({ inUse: 0, capacity: 10, draining: true })).toMatchObject({ full: true, load: 1, reason: 'draining' });
+    expect(m.report({ inUse: 7, capacity: 10, draining: false })).toMatchObject({
+      full: false,
+      load: 0.49,
+    });
+    expect(m.report({ inUse: 9, capacity: 10, draining: false })).toMatchObject({
+      full: false,
+      load: 0.63,
+    });
+    expect(m.report({ inUse: 10, capacity: 10, draining: false })).toMatchObject({
+      full: true,
+      load: 1,
+      reason: 'capacity',
+    });
+    expect(m.report({ inUse: 0, capacity: 10, draining: true })).toMatchObject({
+      full: true,
+      load: 1,
+      reason: 'draining',
+    });
   });
 
   it('ignores nonsense inputs instead of reporting them', () => {

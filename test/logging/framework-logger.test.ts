@@ -7,8 +7,19 @@ import { sessionScope } from '../../src/logging/scope.js';
 
 function capture(level = 'debug') {
   const chunks: string[] = [];
-  const logger = createLogger({ level, destination: { write: (s: string) => void chunks.push(s) } });
-  return { logger, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  const logger = createLogger({
+    level,
+    destination: { write: (s: string) => void chunks.push(s) },
+  });
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const scope = { tenant: 'acme', sessionId: 'ses_1', jobId: 'J1', agent: 'demo', config: undefined };
@@ -49,16 +60,29 @@ describe("agents-js's log() routed through the worker's logger", () => {
     log().warn('below the worker level');
     log().error('an error');
     expect(quiet.lines().map((l) => l.msg)).toEqual(['an error']);
-    expect(() => routeFrameworkLogs(quiet.logger, { level: 'loud' })).toThrow(/unknown log level "loud"/);
+    expect(() => routeFrameworkLogs(quiet.logger, { level: 'loud' })).toThrow(
+      /unknown log level "loud"/,
+    );
   });
 
   it("turns Node's process warnings into log lines without a session scope", async () => {
     const { logger, lines } = capture();
     const restore = routeProcessWarnings(logger);
     try {
-      sessionScope.run(scope, () => process.emitWarning('11 metrics_collected listeners added to [VAD]', 'MaxListenersExceededWarning'));
+      sessionScope.run(scope, () =>
+        process.emitWarning(
+          '11 metrics_collected listeners added to [VAD]',
+          'MaxListenersExceededWarning',
+        ),
+      );
       await new Promise((r) => setImmediate(r));
-      expect(lines()).toEqual([expect.objectContaining({ level: 40, warning: 'MaxListenersExceededWarning', msg: '11 metrics_collected listeners added to [VAD]' })]);
+      expect(lines()).toEqual([
+        expect.objectContaining({
+          level: 40,
+          warning: 'MaxListenersExceededWarning',
+          msg: '11 metrics_collected listeners added to [VAD]',
+        }),
+      ]);
       expect(lines()[0]?.tenant).toBeUndefined();
     } finally {
       restore();

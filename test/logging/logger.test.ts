@@ -18,10 +18,18 @@ function memoryLogger() {
 describe('createLogger', () => {
   it('tags every line written inside a session scope, including from timers and promises', async () => {
     const { logger, lines } = memoryLogger();
-    const scope = { tenant: 'acme', sessionId: 'S1', jobId: 'J1', agent: 'demo', config: undefined };
+    const scope = {
+      tenant: 'acme',
+      sessionId: 'S1',
+      jobId: 'J1',
+      agent: 'demo',
+      config: undefined,
+    };
     await sessionScope.run(scope, async () => {
       logger.info('direct');
-      await new Promise<void>((resolve) => setTimeout(() => (logger.info('from timer'), resolve()), 1));
+      await new Promise<void>((resolve) =>
+        setTimeout(() => (logger.info('from timer'), resolve()), 1),
+      );
       await Promise.resolve().then(() => logger.warn('from promise'));
     });
     logger.info('outside');
@@ -36,12 +44,15 @@ describe('createLogger', () => {
   it('keeps two concurrent sessions apart', async () => {
     const { logger, lines } = memoryLogger();
     const run = (tenant: string) =>
-      sessionScope.run({ tenant, sessionId: `S-${tenant}`, jobId: 'J', agent: 'demo', config: undefined }, async () => {
-        for (let i = 0; i < 5; i++) {
-          await new Promise((r) => setImmediate(r));
-          logger.info({ i }, tenant);
-        }
-      });
+      sessionScope.run(
+        { tenant, sessionId: `S-${tenant}`, jobId: 'J', agent: 'demo', config: undefined },
+        async () => {
+          for (let i = 0; i < 5; i++) {
+            await new Promise((r) => setImmediate(r));
+            logger.info({ i }, tenant);
+          }
+        },
+      );
     await Promise.all([run('acme'), run('globex')]);
     expect(lines).toHaveLength(10);
     for (const l of lines) expect(l.tenant).toBe(l.msg);
@@ -49,7 +60,14 @@ describe('createLogger', () => {
 
   it('redacts key-like fields even when an object is logged whole', () => {
     const { logger, lines } = memoryLogger();
-    logger.info({ provider: { apiKey: 'sk-live-abc', model: 'x' }, token: 'eyJhbGciOi', nested: { deeper: { secret: 's3cr3t' } } }, 'cfg');
+    logger.info(
+      {
+        provider: { apiKey: 'sk-live-abc', model: 'x' },
+        token: 'eyJhbGciOi',
+        nested: { deeper: { secret: 's3cr3t' } },
+      },
+      'cfg',
+    );
     const text = JSON.stringify(lines);
     expect(text).not.toContain('sk-live-abc');
     expect(text).not.toContain('eyJhbGciOi');
@@ -59,13 +77,40 @@ describe('createLogger', () => {
 
   it('redacts by key name at any depth, without touching the logged object', () => {
     const { logger, lines } = memoryLogger();
-    const p = { llm: { opts: { apiKey: 'sk-live-deep1', model: 'm', nested: { a: { b: { c: { password: 'hunter2-deep' } } } } } } };
+    const p = {
+      llm: {
+        opts: {
+          apiKey: 'sk-live-deep1',
+          model: 'm',
+          nested: { a: { b: { c: { password: 'hunter2-deep' } } } },
+        },
+      },
+    };
     const byTenant = JSON.parse('{"__proto__":{"apiKey":"sk-live-proto1"}}') as unknown;
-    logger.info({ p, list: [{ token: 'tok-in-array-1' }], 'x-api-key': 'header-value-1', hasToken: true, byTenant }, 'cfg');
+    logger.info(
+      {
+        p,
+        list: [{ token: 'tok-in-array-1' }],
+        'x-api-key': 'header-value-1',
+        hasToken: true,
+        byTenant,
+      },
+      'cfg',
+    );
     const text = JSON.stringify(lines);
-    for (const secret of ['sk-live-deep1', 'hunter2-deep', 'tok-in-array-1', 'header-value-1', 'sk-live-proto1']) expect(text).not.toContain(secret);
+    for (const secret of [
+      'sk-live-deep1',
+      'hunter2-deep',
+      'tok-in-array-1',
+      'header-value-1',
+      'sk-live-proto1',
+    ])
+      expect(text).not.toContain(secret);
     expect(text).toContain('"byTenant":{"__proto__":{"apiKey":"[redacted]"}}');
-    expect(lines[0]).toMatchObject({ p: { llm: { opts: { apiKey: '[redacted]', model: 'm' } } }, hasToken: true });
+    expect(lines[0]).toMatchObject({
+      p: { llm: { opts: { apiKey: '[redacted]', model: 'm' } } },
+      hasToken: true,
+    });
     expect(p.llm.opts.apiKey).toBe('sk-live-deep1');
   });
 
@@ -78,7 +123,10 @@ describe('createLogger', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;
     const huge = Array.from({ length: 100_000 }, (_, i) => ({ i }));
-    logger.info({ llm: new OpenAILLM(), cyclic, frame: new Int16Array(480), seen: new Map([['a', 1]]), huge }, 'objects');
+    logger.info(
+      { llm: new OpenAILLM(), cyclic, frame: new Int16Array(480), seen: new Map([['a', 1]]), huge },
+      'objects',
+    );
     const line = lines[0]!;
     expect(line.frame).toBe('[Int16Array of 960 bytes]');
     expect(line.seen).toBe('[Map of 1]');
@@ -97,7 +145,12 @@ describe('createLogger', () => {
     logger.child({ region: 'QUOKKA-known-91ab' }).info('child');
     const text = JSON.stringify(lines);
     expect(text).not.toContain('QUOKKA-known-91ab');
-    expect(lines.map((l) => l.msg)).toEqual(['key is [redacted]', 'printf [redacted]', 'failed', 'child']);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'key is [redacted]',
+      'printf [redacted]',
+      'failed',
+      'child',
+    ]);
     expect(lines[2]?.err).toMatchObject({ type: 'Error', message: 'refused [redacted]' });
   });
 });

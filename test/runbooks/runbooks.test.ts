@@ -5,12 +5,21 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, startDevWorker } from '../support/dev-worker.js';
 import { runbookSteps } from './runbook-blocks.js';
 
-const RUNBOOKS = ['tenant-incident.md', 'onboarding-a-tenant.md', 'debugging-density.md', 'deploy-and-drain.md', 'slow-turns.md'];
+const RUNBOOKS = [
+  'tenant-incident.md',
+  'onboarding-a-tenant.md',
+  'debugging-density.md',
+  'deploy-and-drain.md',
+  'slow-turns.md',
+];
 
 describe('runbooks run against a live worker', () => {
   it('every runbook has shell steps to run', () => {
     for (const name of RUNBOOKS) {
-      expect(runbookSteps(readFileSync(path.join(REPO_ROOT, 'runbooks', name), 'utf8')).length, name).toBeGreaterThan(0);
+      expect(
+        runbookSteps(readFileSync(path.join(REPO_ROOT, 'runbooks', name), 'utf8')).length,
+        name,
+      ).toBeGreaterThan(0);
     }
   });
 

@@ -26,7 +26,14 @@ describe('introspection.attribution', () => {
     writeFileSync(path.join(dir, 'agent.ts'), AGENT);
     const file = path.join(dir, 'openrtc.config.ts');
     writeFileSync(file, config('off'));
-    runtime = new WorkerRuntime({ configFile: file, cwd: dir, logger: pino({ level: 'silent' }), dev: true, devPort: 0, socketPath: path.join(dir, 'w.sock') });
+    runtime = new WorkerRuntime({
+      configFile: file,
+      cwd: dir,
+      logger: pino({ level: 'silent' }),
+      dev: true,
+      devPort: 0,
+      socketPath: path.join(dir, 'w.sock'),
+    });
     await runtime.start();
     expect(runtime.attribution.enabled).toBe(false);
 

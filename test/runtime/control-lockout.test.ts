@@ -42,7 +42,9 @@ describe('a worker whose control connections are all held by idle clients', () =
     expect(top.stderr).not.toMatch(/EPIPE|closed the connection/);
     // Refused at the door, or on the operator's connection (which takes control commands only):
     // either way the reason, in one line.
-    expect(top.stderr.trim()).toMatch(/^openrtc: the worker is serving its limit of 64 control connections \(close idle "openrtc top" windows or scripts\); (try again shortly|the connection left is reserved for control commands)/);
+    expect(top.stderr.trim()).toMatch(
+      /^openrtc: the worker is serving its limit of 64 control connections \(close idle "openrtc top" windows or scripts\); (try again shortly|the connection left is reserved for control commands)/,
+    );
     expect(top.stderr.trim().split('\n')).toHaveLength(1);
   }, 90_000);
 });

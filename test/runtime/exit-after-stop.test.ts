@@ -18,11 +18,18 @@ describe('exitAfterStop', () => {
     expect(flushed).toBe(1);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.msg).toMatch(/^still open after the worker stopped/);
-    expect(warnings[0]!.obj).toMatchObject({ open: { Timeout: 2, TCPSocketWrap: 1, TCPServerWrap: 1 }, exit_code: 1 });
+    expect(warnings[0]!.obj).toMatchObject({
+      open: { Timeout: 2, TCPSocketWrap: 1, TCPServerWrap: 1 },
+      exit_code: 1,
+    });
   });
 
   it('does not itself keep the process alive', () => {
-    const timer = exitAfterStop({ code: 0, logger: { warn: () => undefined }, exit: () => undefined });
+    const timer = exitAfterStop({
+      code: 0,
+      logger: { warn: () => undefined },
+      exit: () => undefined,
+    });
     try {
       expect(timer.hasRef()).toBe(false);
     } finally {

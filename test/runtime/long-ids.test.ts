@@ -11,14 +11,18 @@ afterEach(async () => {
 
 describe('ids longer than the snapshot schema allows', () => {
   it('are cut with a marker, so every snapshot still parses and top still reads it', async () => {
-    const started = await startOnRawServer(`agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} }`);
+    const started = await startOnRawServer(
+      `agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} }`,
+    );
     rig = started;
     const { server } = started;
     const jobId = `AJ_${'j'.repeat(600)}`;
     const room = `room-${'r'.repeat(1000)}`;
     const job = rawJob(jobId, 'demo', JSON.stringify({ tenant: 'acme' }), room);
     server.availability(job);
-    expect(await server.next('availability', (a) => a.jobId === jobId)).toMatchObject({ available: true });
+    expect(await server.next('availability', (a) => a.jobId === jobId)).toMatchObject({
+      available: true,
+    });
     server.assign(job);
     await server.next('updateJob', (u) => u.jobId === jobId);
 

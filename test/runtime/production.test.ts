@@ -13,7 +13,10 @@ import { freePort } from '../support/dev-worker.js';
 import { parseExposition, sampleSum } from '../support/prometheus.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/agents');
-const AGENTS = { healthy: path.join(FIXTURES, 'healthy-agent.ts'), blocker: path.join(FIXTURES, 'loop-blocker-agent.ts') };
+const AGENTS = {
+  healthy: path.join(FIXTURES, 'healthy-agent.ts'),
+  blocker: path.join(FIXTURES, 'loop-blocker-agent.ts'),
+};
 
 let runtime: WorkerRuntime | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -24,16 +27,28 @@ afterEach(async () => {
 });
 
 /** A config file in a temp dir (rewritten by reload tests), and a runtime over it. */
-function configFile(body: Record<string, unknown>): { file: string; dir: string; write(body: Record<string, unknown>): void } {
+function configFile(body: Record<string, unknown>): {
+  file: string;
+  dir: string;
+  write(body: Record<string, unknown>): void;
+} {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-prod-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'openrtc.config.ts');
-  const write = (b: Record<string, unknown>) => writeFileSync(file, `export default ${JSON.stringify({ name: 'prod-test', agents: AGENTS, ...b })};\n`);
+  const write = (b: Record<string, unknown>) =>
+    writeFileSync(
+      file,
+      `export default ${JSON.stringify({ name: 'prod-test', agents: AGENTS, ...b })};\n`,
+    );
   write(body);
   return { file, dir, write };
 }
 
-function newRuntime(file: string, dir: string, extra: { dev?: boolean; inference?: () => InferenceState } = {}): WorkerRuntime {
+function newRuntime(
+  file: string,
+  dir: string,
+  extra: { dev?: boolean; inference?: () => InferenceState } = {},
+): WorkerRuntime {
   return new WorkerRuntime({
     configFile: file,
     cwd: dir,
@@ -53,17 +68,30 @@ async function get(url: string): Promise<[number, string]> {
 describe('metrics label cardinality', () => {
   it('a burst of 10,000 distinct tenant ids keeps the tenant series bounded by metrics.maxTenants', async () => {
     // Overload protection off: every request must reach admission, not find the worker full mid-burst.
-    const { file, dir } = configFile({ tenants: { requireConfig: true, config: {}, maxSessions: { acme: 5 } }, metrics: { maxTenants: 500 }, overload: { enabled: false } });
+    const { file, dir } = configFile({
+      tenants: { requireConfig: true, config: {}, maxSessions: { acme: 5 } },
+      metrics: { maxTenants: 500 },
+      overload: { enabled: false },
+    });
     runtime = newRuntime(file, dir);
     await runtime.start();
     const dispatcher = runtime.dispatcher!;
     const N = 10_000;
     for (let i = 0; i < N; i += 500) {
-      await Promise.all(Array.from({ length: 500 }, (_, j) => dispatcher.dispatch({ agentName: 'healthy', metadata: JSON.stringify({ tenant: `t-${i + j}` }) })));
+      await Promise.all(
+        Array.from({ length: 500 }, (_, j) =>
+          dispatcher.dispatch({
+            agentName: 'healthy',
+            metadata: JSON.stringify({ tenant: `t-${i + j}` }),
+          }),
+        ),
+      );
     }
     const text = await (await fetch(`${runtime.http!.url}/metrics`)).text();
     const samples = parseExposition(text);
-    const tenantLabels = new Set(samples.flatMap((s) => (s.labels.tenant !== undefined ? [s.labels.tenant] : [])));
+    const tenantLabels = new Set(
+      samples.flatMap((s) => (s.labels.tenant !== undefined ? [s.labels.tenant] : [])),
+    );
     // 500 own labels, the configured tenants' first (default, which has no traffic and so no
     // series yet, and acme), then the first 498 ids seen; everything later folds into _other.
     expect(tenantLabels.size).toBeLessThanOrEqual(501);
@@ -73,7 +101,12 @@ describe('metrics label cardinality', () => {
     expect(tenantLabels.has('t-0')).toBe(true);
     expect(tenantLabels.has(`t-${N - 1}`)).toBe(false);
     // Nothing is lost in the fold: every rejection is counted somewhere.
-    expect(sampleSum(samples, 'openrtc_admissions_total', { decision: 'rejected', reason: 'tenant_not_configured' })).toBe(N);
+    expect(
+      sampleSum(samples, 'openrtc_admissions_total', {
+        decision: 'rejected',
+        reason: 'tenant_not_configured',
+      }),
+    ).toBe(N);
     expect(sampleSum(samples, 'openrtc_admissions_total', { tenant: '_other' })).toBe(N - 498);
     expect(samples.find((s) => s.name === 'openrtc_metrics_tenants_folded')?.value).toBe(N - 498);
     // Bounded: per-tenant series times 501 labels, not times 10,000 tenants.
@@ -90,7 +123,9 @@ describe('the HTTP listener', () => {
     const port = (blocker.address() as import('node:net').AddressInfo).port;
     const { file, dir } = configFile({ http: { port, host: '127.0.0.1' } });
     const failing = newRuntime(file, dir);
-    await expect(failing.start()).rejects.toThrow(`http.port ${port} on 127.0.0.1 is already in use (set http.port in the config, 0 for any free port, or false for none)`);
+    await expect(failing.start()).rejects.toThrow(
+      `http.port ${port} on 127.0.0.1 is already in use (set http.port in the config, 0 for any free port, or false for none)`,
+    );
     // Its control socket and dispatcher were closed: the same socket path serves the next worker.
     runtime = newRuntime(configFile({}).file, dir);
     await runtime.start();
@@ -101,7 +136,10 @@ describe('the HTTP listener', () => {
 describe('GET / health reasons', () => {
   it('503 "not connected to livekit" until registered, then 200 OK', async () => {
     const port = await freePort();
-    const { file, dir } = configFile({ livekit: { url: `ws://127.0.0.1:${port}`, apiKey: 'devkey', apiSecret: 'secret' }, http: { port: 0, host: '127.0.0.1', loopStallMs: 60_000 } });
+    const { file, dir } = configFile({
+      livekit: { url: `ws://127.0.0.1:${port}`, apiKey: 'devkey', apiSecret: 'secret' },
+      http: { port: 0, host: '127.0.0.1', loopStallMs: 60_000 },
+    });
     runtime = newRuntime(file, dir, { dev: false });
     const starting = runtime.start();
     starting.catch(() => undefined);
@@ -126,18 +164,28 @@ describe('GET / health reasons', () => {
     expect(await get(`${base}/`)).toEqual([200, 'OK']);
     state = { expected: true, running: false };
     expect(await get(`${base}/`)).toEqual([503, 'inference process not running']);
-    expect(((await (await fetch(`${base}/worker`)).json()) as { inference: unknown }).inference).toEqual({ expected: true, running: false });
+    expect(
+      ((await (await fetch(`${base}/worker`)).json()) as { inference: unknown }).inference,
+    ).toEqual({ expected: true, running: false });
   });
 
   it('503 "event loop stalled" after a block past http.loopStallMs', async () => {
-    const { file, dir } = configFile({ http: { port: 0, loopStallMs: 300 }, overload: { enabled: false } });
+    const { file, dir } = configFile({
+      http: { port: 0, loopStallMs: 300 },
+      overload: { enabled: false },
+    });
     runtime = newRuntime(file, dir);
     await runtime.start();
     const base = runtime.http!.url;
     expect(await get(`${base}/`)).toEqual([200, 'OK']);
-    const call = await runtime.dispatcher!.dispatch({ agentName: 'blocker', metadata: JSON.stringify({ block_ms: 400, every_ms: 1_000 }) });
+    const call = await runtime.dispatcher!.dispatch({
+      agentName: 'blocker',
+      metadata: JSON.stringify({ block_ms: 400, every_ms: 1_000 }),
+    });
     expect(call.status).toBe('assigned');
-    await expect.poll(() => get(`${base}/`), { timeout: 10_000, interval: 200 }).toEqual([503, 'event loop stalled']);
+    await expect
+      .poll(() => get(`${base}/`), { timeout: 10_000, interval: 200 })
+      .toEqual([503, 'event loop stalled']);
   });
 });
 
@@ -145,31 +193,57 @@ describe('overload protection on a real worker', () => {
   it('rejects worker_overloaded while the loop is late, marks the worker full, and config reload switches it off and on', async () => {
     const cfg = { overload: { enabled: true, maxLoopDelayMs: 60, windowMs: 2_000 } };
     // Started with a bound nothing reaches, so the heavy call gets in even on a busy machine.
-    const { file, dir, write } = configFile({ overload: { ...cfg.overload, maxLoopDelayMs: 60_000 } });
+    const { file, dir, write } = configFile({
+      overload: { ...cfg.overload, maxLoopDelayMs: 60_000 },
+    });
     runtime = newRuntime(file, dir);
     await runtime.start();
     const dispatcher = runtime.dispatcher!;
-    const call = await dispatcher.dispatch({ agentName: 'blocker', metadata: JSON.stringify({ tenant: 'heavy', block_ms: 120, every_ms: 150 }) });
+    const call = await dispatcher.dispatch({
+      agentName: 'blocker',
+      metadata: JSON.stringify({ tenant: 'heavy', block_ms: 120, every_ms: 150 }),
+    });
     expect(call.status).toBe('assigned');
     write(cfg);
     expect((await runtime.reloadConfig()).changed).toContain('overload.maxLoopDelayMs');
-    await expect.poll(() => runtime!.load.loopDelay(2_000).p99Ms, { timeout: 10_000 }).toBeGreaterThan(60);
+    await expect
+      .poll(() => runtime!.load.loopDelay(2_000).p99Ms, { timeout: 10_000 })
+      .toBeGreaterThan(60);
 
     // Either answer keeps the call off this worker: a rejection with the reason, or no offer at all once it reports full.
-    const next = await dispatcher.dispatch({ agentName: 'healthy', metadata: JSON.stringify({ tenant: 'acme' }) });
+    const next = await dispatcher.dispatch({
+      agentName: 'healthy',
+      metadata: JSON.stringify({ tenant: 'acme' }),
+    });
     const turnedAway = next.status === 'rejected' ? next.reason : next.status;
     expect(['worker_overloaded', 'no_worker']).toContain(turnedAway);
     await expect.poll(() => runtime!.worker.currentLoad().full, { timeout: 10_000 }).toBe(true);
     expect(runtime.worker.currentLoad().reason).toBe('load');
 
     // A direct decision says why, and counts it for the tenant and in the snapshot.
-    const decision = await runtime.admission.decide({ jobId: 'J-direct', agentName: 'healthy', metadata: JSON.stringify({ tenant: 'acme' }) });
+    const decision = await runtime.admission.decide({
+      jobId: 'J-direct',
+      agentName: 'healthy',
+      metadata: JSON.stringify({ tenant: 'acme' }),
+    });
     expect(decision).toMatchObject({ accept: false, reason: 'worker_overloaded' });
     const snap = runtime.snapshot();
-    expect(snap.tenants.find((t) => t.tenant === 'acme')?.rejected.worker_overloaded).toBeGreaterThanOrEqual(1);
-    expect(snap.events.some((e) => e.kind === 'reject' && e.message.startsWith('worker_overloaded: the worker is overloaded'))).toBe(true);
+    expect(
+      snap.tenants.find((t) => t.tenant === 'acme')?.rejected.worker_overloaded,
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      snap.events.some(
+        (e) =>
+          e.kind === 'reject' &&
+          e.message.startsWith('worker_overloaded: the worker is overloaded'),
+      ),
+    ).toBe(true);
     // Its place in top: the header says so, beside the load LiveKit is told.
-    expect(SnapshotV1.parse(snap).worker.load).toMatchObject({ full: true, fullReason: 'load', overloaded: true });
+    expect(SnapshotV1.parse(snap).worker.load).toMatchObject({
+      full: true,
+      fullReason: 'load',
+      overloaded: true,
+    });
     const [first, second] = headerLines(snap, 160);
     expect(first).toContain('OVERLOADED');
     expect(second).toMatch(/load \d\.\d\d/);
@@ -179,13 +253,20 @@ describe('overload protection on a real worker', () => {
     expect((await runtime.reloadConfig()).changed).toContain('overload.enabled');
     await expect.poll(() => runtime!.worker.currentLoad().full, { timeout: 10_000 }).toBe(false);
     await expect.poll(() => dispatcher.workers()[0]?.status, { timeout: 10_000 }).toBe('available');
-    const taken = await dispatcher.dispatch({ agentName: 'healthy', metadata: JSON.stringify({ tenant: 'acme' }) });
+    const taken = await dispatcher.dispatch({
+      agentName: 'healthy',
+      metadata: JSON.stringify({ tenant: 'acme' }),
+    });
     expect(taken.status).toBe('assigned');
 
     // And on again.
     write(cfg);
     await runtime.reloadConfig();
-    const again = await runtime.admission.decide({ jobId: 'J-again', agentName: 'healthy', metadata: JSON.stringify({ tenant: 'acme' }) });
+    const again = await runtime.admission.decide({
+      jobId: 'J-again',
+      agentName: 'healthy',
+      metadata: JSON.stringify({ tenant: 'acme' }),
+    });
     expect(again).toMatchObject({ accept: false, reason: 'worker_overloaded' });
     dispatcher.terminate(call.jobId);
   }, 60_000);

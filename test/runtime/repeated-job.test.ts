@@ -11,7 +11,9 @@ afterEach(async () => {
 
 describe('a job id the server sends twice', () => {
   it('holds one reservation and reports one lifecycle: no JS_FAILED for a running job', async () => {
-    const r = await startOnRawServer(`agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} }, tenants: { maxSessions: { acme: 2 } }`);
+    const r = await startOnRawServer(
+      `agents: { demo: ${JSON.stringify(fixtureAgent('long-call-agent'))} }, tenants: { maxSessions: { acme: 2 } }`,
+    );
     rig = r;
     const s = r.server;
     const job = rawJob('AJ_twice', 'demo', JSON.stringify({ tenant: 'acme' }));
@@ -36,10 +38,15 @@ describe('a job id the server sends twice', () => {
 
     s.send({ case: 'termination', value: new JobTermination({ jobId: job.id }) });
     await s.next('updateJob', (u) => u.jobId === job.id && u.status === JobStatus.JS_SUCCESS);
-    const statuses = s.messages('updateJob').filter((u) => u.jobId === job.id).map((u) => JobStatus[u.status]);
+    const statuses = s
+      .messages('updateJob')
+      .filter((u) => u.jobId === job.id)
+      .map((u) => JobStatus[u.status]);
     expect(statuses).not.toContain('JS_FAILED');
     expect(statuses.at(-1)).toBe('JS_SUCCESS');
-    expect(r.log.lines().some((l) => l.msg === 'assignment for a job that is already running; ignored')).toBe(true);
+    expect(
+      r.log.lines().some((l) => l.msg === 'assignment for a job that is already running; ignored'),
+    ).toBe(true);
     await expect.poll(() => r.runtime.admission.inUse()).toBe(0);
     expect(acme()).toMatchObject({ active: 0, reserved: 0, succeeded: 1 });
   }, 60_000);

@@ -72,27 +72,46 @@ describe('provider keys never leave the worker', () => {
     const r = rig;
     const updates: JobRecord[] = [];
     r.runtime.dispatcher!.on('job_updated', (j) => updates.push(j));
-    const dispatch = (tenant: string) => r.dispatch({ agentName: 'secret', metadata: JSON.stringify({ tenant }) });
-    const ended = (jobId: string) => r.runtime.dispatcher!.waitForJob(jobId, (j) => j.state === 'success' || j.state === 'failed', 20_000);
+    const dispatch = (tenant: string) =>
+      r.dispatch({ agentName: 'secret', metadata: JSON.stringify({ tenant }) });
+    const ended = (jobId: string) =>
+      r.runtime.dispatcher!.waitForJob(
+        jobId,
+        (j) => j.state === 'success' || j.state === 'failed',
+        20_000,
+      );
 
     const acme = await dispatch('acme');
     expect((await ended(acme.jobId)).state).toBe('success');
     const entry = await dispatch('entry');
-    expect(await ended(entry.jobId)).toMatchObject({ state: 'failed', error: 'entry_error: Error: provider rejected key [redacted]' });
+    expect(await ended(entry.jobId)).toMatchObject({
+      state: 'failed',
+      error: 'entry_error: Error: provider rejected key [redacted]',
+    });
     const provider = await dispatch('provider');
     const failedProvider = await ended(provider.jobId);
     expect(failedProvider.state).toBe('failed');
-    expect(failedProvider.error).toMatch(/^agent_session_error: .*upstream refused the credential \[redacted\]/);
+    expect(failedProvider.error).toMatch(
+      /^agent_session_error: .*upstream refused the credential \[redacted\]/,
+    );
     const vault = await dispatch('vault');
     expect((await ended(vault.jobId)).state).toBe('success');
 
     const reload = await r.cli(['tenant', 'reload', 'vault']);
     expect(reload.code, reload.stderr).toBe(0);
-    const refused = await runCli(['dispatch', '--agent', 'secret', '--tenant', 'vault', '--url', r.runtime.dispatcher!.url], r.env);
-    expect(refused.stdout).toMatch(/rejected tenant_config_error: config load for tenant "vault" failed: Error: vault refused the token \[redacted\]/);
+    const refused = await runCli(
+      ['dispatch', '--agent', 'secret', '--tenant', 'vault', '--url', r.runtime.dispatcher!.url],
+      r.env,
+    );
+    expect(refused.stdout).toMatch(
+      /rejected tenant_config_error: config load for tenant "vault" failed: Error: vault refused the token \[redacted\]/,
+    );
 
     // A config file whose evaluation fails with a key the running config holds.
-    r.write('openrtc.config.ts', `throw new Error('cannot decrypt ' + ${JSON.stringify(KEYS.deep)});\nexport default {};\n`);
+    r.write(
+      'openrtc.config.ts',
+      `throw new Error('cannot decrypt ' + ${JSON.stringify(KEYS.deep)});\nexport default {};\n`,
+    );
     const badReload = await r.cli(['config', 'reload']);
     expect(badReload.code).toBe(1);
     expect(badReload.stderr).toMatch(/could not be evaluated: Error: cannot decrypt \[redacted\]/);
@@ -101,7 +120,9 @@ describe('provider keys never leave the worker', () => {
     expect(top.code, top.stderr).toBe(0);
     const snapshot = SnapshotV1.parse(JSON.parse(top.stdout));
     expect(snapshot.events.some((e) => e.message.includes('[redacted]'))).toBe(true);
-    const shows = await Promise.all(['acme', 'entry', 'provider', 'vault'].map((t) => r.cli(['tenant', 'show', t, '--json'])));
+    const shows = await Promise.all(
+      ['acme', 'entry', 'provider', 'vault'].map((t) => r.cli(['tenant', 'show', t, '--json'])),
+    );
     const list = await r.cli(['tenant', 'list', '--json']);
 
     const logText = JSON.stringify(r.log.lines());
@@ -114,23 +135,35 @@ describe('provider keys never leave the worker', () => {
     const outputs: Record<string, string> = {
       log: logText,
       audit: JSON.stringify(audit),
-      'CLI stdout and stderr': [reload, refused, badReload, top, list, ...shows].map((c) => c.stdout + c.stderr).join('\n'),
+      'CLI stdout and stderr': [reload, refused, badReload, top, list, ...shows]
+        .map((c) => c.stdout + c.stderr)
+        .join('\n'),
       'top --json': top.stdout,
       'tenant show --json': shows.map((s) => s.stdout).join('\n'),
       'updateJob messages': JSON.stringify(updates.map((u) => u.error)),
       'availability answers': JSON.stringify([acme, entry, provider, vault]),
     };
-    for (const [where, text] of Object.entries(outputs)) expect(leaks(text, KEYS), where).toEqual([]);
+    for (const [where, text] of Object.entries(outputs))
+      expect(leaks(text, KEYS), where).toEqual([]);
   }, 90_000);
 
   it('masks a key from a secret-named environment variable in a start-up error', async () => {
     const dir = scratchDir('ortc-secret-');
     const file = path.join(dir, 'openrtc.config.ts');
-    writeFileSync(file, `throw new Error('provider rejected ' + process.env.ACME_OPENAI_API_KEY);\nexport default {};\n`);
-    const env = { ...process.env, ACME_OPENAI_API_KEY: 'QUOKKA-env-3d9a7b', OPENRTC_RUNTIME_DIR: dir };
+    writeFileSync(
+      file,
+      `throw new Error('provider rejected ' + process.env.ACME_OPENAI_API_KEY);\nexport default {};\n`,
+    );
+    const env = {
+      ...process.env,
+      ACME_OPENAI_API_KEY: 'QUOKKA-env-3d9a7b',
+      OPENRTC_RUNTIME_DIR: dir,
+    };
     const result = await runCli(['start', '--config', file], env);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe(`${file}: could not be evaluated: Error: provider rejected [redacted]`);
+    expect(result.stderr.trim()).toBe(
+      `${file}: could not be evaluated: Error: provider rejected [redacted]`,
+    );
   }, 30_000);
 
   it('is the guarantee the README states, in the words these tests check', () => {

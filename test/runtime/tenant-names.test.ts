@@ -34,14 +34,30 @@ describe('tenants named like built-in object properties', () => {
     rig = await startRuntime(CONFIG);
     const r = rig;
     for (const name of BUILTIN_NAMES) {
-      const outcomes = await Promise.all([1, 2, 3].map(() => r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: name }) })));
+      const outcomes = await Promise.all(
+        [1, 2, 3].map(() =>
+          r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: name }) }),
+        ),
+      );
       const assigned = outcomes.filter((o) => o.status === 'assigned');
       expect(assigned, name).toHaveLength(2);
-      for (const o of assigned) expect(o.status === 'assigned' && o.participantAttributes.tenant).toBe(name);
-      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => o.status === 'rejected' && o.reason)).toEqual(['tenant_capacity']);
+      for (const o of assigned)
+        expect(o.status === 'assigned' && o.participantAttributes.tenant).toBe(name);
+      expect(
+        outcomes
+          .filter((o) => o.status === 'rejected')
+          .map((o) => o.status === 'rejected' && o.reason),
+      ).toEqual(['tenant_capacity']);
     }
-    const byNumber = await r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ dialed_number: '+15550001' }) });
-    expect(byNumber).toMatchObject({ status: 'rejected', reason: 'tenant_capacity', message: 'tenant "__proto__" is at its cap of 2 sessions' });
+    const byNumber = await r.dispatch({
+      agentName: 'demo',
+      metadata: JSON.stringify({ dialed_number: '+15550001' }),
+    });
+    expect(byNumber).toMatchObject({
+      status: 'rejected',
+      reason: 'tenant_capacity',
+      message: 'tenant "__proto__" is at its cap of 2 sessions',
+    });
 
     const snapshot = SnapshotV1.parse(await r.request('snapshot'));
     for (const name of BUILTIN_NAMES) {
@@ -66,16 +82,26 @@ describe('tenants named like built-in object properties', () => {
 
     const show = await r.cli(['tenant', 'show', 'constructor', '--json']);
     expect(show.code, show.stderr).toBe(0);
-    expect(JSON.parse(show.stdout)).toMatchObject({ configuredCap: 2, stats: { tenant: 'constructor', active: 2, cap: 2 } });
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      configuredCap: 2,
+      stats: { tenant: 'constructor', active: 2, cap: 2 },
+    });
 
     const cap = await r.cli(['tenant', 'cap', 'valueOf', '3']);
     expect(cap.code, cap.stderr).toBe(0);
     expect(cap.stdout.trim()).toBe('valueOf: cap 2 -> 3');
-    expect(await r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: 'valueOf' }) })).toMatchObject({ status: 'assigned' });
+    expect(
+      await r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: 'valueOf' }) }),
+    ).toMatchObject({ status: 'assigned' });
 
     const list = await r.cli(['tenant', 'list', '--json']);
     expect(list.code, list.stderr).toBe(0);
-    const listed = (JSON.parse(list.stdout) as { tenants: { tenant: string; active: number }[] }).tenants;
-    expect(Object.fromEntries(listed.map((t) => [t.tenant, t.active]))).toMatchObject({ valueOf: 3, toString: 2, __proto__: 2 });
+    const listed = (JSON.parse(list.stdout) as { tenants: { tenant: string; active: number }[] })
+      .tenants;
+    expect(Object.fromEntries(listed.map((t) => [t.tenant, t.active]))).toMatchObject({
+      valueOf: 3,
+      toString: 2,
+      __proto__: 2,
+    });
   }, 60_000);
 });

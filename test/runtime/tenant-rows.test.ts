@@ -19,15 +19,21 @@ describe('tenant rows under a flood of distinct tenant ids', () => {
       tenants: { requireConfig: true, config: { acme: {} }, maxSessions: { acme: 5, globex: 3 }, maxIdleTenantRows: ${IDLE_ROWS} },
     };`);
     const r = rig;
-    expect(await r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: 'acme' }) })).toMatchObject({ status: 'assigned' });
+    expect(
+      await r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: 'acme' }) }),
+    ).toMatchObject({ status: 'assigned' });
 
     const N = 20_000;
     const wave = 500;
     for (let start = 0; start < N; start += wave) {
       const outcomes = await Promise.all(
-        Array.from({ length: wave }, (_, i) => r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: `t${start + i}` }) })),
+        Array.from({ length: wave }, (_, i) =>
+          r.dispatch({ agentName: 'demo', metadata: JSON.stringify({ tenant: `t${start + i}` }) }),
+        ),
       );
-      expect(outcomes.every((o) => o.status === 'rejected' && o.reason === 'tenant_not_configured')).toBe(true);
+      expect(
+        outcomes.every((o) => o.status === 'rejected' && o.reason === 'tenant_not_configured'),
+      ).toBe(true);
     }
 
     const raw = await r.request('snapshot');
@@ -36,13 +42,22 @@ describe('tenant rows under a flood of distinct tenant ids', () => {
     const names = snapshot.tenants.map((t) => t.tenant);
     // Configured tenants (acme and globex) always keep their rows; so do the most recently seen
     // idle ones; everyone older is folded into one row.
-    expect(names).toEqual(expect.arrayContaining(['acme', 'globex', OTHER_TENANTS_ROW, `t${N - 1}`]));
+    expect(names).toEqual(
+      expect.arrayContaining(['acme', 'globex', OTHER_TENANTS_ROW, `t${N - 1}`]),
+    );
     expect(names).not.toContain('t0');
     expect(snapshot.tenants.length).toBeLessThanOrEqual(IDLE_ROWS + 3);
-    const notConfigured = snapshot.tenants.reduce((n, t) => n + (t.rejected.tenant_not_configured ?? 0), 0);
+    const notConfigured = snapshot.tenants.reduce(
+      (n, t) => n + (t.rejected.tenant_not_configured ?? 0),
+      0,
+    );
     expect(notConfigured).toBe(N);
     expect(snapshot.worker.totals.rejected.tenant_not_configured).toBe(N);
-    expect(snapshot.tenants.find((t) => t.tenant === 'acme')).toMatchObject({ active: 1, accepted: 1, cap: 5 });
+    expect(snapshot.tenants.find((t) => t.tenant === 'acme')).toMatchObject({
+      active: 1,
+      accepted: 1,
+      cap: 5,
+    });
 
     const json = await r.cli(['top', '--json', '--once']);
     expect(json.code, json.stderr).toBe(0);

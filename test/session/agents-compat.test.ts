@@ -14,21 +14,49 @@ let log: MemoryLog;
 let host: SessionHost;
 const ends: SessionEndedEvent[] = [];
 
-function run(jobId: string, tenant: string, attributes: Record<string, string>): Promise<SessionEndedEvent> {
+function run(
+  jobId: string,
+  tenant: string,
+  attributes: Record<string, string>,
+): Promise<SessionEndedEvent> {
   const ended = waitEnded(host, jobId, 20_000);
-  const job = new Job({ id: jobId, agentName: 'compat', metadata: JSON.stringify({ order: jobId }), attributes, room: new RoomModel({ name: `room-${jobId}` }) });
-  void host.start({ job, url: '', token: '', workerId: 'w', tenant, reservation: recordingReservation(jobId, tenant, 'compat'), config: undefined });
+  const job = new Job({
+    id: jobId,
+    agentName: 'compat',
+    metadata: JSON.stringify({ order: jobId }),
+    attributes,
+    room: new RoomModel({ name: `room-${jobId}` }),
+  });
+  void host.start({
+    job,
+    url: '',
+    token: '',
+    workerId: 'w',
+    tenant,
+    reservation: recordingReservation(jobId, tenant, 'compat'),
+    config: undefined,
+  });
   return ended;
 }
 
-const linesOf = (end: SessionEndedEvent, msg: string) => log.lines().filter((l) => l.session_id === end.sessionId && l.msg === msg);
+const linesOf = (end: SessionEndedEvent, msg: string) =>
+  log.lines().filter((l) => l.session_id === end.sessionId && l.msg === msg);
 
 beforeAll(async () => {
   log = memoryLogger();
   setProcessLogger(log.logger);
   routeFrameworkLogs(log.logger);
-  host = new SessionHost({ agents: { compat }, registry: new SessionRegistry(), logger: log.logger });
-  ends.push(...(await Promise.all([run('job-c1', 'acme', { caller: '+15550100' }), run('job-c2', 'globex', { caller: '+15550199' })])));
+  host = new SessionHost({
+    agents: { compat },
+    registry: new SessionRegistry(),
+    logger: log.logger,
+  });
+  ends.push(
+    ...(await Promise.all([
+      run('job-c1', 'acme', { caller: '+15550100' }),
+      run('job-c2', 'globex', { caller: '+15550199' }),
+    ])),
+  );
 }, 30_000);
 
 afterAll(async () => {
@@ -46,14 +74,22 @@ describe('agents-js job APIs in-process', () => {
   it('ctx.connect() resolves without media; ctx.waitForParticipant() says the room is not connected', () => {
     for (const end of ends) {
       expect(linesOf(end, 'compat: connect')).toHaveLength(1);
-      expect(linesOf(end, 'compat: waitForParticipant failed')[0]?.error).toBe('room is not connected');
+      expect(linesOf(end, 'compat: waitForParticipant failed')[0]?.error).toBe(
+        'room is not connected',
+      );
     }
   });
 
   it("the job's attributes and metadata reach the agent as dispatched", () => {
     const [acme, globex] = ends;
-    expect(linesOf(acme!, 'compat: job')[0]).toMatchObject({ attributes: { caller: '+15550100' }, metadata: '{"order":"job-c1"}' });
-    expect(linesOf(globex!, 'compat: job')[0]).toMatchObject({ attributes: { caller: '+15550199' }, metadata: '{"order":"job-c2"}' });
+    expect(linesOf(acme!, 'compat: job')[0]).toMatchObject({
+      attributes: { caller: '+15550100' },
+      metadata: '{"order":"job-c1"}',
+    });
+    expect(linesOf(globex!, 'compat: job')[0]).toMatchObject({
+      attributes: { caller: '+15550199' },
+      metadata: '{"order":"job-c2"}',
+    });
   });
 
   it('ctx.shutdown(reason) ends the session with that reason, and addShutdownCallback callbacks run in its scope', () => {

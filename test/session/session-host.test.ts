@@ -13,7 +13,14 @@ import healthy, { prewarmCalls } from '../fixtures/agents/healthy-agent.js';
 import longCall from '../fixtures/agents/long-call-agent.js';
 import timerThrow from '../fixtures/agents/timer-throw-agent.js';
 import unhandled from '../fixtures/agents/unhandled-rejection-agent.js';
-import { detachRunnerErrorHandlers, localJob, memoryLogger, recordingReservation, waitEnded, type MemoryLog } from './support.js';
+import {
+  detachRunnerErrorHandlers,
+  localJob,
+  memoryLogger,
+  recordingReservation,
+  waitEnded,
+  type MemoryLog,
+} from './support.js';
 
 const agents = {
   healthy,
@@ -39,7 +46,12 @@ let restoreRunnerHandlers: () => void;
 const started: SessionStartedEvent[] = [];
 let nextJob = 0;
 
-function startSession(agent: keyof typeof agents, tenant: string, config?: TenantConfig, metadata = '') {
+function startSession(
+  agent: keyof typeof agents,
+  tenant: string,
+  config?: TenantConfig,
+  metadata = '',
+) {
   const jobId = `job-${++nextJob}`;
   const reservation = recordingReservation(jobId, tenant, agent);
   const ended = waitEnded(host, jobId);
@@ -66,7 +78,13 @@ function setup(grace = 300) {
   setProcessLogger(log.logger);
   registry = new SessionRegistry();
   started.length = 0;
-  host = new SessionHost({ agents, registry, logger: log.logger, shutdownGraceMs: grace, onSessionStarted: (e) => started.push(e) });
+  host = new SessionHost({
+    agents,
+    registry,
+    logger: log.logger,
+    shutdownGraceMs: grace,
+    onSessionStarted: (e) => started.push(e),
+  });
 }
 
 afterEach(async () => {
@@ -85,7 +103,11 @@ describe('SessionHost', () => {
     expect(registry.size).toBe(3);
     const [ea, eg, ed] = await Promise.all([a.ended, g.ended, d.ended]);
 
-    for (const [e, tenant] of [[ea, 'acme'], [eg, 'globex'], [ed, 'default']] as [SessionEndedEvent, string][]) {
+    for (const [e, tenant] of [
+      [ea, 'acme'],
+      [eg, 'globex'],
+      [ed, 'default'],
+    ] as [SessionEndedEvent, string][]) {
       expect(e.outcome).toEqual({ kind: 'success', reason: 'session_closed' });
       expect(e.tenant).toBe(tenant);
     }
@@ -99,9 +121,22 @@ describe('SessionHost', () => {
 
     const replies = log.lines().filter((l) => l.msg === 'agent replied');
     const byTenant = Object.fromEntries(replies.map((l) => [l.tenant, l]));
-    expect(byTenant.acme).toMatchObject({ reply: 'acme says hi', tenant_seen: 'acme', agent: 'healthy', session_id: ea.sessionId });
-    expect(byTenant.globex).toMatchObject({ reply: 'globex says hi', tenant_seen: 'globex', session_id: eg.sessionId });
-    expect(byTenant.default).toMatchObject({ reply: 'default reply', tenant_seen: 'default', session_id: ed.sessionId });
+    expect(byTenant.acme).toMatchObject({
+      reply: 'acme says hi',
+      tenant_seen: 'acme',
+      agent: 'healthy',
+      session_id: ea.sessionId,
+    });
+    expect(byTenant.globex).toMatchObject({
+      reply: 'globex says hi',
+      tenant_seen: 'globex',
+      session_id: eg.sessionId,
+    });
+    expect(byTenant.default).toMatchObject({
+      reply: 'default reply',
+      tenant_seen: 'default',
+      session_id: ed.sessionId,
+    });
     const endLines = log.lines().filter((l) => l.msg === 'session ended: session_closed');
     expect(endLines.map((l) => l.tenant).sort()).toEqual(['acme', 'default', 'globex']);
   });
@@ -130,7 +165,11 @@ describe('SessionHost', () => {
     expect(registry.list().map((r) => r.tenant)).toEqual(['acme']);
     expect((await sibling.ended).outcome.kind).toBe('success');
     const failLine = log.lines().find((l) => l.msg === 'session failed: uncaught_exception');
-    expect(failLine).toMatchObject({ tenant: 'flaky', agent: 'timer-throw', session_id: e.sessionId });
+    expect(failLine).toMatchObject({
+      tenant: 'flaky',
+      agent: 'timer-throw',
+      session_id: e.sessionId,
+    });
   });
 
   it('routes an unhandled rejection to the session whose promise it was', async () => {
@@ -158,7 +197,14 @@ describe('SessionHost', () => {
     expect(e.outcome).toEqual({ kind: 'success', reason: 'terminated' });
     expect(stuck.reservation.releases).toEqual([{ kind: 'success', reason: 'terminated' }]);
     expect(registry.size).toBe(0);
-    expect(log.lines().some((l) => l.msg === 'entry did not finish in time; session force-closed' && l.tenant === 'acme')).toBe(true);
+    expect(
+      log
+        .lines()
+        .some(
+          (l) =>
+            l.msg === 'entry did not finish in time; session force-closed' && l.tenant === 'acme',
+        ),
+    ).toBe(true);
     // A second termination of a finished job is a no-op.
     await host.terminate(stuck.jobId);
     expect(stuck.reservation.releases).toHaveLength(1);
@@ -175,7 +221,9 @@ describe('SessionHost', () => {
       }, 5);
     });
     expect(registry.list().map((r) => r.tenant)).toEqual(['acme']);
-    const stray = log.lines().find((l) => l.msg === 'uncaught_exception outside any live session; worker continues');
+    const stray = log
+      .lines()
+      .find((l) => l.msg === 'uncaught_exception outside any live session; worker continues');
     expect(stray).toMatchObject({ error: 'Error: stray worker error' });
     expect(stray?.tenant).toBeUndefined();
     await host.terminate(call.jobId);
@@ -184,7 +232,10 @@ describe('SessionHost', () => {
 
   it('closeAll ends every live session with the given reason', async () => {
     setup();
-    const calls = [startSession('long-call', 'acme', acmeConfig), startSession('long-call', 'globex', globexConfig)];
+    const calls = [
+      startSession('long-call', 'acme', acmeConfig),
+      startSession('long-call', 'globex', globexConfig),
+    ];
     await Promise.all(calls.map((c) => c.starting));
     await host.closeAll('drain_timeout');
     for (const c of calls) {
@@ -199,7 +250,15 @@ describe('SessionHost', () => {
     const jobId = 'job-unknown';
     const reservation = recordingReservation(jobId, 'acme', 'nope');
     const ended = waitEnded(host, jobId);
-    await host.start({ job: localJob(jobId, 'nope'), url: '', token: '', workerId: 'w', tenant: 'acme', reservation, config: undefined });
+    await host.start({
+      job: localJob(jobId, 'nope'),
+      url: '',
+      token: '',
+      workerId: 'w',
+      tenant: 'acme',
+      reservation,
+      config: undefined,
+    });
     expect((await ended).outcome).toEqual({ kind: 'cancelled', reason: 'unknown_agent' });
     expect(reservation.releases).toEqual([{ kind: 'cancelled', reason: 'unknown_agent' }]);
   });
@@ -211,12 +270,32 @@ describe('context API', () => {
   });
 
   it("merges the tenant's slots over the agent defaults and never reads another tenant", () => {
-    const defaults = { stt: { name: 'default-stt' }, llm: { name: 'default-llm' }, tts: { name: 'default-tts' } };
+    const defaults = {
+      stt: { name: 'default-stt' },
+      llm: { name: 'default-llm' },
+      tts: { name: 'default-tts' },
+    };
     const acmeLlm = { name: 'acme-llm' };
-    const scope = (tenant: string, config: TenantConfig | undefined) => ({ tenant, sessionId: `s-${tenant}`, jobId: 'j', agent: 'a', config });
-    const acme = sessionScope.run(scope('acme', { llm: acmeLlm, greeting: 'hi from acme' }), () => tenantProviders(defaults));
-    expect(acme).toEqual({ stt: defaults.stt, llm: acmeLlm, tts: defaults.tts, greeting: 'hi from acme' });
-    const other = sessionScope.run(scope('globex', undefined), () => ({ p: tenantProviders(defaults), t: currentTenant() }));
+    const scope = (tenant: string, config: TenantConfig | undefined) => ({
+      tenant,
+      sessionId: `s-${tenant}`,
+      jobId: 'j',
+      agent: 'a',
+      config,
+    });
+    const acme = sessionScope.run(scope('acme', { llm: acmeLlm, greeting: 'hi from acme' }), () =>
+      tenantProviders(defaults),
+    );
+    expect(acme).toEqual({
+      stt: defaults.stt,
+      llm: acmeLlm,
+      tts: defaults.tts,
+      greeting: 'hi from acme',
+    });
+    const other = sessionScope.run(scope('globex', undefined), () => ({
+      p: tenantProviders(defaults),
+      t: currentTenant(),
+    }));
     expect(other.p).toEqual({ stt: defaults.stt, llm: defaults.llm, tts: defaults.tts });
     expect(other.t).toEqual({ id: 'globex', config: undefined, sessionId: 's-globex', agent: 'a' });
   });

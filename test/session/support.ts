@@ -11,7 +11,11 @@ export interface RecordingReservation extends Reservation {
 }
 
 /** A reservation that records every release attempt, so "exactly once" can be asserted. */
-export function recordingReservation(jobId: string, tenant: string, agentName: string): RecordingReservation {
+export function recordingReservation(
+  jobId: string,
+  tenant: string,
+  agentName: string,
+): RecordingReservation {
   const r: RecordingReservation = {
     id: `res-${jobId}`,
     jobId,
@@ -45,14 +49,26 @@ export interface MemoryLog {
 
 export function memoryLogger(): MemoryLog {
   const chunks: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (s: string) => void chunks.push(s) } });
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (s: string) => void chunks.push(s) },
+  });
   return {
     logger,
-    lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
-export function waitEnded(host: SessionsPort, jobId: string, timeoutMs = 10_000): Promise<SessionEndedEvent> {
+export function waitEnded(
+  host: SessionsPort,
+  jobId: string,
+  timeoutMs = 10_000,
+): Promise<SessionEndedEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
@@ -72,7 +88,11 @@ export function waitEnded(host: SessionsPort, jobId: string, timeoutMs = 10_000)
 type ErrorEvent = 'uncaughtException' | 'unhandledRejection';
 type Listener = (...args: unknown[]) => void;
 /** `process` typed loosely: the typed overloads cannot take a union of event names. */
-const emitter = process as unknown as { listeners(e: string): Listener[]; removeListener(e: string, l: Listener): void; addListener(e: string, l: Listener): void };
+const emitter = process as unknown as {
+  listeners(e: string): Listener[];
+  removeListener(e: string, l: Listener): void;
+  addListener(e: string, l: Listener): void;
+};
 
 /**
  * The test runner listens for stray errors too and fails the run on them. While a test
@@ -85,6 +105,7 @@ export function detachRunnerErrorHandlers(): () => void {
     return { event, listeners };
   });
   return () => {
-    for (const { event, listeners } of saved) for (const l of listeners) emitter.addListener(event, l);
+    for (const { event, listeners } of saved)
+      for (const l of listeners) emitter.addListener(event, l);
   };
 }

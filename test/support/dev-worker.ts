@@ -35,7 +35,10 @@ export interface DevWorker {
   /** The JSON log lines so far, parsed. */
   logRecords(): Record<string, unknown>[];
   /** Resolves with the first log record (from the start) that matches; rejects after `timeoutMs`. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
   stop(): Promise<void>;
@@ -79,7 +82,9 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
     env: baseEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const logs: string[] = [];
   let buffered = '';
   const onData = (chunk: Buffer) => {
@@ -93,7 +98,8 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
 
   const deadline = Date.now() + 60_000;
   while (!logs.some((l) => l.includes('openrtc worker') && l.includes('ready'))) {
-    if (child.exitCode !== null) throw new Error(`openrtc ${opts.args[0]} exited with ${child.exitCode}:\n${logs.join('\n')}`);
+    if (child.exitCode !== null)
+      throw new Error(`openrtc ${opts.args[0]} exited with ${child.exitCode}:\n${logs.join('\n')}`);
     if (Date.now() > deadline) {
       // A worker that never came up must not outlive the test that started it.
       child.kill('SIGKILL');
@@ -103,7 +109,11 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
     await sleep(100);
   }
 
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENRTC_RUNTIME_DIR: runtimeDir, ...opts.cliEnv };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OPENRTC_RUNTIME_DIR: runtimeDir,
+    ...opts.cliEnv,
+  };
   return {
     child,
     port: opts.port ?? 0,
@@ -117,7 +127,10 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
       for (;;) {
         const found = parseRecords(logs).find(match);
         if (found) return found;
-        if (Date.now() > until) throw new Error(`no matching worker log line within ${timeoutMs} ms; last lines:\n${logs.slice(-20).join('\n')}`);
+        if (Date.now() > until)
+          throw new Error(
+            `no matching worker log line within ${timeoutMs} ms; last lines:\n${logs.slice(-20).join('\n')}`,
+          );
         await sleep(100);
       }
     },
@@ -138,14 +151,22 @@ export interface DevWorkerOptions {
   runtimeDir?: string;
 }
 
-export async function startDevWorker(args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}, opts: DevWorkerOptions = {}): Promise<DevWorker> {
+export async function startDevWorker(
+  args: string[] = [],
+  extraEnv: NodeJS.ProcessEnv = {},
+  opts: DevWorkerOptions = {},
+): Promise<DevWorker> {
   const port = await freePort();
   return startWorkerProcess({
     // JSON first, so a test's own --log-format comes later and wins.
     args: ['dev', '--port', String(port), '--log-format', 'json', ...args],
     env: extraEnv,
     port,
-    cliEnv: { LIVEKIT_URL: `http://127.0.0.1:${port}`, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' },
+    cliEnv: {
+      LIVEKIT_URL: `http://127.0.0.1:${port}`,
+      LIVEKIT_API_KEY: 'devkey',
+      LIVEKIT_API_SECRET: 'secret',
+    },
     ...(opts.runtimeDir !== undefined ? { runtimeDir: opts.runtimeDir } : {}),
   });
 }

@@ -46,7 +46,10 @@ export class RawAgentServer {
           const reply = new ServerMessage({
             message: {
               case: 'register',
-              value: new RegisterWorkerResponse({ workerId: 'AW_raw', serverInfo: new ServerInfo({ version: 'raw', protocol: 16 }) }),
+              value: new RegisterWorkerResponse({
+                workerId: 'AW_raw',
+                serverInfo: new ServerInfo({ version: 'raw', protocol: 16 }),
+              }),
             },
           });
           ws.send(reply.toBinary());
@@ -95,12 +98,20 @@ export class RawAgentServer {
   }
 
   /** Resolves with the next message of `kind` (already received ones count) that `test` accepts. */
-  async next<C extends WorkerCase>(kind: C, test: (v: WorkerValue<C>) => boolean = () => true, timeoutMs = 10_000): Promise<WorkerValue<C>> {
-    const matches = (m: WorkerMessage) => m.message.case === kind && test(m.message.value as WorkerValue<C>);
+  async next<C extends WorkerCase>(
+    kind: C,
+    test: (v: WorkerValue<C>) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<WorkerValue<C>> {
+    const matches = (m: WorkerMessage) =>
+      m.message.case === kind && test(m.message.value as WorkerValue<C>);
     const found =
       this.received.find(matches) ??
       (await new Promise<WorkerMessage>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${kind} message within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no ${kind} message within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         this.#waiters.push({
           test: matches,
           resolve: (m) => {
@@ -113,7 +124,9 @@ export class RawAgentServer {
   }
 
   messages<C extends WorkerCase>(kind: C): WorkerValue<C>[] {
-    return this.received.filter((m) => m.message.case === kind).map((m) => m.message.value as WorkerValue<C>);
+    return this.received
+      .filter((m) => m.message.case === kind)
+      .map((m) => m.message.value as WorkerValue<C>);
   }
 
   async close(): Promise<void> {
@@ -124,6 +137,17 @@ export class RawAgentServer {
 }
 
 /** A job as LiveKit would offer it, with the openrtc local flag so it runs without media. */
-export function rawJob(id: string, agentName: string, metadata: string, roomName = `room-${id}`): Job {
-  return new Job({ id, agentName, metadata, room: new Room({ name: roomName, sid: `RM_${id.slice(0, 8)}` }), attributes: { 'openrtc.local': 'true' } });
+export function rawJob(
+  id: string,
+  agentName: string,
+  metadata: string,
+  roomName = `room-${id}`,
+): Job {
+  return new Job({
+    id,
+    agentName,
+    metadata,
+    room: new Room({ name: roomName, sid: `RM_${id.slice(0, 8)}` }),
+    attributes: { 'openrtc.local': 'true' },
+  });
 }

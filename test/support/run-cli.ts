@@ -8,9 +8,17 @@ export interface CliResult {
 }
 
 /** Runs the real `openrtc` launcher as a child process. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd = REPO_ROOT): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = REPO_ROOT,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [OPENRTC_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [OPENRTC_BIN, ...args], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -31,7 +31,11 @@ export interface RuntimeRig {
  * The real worker runtime in this process, with its embedded local dispatcher and its control
  * socket in a private directory, configured by a real config file written to that directory.
  */
-export async function startRuntime(configBody: string, files: Record<string, string> = {}, ipcLimits: WorkerRuntimeOptions['ipcLimits'] = {}): Promise<RuntimeRig> {
+export async function startRuntime(
+  configBody: string,
+  files: Record<string, string> = {},
+  ipcLimits: WorkerRuntimeOptions['ipcLimits'] = {},
+): Promise<RuntimeRig> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ortc-rt-'));
   const write = (name: string, body: string) => writeFileSync(path.join(dir, name), body);
   for (const [name, body] of Object.entries(files)) write(name, body);
@@ -39,7 +43,15 @@ export async function startRuntime(configBody: string, files: Record<string, str
   write('openrtc.config.ts', configBody);
   const log = memoryLogger();
   const socketPath = path.join(dir, `rig-${process.pid}.sock`);
-  const runtime = new WorkerRuntime({ configFile, cwd: dir, logger: log.logger, dev: true, devPort: 0, socketPath, ipcLimits });
+  const runtime = new WorkerRuntime({
+    configFile,
+    cwd: dir,
+    logger: log.logger,
+    dev: true,
+    devPort: 0,
+    socketPath,
+    ipcLimits,
+  });
   try {
     await runtime.start();
   } catch (err) {
@@ -76,10 +88,14 @@ export async function startRuntime(configBody: string, files: Record<string, str
  * The runtime registered with a hand-driven agent-protocol server instead of a dispatcher, for
  * tests that send what LiveKit's dispatcher never would. `fields` are the config's other fields.
  */
-export async function startOnRawServer(fields: string): Promise<RuntimeRig & { server: RawAgentServer }> {
+export async function startOnRawServer(
+  fields: string,
+): Promise<RuntimeRig & { server: RawAgentServer }> {
   const server = await RawAgentServer.start();
   try {
-    const rig = await startRuntime(`export default { name: 'rig', livekit: { url: '${server.url}', apiKey: 'devkey', apiSecret: 'secret' }, ${fields} };`);
+    const rig = await startRuntime(
+      `export default { name: 'rig', livekit: { url: '${server.url}', apiKey: 'devkey', apiSecret: 'secret' }, ${fields} };`,
+    );
     await server.registered();
     return {
       ...rig,

@@ -16,11 +16,25 @@ export class TmuxPane {
    * final frame in CI, and colour detection turns off when `CI` is set at all, but a person's
    * terminal is neither.
    */
-  static start(name: string, command: string, opts: { columns: number; rows: number; env?: Record<string, string> }): TmuxPane {
+  static start(
+    name: string,
+    command: string,
+    opts: { columns: number; rows: number; env?: Record<string, string> },
+  ): TmuxPane {
     const env = { TERM: 'xterm-256color', ...opts.env };
     const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
     const args = [
-      'new-session', '-d', '-s', name, '-x', String(opts.columns), '-y', String(opts.rows), ...envArgs, '-c', REPO_ROOT,
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      String(opts.columns),
+      '-y',
+      String(opts.rows),
+      ...envArgs,
+      '-c',
+      REPO_ROOT,
       `env -u CI -u CONTINUOUS_INTEGRATION ${command}; echo EXITED=$?; sleep 120`,
     ];
     // Test files run in parallel: when another one kills the last session, the tmux server exits
@@ -30,13 +44,21 @@ export class TmuxPane {
         execFileSync('tmux', args, { stdio: ['ignore', 'ignore', 'pipe'] });
         return new TmuxPane(name);
       } catch (err) {
-        if (attempt >= 3 || !/server exited unexpectedly/.test(String((err as { stderr?: unknown }).stderr ?? err))) throw err;
+        if (
+          attempt >= 3 ||
+          !/server exited unexpectedly/.test(String((err as { stderr?: unknown }).stderr ?? err))
+        )
+          throw err;
       }
     }
   }
 
   screen(opts: { escapes?: boolean } = {}): string {
-    return execFileSync('tmux', ['capture-pane', '-p', ...(opts.escapes ? ['-e'] : []), '-t', this.name], { encoding: 'utf8' });
+    return execFileSync(
+      'tmux',
+      ['capture-pane', '-p', ...(opts.escapes ? ['-e'] : []), '-t', this.name],
+      { encoding: 'utf8' },
+    );
   }
 
   lines(): string[] {
@@ -44,7 +66,11 @@ export class TmuxPane {
   }
 
   get alternateScreen(): boolean {
-    return execFileSync('tmux', ['display', '-p', '-t', this.name, '#{alternate_on}'], { encoding: 'utf8' }).trim() === '1';
+    return (
+      execFileSync('tmux', ['display', '-p', '-t', this.name, '#{alternate_on}'], {
+        encoding: 'utf8',
+      }).trim() === '1'
+    );
   }
 
   keys(...keys: string[]): void {
@@ -52,10 +78,22 @@ export class TmuxPane {
   }
 
   resize(columns: number, rows: number): void {
-    execFileSync('tmux', ['resize-window', '-t', this.name, '-x', String(columns), '-y', String(rows)]);
+    execFileSync('tmux', [
+      'resize-window',
+      '-t',
+      this.name,
+      '-x',
+      String(columns),
+      '-y',
+      String(rows),
+    ]);
   }
 
-  async waitFor(predicate: (screen: string) => boolean, what: string, opts: { escapes?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  async waitFor(
+    predicate: (screen: string) => boolean,
+    what: string,
+    opts: { escapes?: boolean; timeoutMs?: number } = {},
+  ): Promise<string> {
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
     let last = '';
     while (Date.now() < deadline) {

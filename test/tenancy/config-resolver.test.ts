@@ -14,13 +14,29 @@ class SecretLLM {
 
 function setup(source: TenantConfigSource) {
   const clock = new FakeClock();
-  return { clock, resolver: new TenantConfigResolver({ source, clock, ttlMs: 10_000, missTtlMs: 1_000, loadTimeoutMs: 500 }) };
+  return {
+    clock,
+    resolver: new TenantConfigResolver({
+      source,
+      clock,
+      ttlMs: 10_000,
+      missTtlMs: 1_000,
+      loadTimeoutMs: 500,
+    }),
+  };
 }
 
 describe('TenantConfigResolver', () => {
   it('keeps at most maxEntries cached results, whatever tenant ids traffic names', async () => {
     const clock = new FakeClock();
-    const resolver = new TenantConfigResolver({ source: {}, clock, ttlMs: 10_000, missTtlMs: 1_000, loadTimeoutMs: 500, maxEntries: 100 });
+    const resolver = new TenantConfigResolver({
+      source: {},
+      clock,
+      ttlMs: 10_000,
+      missTtlMs: 1_000,
+      loadTimeoutMs: 500,
+      maxEntries: 100,
+    });
     for (let i = 0; i < 5_000; i++) await resolver.resolve(`t${i}`);
     expect(resolver.cachedEntries).toBe(100);
     expect(resolver.describe('t4999').cached).toBe(true);
@@ -73,7 +89,8 @@ describe('TenantConfigResolver', () => {
     expect(await resolver.resolve('acme')).toEqual({
       ok: false,
       reason: 'tenant_config_error',
-      message: 'config for tenant "acme" is invalid: instructions: Invalid input: expected string, received number',
+      message:
+        'config for tenant "acme" is invalid: instructions: Invalid input: expected string, received number',
     });
   });
 
@@ -87,10 +104,18 @@ describe('TenantConfigResolver', () => {
 
   it('invalidate and invalidateAll force a fresh load; describe shows cache age, not values', async () => {
     let n = 0;
-    const { resolver, clock } = setup(() => ({ llm: new SecretLLM('sk-live-SECRET'), greeting: `v${++n}` }));
+    const { resolver, clock } = setup(() => ({
+      llm: new SecretLLM('sk-live-SECRET'),
+      greeting: `v${++n}`,
+    }));
     await resolver.resolve('acme');
     clock.advance(2_000);
-    expect(resolver.describe('acme')).toEqual({ cached: true, ageMs: 2_000, hit: true, source: 'callable' });
+    expect(resolver.describe('acme')).toEqual({
+      cached: true,
+      ageMs: 2_000,
+      hit: true,
+      source: 'callable',
+    });
     resolver.invalidate('acme');
     expect(resolver.describe('acme')).toEqual({ cached: false, source: 'callable' });
     const r = await resolver.resolve('acme');
@@ -99,7 +124,15 @@ describe('TenantConfigResolver', () => {
     const again = await resolver.resolve('acme');
     expect(again.ok && again.config?.greeting).toBe('v3');
     const described = describeTenantConfig(again.ok ? again.config : undefined);
-    expect(described).toEqual({ configured: true, llm: 'openai.LLM', stt: undefined, tts: undefined, instructions: false, greeting: true, settings: [] });
+    expect(described).toEqual({
+      configured: true,
+      llm: 'openai.LLM',
+      stt: undefined,
+      tts: undefined,
+      instructions: false,
+      greeting: true,
+      settings: [],
+    });
     expect(JSON.stringify(described)).not.toContain('SECRET');
   });
 });

@@ -16,7 +16,11 @@ const ESC = '\u001B';
 type Ui = { lastFrame(): string | undefined };
 
 /** Waits until the rendered frame satisfies `predicate`; fails with the last frame if it never does. */
-async function frameWhere(ui: Ui, predicate: (frame: string) => boolean, what = 'the expected frame'): Promise<string> {
+async function frameWhere(
+  ui: Ui,
+  predicate: (frame: string) => boolean,
+  what = 'the expected frame',
+): Promise<string> {
   const deadline = Date.now() + 5_000;
   for (;;) {
     const frame = ui.lastFrame() ?? '';
@@ -29,7 +33,10 @@ async function frameWhere(ui: Ui, predicate: (frame: string) => boolean, what = 
 const has = (text: string) => (frame: string) => frame.includes(text);
 
 function sessionIds(frame: string | undefined): string[] {
-  return (frame ?? '').split('\n').filter((l) => /^S[AG_]/.test(l)).map((l) => l.split(/\s+/)[0]!);
+  return (frame ?? '')
+    .split('\n')
+    .filter((l) => /^S[AG_]/.test(l))
+    .map((l) => l.split(/\s+/)[0]!);
 }
 
 async function mount(props: Partial<Parameters<typeof App>[0]> = {}, snap = snapshot()) {
@@ -76,7 +83,9 @@ describe('top App (Ink)', () => {
   it('counts malformed tenant ids in the header totals, never as a tenant row or in the tenant cycle', async () => {
     const { ui } = await mount();
     const frame = ui.lastFrame()!;
-    expect(frame.split('\n')[2]).toBe('accepted 9  succeeded 4  failed 1  rejected 5  |  invalid tenant ids 3');
+    expect(frame.split('\n')[2]).toBe(
+      'accepted 9  succeeded 4  failed 1  rejected 5  |  invalid tenant ids 3',
+    );
     expect(frame).not.toContain('(invalid)');
     const seen: string[] = [];
     for (const expected of ['tenant acme ', 'tenant globex ', 'tenant all ']) {
@@ -88,7 +97,10 @@ describe('top App (Ink)', () => {
 
   it('spells out a half-open breaker', async () => {
     const snap = snapshot({
-      tenants: [tenant('acme', { breaker: { state: 'half_open', probesInFlight: 0 } }), tenant('globex', { breaker: { state: 'half_open', probesInFlight: 1 } })],
+      tenants: [
+        tenant('acme', { breaker: { state: 'half_open', probesInFlight: 0 } }),
+        tenant('globex', { breaker: { state: 'half_open', probesInFlight: 1 } }),
+      ],
     });
     const { ui } = await mount({}, snap);
     const frame = ui.lastFrame()!;
@@ -101,13 +113,26 @@ describe('top App (Ink)', () => {
     const { ui, source } = await mount();
     expect(ui.lastFrame()!.split('\n')[3]).toContain('inference pid 4243  cpu 3.2%  rss 338M');
     const snap = snapshot();
-    source.push({ ...snap, worker: { ...snap.worker, inference: { ...snap.worker.inference!, state: 'down', pid: undefined, restarts: 1, failedRequests: 7, lastExit: 'was killed by SIGKILL' } } });
+    source.push({
+      ...snap,
+      worker: {
+        ...snap.worker,
+        inference: {
+          ...snap.worker.inference!,
+          state: 'down',
+          pid: undefined,
+          restarts: 1,
+          failedRequests: 7,
+          lastExit: 'was killed by SIGKILL',
+        },
+      },
+    });
     const lines = (await frameWhere(ui, has('inference DOWN'))).split('\n');
     expect(lines[3]).toContain('inference DOWN (was killed by SIGKILL)');
     expect(lines).toHaveLength(24);
   });
 
-  it('--tenant shows only that tenant: its row, its sessions, and its events and the worker\'s, not other tenants\' or malformed ids\'', async () => {
+  it("--tenant shows only that tenant: its row, its sessions, and its events and the worker's, not other tenants' or malformed ids'", async () => {
     const { ui } = await mount({ tenant: 'acme' });
     const frame = ui.lastFrame()!;
     expect(frame).not.toContain('globex');
@@ -146,7 +171,12 @@ describe('top App (Ink)', () => {
       ui.stdin.write('f');
       seen.push(sessionIds(await frameWhere(ui, has(`status ${state}`))));
     }
-    expect(seen).toEqual([['SA_beta'], ['SA_alpha'], ['SG_gamma'], ['SG_gamma', 'SA_alpha', 'SA_beta']]);
+    expect(seen).toEqual([
+      ['SA_beta'],
+      ['SA_alpha'],
+      ['SG_gamma'],
+      ['SG_gamma', 'SA_alpha', 'SA_beta'],
+    ]);
   });
 
   it('? and h open a help overlay listing every key; ?, h and Esc close it', async () => {
@@ -154,7 +184,8 @@ describe('top App (Ink)', () => {
     ui.stdin.write('?');
     const help = await frameWhere(ui, has('keys (press ?, h or Esc to close)'));
     for (const b of KEY_BINDINGS) expect(help).toContain(`${b.keys}`);
-    for (const key of ['q', 's', 'f', 't', '↑ ↓', 'PgUp PgDn', 'Home End', 'Esc', 'Ctrl+C']) expect(help).toContain(key);
+    for (const key of ['q', 's', 'f', 't', '↑ ↓', 'PgUp PgDn', 'Home End', 'Esc', 'Ctrl+C'])
+      expect(help).toContain(key);
     expect(help.split('\n')).toHaveLength(24);
     expect(sessionIds(help)).toEqual([]);
     ui.stdin.write('?');
@@ -245,17 +276,25 @@ describe('top App (Ink)', () => {
   it('says plainly when the worker exited, keeps its last frame, and names the new pid when a new worker attaches', async () => {
     const { ui, source } = await mount();
     source.lose('the worker closed the connection', false);
-    const lost = await frameWhere(ui, has('worker agency-eu-1 pid 4242: connection lost, retrying…'));
+    const lost = await frameWhere(
+      ui,
+      has('worker agency-eu-1 pid 4242: connection lost, retrying…'),
+    );
     expect(lost.split('\n')[4]).toContain('(the worker closed');
     source.lose('no openrtc worker is running', true);
     const gone = await frameWhere(ui, has('worker agency-eu-1 pid 4242 exited'));
-    expect(gone.split('\n')[4]).toBe('worker agency-eu-1 pid 4242 exited; waiting for a new one (last frame, dimmed)');
+    expect(gone.split('\n')[4]).toBe(
+      'worker agency-eu-1 pid 4242 exited; waiting for a new one (last frame, dimmed)',
+    );
     expect(sessionIds(gone)).toEqual(['SG_gamma', 'SA_alpha', 'SA_beta']);
 
     const next = snapshot({ sessions: [session('SA_new', 'acme')] });
     next.worker.pid = 5151;
     source.push(next);
-    const back = await frameWhere(ui, has('new worker: agency-eu-1 is now pid 5151 (was pid 4242)'));
+    const back = await frameWhere(
+      ui,
+      has('new worker: agency-eu-1 is now pid 5151 (was pid 4242)'),
+    );
     expect(sessionIds(back)).toEqual(['SA_new']);
     expect(back.split('\n')[0]).toContain('pid 5151');
   });
@@ -266,7 +305,11 @@ describe('top App (Ink)', () => {
     next.worker.pid = 777;
     source.push(next);
     await frameWhere(ui, has('is now pid 777'));
-    await frameWhere(ui, has('tenant all  sort age  status all'), 'the filter line back after the banner');
+    await frameWhere(
+      ui,
+      has('tenant all  sort age  status all'),
+      'the filter line back after the banner',
+    );
   });
 
   it('before any snapshot, says it is connecting, or that it cannot reach a worker', async () => {

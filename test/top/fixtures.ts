@@ -1,5 +1,9 @@
 import { emptyReasonCounts } from '../../src/admission/reasons.js';
-import type { SessionSnapshot, SnapshotV1, TenantSnapshot } from '../../src/introspection/snapshot-schema.js';
+import type {
+  SessionSnapshot,
+  SnapshotV1,
+  TenantSnapshot,
+} from '../../src/introspection/snapshot-schema.js';
 import type { ConnectionState, SnapshotSource } from '../../src/top/snapshot-source.js';
 
 export const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
@@ -20,7 +24,11 @@ export function tenant(name: string, over: Partial<TenantSnapshot> = {}): Tenant
   };
 }
 
-export function session(id: string, tenantName: string, over: Partial<SessionSnapshot> = {}): SessionSnapshot {
+export function session(
+  id: string,
+  tenantName: string,
+  over: Partial<SessionSnapshot> = {},
+): SessionSnapshot {
   return {
     sessionId: id,
     jobId: `job-${id}`,
@@ -40,7 +48,13 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
   const sessions = over.sessions ?? [
     session('SA_alpha', 'acme', { ageS: 125, cpuPct: 1.5, state: 'active' }),
     session('SA_beta', 'acme', { ageS: 5, cpuPct: 12.25, state: 'starting', agent: 'booking' }),
-    session('SG_gamma', 'globex', { ageS: 3700, cpuPct: 0.1, state: 'closing', slow: true, lastBlockMs: 210 }),
+    session('SG_gamma', 'globex', {
+      ageS: 3700,
+      cpuPct: 0.1,
+      state: 'closing',
+      slow: true,
+      lastBlockMs: 210,
+    }),
   ];
   const byTenant: Record<string, number> = {};
   for (const s of sessions) byTenant[s.tenant] = (byTenant[s.tenant] ?? 0) + 1;
@@ -69,19 +83,47 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
         active: sessions.length,
         reserved: 0,
       },
-      inference: { state: 'running', pid: 4243, runners: ['lk_eot_audio'], rssBytes: 338 * 1024 * 1024, cpuPct: 3.2, restarts: 0, uptimeS: 3724, inFlight: 0, failedRequests: 0 },
+      inference: {
+        state: 'running',
+        pid: 4243,
+        runners: ['lk_eot_audio'],
+        rssBytes: 338 * 1024 * 1024,
+        cpuPct: 3.2,
+        restarts: 0,
+        uptimeS: 3724,
+        inFlight: 0,
+        failedRequests: 0,
+      },
     },
     tenants: [
-      tenant('acme', { active: 2, accepted: 6, failed: 1, rejected: { ...emptyReasonCounts(), tenant_capacity: 2 } }),
-      tenant('globex', { active: 1, cap: 2, breaker: { state: 'open', secondsLeft: 12, probesInFlight: 0, manual: true } }),
+      tenant('acme', {
+        active: 2,
+        accepted: 6,
+        failed: 1,
+        rejected: { ...emptyReasonCounts(), tenant_capacity: 2 },
+      }),
+      tenant('globex', {
+        active: 1,
+        cap: 2,
+        breaker: { state: 'open', secondsLeft: 12, probesInFlight: 0, manual: true },
+      }),
     ],
     sessions,
     sessions_by_tenant: byTenant,
     events: [
       { at: AT - 4000, kind: 'config', message: 'config reloaded; changed: tenants' },
-      { at: AT - 3000, kind: 'reject', message: 'invalid_tenant: tenant "bad tenant!" is not 1-128 of [A-Za-z0-9_-]' },
+      {
+        at: AT - 3000,
+        kind: 'reject',
+        message: 'invalid_tenant: tenant "bad tenant!" is not 1-128 of [A-Za-z0-9_-]',
+      },
       { at: AT - 2000, kind: 'breaker', tenant: 'globex', message: 'closed -> open: manual trip' },
-      { at: AT - 1000, kind: 'reject', tenant: 'acme', message: 'tenant_capacity: acme is at its cap of 10' },
+      {
+        at: AT - 1000,
+        kind: 'reject',
+        tenant: 'acme',
+        message: 'tenant_capacity: acme is at its cap of 10',
+      },
     ],
     ...over,
   };
@@ -93,7 +135,10 @@ export class FakeSource implements SnapshotSource {
   onState: ((s: ConnectionState) => void) | undefined;
   unsubscribed = 0;
 
-  subscribe(onSnapshot: (s: SnapshotV1) => void, onState: (s: ConnectionState) => void): () => void {
+  subscribe(
+    onSnapshot: (s: SnapshotV1) => void,
+    onState: (s: ConnectionState) => void,
+  ): () => void {
     this.onSnapshot = onSnapshot;
     this.onState = onState;
     return () => {
@@ -113,10 +158,14 @@ export class FakeSource implements SnapshotSource {
 
 export function manySessions(n: number): SessionSnapshot[] {
   return Array.from({ length: n }, (_, i) =>
-    session(`S_${String(i).padStart(4, '0')}_a_very_long_session_identifier`, i % 3 === 0 ? 'globex' : 'acme-with-a-long-tenant-name', {
-      ageS: i,
-      cpuPct: (i % 17) * 0.7,
-      agent: 'an-agent-name-longer-than-its-column',
-    }),
+    session(
+      `S_${String(i).padStart(4, '0')}_a_very_long_session_identifier`,
+      i % 3 === 0 ? 'globex' : 'acme-with-a-long-tenant-name',
+      {
+        ageS: i,
+        cpuPct: (i % 17) * 0.7,
+        agent: 'an-agent-name-longer-than-its-column',
+      },
+    ),
   );
 }

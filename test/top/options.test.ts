@@ -7,15 +7,33 @@ describe('top options', () => {
   });
 
   it('rejects an out-of-range or non-numeric refresh rate, naming the flag and the value', () => {
-    expect(parseTopOptions({ refreshRate: 20 })).toEqual({ ok: false, error: '--refresh-rate: expected a number from 0.5 to 10, got 20' });
-    expect(parseTopOptions({ refreshRate: 0.1 })).toEqual({ ok: false, error: '--refresh-rate: expected a number from 0.5 to 10, got 0.1' });
+    expect(parseTopOptions({ refreshRate: 20 })).toEqual({
+      ok: false,
+      error: '--refresh-rate: expected a number from 0.5 to 10, got 20',
+    });
+    expect(parseTopOptions({ refreshRate: 0.1 })).toEqual({
+      ok: false,
+      error: '--refresh-rate: expected a number from 0.5 to 10, got 0.1',
+    });
     expect(parseTopOptions({ refreshRate: Number('fast') }).ok).toBe(false);
-    expect(parseTopOptions({ refreshRate: 0.5 })).toMatchObject({ ok: true, options: { refreshRate: 0.5 } });
-    expect(parseTopOptions({ refreshRate: 10 })).toMatchObject({ ok: true, options: { refreshRate: 10 } });
+    expect(parseTopOptions({ refreshRate: 0.5 })).toMatchObject({
+      ok: true,
+      options: { refreshRate: 0.5 },
+    });
+    expect(parseTopOptions({ refreshRate: 10 })).toMatchObject({
+      ok: true,
+      options: { refreshRate: 10 },
+    });
   });
 
   it('rejects an unknown sort key or status', () => {
-    expect(parseTopOptions({ sort: 'size' })).toEqual({ ok: false, error: '--sort: expected one of age, cpu, tenant, state, agent, got "size"' });
-    expect(parseTopOptions({ status: 'done' })).toEqual({ ok: false, error: '--status: expected one of starting, active, closing, got "done"' });
+    expect(parseTopOptions({ sort: 'size' })).toEqual({
+      ok: false,
+      error: '--sort: expected one of age, cpu, tenant, state, agent, got "size"',
+    });
+    expect(parseTopOptions({ status: 'done' })).toEqual({
+      ok: false,
+      error: '--status: expected one of starting, active, closing, got "done"',
+    });
   });
 });

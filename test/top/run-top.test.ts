@@ -27,7 +27,11 @@ describe('runTop', () => {
   }
 
   async function worker(dir: string, name: string, pid: number, snap = snapshot()) {
-    const server = await IpcServer.listen({ socketPath: path.join(dir, `${name}-${pid}.sock`), handlers: { snapshot: () => snap }, logger: silentLogger });
+    const server = await IpcServer.listen({
+      socketPath: path.join(dir, `${name}-${pid}.sock`),
+      handlers: { snapshot: () => snap },
+      logger: silentLogger,
+    });
     cleanups.push(() => server.close());
     return server;
   }
@@ -35,13 +39,23 @@ describe('runTop', () => {
   async function top(args: Partial<Parameters<typeof runTop>[0]>, env: NodeJS.ProcessEnv) {
     const stdout = capture();
     const stderr = capture();
-    const code = await runTop({ refreshRate: 1, ...args, env, stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream });
+    const code = await runTop({
+      refreshRate: 1,
+      ...args,
+      env,
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      stderr: stderr as unknown as NodeJS.WriteStream,
+    });
     return { code, stdout: stdout.text, stderr: stderr.text };
   }
 
   it('with no worker running prints a one-line hint and exits 1', async () => {
     const r = await top({ once: true }, { OPENRTC_RUNTIME_DIR: runtime() });
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'openrtc: no openrtc worker is running (start one with: npx openrtc dev)\n' });
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'openrtc: no openrtc worker is running (start one with: npx openrtc dev)\n',
+    });
   });
 
   it('--json prints the raw snapshot of the only worker', async () => {
@@ -59,7 +73,12 @@ describe('runTop', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).not.toContain('globex');
-    expect(r.stdout.split('\n').filter((l) => l.startsWith('SA_')).map((l) => l.split(' ')[0])).toEqual(['SA_beta', 'SA_alpha']);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('SA_'))
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(['SA_beta', 'SA_alpha']);
   });
 
   it('into a pipe (no terminal), the live view prints one plain frame without escape codes and exits', async () => {
@@ -88,14 +107,23 @@ describe('runTop', () => {
 
   it('refuses an out-of-range refresh rate with exit 2', async () => {
     const r = await top({ refreshRate: 20 }, { OPENRTC_RUNTIME_DIR: runtime() });
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'openrtc: --refresh-rate: expected a number from 0.5 to 10, got 20\n' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'openrtc: --refresh-rate: expected a number from 0.5 to 10, got 20\n',
+    });
   });
 
   it('reports an unreachable --socket in one line', async () => {
     const dir = runtime();
-    const r = await top({ once: true, socketPath: path.join(dir, 'gone-1.sock') }, { OPENRTC_RUNTIME_DIR: dir });
+    const r = await top(
+      { once: true, socketPath: path.join(dir, 'gone-1.sock') },
+      { OPENRTC_RUNTIME_DIR: dir },
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`openrtc: cannot reach the worker: cannot connect to ${path.join(dir, 'gone-1.sock')}: no such socket\n`);
+    expect(r.stderr).toBe(
+      `openrtc: cannot reach the worker: cannot connect to ${path.join(dir, 'gone-1.sock')}: no such socket\n`,
+    );
   });
 });
 
@@ -105,14 +133,23 @@ describe('ipcSnapshotSource', () => {
     const servers: IpcServer[] = [];
     let stop: (() => void) | undefined;
     try {
-      const first = await IpcServer.listen({ socketPath: path.join(rt.dir, 'w-1.sock'), handlers: { snapshot: () => snapshot() }, logger: silentLogger });
+      const first = await IpcServer.listen({
+        socketPath: path.join(rt.dir, 'w-1.sock'),
+        handlers: { snapshot: () => snapshot() },
+        logger: silentLogger,
+      });
       servers.push(first);
       let current = first.socketPath;
       const states: ConnectionState['status'][] = [];
       const pids: number[] = [];
       const gone = new Set<number>();
       const exited: boolean[] = [];
-      stop = ipcSnapshotSource({ intervalMs: 100, retryMs: 50, resolveSocket: async () => current, isAlive: (pid) => !gone.has(pid) }).subscribe(
+      stop = ipcSnapshotSource({
+        intervalMs: 100,
+        retryMs: 50,
+        resolveSocket: async () => current,
+        isAlive: (pid) => !gone.has(pid),
+      }).subscribe(
         (s) => pids.push(s.worker.pid),
         (s) => {
           states.push(s.status);
@@ -133,7 +170,11 @@ describe('ipcSnapshotSource', () => {
       await until(() => exited.at(-1) === true);
       const next = snapshot();
       next.worker.pid = 777;
-      const second = await IpcServer.listen({ socketPath: path.join(rt.dir, 'w-2.sock'), handlers: { snapshot: () => next }, logger: silentLogger });
+      const second = await IpcServer.listen({
+        socketPath: path.join(rt.dir, 'w-2.sock'),
+        handlers: { snapshot: () => next },
+        logger: silentLogger,
+      });
       servers.push(second);
       current = second.socketPath;
       await until(() => pids.includes(777) && states.at(-1) === 'connected');

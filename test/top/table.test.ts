@@ -10,7 +10,8 @@ const col = (title: string, over: Partial<Column<Row>> = {}): Column<Row> => ({
   ...over,
 });
 
-const names = (plan: { column: Column<Row>; width: number }[]) => plan.map((p) => `${p.column.title}:${p.width}`);
+const names = (plan: { column: Column<Row>; width: number }[]) =>
+  plan.map((p) => `${p.column.title}:${p.width}`);
 
 describe('planColumns', () => {
   const columns = [
@@ -36,7 +37,11 @@ describe('planColumns', () => {
 
   it('renders a row exactly as wide as asked, cutting only squeezed cells', () => {
     const plan = planColumns(columns, 40);
-    const line = renderRow(plan, { ID: 'ses_0123456789abcdef', NAME: 'a-very-long-name', STATE: 'active' }, 40);
+    const line = renderRow(
+      plan,
+      { ID: 'ses_0123456789abcdef', NAME: 'a-very-long-name', STATE: 'active' },
+      40,
+    );
     expect(line).toHaveLength(40);
     expect(line).toBe('ses_0123456789abcdef a-very-… active    ');
   });

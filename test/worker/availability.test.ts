@@ -27,8 +27,21 @@ async function rig(admission: TestAdmission, answerTimeoutMs = 2500) {
   const log = memoryLogger();
   const dispatcher = await LocalDispatcher.start({ port: 0, ...KEY });
   closers.push(() => dispatcher.close());
-  const sessions = new SessionHost({ agents: { healthy }, registry: new SessionRegistry(), logger: log.logger });
-  const worker = new WorkerHost({ url: dispatcher.url, ...KEY, agentNames: ['healthy'], admission, sessions, logger: log.logger, version: 'test', answerTimeoutMs });
+  const sessions = new SessionHost({
+    agents: { healthy },
+    registry: new SessionRegistry(),
+    logger: log.logger,
+  });
+  const worker = new WorkerHost({
+    url: dispatcher.url,
+    ...KEY,
+    agentNames: ['healthy'],
+    admission,
+    sessions,
+    logger: log.logger,
+    version: 'test',
+    answerTimeoutMs,
+  });
   await worker.start();
   closers.push(() => worker.stop());
   return { dispatcher, log };
@@ -40,25 +53,45 @@ describe('availability answers', () => {
     admission.script = () => Promise.reject(new Error('db password=hunter2 refused'));
     const { dispatcher } = await rig(admission);
     const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: '{"tenant":"acme"}' });
-    expect(r).toMatchObject({ status: 'rejected', reason: 'internal_error', message: 'admission failed' });
+    expect(r).toMatchObject({
+      status: 'rejected',
+      reason: 'internal_error',
+      message: 'admission failed',
+    });
     // Answered by the worker host, and still counted by admission like every other reason.
-    expect(admission.hostRejections).toEqual([{ jobId: r.jobId, reason: 'internal_error', message: 'admission failed' }]);
+    expect(admission.hostRejections).toEqual([
+      { jobId: r.jobId, reason: 'internal_error', message: 'admission failed' },
+    ]);
   });
 
   it('answers in time when admission is slow, and gives back a slot accepted too late', async () => {
     const admission = new ScriptedAdmission({ maxConcurrentSessions: 5 });
     let lateDecision: Promise<AdmissionDecision> | undefined;
     admission.script = (req) => {
-      lateDecision = new Promise<void>((r) => setTimeout(r, 300)).then(() => TestAdmission.prototype.decide.call(admission, req));
+      lateDecision = new Promise<void>((r) => setTimeout(r, 300)).then(() =>
+        TestAdmission.prototype.decide.call(admission, req),
+      );
       return lateDecision;
     };
     const { dispatcher } = await rig(admission, 100);
     const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: '{"tenant":"acme"}' });
-    expect(r).toMatchObject({ status: 'rejected', reason: 'internal_error', message: 'admission did not answer within 100 ms' });
-    expect(admission.hostRejections).toEqual([{ jobId: r.jobId, reason: 'internal_error', message: 'admission did not answer within 100 ms' }]);
+    expect(r).toMatchObject({
+      status: 'rejected',
+      reason: 'internal_error',
+      message: 'admission did not answer within 100 ms',
+    });
+    expect(admission.hostRejections).toEqual([
+      {
+        jobId: r.jobId,
+        reason: 'internal_error',
+        message: 'admission did not answer within 100 ms',
+      },
+    ]);
     await lateDecision;
     await new Promise((res) => setImmediate(res));
-    expect(admission.outcomes).toEqual([{ jobId: r.jobId, tenant: 'acme', outcome: { kind: 'cancelled', reason: 'answer_timeout' } }]);
+    expect(admission.outcomes).toEqual([
+      { jobId: r.jobId, tenant: 'acme', outcome: { kind: 'cancelled', reason: 'answer_timeout' } },
+    ]);
     expect(admission.inUse()).toBe(0);
   });
 });

@@ -40,22 +40,53 @@ describe('circuit breaker through the worker', () => {
       clock: systemClock,
       resolver,
       maxConcurrentSessions: 50,
-      tenants: { metadataKey: 'tenant', defaultTenant: 'default', requireConfig: false, maxSessions: {} },
-      breaker: { enabled: true, failureRatio: 0.5, minSamples: 4, windowMs: 60_000, cooldownMs: 60_000, halfOpenProbes: 1 },
+      tenants: {
+        metadataKey: 'tenant',
+        defaultTenant: 'default',
+        requireConfig: false,
+        maxSessions: {},
+      },
+      breaker: {
+        enabled: true,
+        failureRatio: 0.5,
+        minSamples: 4,
+        windowMs: 60_000,
+        cooldownMs: 60_000,
+        halfOpenProbes: 1,
+      },
       assignmentTimeoutMs: 5_000,
     });
     const dispatcher = await LocalDispatcher.start({ port: 0, ...KEY });
     closers.push(() => dispatcher.close());
-    const sessions = new SessionHost({ agents: { agent: tenantDriven }, registry: new SessionRegistry(), logger: log.logger });
-    const worker = new WorkerHost({ url: dispatcher.url, ...KEY, agentNames: ['agent'], admission, sessions, logger: log.logger, version: 'test' });
+    const sessions = new SessionHost({
+      agents: { agent: tenantDriven },
+      registry: new SessionRegistry(),
+      logger: log.logger,
+    });
+    const worker = new WorkerHost({
+      url: dispatcher.url,
+      ...KEY,
+      agentNames: ['agent'],
+      admission,
+      sessions,
+      logger: log.logger,
+      version: 'test',
+    });
     await worker.start();
     closers.push(() => worker.stop());
     const pid = process.pid;
 
     const run = async (tenant: string) => {
-      const r = await dispatcher.dispatch({ agentName: 'agent', metadata: JSON.stringify({ tenant }) });
-      if (r.status !== 'assigned') return r.status === 'rejected' ? `rejected:${r.reason}` : r.status;
-      const job = await dispatcher.waitForJob(r.jobId, (j) => j.state === 'success' || j.state === 'failed');
+      const r = await dispatcher.dispatch({
+        agentName: 'agent',
+        metadata: JSON.stringify({ tenant }),
+      });
+      if (r.status !== 'assigned')
+        return r.status === 'rejected' ? `rejected:${r.reason}` : r.status;
+      const job = await dispatcher.waitForJob(
+        r.jobId,
+        (j) => j.state === 'success' || j.state === 'failed',
+      );
       return job.state;
     };
 
@@ -67,12 +98,28 @@ describe('circuit breaker through the worker', () => {
       shaky.push(await run('shaky'));
       acme.push(await run('acme'));
     }
-    expect(flaky).toEqual(['failed', 'failed', 'failed', 'failed', 'rejected:breaker_open', 'rejected:breaker_open']);
-    expect(shaky).toEqual(['failed', 'failed', 'failed', 'failed', 'rejected:breaker_open', 'rejected:breaker_open']);
+    expect(flaky).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'rejected:breaker_open',
+      'rejected:breaker_open',
+    ]);
+    expect(shaky).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'rejected:breaker_open',
+      'rejected:breaker_open',
+    ]);
     expect(acme).toEqual(Array.from({ length: 6 }, () => 'success'));
     expect(process.pid).toBe(pid);
     expect(admission.inUse()).toBe(0);
-    const shakyFail = dispatcher.jobs().find((j) => j.state === 'failed' && j.error.startsWith('unhandled_rejection'));
+    const shakyFail = dispatcher
+      .jobs()
+      .find((j) => j.state === 'failed' && j.error.startsWith('unhandled_rejection'));
     expect(shakyFail?.error).toBe('unhandled_rejection: Error: provider stream died');
   });
 });

@@ -12,7 +12,11 @@ describe('OutageLedger', () => {
     ledger.ended('AJ_b', 'success: room_disconnected');
     ledger.ended('AJ_z', 'success: session_closed');
     now = 4_500;
-    expect(ledger.recovered('support')).toEqual({ outageMs: 3_500, stillRunning: ['AJ_a', 'AJ_c'], ended: { AJ_b: 'success: room_disconnected' } });
+    expect(ledger.recovered('support')).toEqual({
+      outageMs: 3_500,
+      stillRunning: ['AJ_a', 'AJ_c'],
+      ended: { AJ_b: 'success: room_disconnected' },
+    });
     // Forgotten once reported.
     expect(ledger.recovered('support')).toBeUndefined();
   });

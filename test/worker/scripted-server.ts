@@ -24,14 +24,22 @@ export class ScriptedServer {
         if (message.message.case === 'register' && agentName === undefined) {
           agentName = message.message.value.agentName;
           this.#sockets.set(agentName, ws);
-          ws.send(new ServerMessage({ message: { case: 'register', value: new RegisterWorkerResponse({ workerId: `AW_scripted_${agentName}` }) } }).toBinary());
+          ws.send(
+            new ServerMessage({
+              message: {
+                case: 'register',
+                value: new RegisterWorkerResponse({ workerId: `AW_scripted_${agentName}` }),
+              },
+            }).toBinary(),
+          );
         } else if (agentName !== undefined) {
           this.received.push({ agentName, message });
         }
         this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
       });
       ws.on('close', () => {
-        if (agentName !== undefined && this.#sockets.get(agentName) === ws) this.#sockets.delete(agentName);
+        if (agentName !== undefined && this.#sockets.get(agentName) === ws)
+          this.#sockets.delete(agentName);
       });
     });
   }
@@ -58,14 +66,19 @@ export class ScriptedServer {
 
   /** Messages of one kind received so far. */
   all<C extends Case>(kind: C): Value<C>[] {
-    return this.received.flatMap((r) => (r.message.message.case === kind ? [r.message.message.value as Value<C>] : []));
+    return this.received.flatMap((r) =>
+      r.message.message.case === kind ? [r.message.message.value as Value<C>] : [],
+    );
   }
 
   /** Resolves once `test` holds (checked after every frame), or rejects after `timeoutMs`. */
   until(test: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${what}: not within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.#waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }

@@ -1,5 +1,10 @@
 import type { HostRejectReason, RejectReason } from '../../src/admission/reasons.js';
-import type { AdmissionDecision, JobRequestInfo, Reservation, SessionOutcome } from '../../src/admission/types.js';
+import type {
+  AdmissionDecision,
+  JobRequestInfo,
+  Reservation,
+  SessionOutcome,
+} from '../../src/admission/types.js';
 import type { TenantConfig } from '../../src/tenancy/types.js';
 import type { AdmissionPort } from '../../src/worker/admission-port.js';
 
@@ -50,13 +55,21 @@ export class TestAdmission implements AdmissionPort {
     } catch {
       return this.#reject('invalid_tenant', 'metadata is not JSON');
     }
-    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(tenant)) return this.#reject('invalid_tenant', 'tenant must match [a-z0-9][a-z0-9_-]*');
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(tenant))
+      return this.#reject('invalid_tenant', 'tenant must match [a-z0-9][a-z0-9_-]*');
     const cap = this.opts.tenantCaps?.[tenant];
     const mine = [...this.held.values()].filter((r) => r.tenant === tenant).length;
-    if (cap !== undefined && mine >= cap) return this.#reject('tenant_capacity', `tenant ${tenant} is at its cap of ${cap}`, tenant);
+    if (cap !== undefined && mine >= cap)
+      return this.#reject('tenant_capacity', `tenant ${tenant} is at its cap of ${cap}`, tenant);
     const global = this.opts.maxConcurrentSessions;
-    if (global !== null && this.held.size >= global) return this.#reject('worker_capacity', `worker is at its cap of ${global}`, tenant);
-    return { accept: true, tenant, reservation: this.#reserve(req, tenant), config: this.opts.configs?.[tenant] };
+    if (global !== null && this.held.size >= global)
+      return this.#reject('worker_capacity', `worker is at its cap of ${global}`, tenant);
+    return {
+      accept: true,
+      tenant,
+      reservation: this.#reserve(req, tenant),
+      config: this.opts.configs?.[tenant],
+    };
   }
 
   #reject(reason: RejectReason, message: string, tenant?: string): AdmissionDecision {

@@ -35,7 +35,13 @@ async function startRig(admission: TestAdmission, port = 0): Promise<Rig> {
   const dispatcher = await LocalDispatcher.start({ port, ...KEY });
   const registry = new SessionRegistry();
   const ended: SessionEndedEvent[] = [];
-  const sessions = new SessionHost({ agents, registry, logger: log.logger, shutdownGraceMs: 500, onSessionEnded: (e) => ended.push(e) });
+  const sessions = new SessionHost({
+    agents,
+    registry,
+    logger: log.logger,
+    shutdownGraceMs: 500,
+    onSessionEnded: (e) => ended.push(e),
+  });
   await sessions.prewarmAll();
   const worker = new WorkerHost({
     url: dispatcher.url,
@@ -88,14 +94,23 @@ describe('WorkerHost against the local dispatcher', () => {
       ['acme', 'acme here', 'healthy'],
       ['globex', 'default reply', 'healthy'],
     ]);
-    expect(replies.every((l) => typeof l.session_id === 'string' && (l.session_id as string).startsWith('ses_'))).toBe(true);
+    expect(
+      replies.every(
+        (l) => typeof l.session_id === 'string' && (l.session_id as string).startsWith('ses_'),
+      ),
+    ).toBe(true);
     expect(admission.outcomes.map((o) => o.outcome.kind)).toEqual(['success', 'success']);
     expect(admission.inUse()).toBe(0);
   });
 
   it('rejects a malformed tenant before accepting, with the reason code', async () => {
-    const { dispatcher, admission, registry } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
-    const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'Bad Tenant!' }) });
+    const { dispatcher, admission, registry } = await startRig(
+      new TestAdmission({ maxConcurrentSessions: 10 }),
+    );
+    const r = await dispatcher.dispatch({
+      agentName: 'healthy',
+      metadata: meta({ tenant: 'Bad Tenant!' }),
+    });
     expect(r.status).toBe('rejected');
     if (r.status === 'assigned') return;
     expect(r.reason).toBe('invalid_tenant');
@@ -106,48 +121,81 @@ describe('WorkerHost against the local dispatcher', () => {
   });
 
   it('holds a per-tenant cap exactly under 200 concurrent dispatches', async () => {
-    const { dispatcher, admission, registry } = await startRig(new TestAdmission({ maxConcurrentSessions: 500, tenantCaps: { acme: 7 } }));
+    const { dispatcher, admission, registry } = await startRig(
+      new TestAdmission({ maxConcurrentSessions: 500, tenantCaps: { acme: 7 } }),
+    );
     const results = await Promise.all(
-      Array.from({ length: 200 }, () => dispatcher.dispatch({ agentName: 'long-call', metadata: meta({ tenant: 'acme' }) })),
+      Array.from({ length: 200 }, () =>
+        dispatcher.dispatch({ agentName: 'long-call', metadata: meta({ tenant: 'acme' }) }),
+      ),
     );
     const assigned = results.filter((r) => r.status === 'assigned');
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(assigned).toHaveLength(7);
     expect(rejected).toHaveLength(193);
-    expect(new Set(rejected.map((r) => (r.status === 'assigned' ? '' : r.reason)))).toEqual(new Set(['tenant_capacity']));
-    await Promise.all(assigned.map((r) => dispatcher.waitForJob(r.jobId, (j) => j.state === 'running')));
+    expect(new Set(rejected.map((r) => (r.status === 'assigned' ? '' : r.reason)))).toEqual(
+      new Set(['tenant_capacity']),
+    );
+    await Promise.all(
+      assigned.map((r) => dispatcher.waitForJob(r.jobId, (j) => j.state === 'running')),
+    );
     await waitFor(() => registry.size === 7);
     expect(admission.inUse()).toBe(7);
   });
 
   it('terminates a session on the server’s request and frees its slot', async () => {
-    const { dispatcher, admission, registry, ended } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
-    const r = await dispatcher.dispatch({ agentName: 'long-call', metadata: meta({ tenant: 'acme' }) });
+    const { dispatcher, admission, registry, ended } = await startRig(
+      new TestAdmission({ maxConcurrentSessions: 10 }),
+    );
+    const r = await dispatcher.dispatch({
+      agentName: 'long-call',
+      metadata: meta({ tenant: 'acme' }),
+    });
     expect(r.status).toBe('assigned');
     await waitFor(() => registry.list().some((s) => s.jobId === r.jobId && s.state === 'active'));
     expect(dispatcher.terminate(r.jobId)).toBe(true);
     await waitFor(() => ended.length === 1);
-    expect(ended[0]).toMatchObject({ jobId: r.jobId, tenant: 'acme', outcome: { kind: 'success', reason: 'terminated' } });
-    expect(admission.outcomes).toEqual([{ jobId: r.jobId, tenant: 'acme', outcome: { kind: 'success', reason: 'terminated' } }]);
+    expect(ended[0]).toMatchObject({
+      jobId: r.jobId,
+      tenant: 'acme',
+      outcome: { kind: 'success', reason: 'terminated' },
+    });
+    expect(admission.outcomes).toEqual([
+      { jobId: r.jobId, tenant: 'acme', outcome: { kind: 'success', reason: 'terminated' } },
+    ]);
     expect(registry.size).toBe(0);
   });
 
   it('reports a failed session to the server with its reason', async () => {
     const { dispatcher } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
-    const r = await dispatcher.dispatch({ agentName: 'entry-throws', metadata: meta({ tenant: 'flaky' }) });
+    const r = await dispatcher.dispatch({
+      agentName: 'entry-throws',
+      metadata: meta({ tenant: 'flaky' }),
+    });
     const job = await dispatcher.waitForJob(r.jobId, (j) => j.state === 'failed');
     expect(job.error).toBe('entry_error: Error: entry exploded');
   });
 
   it('drains: stops taking jobs, lets live sessions finish, then closes the rest', async () => {
-    const { dispatcher, worker, admission, ended, log } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
-    const short = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'acme', hold_ms: 300 }) });
-    const long = await dispatcher.dispatch({ agentName: 'long-call', metadata: meta({ tenant: 'globex' }) });
+    const { dispatcher, worker, admission, ended, log } = await startRig(
+      new TestAdmission({ maxConcurrentSessions: 10 }),
+    );
+    const short = await dispatcher.dispatch({
+      agentName: 'healthy',
+      metadata: meta({ tenant: 'acme', hold_ms: 300 }),
+    });
+    const long = await dispatcher.dispatch({
+      agentName: 'long-call',
+      metadata: meta({ tenant: 'globex' }),
+    });
     expect([short.status, long.status]).toEqual(['assigned', 'assigned']);
     const draining = worker.drain(1200);
     expect(admission.draining).toBe(true);
     await waitFor(() => dispatcher.workers().every((w) => w.status === 'full'));
-    const refused = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'acme' }) });
+    const refused = await dispatcher.dispatch({
+      agentName: 'healthy',
+      metadata: meta({ tenant: 'acme' }),
+    });
     expect(refused.status).toBe('no_worker');
     expect(await draining).toEqual({ forcedSessions: 1 });
     const byJob = Object.fromEntries(ended.map((e) => [e.jobId, e.outcome]));
@@ -163,7 +211,10 @@ describe('WorkerHost against the local dispatcher', () => {
 
   it('a drain with nothing left to close reports no forced sessions', async () => {
     const { dispatcher, worker } = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
-    const short = await dispatcher.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'acme', hold_ms: 100 }) });
+    const short = await dispatcher.dispatch({
+      agentName: 'healthy',
+      metadata: meta({ tenant: 'acme', hold_ms: 100 }),
+    });
     expect(short.status).toBe('assigned');
     expect(await worker.drain(5_000)).toEqual({ forcedSessions: 0 });
   });
@@ -171,7 +222,10 @@ describe('WorkerHost against the local dispatcher', () => {
   it('reconnects after the dispatcher restarts without touching live sessions', async () => {
     const first = await startRig(new TestAdmission({ maxConcurrentSessions: 10 }));
     const port = Number(new URL(first.dispatcher.url).port);
-    const live = await first.dispatcher.dispatch({ agentName: 'long-call', metadata: meta({ tenant: 'acme' }) });
+    const live = await first.dispatcher.dispatch({
+      agentName: 'long-call',
+      metadata: meta({ tenant: 'acme' }),
+    });
     expect(live.status).toBe('assigned');
     await waitFor(() => first.registry.list().some((s) => s.state === 'active'));
     const sessionBefore = first.registry.list()[0]?.sessionId;
@@ -189,9 +243,14 @@ describe('WorkerHost against the local dispatcher', () => {
     extraDispatchers.push(second);
     await reconnected;
 
-    expect(first.registry.list().map((s) => [s.sessionId, s.state])).toEqual([[sessionBefore, 'active']]);
+    expect(first.registry.list().map((s) => [s.sessionId, s.state])).toEqual([
+      [sessionBefore, 'active'],
+    ]);
     expect(first.ended).toEqual([]);
-    const next = await second.dispatch({ agentName: 'healthy', metadata: meta({ tenant: 'globex' }) });
+    const next = await second.dispatch({
+      agentName: 'healthy',
+      metadata: meta({ tenant: 'globex' }),
+    });
     expect(next.status).toBe('assigned');
     await second.waitForJob(next.jobId, (j) => j.state === 'success');
     expect(first.registry.list().map((s) => s.sessionId)).toEqual([sessionBefore]);

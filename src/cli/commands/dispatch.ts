@@ -54,15 +54,26 @@ async function dispatchTarget(opts: DispatchOptions): Promise<Target> {
       from: opts.url !== undefined ? 'flag' : 'env',
     };
   }
-  const sockets = opts.socket !== undefined ? [opts.socket] : (await listWorkers()).map((w) => w.socketPath);
-  const infos = (await Promise.all(sockets.map(localDispatcherOf))).filter((i): i is WorkerInfo => i?.localDispatcherUrl != null);
+  const sockets =
+    opts.socket !== undefined ? [opts.socket] : (await listWorkers()).map((w) => w.socketPath);
+  const infos = (await Promise.all(sockets.map(localDispatcherOf))).filter(
+    (i): i is WorkerInfo => i?.localDispatcherUrl != null,
+  );
   if (infos.length > 1) {
-    const list = infos.map((i) => `  ${i.name} (pid ${i.pid}): --url ${i.localDispatcherUrl}`).join('\n');
-    throw new CommandFailure(`several dev workers serve a local dispatcher; pick one with --url or --socket:\n${list}`, EXIT.usage);
+    const list = infos
+      .map((i) => `  ${i.name} (pid ${i.pid}): --url ${i.localDispatcherUrl}`)
+      .join('\n');
+    throw new CommandFailure(
+      `several dev workers serve a local dispatcher; pick one with --url or --socket:\n${list}`,
+      EXIT.usage,
+    );
   }
-  if (infos.length === 1) return { url: infos[0]!.localDispatcherUrl!, ...DEV_CREDENTIALS, from: 'dev worker' };
+  if (infos.length === 1)
+    return { url: infos[0]!.localDispatcherUrl!, ...DEV_CREDENTIALS, from: 'dev worker' };
   if (opts.socket !== undefined) {
-    throw new CommandFailure(`the worker at ${opts.socket} serves no local dispatcher (it runs against LiveKit): set LIVEKIT_URL or --url`);
+    throw new CommandFailure(
+      `the worker at ${opts.socket} serves no local dispatcher (it runs against LiveKit): set LIVEKIT_URL or --url`,
+    );
   }
   return { url: DEV_URL, ...DEV_CREDENTIALS, from: 'default' };
 }
@@ -76,7 +87,8 @@ function parseMetadata(raw: string | undefined): Record<string, unknown> {
     throw new UsageError('--metadata must be a JSON object, e.g. \'{"caller":"+15550100"}\'');
   }
   const result = metadataObject.safeParse(parsed);
-  if (!result.success || Array.isArray(parsed)) throw new UsageError('--metadata must be a JSON object, not an array or a scalar');
+  if (!result.success || Array.isArray(parsed))
+    throw new UsageError('--metadata must be a JSON object, not an array or a scalar');
   return result.data;
 }
 
@@ -119,8 +131,13 @@ export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } else {
     for (const r of results) {
-      const detail = r.status === 'accepted' ? `job ${r.jobId ?? '?'}` : [r.reason, r.message].filter(Boolean).join(': ');
-      process.stdout.write(`#${r.index + 1} room=${r.room} ${r.status}${detail ? ` ${detail}` : ''}\n`);
+      const detail =
+        r.status === 'accepted'
+          ? `job ${r.jobId ?? '?'}`
+          : [r.reason, r.message].filter(Boolean).join(': ');
+      process.stdout.write(
+        `#${r.index + 1} room=${r.room} ${r.status}${detail ? ` ${detail}` : ''}\n`,
+      );
     }
     process.stdout.write(`${accepted}/${results.length} accepted\n`);
   }

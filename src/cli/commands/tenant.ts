@@ -12,7 +12,10 @@ interface SocketOpts {
 
 function checkTenantId(tenant: string): void {
   if (!isValidTenantId(tenant)) {
-    throw new CommandFailure(`invalid tenant id ${JSON.stringify(tenant)}: expected 1-128 letters, digits, "-" or "_"`, EXIT.usage);
+    throw new CommandFailure(
+      `invalid tenant id ${JSON.stringify(tenant)}: expected 1-128 letters, digits, "-" or "_"`,
+      EXIT.usage,
+    );
   }
 }
 
@@ -22,8 +25,13 @@ function print(value: unknown, json: boolean | undefined, text: () => string): v
 
 export const tenantList = (opts: SocketOpts) =>
   runCommand(async () => {
-    const result = (await callWorker(opts.socket, 'tenant.list')) as { tenants: TenantStats[]; rejectedWithoutTenant?: Record<string, number> };
-    print(result, opts.json, () => formatTenantTable(result.tenants, Date.now(), result.rejectedWithoutTenant));
+    const result = (await callWorker(opts.socket, 'tenant.list')) as {
+      tenants: TenantStats[];
+      rejectedWithoutTenant?: Record<string, number>;
+    };
+    print(result, opts.json, () =>
+      formatTenantTable(result.tenants, Date.now(), result.rejectedWithoutTenant),
+    );
   });
 
 export const tenantShow = (tenant: string, opts: SocketOpts) =>
@@ -56,21 +64,32 @@ export const tenantShow = (tenant: string, opts: SocketOpts) =>
     });
   });
 
-export const tenantCap = (tenant: string, n: string | undefined, opts: SocketOpts & { clear?: boolean }) =>
+export const tenantCap = (
+  tenant: string,
+  n: string | undefined,
+  opts: SocketOpts & { clear?: boolean },
+) =>
   runCommand(async () => {
     checkTenantId(tenant);
     let cap: number | null;
     if (opts.clear) {
-      if (n !== undefined) throw new CommandFailure('give either a cap or --clear, not both', EXIT.usage);
+      if (n !== undefined)
+        throw new CommandFailure('give either a cap or --clear, not both', EXIT.usage);
       cap = null;
     } else {
       const parsed = Number(n);
       if (n === undefined || !Number.isInteger(parsed) || parsed <= 0) {
-        throw new CommandFailure(`cap must be a positive integer (or use --clear), got ${JSON.stringify(n ?? '')}`, EXIT.usage);
+        throw new CommandFailure(
+          `cap must be a positive integer (or use --clear), got ${JSON.stringify(n ?? '')}`,
+          EXIT.usage,
+        );
       }
       cap = parsed;
     }
-    const result = (await callWorker(opts.socket, 'tenant.cap', { tenant, cap })) as { old: number | null; cap: number | null };
+    const result = (await callWorker(opts.socket, 'tenant.cap', { tenant, cap })) as {
+      old: number | null;
+      cap: number | null;
+    };
     process.stdout.write(`${tenant}: cap ${result.old ?? 'none'} -> ${result.cap ?? 'none'}\n`);
   });
 
@@ -80,13 +99,22 @@ export const tenantTrip = (tenant: string, opts: SocketOpts & { for?: string }) 
     let forMs: number | undefined;
     if (opts.for !== undefined) {
       forMs = parseDuration(opts.for);
-      if (forMs === undefined) throw new CommandFailure(`--for must be a duration such as 90s, 10m or 1h, got ${JSON.stringify(opts.for)}`, EXIT.usage);
+      if (forMs === undefined)
+        throw new CommandFailure(
+          `--for must be a duration such as 90s, 10m or 1h, got ${JSON.stringify(opts.for)}`,
+          EXIT.usage,
+        );
     }
-    const result = (await callWorker(opts.socket, 'tenant.trip', { tenant, ...(forMs ? { forMs } : {}) })) as {
+    const result = (await callWorker(opts.socket, 'tenant.trip', {
+      tenant,
+      ...(forMs ? { forMs } : {}),
+    })) as {
       old: string;
       breaker: TenantStats['breaker'];
     };
-    process.stdout.write(`${tenant}: breaker ${result.old} -> ${formatBreaker(result.breaker, Date.now())}\n`);
+    process.stdout.write(
+      `${tenant}: breaker ${result.old} -> ${formatBreaker(result.breaker, Date.now())}\n`,
+    );
   });
 
 export const tenantReset = (tenant: string, opts: SocketOpts) =>
@@ -100,10 +128,17 @@ export const tenantReload = (tenant: string | undefined, opts: SocketOpts & { al
   runCommand(async () => {
     const all = opts.all === true;
     if (all === (tenant !== undefined)) {
-      throw new CommandFailure(all ? 'give a tenant or --all, not both' : 'give a tenant, or --all for every tenant', EXIT.usage);
+      throw new CommandFailure(
+        all ? 'give a tenant or --all, not both' : 'give a tenant, or --all for every tenant',
+        EXIT.usage,
+      );
     }
     if (tenant !== undefined) checkTenantId(tenant);
-    await callWorker(opts.socket, 'tenant.reload', tenant !== undefined ? { tenant } : { all: true });
+    await callWorker(
+      opts.socket,
+      'tenant.reload',
+      tenant !== undefined ? { tenant } : { all: true },
+    );
     process.stdout.write(
       tenant !== undefined
         ? `${tenant}: cached config dropped; the next session loads it fresh\n`

@@ -22,7 +22,11 @@ export interface WorkerCommandOptions {
  * ends within `EXIT_GRACE_MS`, whatever agent code left open.
  */
 export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<number> {
-  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel, color: colorEnabled(process.stdout) });
+  const logger = createLogger({
+    format: opts.logFormat,
+    level: opts.logLevel,
+    color: colorEnabled(process.stdout),
+  });
   const runtime = new WorkerRuntime({
     logger,
     dev: opts.dev,
@@ -36,7 +40,9 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     logger.fatal({ err }, 'worker failed to start');
-    process.stderr.write(`openrtc: worker failed to start: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
+    process.stderr.write(
+      `openrtc: worker failed to start: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
+    );
     return EXIT.failure;
   }
 

@@ -13,9 +13,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ? `LIVEKIT_SERVER_BIN=${process.env.LIVEKIT_SERVER_BIN} does not exist`
       : 'no livekit-server binary';
     if (process.env.CI === 'true') {
-      throw new Error(`${why}: the real-server tests must run in CI; run \`${INSTALL_COMMAND}\` first`);
+      throw new Error(
+        `${why}: the real-server tests must run in CI; run \`${INSTALL_COMMAND}\` first`,
+      );
     }
-    console.log(`real LiveKit server tests skipped: ${why}; run \`${INSTALL_COMMAND}\` to build it`);
+    console.log(
+      `real LiveKit server tests skipped: ${why}; run \`${INSTALL_COMMAND}\` to build it`,
+    );
     project.provide('livekit', { available: false } satisfies LivekitProvided);
     return async () => undefined;
   }
@@ -24,7 +28,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('livekit', {
     available: true,
     binary: binary.path,
-    server: { url: server.url, httpUrl: server.httpUrl, apiKey: server.apiKey, apiSecret: server.apiSecret, ports: server.ports, logFile: server.logFile },
+    server: {
+      url: server.url,
+      httpUrl: server.httpUrl,
+      apiKey: server.apiKey,
+      apiSecret: server.apiSecret,
+      ports: server.ports,
+      logFile: server.logFile,
+    },
   } satisfies LivekitProvided);
   return async () => {
     await server.stop();

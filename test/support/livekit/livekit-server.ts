@@ -83,11 +83,18 @@ function configYaml(info: LivekitServerInfo): string {
   ].join('\n');
 }
 
-async function ready(httpUrl: string, child: ChildProcess, logs: () => string, timeoutMs: number): Promise<void> {
+async function ready(
+  httpUrl: string,
+  child: ChildProcess,
+  logs: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`livekit-server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${logs().slice(-4000)}`);
+      throw new Error(
+        `livekit-server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${logs().slice(-4000)}`,
+      );
     }
     try {
       const res = await fetch(httpUrl, { signal: AbortSignal.timeout(1_000) });
@@ -95,7 +102,10 @@ async function ready(httpUrl: string, child: ChildProcess, logs: () => string, t
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`livekit-server did not answer ${httpUrl} within ${timeoutMs} ms:\n${logs().slice(-4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `livekit-server did not answer ${httpUrl} within ${timeoutMs} ms:\n${logs().slice(-4000)}`,
+      );
     await sleep(100);
   }
 }
@@ -108,7 +118,12 @@ function waitExit(child: ChildProcess): Promise<void> {
 export async function startLivekitServer(opts: StartOptions): Promise<LivekitServer> {
   const udpPorts = opts.udpPorts ?? 3;
   const base = await freePortRange(2 + udpPorts);
-  const ports: LivekitServerPorts = { signal: base, rtcTcp: base + 1, udpFrom: base + 2, udpTo: base + 1 + udpPorts };
+  const ports: LivekitServerPorts = {
+    signal: base,
+    rtcTcp: base + 1,
+    udpFrom: base + 2,
+    udpTo: base + 1 + udpPorts,
+  };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrtc-livekit-'));
   const info: LivekitServerInfo = {
     url: `ws://127.0.0.1:${ports.signal}`,

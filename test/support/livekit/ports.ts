@@ -24,11 +24,15 @@ function canBindUdp(port: number): Promise<boolean> {
  * `count` consecutive ports free for both TCP and UDP on 127.0.0.1, from a random base above the
  * ephemeral range's usual start, so parallel runs rarely collide.
  */
-export async function freePortRange(count: number, random: () => number = Math.random): Promise<number> {
+export async function freePortRange(
+  count: number,
+  random: () => number = Math.random,
+): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 20_000 + Math.floor(random() * 10_000);
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = (await canBindTcp(p)) && (await canBindUdp(p));
+    for (let p = base; p < base + count && ok; p++)
+      ok = (await canBindTcp(p)) && (await canBindUdp(p));
     if (ok) return base;
   }
   throw new Error(`no ${count} consecutive free ports found on 127.0.0.1`);

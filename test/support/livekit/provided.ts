@@ -2,7 +2,8 @@ import { inject } from 'vitest';
 import type { LivekitServerInfo } from './livekit-server.js';
 
 /** What the global setup hands every test file. */
-export type LivekitProvided = { available: false } | { available: true; binary: string; server: LivekitServerInfo };
+export type LivekitProvided =
+  { available: false } | { available: true; binary: string; server: LivekitServerInfo };
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -12,7 +12,13 @@ export function inRoom(room: string, msg: string): (r: LogRecord) => boolean {
 }
 
 /** The session of `room` joined it, heard its caller speak, and answered. */
-export async function expectConversation(worker: DevWorker, room: string, tenant: string, markerHz: number, timeoutMs = 45_000): Promise<void> {
+export async function expectConversation(
+  worker: DevWorker,
+  room: string,
+  tenant: string,
+  markerHz: number,
+  timeoutMs = 45_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   const next = async (msg: string) => {
     try {
@@ -23,7 +29,9 @@ export async function expectConversation(worker: DevWorker, room: string, tenant
         .logRecords()
         .filter((r) => r.room === room || (session !== undefined && r.session_id === session))
         .map((r) => `${new Date(Number(r.time)).toISOString().slice(11, 23)} ${String(r.msg)}`);
-      throw new Error(`room ${room}: no "${msg}" from its session within ${timeoutMs} ms; its log:\n${lines.join('\n')}`);
+      throw new Error(
+        `room ${room}: no "${msg}" from its session within ${timeoutMs} ms; its log:\n${lines.join('\n')}`,
+      );
     }
   };
   const joined = await next('agent in room');
@@ -32,17 +40,29 @@ export async function expectConversation(worker: DevWorker, room: string, tenant
   expect(speaking.tenant).toBe(tenant);
   const heard = await next('heard caller');
   // The marker is this room's caller's own: no other caller's audio reached this session.
-  expect(Math.abs(Number(heard.marker_hz) - markerHz), `${room} heard a marker of ${String(heard.marker_hz)} Hz`).toBeLessThanOrEqual(5);
+  expect(
+    Math.abs(Number(heard.marker_hz) - markerHz),
+    `${room} heard a marker of ${String(heard.marker_hz)} Hz`,
+  ).toBeLessThanOrEqual(5);
   await next('agent replied');
 }
 
 /** Polls the callers until `room`'s caller has heard at least `frames` loud frames. */
-export async function heardAgent(callers: CallerProcess, room: string, frames = 25, timeoutMs = 45_000): Promise<CallerReport> {
+export async function heardAgent(
+  callers: CallerProcess,
+  room: string,
+  frames = 25,
+  timeoutMs = 45_000,
+): Promise<CallerReport> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const report = (await callers.report()).find((c) => c.room === room);
-    if (report && report.nonSilentFrames >= frames && report.dominantHz !== undefined) return report;
-    if (Date.now() > until) throw new Error(`the caller in ${room} heard no agent audio within ${timeoutMs} ms: ${JSON.stringify(report)}`);
+    if (report && report.nonSilentFrames >= frames && report.dominantHz !== undefined)
+      return report;
+    if (Date.now() > until)
+      throw new Error(
+        `the caller in ${room} heard no agent audio within ${timeoutMs} ms: ${JSON.stringify(report)}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -53,12 +73,29 @@ export async function heardAgent(callers: CallerProcess, room: string, frames = 
  * without it is the leakage of each reply's onset and Opus, a percent or so.
  */
 export function expectVoice(report: CallerReport, voiceHz: number, otherVoicesHz: number[]): void {
-  expect(Math.abs((report.dominantHz ?? 0) - voiceHz), `${report.room} heard ${report.dominantHz} Hz`).toBeLessThanOrEqual(3);
-  expect(report.voiceShares?.[String(voiceHz)] ?? 0, `${report.room}: share of its own ${voiceHz} Hz`).toBeGreaterThan(0.3);
-  for (const other of otherVoicesHz) expect(report.voiceShares?.[String(other)] ?? 0, `${report.room}: share of ${other} Hz`).toBeLessThan(0.05);
+  expect(
+    Math.abs((report.dominantHz ?? 0) - voiceHz),
+    `${report.room} heard ${report.dominantHz} Hz`,
+  ).toBeLessThanOrEqual(3);
+  expect(
+    report.voiceShares?.[String(voiceHz)] ?? 0,
+    `${report.room}: share of its own ${voiceHz} Hz`,
+  ).toBeGreaterThan(0.3);
+  for (const other of otherVoicesHz)
+    expect(
+      report.voiceShares?.[String(other)] ?? 0,
+      `${report.room}: share of ${other} Hz`,
+    ).toBeLessThan(0.05);
 }
 
 /** The session's last line: `session ended: <reason>` or `session failed: <reason>`. */
-export function sessionEnded(worker: DevWorker, sessionId: unknown, timeoutMs = 30_000): Promise<LogRecord> {
-  return worker.waitForLog((r) => r.session_id === sessionId && /^session (ended|failed): /.test(String(r.msg)), timeoutMs);
+export function sessionEnded(
+  worker: DevWorker,
+  sessionId: unknown,
+  timeoutMs = 30_000,
+): Promise<LogRecord> {
+  return worker.waitForLog(
+    (r) => r.session_id === sessionId && /^session (ended|failed): /.test(String(r.msg)),
+    timeoutMs,
+  );
 }

@@ -16,8 +16,16 @@ export const LIVEKIT_TEST_CONFIG = path.join(REPO_ROOT, 'test/fixtures/livekit/o
 export const ROOM_AGENT = `room-voice-${randomBytes(3).toString('hex')}`;
 
 /** `openrtc start` against a real server, as the README runs it. */
-export function startLivekitWorker(server: LivekitServerInfo, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<DevWorker> {
-  const livekit = { LIVEKIT_URL: server.url, LIVEKIT_API_KEY: server.apiKey, LIVEKIT_API_SECRET: server.apiSecret };
+export function startLivekitWorker(
+  server: LivekitServerInfo,
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
+): Promise<DevWorker> {
+  const livekit = {
+    LIVEKIT_URL: server.url,
+    LIVEKIT_API_KEY: server.apiKey,
+    LIVEKIT_API_SECRET: server.apiSecret,
+  };
   return startWorkerProcess({
     args: ['start', '--config', LIVEKIT_TEST_CONFIG, '--log-format', 'json'],
     env: { ...livekit, OPENRTC_TEST_AGENT: ROOM_AGENT, ...env },
@@ -43,7 +51,9 @@ export async function untilRoutable(worker: DevWorker, timeoutMs = 60_000): Prom
     }
     await sleep(250);
   }
-  throw new Error(`the worker's reported load stayed at or above ${ROUTABLE_LOAD} for ${timeoutMs} ms (last ${last})`);
+  throw new Error(
+    `the worker's reported load stayed at or above ${ROUTABLE_LOAD} for ${timeoutMs} ms (last ${last})`,
+  );
 }
 
 /** Under LiveKit's default target load of 0.7, with a margin for the report in flight. */

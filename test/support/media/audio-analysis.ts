@@ -31,7 +31,12 @@ export function powerAt(samples: ArrayLike<number>, sampleRate: number, hz: numb
  * The strongest frequency between `fromHz` and `toHz`: a coarse scan, then a fine one around the
  * best coarse bin. Good to about 1 Hz on a second of audio.
  */
-export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number, fromHz: number, toHz: number): number {
+export function dominantFrequency(
+  samples: ArrayLike<number>,
+  sampleRate: number,
+  fromHz: number,
+  toHz: number,
+): number {
   const scan = (from: number, to: number, step: number) => {
     let best = from;
     let bestPower = -1;

@@ -18,7 +18,12 @@ import {
 } from '@livekit/rtc-node';
 import { PHRASE_S, SAMPLE_RATE, speechLoop } from '../../../bench/density/synthetic-speech.js';
 import { dominantFrequency, rms, SILENCE_RMS, toneShare } from './audio-analysis.js';
-import type { CallerProcessSpec, CallerReport, CallerSpec, ParentMessage } from './caller-protocol.js';
+import type {
+  CallerProcessSpec,
+  CallerReport,
+  CallerSpec,
+  ParentMessage,
+} from './caller-protocol.js';
 
 /**
  * A caller hands rtc-node 100 ms of audio at a time and reads it back in 100 ms frames: the
@@ -67,15 +72,28 @@ class Caller {
   constructor(callerSpec: CallerSpec, base: Int16Array) {
     this.#spec = callerSpec;
     this.#voice = voiceOf(callerSpec.markerHz, base);
-    this.report = { room: callerSpec.room, identity: callerSpec.identity, connected: false, agents: [], framesReceived: 0, nonSilentFrames: 0, speaking: false };
+    this.report = {
+      room: callerSpec.room,
+      identity: callerSpec.identity,
+      connected: false,
+      agents: [],
+      framesReceived: 0,
+      nonSilentFrames: 0,
+      speaking: false,
+    };
   }
 
   async join(): Promise<void> {
-    this.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => this.#noteParticipant(p));
-    this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, _pub, participant: RemoteParticipant) => {
-      this.#noteParticipant(participant);
-      if (track.kind === TrackKind.KIND_AUDIO) this.#readers.push(this.#listen(track));
-    });
+    this.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) =>
+      this.#noteParticipant(p),
+    );
+    this.room.on(
+      RoomEvent.TrackSubscribed,
+      (track: RemoteTrack, _pub, participant: RemoteParticipant) => {
+        this.#noteParticipant(participant);
+        if (track.kind === TrackKind.KIND_AUDIO) this.#readers.push(this.#listen(track));
+      },
+    );
     await this.room.connect(spec.url, this.#spec.token, { autoSubscribe: true, dynacast: false });
     this.report.connected = true;
     for (const p of this.room.remoteParticipants.values()) this.#noteParticipant(p);
@@ -94,7 +112,10 @@ class Caller {
     const source = new AudioSource(SAMPLE_RATE, 1);
     this.#source = source;
     const track = LocalAudioTrack.createAudioTrack('microphone', source);
-    const publication = await this.room.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+    const publication = await this.room.localParticipant!.publishTrack(
+      track,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+    );
     this.#micSid = publication.sid;
     this.report.speaking = true;
     // Start somewhere in the loop, so the callers of one process do not speak in unison.
@@ -108,14 +129,20 @@ class Caller {
         if (at + FRAME_SAMPLES > this.#voice.length) at = 0;
         const samples = this.#voice.slice(at, at + FRAME_SAMPLES);
         at += FRAME_SAMPLES;
-        source.captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, FRAME_SAMPLES)).catch(() => undefined);
+        source
+          .captureFrame(new AudioFrame(samples, SAMPLE_RATE, 1, FRAME_SAMPLES))
+          .catch(() => undefined);
       }
     };
     this.#timer = setInterval(tick, FRAME_MS);
   }
 
   async #listen(track: RemoteTrack): Promise<void> {
-    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1, frameSizeMs: FRAME_MS });
+    const stream = new AudioStream(track, {
+      sampleRate: SAMPLE_RATE,
+      numChannels: 1,
+      frameSizeMs: FRAME_MS,
+    });
     for await (const frame of stream) {
       // Counted in 20 ms units whatever the frame size, so the figures read as packets.
       const units = Math.round((frame.samplesPerChannel / SAMPLE_RATE) * 50);
@@ -124,9 +151,14 @@ class Caller {
       this.report.nonSilentFrames += units;
       for (const sample of frame.data) this.#heard[this.#heardCount++ % KEEP_SAMPLES] = sample;
       this.#loudFrames += 1;
-      for (const hz of spec.voicesHz ?? []) this.#shareSums.set(hz, (this.#shareSums.get(hz) ?? 0) + toneShare(frame.data, SAMPLE_RATE, hz));
+      for (const hz of spec.voicesHz ?? [])
+        this.#shareSums.set(
+          hz,
+          (this.#shareSums.get(hz) ?? 0) + toneShare(frame.data, SAMPLE_RATE, hz),
+        );
       // Half a second of the answer is an answer.
-      if (this.#spec.untilAnswered && this.report.speaking && this.report.nonSilentFrames >= 25) void this.#stopSpeaking();
+      if (this.#spec.untilAnswered && this.report.speaking && this.report.nonSilentFrames >= 25)
+        void this.#stopSpeaking();
     }
   }
 
@@ -134,7 +166,8 @@ class Caller {
     this.report.speaking = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    if (this.#micSid) await this.room.localParticipant?.unpublishTrack(this.#micSid).catch(() => undefined);
+    if (this.#micSid)
+      await this.room.localParticipant?.unpublishTrack(this.#micSid).catch(() => undefined);
   }
 
   /** The ring in time order. */
@@ -149,10 +182,12 @@ class Caller {
 
   snapshot(): CallerReport {
     const heard = this.#heardSamples();
-    if (heard.length < SAMPLE_RATE / 4) return { ...this.report, agents: this.report.agents.map((a) => ({ ...a })) };
+    if (heard.length < SAMPLE_RATE / 4)
+      return { ...this.report, agents: this.report.agents.map((a) => ({ ...a })) };
     const [from, to] = spec.voiceBandHz ?? [200, 1_400];
     const shares: Record<string, number> = {};
-    for (const hz of spec.voicesHz ?? []) shares[String(hz)] = (this.#shareSums.get(hz) ?? 0) / Math.max(1, this.#loudFrames);
+    for (const hz of spec.voicesHz ?? [])
+      shares[String(hz)] = (this.#shareSums.get(hz) ?? 0) / Math.max(1, this.#loudFrames);
     return {
       ...this.report,
       agents: this.report.agents.map((a) => ({ ...a })),
@@ -172,14 +207,20 @@ async function main(): Promise<void> {
   const loops = new Map<number | undefined, Int16Array>();
   const loopFor = (pauseMs: number | undefined) => {
     let loop = loops.get(pauseMs);
-    if (!loop) loops.set(pauseMs, (loop = pauseMs === undefined ? speechLoop() : speechLoop(7, pauseMs / 1000)));
+    if (!loop)
+      loops.set(
+        pauseMs,
+        (loop = pauseMs === undefined ? speechLoop() : speechLoop(7, pauseMs / 1000)),
+      );
     return loop;
   };
   const callers = spec.callers.map((c) => new Caller(c, loopFor(c.pauseMs)));
   process.on('message', (raw: unknown) => {
     const msg = raw as ParentMessage;
-    if (msg.type === 'report') send({ type: 'report', id: msg.id, callers: callers.map((c) => c.snapshot()) });
-    if (msg.type === 'speak') for (const c of callers) if (msg.rooms.includes(c.report.room)) void c.speak();
+    if (msg.type === 'report')
+      send({ type: 'report', id: msg.id, callers: callers.map((c) => c.snapshot()) });
+    if (msg.type === 'speak')
+      for (const c of callers) if (msg.rooms.includes(c.report.room)) void c.speak();
     if (msg.type === 'hangup') {
       void (async () => {
         await Promise.all(callers.map((c) => c.hangUp()));

@@ -43,7 +43,8 @@ export interface CallerReport {
   voiceShares?: Record<string, number>;
 }
 
-export type ParentMessage = { type: 'report'; id: number } | { type: 'speak'; rooms: string[] } | { type: 'hangup' };
+export type ParentMessage =
+  { type: 'report'; id: number } | { type: 'speak'; rooms: string[] } | { type: 'hangup' };
 export type CallerMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string }

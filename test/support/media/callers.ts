@@ -4,7 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoomConfiguration } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
-import type { CallerMessage, CallerProcessSpec, CallerReport, CallerSpec } from './caller-protocol.js';
+import type {
+  CallerMessage,
+  CallerProcessSpec,
+  CallerReport,
+  CallerSpec,
+} from './caller-protocol.js';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'caller-process.ts');
 
@@ -14,8 +19,17 @@ export interface ServerCredentials {
   apiSecret: string;
 }
 
-export async function callerToken(server: ServerCredentials, room: string, identity: string, roomConfig?: RoomConfiguration): Promise<string> {
-  const at = new AccessToken(server.apiKey, server.apiSecret, { identity, name: identity, ttl: '1h' });
+export async function callerToken(
+  server: ServerCredentials,
+  room: string,
+  identity: string,
+  roomConfig?: RoomConfiguration,
+): Promise<string> {
+  const at = new AccessToken(server.apiKey, server.apiSecret, {
+    identity,
+    name: identity,
+    ttl: '1h',
+  });
   at.addGrant({ room, roomJoin: true, roomCreate: true, canPublish: true, canSubscribe: true });
   // A room this caller creates by joining starts with these settings, agents included.
   if (roomConfig) at.roomConfig = roomConfig;
@@ -72,12 +86,17 @@ export async function startCallers(
   child.stdout!.on('data', () => undefined);
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`callers did not join within 60 s:\n${stderr}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`callers did not join within 60 s:\n${stderr}`)),
+      60_000,
+    );
     const onMessage = (m: CallerMessage) => {
       if (m.type === 'ready') done(resolve);
-      if (m.type === 'error') done(() => reject(new Error(`caller process failed: ${m.message}\n${stderr}`)));
+      if (m.type === 'error')
+        done(() => reject(new Error(`caller process failed: ${m.message}\n${stderr}`)));
     };
-    const onExit = (code: number | null) => done(() => reject(new Error(`caller process exited (${code}) before joining:\n${stderr}`)));
+    const onExit = (code: number | null) =>
+      done(() => reject(new Error(`caller process exited (${code}) before joining:\n${stderr}`)));
     const done = (fn: () => void) => {
       clearTimeout(timer);
       child.off('message', onMessage);
