@@ -1,12 +1,8 @@
-import { render } from 'ink';
-import { createElement } from 'react';
 import { IpcClient } from '../ipc/ipc-client.js';
 import { listWorkers, type WorkerSocket } from '../ipc/socket-path.js';
 import { SnapshotV1 } from '../introspection/snapshot-schema.js';
-import { App } from './App.js';
 import { parseTopOptions, type TopOptions } from './options.js';
 import { renderPlainFrame } from './plain-frame.js';
-import { enterAlternateScreen } from './screen.js';
 import { ipcSnapshotSource } from './snapshot-source.js';
 
 export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
@@ -61,6 +57,17 @@ async function discover(env: NodeJS.ProcessEnv, preferName?: string): Promise<Wo
   );
 }
 
+/**
+ * Ink draws nothing but a final frame when it believes it runs in CI (it checks `CI`,
+ * `CONTINUOUS_INTEGRATION` and any `CI_*` variable once, as it loads). A live view on a terminal
+ * is a person watching, even in a shell inside a CI container, so those variables go before Ink
+ * loads.
+ */
+function forgetContinuousIntegration(env: NodeJS.ProcessEnv): void {
+  for (const key of Object.keys(env))
+    if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
+}
+
 /** `openrtc top`: returns the exit code; every failure is one line on stderr, never a stack. */
 export async function runTop(opts: RunTopOptions): Promise<number> {
   const parsed = parseTopOptions({
@@ -95,31 +102,19 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
         return w.socketPath;
       },
     });
-    const leaveScreen = enterAlternateScreen(opts.stdout);
-    const app = render(
-      createElement(App, {
-        source,
-        tenant: o.tenant,
-        sort: o.sort,
-        status: o.status,
-        color: opts.color ?? true,
-      }),
-      {
-        stdout: opts.stdout,
-        stdin: opts.stdin ?? process.stdin,
-        exitOnCtrlC: true,
-        patchConsole: false,
-      },
-    );
-    // A kill ends the view like q does, so the shell's screen is restored.
-    const onTerminate = () => app.unmount();
-    process.once('SIGTERM', onTerminate);
-    try {
-      await app.waitUntilExit();
-    } finally {
-      process.off('SIGTERM', onTerminate);
-      leaveScreen();
-    }
+    if (opts.stdout === process.stdout) forgetContinuousIntegration(process.env);
+    // Ink and React load only for the live view: a plain frame, --json and every other command
+    // start without them.
+    const { runLiveView } = await import('./live-view.js');
+    await runLiveView({
+      source,
+      tenant: o.tenant,
+      sort: o.sort,
+      status: o.status,
+      color: opts.color ?? true,
+      stdout: opts.stdout,
+      stdin: opts.stdin ?? process.stdin,
+    });
     return 0;
   } catch (err) {
     const code = err instanceof TopFailure ? err.exitCode : 1;

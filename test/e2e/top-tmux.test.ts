@@ -134,6 +134,13 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
     expect(small).not.toMatch(/AJ_\w+/);
   }, 60_000);
 
+  it('draws live even when the shell it runs in has CI variables set', async () => {
+    const p = pane(`CI=true CI_JOB_ID=1 ${top('--tenant acme')}`);
+    const screen = await p.waitFor((s) => /^ses_/m.test(s), 'the live frame with CI set');
+    expect(p.alternateScreen).toBe(true);
+    expect(screen.split('\n')[0]).toMatch(/^openrtc demo pid \d+/);
+  }, 60_000);
+
   it('NO_COLOR: not one escape code; without it, the frame is styled', async () => {
     const plain = pane(top(''), 80, 24, { NO_COLOR: '1' });
     const noColor = await plain.waitFor((s) => /^ses_/m.test(s), 'the frame under NO_COLOR', {

@@ -12,9 +12,9 @@ export class TmuxPane {
   constructor(readonly name: string) {}
 
   /**
-   * Starts `command` in a fresh pane. CI variables are removed inside the pane: Ink draws only a
-   * final frame in CI, and colour detection turns off when `CI` is set at all, but a person's
-   * terminal is neither.
+   * Starts `command` (a shell line) in a fresh pane. CI variables are removed for the whole line:
+   * colour detection turns off when `CI` is set at all, and a person's terminal is not CI. The tmux
+   * server keeps the environment of whichever test started it, so `-e` alone cannot remove them.
    */
   static start(
     name: string,
@@ -35,7 +35,7 @@ export class TmuxPane {
       ...envArgs,
       '-c',
       REPO_ROOT,
-      `env -u CI -u CONTINUOUS_INTEGRATION ${command}; echo EXITED=$?; sleep 120`,
+      `unset CI CONTINUOUS_INTEGRATION; ${command}; echo EXITED=$?; sleep 120`,
     ];
     // Test files run in parallel: when another one kills the last session, the tmux server exits
     // while this one connects to it. A fresh server on the next try is fine.
