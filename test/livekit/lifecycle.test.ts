@@ -103,9 +103,9 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
 
   it('drains on SIGTERM: live calls finish, the server sends it no new job, and it exits 0', async () => {
     const live = [`drain-a-${tag}`, `drain-b-${tag}`];
-    const startedLive = [];
-    for (const [i, room] of live.entries())
-      startedLive.push((await call(room, 'acme', 2_000 + 300 * i)).started);
+    const startedLive = (
+      await Promise.all(live.map((room, i) => call(room, 'acme', 2_000 + 300 * i)))
+    ).map((c) => c.started);
 
     worker.child.kill('SIGTERM');
     await worker.waitForLog((r) => r.msg === 'draining');

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import type { DevWorker } from '../support/dev-worker.js';
 import { readServerLog, type LivekitServerInfo } from '../support/livekit/livekit-server.js';
 import { sharedLivekit } from '../support/livekit/provided.js';
@@ -12,9 +11,13 @@ import {
   inRoom,
   sessionEnded,
 } from '../support/livekit/room-expectations.js';
-import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
+import {
+  ROOM_AGENT,
+  startLivekitWorker,
+  untilRoutable,
+  workerSnapshot,
+} from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
-import { runCli } from '../support/run-cli.js';
 
 /**
  * Twenty real rooms at once, all hosted by one worker process: each room its own tenant with its
@@ -46,8 +49,7 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     await worker?.stop();
   });
 
-  const snapshot = async () =>
-    SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+  const snapshot = () => workerSnapshot(worker);
 
   it('hosts 20 rooms with no audio crossing between them, and ends them all cleanly', async () => {
     const tag = randomBytes(3).toString('hex');
@@ -67,12 +69,24 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
         }),
       ),
     );
-    for (let p = 0; p < CALLER_PROCESSES; p++) {
-      const mine = rooms
-        .filter((r) => r.process === p)
-        .map((r) => ({ room: r.room, markerHz: r.markerHz, speak: false, untilAnswered: true }));
-      processes.push(await startCallers(server, mine, { voicesHz: voices }));
-    }
+    processes.push(
+      ...(await Promise.all(
+        Array.from({ length: CALLER_PROCESSES }, (_, p) =>
+          startCallers(
+            server,
+            rooms
+              .filter((r) => r.process === p)
+              .map((r) => ({
+                room: r.room,
+                markerHz: r.markerHz,
+                speak: false,
+                untilAnswered: true,
+              })),
+            { voicesHz: voices },
+          ),
+        ),
+      )),
+    );
 
     const started = await Promise.all(
       rooms.map((r) => worker.waitForLog(inRoom(r.room, 'session started'), 120_000)),

@@ -12,10 +12,14 @@ import {
   inRoom,
   sessionEnded,
 } from '../support/livekit/room-expectations.js';
-import { ROOM_AGENT, startLivekitWorker, untilRoutable } from '../support/livekit/worker.js';
+import {
+  ROOM_AGENT,
+  startLivekitWorker,
+  untilRoutable,
+  workerSnapshot,
+} from '../support/livekit/worker.js';
 import { startCallers, type CallerProcess } from '../support/media/callers.js';
 import { runCli } from '../support/run-cli.js';
-import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 
 /**
  * `openrtc start` against a real LiveKit server: LiveKit's own dispatch starts the sessions, each
@@ -147,8 +151,7 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
   /** Worker log lines about rejected jobs so far. */
   const rejections = () =>
     worker.logRecords().filter((r) => String(r.msg).startsWith('rejected job: '));
-  const snapshot = async () =>
-    SnapshotV1.parse(JSON.parse((await runCli(['top', '--json'], worker.env)).stdout));
+  const snapshot = () => workerSnapshot(worker);
 
   it('rejects a tenant at its cap and a malformed tenant; LiveKit drops the job: no retry, no job, no session', async () => {
     const tag = randomBytes(3).toString('hex');

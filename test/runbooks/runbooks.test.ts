@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startDevWorker } from '../support/dev-worker.js';
+import { npxOpenrtcShim } from './npx-openrtc.js';
 import { runbookSteps } from './runbook-blocks.js';
 
 const RUNBOOKS = [
@@ -14,6 +15,9 @@ const RUNBOOKS = [
 ];
 
 describe('runbooks run against a live worker', () => {
+  const npx = npxOpenrtcShim();
+  afterAll(() => npx.remove());
+
   it('every runbook has shell steps to run', () => {
     for (const name of RUNBOOKS) {
       expect(
@@ -31,7 +35,7 @@ describe('runbooks run against a live worker', () => {
         for (const step of steps) {
           const result = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', step.script], {
             cwd: REPO_ROOT,
-            env: worker.env,
+            env: { ...worker.env, PATH: `${npx.pathEntry}:${worker.env.PATH ?? ''}` },
             encoding: 'utf8',
             timeout: 60_000,
           });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { IpcClient } from '../../../src/ipc/ipc-client.js';
+import { listWorkers } from '../../../src/ipc/socket-path.js';
 import { SnapshotV1 } from '../../../src/introspection/snapshot-schema.js';
 import { REPO_ROOT, startWorkerProcess, type DevWorker } from '../dev-worker.js';
-import { runCli } from '../run-cli.js';
 import type { LivekitServerInfo } from './livekit-server.js';
 
 /** The worker config the real-server tests run: the room voice agent, per-tenant voices. */
@@ -44,11 +45,8 @@ export async function untilRoutable(worker: DevWorker, timeoutMs = 60_000): Prom
   const until = Date.now() + timeoutMs;
   let last: number | undefined;
   while (Date.now() < until) {
-    const top = await runCli(['top', '--json'], worker.env);
-    if (top.code === 0) {
-      last = SnapshotV1.parse(JSON.parse(top.stdout)).worker.load?.load;
-      if (last !== undefined && last < ROUTABLE_LOAD) return;
-    }
+    last = (await workerSnapshot(worker).catch(() => undefined))?.worker.load?.load;
+    if (last !== undefined && last < ROUTABLE_LOAD) return;
     await sleep(250);
   }
   throw new Error(
@@ -58,3 +56,18 @@ export async function untilRoutable(worker: DevWorker, timeoutMs = 60_000): Prom
 
 /** Under LiveKit's default target load of 0.7, with a margin for the report in flight. */
 const ROUTABLE_LOAD = 0.6;
+
+/**
+ * The worker's snapshot, straight from its control socket: what `openrtc top --json` prints,
+ * without starting a CLI process each time where the CLI is not what a test is about.
+ */
+export async function workerSnapshot(worker: DevWorker): Promise<SnapshotV1> {
+  const [socket] = await listWorkers(worker.env);
+  if (!socket) throw new Error(`no worker socket in ${worker.runtimeDir}`);
+  const client = await IpcClient.connect(socket.socketPath);
+  try {
+    return SnapshotV1.parse(await client.request('snapshot'));
+  } finally {
+    client.close();
+  }
+}
