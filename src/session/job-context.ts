@@ -1,5 +1,5 @@
 import { JobContext, type ipc, type JobProcess, type RunningJobInfo } from '@livekit/agents';
-import { Room } from '@livekit/rtc-node';
+import { AudioResampler, Room } from '@livekit/rtc-node';
 import type { SessionStartRequest } from './types.js';
 
 export type MediaMode = 'auto' | 'room' | 'none';
@@ -55,4 +55,34 @@ export function buildJobContext(
   const room = new Room();
   const ctx = new JobContext(proc, info, room, hooks.onConnect, hooks.onShutdown, inference);
   return { ctx, room };
+}
+
+/**
+ * rtc-node delivers every native event through one process-wide client, whose callbacks run in
+ * the async context that was current when that client was created. Created inside a session (its
+ * first `ctx.connect()`), it would hold that session's scope and JobContext for the life of the
+ * worker and run every later native callback as that session. Touching it once here, from the
+ * worker's own context before any session, keeps native callbacks out of every session.
+ */
+let mediaClientStarted = false;
+export function startMediaClientOutsideSessions(): void {
+  if (mediaClientStarted) return;
+  mediaClientStarted = true;
+  new AudioResampler(48_000, 16_000, 1).close();
+}
+
+/**
+ * A Room's events are emitted from inside that shared native callback, so the handlers the agent
+ * and agents-js attach to `ctx.room` would otherwise run outside their own session: untagged log
+ * lines, and `getJobContext()` answering for no job (or, worse, another). The room's private FFI
+ * handler is wrapped, before `connect()` registers it, to run inside the session's scope.
+ */
+export function scopeRoomEvents(room: Room, inScope: <T>(fn: () => T) => T): void {
+  const internals = room as unknown as { onFfiEvent?: (event: unknown) => Promise<void> };
+  const handler = internals.onFfiEvent;
+  if (typeof handler !== 'function')
+    throw new Error(
+      '@livekit/rtc-node Room has no onFfiEvent: this rtc-node version is not supported',
+    );
+  internals.onFfiEvent = (event) => inScope(() => handler(event));
 }

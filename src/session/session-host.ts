@@ -24,7 +24,13 @@ import {
   installProcessErrorHandlers,
   routeSessionErrors,
 } from './failure-attribution.js';
-import { buildJobContext, isLocalJob, type MediaMode } from './job-context.js';
+import {
+  buildJobContext,
+  isLocalJob,
+  scopeRoomEvents,
+  startMediaClientOutsideSessions,
+  type MediaMode,
+} from './job-context.js';
 import {
   DEFAULT_SHUTDOWN_GRACE_MS,
   type SessionEndedEvent,
@@ -109,6 +115,7 @@ export class SessionHost implements SessionsPort {
     // worker routes it at start, a host on its own routes it here.
     if (!loggerOptions()) routeFrameworkLogs(options.logger);
     installProcessErrorHandlers(options.logger);
+    if (options.media !== 'none') startMediaClientOutsideSessions();
     const { onSessionStarted, onSessionEnded } = options;
     if (onSessionStarted || onSessionEnded) {
       this.subscribe({
@@ -223,6 +230,7 @@ export class SessionHost implements SessionsPort {
       unroute: () => undefined,
     };
     const session = live;
+    if (!local) scopeRoomEvents(room, (fn) => this.#inScope(session, fn));
     this.#byJob.set(jobId, session);
     req.reservation.markStarted();
     this.#opts.registry.add({

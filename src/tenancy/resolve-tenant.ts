@@ -68,14 +68,18 @@ export function parseTenantFromMetadata(
       return { ok: true, tenant: value, source };
     }
   }
-  const dialed =
-    jobMeta.value && Object.hasOwn(jobMeta.value, DIALED_NUMBER_KEY)
-      ? jobMeta.value[DIALED_NUMBER_KEY]
-      : undefined;
+  // The number comes from the dispatch first, else from the room (an automatically dispatched
+  // job has no metadata of its own; whoever created the room may have put the number there).
+  const dialedIn = (meta: Record<string, unknown> | undefined) => {
+    const value =
+      meta && Object.hasOwn(meta, DIALED_NUMBER_KEY) ? meta[DIALED_NUMBER_KEY] : undefined;
+    return typeof value === 'string' && value ? value : undefined;
+  };
+  const dialed = dialedIn(jobMeta.value) ?? dialedIn(roomMeta.ok ? roomMeta.value : undefined);
   return {
     ok: true,
     tenant: undefined,
-    ...(typeof dialed === 'string' && dialed ? { dialed } : {}),
+    ...(dialed !== undefined ? { dialed } : {}),
   };
 }
 

@@ -224,6 +224,14 @@ describe('Admission', () => {
       'default',
     );
     expect(accepted(await admission.decide(job(''))).tenant).toBe('default');
+    // An automatically dispatched job has no metadata: the room's, set by its creator, counts.
+    const roomMetadata = JSON.stringify({ dialed_number: '+15550100' });
+    expect(accepted(await admission.decide(job('', { roomMetadata }))).tenant).toBe('initech');
+    // The dispatch's own number wins over the room's.
+    expect(
+      accepted(await admission.decide(job({ dialed_number: '+19999999' }, { roomMetadata })))
+        .tenant,
+    ).toBe('default');
   });
   it('counts rejections that never reached a tenant on the worker, not under a made-up tenant row', async () => {
     const { admission } = setup({ tenants: { maxSessions: { '*': 3 } } });

@@ -81,10 +81,22 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     });
     const voices = { voicesHz: [ACME_HZ, GLOBEX_HZ] };
     // A pause after each phrase long enough for an answer even on a busy machine.
-    callers.push(
-      await startCallers(server, [{ room: acmeRoom, markerHz: 2_000, pauseMs: 5_000 }], voices),
-    );
+    // The agent is in acme's room before its caller joins, so the caller's arrival is a room event.
     await worker.waitForLog(inRoom(acmeRoom, 'agent in room'));
+    callers.push(
+      await startCallers(
+        server,
+        [
+          {
+            room: acmeRoom,
+            markerHz: 2_000,
+            pauseMs: 5_000,
+            attributes: { 'caller.account': 'acme-4711' },
+          },
+        ],
+        voices,
+      ),
+    );
     await untilRoutable(worker);
     callers.push(
       await startCallers(
@@ -129,8 +141,45 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     ]);
     expectVoice(globex, GLOBEX_HZ, [ACME_HZ]);
 
+    // ctx.waitForParticipant() resolves with the caller, whose attributes the agent sees.
+    const arrived = await worker.waitForLog(inRoom(acmeRoom, 'participant arrived'));
+    expect(arrived).toMatchObject({
+      session_id: started.session_id,
+      identity: `caller-${acmeRoom}`,
+      attributes: { 'caller.account': 'acme-4711' },
+    });
+    expect((await worker.waitForLog(inRoom(globexRoom, 'participant arrived'))).identity).toBe(
+      `caller-${globexRoom}`,
+    );
+    // ctx.room events reach the agent's own handlers: the caller joining, its microphone.
+    expect(
+      await worker.waitForLog(inRoom(acmeRoom, 'room event: participant connected')),
+    ).toMatchObject({ session_id: started.session_id, identity: `caller-${acmeRoom}` });
+    expect(await worker.waitForLog(inRoom(acmeRoom, 'room event: track subscribed'))).toMatchObject(
+      { identity: `caller-${acmeRoom}`, kind: 'audio' },
+    );
+
     // Hanging up ends each session cleanly.
     await Promise.all(callers.splice(0).map((c) => c.hangUp()));
+    expect(
+      await worker.waitForLog(inRoom(acmeRoom, 'room event: participant disconnected')),
+    ).toMatchObject({ session_id: started.session_id, identity: `caller-${acmeRoom}` });
+    // Each session's room events are its own room's, and name only its own caller.
+    for (const [session, room] of [
+      [started, acmeRoom],
+      [startedGlobex, globexRoom],
+    ] as const) {
+      const events = worker
+        .logRecords()
+        .filter((r) => r.session_id === session.session_id && /^room event/.test(String(r.msg)));
+      expect(events.length).toBeGreaterThan(0);
+      const seen = events.map(
+        (e) => `${String(e.msg)} in ${String(e.room)} by ${String(e.identity)}`,
+      );
+      expect(seen, seen.join('\n')).toEqual(
+        events.map((e) => `${String(e.msg)} in ${room} by caller-${room}`),
+      );
+    }
     for (const session of [started, startedGlobex]) {
       const ended = await sessionEnded(worker, session.session_id);
       expect(ended).toMatchObject({ outcome: 'success', reason: 'session_closed' });
@@ -152,6 +201,34 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
   const rejections = () =>
     worker.logRecords().filter((r) => String(r.msg).startsWith('rejected job: '));
   const snapshot = () => workerSnapshot(worker);
+
+  it('plays background audio (voice.BackgroundAudioPlayer) into the room, heard by the caller', async () => {
+    const room = `background-${randomBytes(3).toString('hex')}`;
+    const BACKGROUND_HZ = 1_200;
+    await untilRoutable(worker);
+    await new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret).createDispatch(
+      room,
+      ROOM_AGENT,
+      { metadata: JSON.stringify({ tenant: 'acme', background_hz: BACKGROUND_HZ }) },
+    );
+    await worker.waitForLog(inRoom(room, 'background audio playing'));
+    // A caller who only listens: nothing asks the agent to speak, so what it hears is the player.
+    const caller = await startCallers(server, [{ room, speak: false }], {
+      voicesHz: [BACKGROUND_HZ, ACME_HZ],
+    });
+    callers.push(caller);
+    const heard = await heardAgent(caller, room);
+    expect(Math.abs((heard.dominantHz ?? 0) - BACKGROUND_HZ)).toBeLessThanOrEqual(3);
+    expect(heard.voiceShares?.[String(BACKGROUND_HZ)]).toBeGreaterThan(0.3);
+    const started = await worker.waitForLog(inRoom(room, 'session started'));
+    callers.splice(callers.indexOf(caller), 1);
+    await caller.hangUp();
+    // The player closes with the session: it ends cleanly, not by a timeout.
+    expect(await sessionEnded(worker, started.session_id)).toMatchObject({
+      outcome: 'success',
+      reason: 'session_closed',
+    });
+  }, 90_000);
 
   it('rejects a tenant at its cap and a malformed tenant; LiveKit drops the job: no retry, no job, no session', async () => {
     const tag = randomBytes(3).toString('hex');

@@ -24,6 +24,7 @@ export async function callerToken(
   room: string,
   identity: string,
   roomConfig?: RoomConfiguration,
+  attributes?: Record<string, string>,
 ): Promise<string> {
   const at = new AccessToken(server.apiKey, server.apiSecret, {
     identity,
@@ -33,6 +34,7 @@ export async function callerToken(
   at.addGrant({ room, roomJoin: true, roomCreate: true, canPublish: true, canSubscribe: true });
   // A room this caller creates by joining starts with these settings, agents included.
   if (roomConfig) at.roomConfig = roomConfig;
+  if (attributes) at.attributes = attributes;
   return at.toJwt();
 }
 
@@ -53,6 +55,8 @@ export interface CallerOptions {
   untilAnswered?: boolean;
   pauseMs?: number;
   roomConfig?: RoomConfiguration;
+  /** The caller's participant attributes, as a SIP bridge or an app would set them. */
+  attributes?: Record<string, string>;
 }
 
 /** One process holding the given callers; resolves once every one is in its room (and speaking). */
@@ -67,7 +71,7 @@ export async function startCallers(
       return {
         room: c.room,
         identity,
-        token: await callerToken(server, c.room, identity, c.roomConfig),
+        token: await callerToken(server, c.room, identity, c.roomConfig, c.attributes),
         ...(c.markerHz !== undefined ? { markerHz: c.markerHz } : {}),
         ...(c.speak !== undefined ? { speak: c.speak } : {}),
         ...(c.untilAnswered !== undefined ? { untilAnswered: c.untilAnswered } : {}),
