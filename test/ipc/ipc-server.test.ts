@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { IpcClient, IpcError } from '../../src/ipc/ipc-client.js';
 import { IpcServer } from '../../src/ipc/ipc-server.js';
 import { defineMethod, IpcMethodError, type Handler } from '../../src/ipc/protocol.js';
+import { until } from '../support/conditions.js';
 import { rawClient, silentLogger, tempRuntimeDir } from './helpers.js';
 
 const handlers: Record<string, Handler> = {
@@ -128,7 +128,7 @@ describe('IpcServer over a real Unix socket', () => {
     ).rejects.toMatchObject({ code: 'too_many_connections' });
     a.socket.destroy();
     await a.closed;
-    await sleep(20);
+    await until('the server to forget the closed connection', () => server.connectionCount === 1);
     const d = await IpcClient.connect(server.socketPath);
     cleanups.push(() => d.close());
     expect(await d.request('snapshot')).toEqual({ n: 1 });
@@ -157,7 +157,10 @@ describe('IpcServer over a real Unix socket', () => {
       },
     });
     await silent.closed;
-    await sleep(400);
+    // A probe opened now times out after the others would have: once it has, they had their chance.
+    const probe = await client(server.socketPath);
+    expect(await probe.next()).toMatchObject({ id: null, error: { code: 'idle_timeout' } });
+    await probe.closed;
     expect(server.connectionCount).toBe(2);
     release();
     expect(await waiting.next()).toEqual({ v: 1, id: 'w', result: 'done' });
@@ -276,9 +279,7 @@ describe('IpcServer over a real Unix socket', () => {
     slow.send(
       `${JSON.stringify({ v: 1, id: 1, method: 'subscribe', params: { intervalMs: 100 } })}\n`,
     );
-    const deadline = Date.now() + 10_000;
-    while (server.connectionCount > 0 && Date.now() < deadline) await sleep(50);
-    expect(server.connectionCount).toBe(0);
+    await until('the slow reader to be dropped', () => server.connectionCount === 0, 10_000);
     expect(warnings).toContain('dropping a control client that does not read its output');
     const fast = await IpcClient.connect(server.socketPath);
     cleanups.push(() => fast.close());
@@ -320,8 +321,8 @@ describe('IpcServer over a real Unix socket', () => {
     const seen: unknown[] = [];
     await c.subscribe(100, (s) => seen.push(s));
     expect(seen).toEqual([{ n: 1 }]);
-    await sleep(150);
-    expect(seen.length).toBeGreaterThanOrEqual(2);
+    await until('a pushed snapshot after the first', () => seen.length >= 2);
+    expect(seen.slice(0, 2)).toEqual([{ n: 1 }, { n: 2 }]);
     const closed = new Promise<Error | undefined>((resolve) => c.onClose(resolve));
     await server.close();
     expect((await closed)?.message).toBe('the worker closed the connection');
