@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IpcServer, type IpcLogger } from '../../src/ipc/ipc-server.js';
 import { PushGroups, type Subscriber } from '../../src/ipc/push-groups.js';
 import type { Handler } from '../../src/ipc/protocol.js';
+import { until } from '../support/conditions.js';
 import { rawClient, silentLogger, tempRuntimeDir } from './helpers.js';
 
 interface Sub extends Subscriber {
@@ -136,11 +137,20 @@ describe('IpcServer pushes to many subscribers', () => {
         expect(push).toMatchObject({ v: 1, result: { build: expect.any(Number) } });
     for (const c of clients) c.socket.destroy();
     await Promise.all(clients.map((c) => c.closed));
-    await sleep(50);
+    await until('the server to forget the subscribers', () => server.connectionCount === 0);
     const after = builds;
-    await sleep(250);
-    expect(builds).toBe(after);
-    expect(server.connectionCount).toBe(0);
+    // A probe in a group of its own (another interval): while it gets two pushes, the departed
+    // subscribers' group would have ticked at least twice, so every build since must be the probe's.
+    const probe = await rawClient(server.socketPath);
+    cleanups.push(() => probe.socket.destroy());
+    probe.send(
+      `${JSON.stringify({ v: 1, id: 'p', method: 'subscribe', params: { intervalMs: 101 } })}\n`,
+    );
+    const probeBuilds: number[] = [];
+    for (let i = 0; i < 3; i++)
+      probeBuilds.push(((await probe.next()).result as { build: number }).build);
+    const newBuilds = probeBuilds.filter((b) => b > after);
+    expect(builds - after).toBe(new Set(newBuilds).size);
   });
 
   it('answers every subscriber when a build fails, logging the failure once per build', async () => {
