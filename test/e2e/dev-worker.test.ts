@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { startDevWorker, type DevWorker } from '../support/dev-worker.js';
+import { until } from '../support/conditions.js';
 import { runCli } from '../support/run-cli.js';
 
 describe('openrtc dev + dispatch + top, as a user runs them', () => {
@@ -30,7 +30,13 @@ describe('openrtc dev + dispatch + top, as a user runs them', () => {
     );
     expect(globex.stdout).toContain('1/1 accepted');
 
-    await sleep(1_000);
+    // Each session replies once it has started: then all six are in the registry.
+    const replied = (tenant: string) =>
+      worker.logRecords().filter((l) => l.msg === 'agent replied' && l.tenant === tenant).length;
+    await until(
+      'every session to have replied',
+      () => replied('acme') === 5 && replied('globex') === 1,
+    );
     const json = await runCli(['top', '--json'], worker.env);
     expect(json.code, json.stderr).toBe(0);
     const snapshot = SnapshotV1.parse(JSON.parse(json.stdout));

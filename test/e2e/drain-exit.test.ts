@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { EXIT_GRACE_MS } from '../../src/runtime/exit-after-stop.js';
 import { REPO_ROOT, startDevWorker, type DevWorker } from '../support/dev-worker.js';
@@ -34,20 +33,6 @@ function parsed(worker: DevWorker): LogLine[] {
   });
 }
 
-async function waitForLog(
-  worker: DevWorker,
-  predicate: (l: LogLine) => boolean,
-  what: string,
-): Promise<LogLine> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const hit = parsed(worker).find(predicate);
-    if (hit) return hit;
-    await sleep(50);
-  }
-  throw new Error(`never logged: ${what}\n${worker.logs.join('\n')}`);
-}
-
 /** Starts the leaky worker and one leaky call on it, and waits until the call left its mess behind. */
 async function workerWithLeakyCall(
   metadata: Record<string, unknown>,
@@ -59,9 +44,9 @@ async function workerWithLeakyCall(
     worker.env,
   );
   expect(dispatched.code, `${dispatched.stdout}${dispatched.stderr}`).toBe(0);
-  await waitForLog(
-    worker,
+  await worker.waitForLog(
     (l) => l.msg === 'left a timer and a socket open',
+    20_000,
     'the agent leaving a timer and a socket open',
   );
   return { worker, exit };
@@ -85,9 +70,9 @@ describe('the worker process exits once it has stopped, whatever agent code left
   it('openrtc drain: every session ended by itself, so the worker exits 0 within the grace', async () => {
     const { worker, exit } = await workerWithLeakyCall({});
     try {
-      await waitForLog(
-        worker,
+      await worker.waitForLog(
         (l) => typeof l.msg === 'string' && l.msg.startsWith('session ended'),
+        20_000,
         'the call ending',
       );
       const drained = await runCli(['drain', '--timeout', '5'], worker.env);

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,6 +37,7 @@ export interface DevWorker {
   waitForLog(
     match: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
+    what?: string,
   ): Promise<Record<string, unknown>>;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
@@ -86,27 +86,73 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
     child.once('exit', (code) => resolve(code)),
   );
   const logs: string[] = [];
+  const records: Record<string, unknown>[] = [];
+  // Waits are woken by each new line and by the exit, not by a poll.
+  const onLines = new Set<() => void>();
+  const wake = () => {
+    for (const fn of onLines) fn();
+  };
   let buffered = '';
   const onData = (chunk: Buffer) => {
     buffered += chunk.toString();
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
+    if (lines.length === 0) return;
     logs.push(...lines);
+    records.push(...parseRecords(lines));
+    wake();
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
+  // After 'close', not 'exit': by then the last lines of output have arrived too.
+  let outputEnded = false;
+  child.once('close', () => {
+    outputEnded = true;
+    wake();
+  });
 
-  const deadline = Date.now() + 60_000;
-  while (!logs.some((l) => l.includes('openrtc worker') && l.includes('ready'))) {
-    if (child.exitCode !== null)
-      throw new Error(`openrtc ${opts.args[0]} exited with ${child.exitCode}:\n${logs.join('\n')}`);
-    if (Date.now() > deadline) {
-      // A worker that never came up must not outlive the test that started it.
-      child.kill('SIGKILL');
-      if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
-      throw new Error(`openrtc ${opts.args[0]} did not become ready:\n${logs.join('\n')}`);
-    }
-    await sleep(100);
+  /** Resolves with `check()`'s first value, re-checked on each line; rejects on exit or timeout. */
+  const whenLogged = <T>(check: () => T | undefined, timeoutMs: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const finish = (err: Error | undefined, value?: T) => {
+        onLines.delete(test);
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const test = () => {
+        const value = check();
+        if (value !== undefined) return finish(undefined, value);
+        if (outputEnded)
+          finish(
+            new Error(
+              `${what}, and the worker exited (${child.exitCode ?? child.signalCode}):\n${logs.slice(-20).join('\n')}`,
+            ),
+          );
+      };
+      const timer = setTimeout(
+        () =>
+          finish(
+            new Error(`${what} within ${timeoutMs} ms; last lines:\n${logs.slice(-20).join('\n')}`),
+          ),
+        timeoutMs,
+      );
+      onLines.add(test);
+      test();
+    });
+
+  try {
+    await whenLogged(
+      () =>
+        logs.some((l) => l.includes('openrtc worker') && l.includes('ready')) ? true : undefined,
+      60_000,
+      `openrtc ${opts.args[0]} never logged that it was ready`,
+    );
+  } catch (err) {
+    // A worker that never came up must not outlive the test that started it.
+    child.kill('SIGKILL');
+    if (ownsRuntimeDir) rmSync(runtimeDir, { recursive: true, force: true });
+    throw err;
   }
 
   const env: NodeJS.ProcessEnv = {
@@ -121,19 +167,9 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
     env,
     logs,
     exited,
-    logRecords: () => parseRecords(logs),
-    async waitForLog(match, timeoutMs = 30_000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const found = parseRecords(logs).find(match);
-        if (found) return found;
-        if (Date.now() > until)
-          throw new Error(
-            `no matching worker log line within ${timeoutMs} ms; last lines:\n${logs.slice(-20).join('\n')}`,
-          );
-        await sleep(100);
-      }
-    },
+    logRecords: () => [...records],
+    waitForLog: (match, timeoutMs = 30_000, what = 'a matching log line') =>
+      whenLogged(() => records.find(match), timeoutMs, `the worker never logged ${what}`),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcServer } from '../../src/ipc/ipc-server.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { runTop } from '../../src/top/run-top.js';
 import { ipcSnapshotSource, type ConnectionState } from '../../src/top/snapshot-source.js';
 import { silentLogger, tempRuntimeDir } from '../ipc/helpers.js';
+import { until } from '../support/conditions.js';
 import { snapshot } from './fixtures.js';
 
 function capture() {
@@ -156,18 +156,13 @@ describe('ipcSnapshotSource', () => {
           if (s.status === 'disconnected') exited.push(s.workerGone);
         },
       );
-      const until = async (cond: () => boolean) => {
-        const deadline = Date.now() + 5_000;
-        while (!cond() && Date.now() < deadline) await sleep(20);
-        expect(cond()).toBe(true);
-      };
-      await until(() => states.includes('connected'));
+      await until('connected', () => states.includes('connected'));
       await first.close();
-      await until(() => states.at(-1) === 'disconnected');
+      await until('disconnected', () => states.at(-1) === 'disconnected');
       // The socket went first; the process is still there, so it is a lost connection for now.
       expect(exited[0]).toBe(false);
       gone.add(4242);
-      await until(() => exited.at(-1) === true);
+      await until('the worker reported gone', () => exited.at(-1) === true);
       const next = snapshot();
       next.worker.pid = 777;
       const second = await IpcServer.listen({
@@ -177,7 +172,10 @@ describe('ipcSnapshotSource', () => {
       });
       servers.push(second);
       current = second.socketPath;
-      await until(() => pids.includes(777) && states.at(-1) === 'connected');
+      await until(
+        'connected to the new worker',
+        () => pids.includes(777) && states.at(-1) === 'connected',
+      );
       expect(states[0]).toBe('connecting');
       expect(pids[0]).toBe(4242);
     } finally {

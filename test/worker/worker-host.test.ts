@@ -11,6 +11,7 @@ import entryThrows from '../fixtures/agents/entry-throws-agent.js';
 import healthy from '../fixtures/agents/healthy-agent.js';
 import longCall from '../fixtures/agents/long-call-agent.js';
 import { memoryLogger, type MemoryLog } from '../session/support.js';
+import { until } from '../support/conditions.js';
 import { TestAdmission } from './test-admission.js';
 
 const KEY = { apiKey: 'devkey', apiSecret: 'secret' };
@@ -139,7 +140,7 @@ describe('WorkerHost against the local dispatcher', () => {
     await Promise.all(
       assigned.map((r) => dispatcher.waitForJob(r.jobId, (j) => j.state === 'running')),
     );
-    await waitFor(() => registry.size === 7);
+    await until('all seven sessions in the registry', () => registry.size === 7);
     expect(admission.inUse()).toBe(7);
   });
 
@@ -152,9 +153,11 @@ describe('WorkerHost against the local dispatcher', () => {
       metadata: meta({ tenant: 'acme' }),
     });
     expect(r.status).toBe('assigned');
-    await waitFor(() => registry.list().some((s) => s.jobId === r.jobId && s.state === 'active'));
+    await until('the session to be active', () =>
+      registry.list().some((s) => s.jobId === r.jobId && s.state === 'active'),
+    );
     expect(dispatcher.terminate(r.jobId)).toBe(true);
-    await waitFor(() => ended.length === 1);
+    await until('the session to end', () => ended.length === 1);
     expect(ended[0]).toMatchObject({
       jobId: r.jobId,
       tenant: 'acme',
@@ -191,7 +194,9 @@ describe('WorkerHost against the local dispatcher', () => {
     expect([short.status, long.status]).toEqual(['assigned', 'assigned']);
     const draining = worker.drain(1200);
     expect(admission.draining).toBe(true);
-    await waitFor(() => dispatcher.workers().every((w) => w.status === 'full'));
+    await until('every registration to report full', () =>
+      dispatcher.workers().every((w) => w.status === 'full'),
+    );
     const refused = await dispatcher.dispatch({
       agentName: 'healthy',
       metadata: meta({ tenant: 'acme' }),
@@ -202,7 +207,7 @@ describe('WorkerHost against the local dispatcher', () => {
     expect(byJob[short.jobId]).toEqual({ kind: 'success', reason: 'session_closed' });
     expect(byJob[long.jobId]).toEqual({ kind: 'success', reason: 'drain_timeout' });
     expect(admission.inUse()).toBe(0);
-    await waitFor(() => dispatcher.workers().length === 0);
+    await until('every registration to be gone', () => dispatcher.workers().length === 0);
     // Closing the connection on purpose is not losing it.
     const messages = log.lines().map((l) => `${String(l.level)} ${String(l.msg)}`);
     expect(messages.filter((m) => m.includes('lost the LiveKit connection'))).toEqual([]);
@@ -227,7 +232,9 @@ describe('WorkerHost against the local dispatcher', () => {
       metadata: meta({ tenant: 'acme' }),
     });
     expect(live.status).toBe('assigned');
-    await waitFor(() => first.registry.list().some((s) => s.state === 'active'));
+    await until('a session to be active on the first worker', () =>
+      first.registry.list().some((s) => s.state === 'active'),
+    );
     const sessionBefore = first.registry.list()[0]?.sessionId;
 
     const disconnected = once(first.worker, 'disconnected');
@@ -256,11 +263,3 @@ describe('WorkerHost against the local dispatcher', () => {
     expect(first.registry.list().map((s) => s.sessionId)).toEqual([sessionBefore]);
   });
 });
-
-async function waitFor(pred: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
