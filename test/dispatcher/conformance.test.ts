@@ -12,7 +12,7 @@ import { SessionHost } from '../../src/session/session-host.js';
 import { WorkerHost } from '../../src/worker/worker-host.js';
 import healthy from '../fixtures/agents/healthy-agent.js';
 import { memoryLogger } from '../session/support.js';
-import { TestAdmission } from '../worker/test-admission.js';
+import { admissionRig } from '../support/admission-rig.js';
 
 /**
  * The stock @livekit/agents worker, unmodified and with its own process pool, against our
@@ -168,7 +168,7 @@ describe('automatic dispatch (an agent registered with no agent name)', () => {
       logger: log.logger,
       shutdownGraceMs: 500,
     });
-    const admission = new TestAdmission({ maxConcurrentSessions: 10 });
+    const { admission } = admissionRig({ maxConcurrentSessions: 10 });
     const host = new WorkerHost({
       url: autoDispatcher.url,
       apiKey: API_KEY,

@@ -1,12 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { AdmissionDecision, JobRequestInfo } from '../../src/admission/types.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Admission } from '../../src/admission/admission.js';
+import type { AdmissionDecision } from '../../src/admission/types.js';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import { SessionRegistry } from '../../src/introspection/registry.js';
 import { SessionHost } from '../../src/session/session-host.js';
 import { WorkerHost } from '../../src/worker/worker-host.js';
 import healthy from '../fixtures/agents/healthy-agent.js';
 import { memoryLogger } from '../session/support.js';
-import { TestAdmission } from './test-admission.js';
+import { admissionRig } from '../support/admission-rig.js';
+import { until } from '../support/conditions.js';
 
 const KEY = { apiKey: 'devkey', apiSecret: 'secret' };
 const closers: (() => Promise<unknown>)[] = [];
@@ -15,15 +17,7 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-/** An admission whose decide() is replaced per test. */
-class ScriptedAdmission extends TestAdmission {
-  script: ((req: JobRequestInfo) => Promise<AdmissionDecision>) | undefined;
-  override decide(req: JobRequestInfo): Promise<AdmissionDecision> {
-    return this.script ? this.script(req) : super.decide(req);
-  }
-}
-
-async function rig(admission: TestAdmission, answerTimeoutMs = 2500) {
+async function rig(admission: Admission, answerTimeoutMs = 2500) {
   const log = memoryLogger();
   const dispatcher = await LocalDispatcher.start({ port: 0, ...KEY });
   closers.push(() => dispatcher.close());
@@ -49,8 +43,8 @@ async function rig(admission: TestAdmission, answerTimeoutMs = 2500) {
 
 describe('availability answers', () => {
   it('rejects with a reason when admission throws, and says nothing secret', async () => {
-    const admission = new ScriptedAdmission({ maxConcurrentSessions: 5 });
-    admission.script = () => Promise.reject(new Error('db password=hunter2 refused'));
+    const { admission, rejections } = admissionRig({ maxConcurrentSessions: 5 });
+    vi.spyOn(admission, 'decide').mockRejectedValue(new Error('db password=hunter2 refused'));
     const { dispatcher } = await rig(admission);
     const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: '{"tenant":"acme"}' });
     expect(r).toMatchObject({
@@ -59,20 +53,23 @@ describe('availability answers', () => {
       message: 'admission failed',
     });
     // Answered by the worker host, and still counted by admission like every other reason.
-    expect(admission.hostRejections).toEqual([
+    expect(rejections).toEqual([
       { jobId: r.jobId, reason: 'internal_error', message: 'admission failed' },
     ]);
+    expect(admission.rejectedWithoutTenant().internal_error).toBe(1);
   });
 
   it('answers in time when admission is slow, and gives back a slot accepted too late', async () => {
-    const admission = new ScriptedAdmission({ maxConcurrentSessions: 5 });
+    const { admission, outcomes, rejections } = admissionRig({ maxConcurrentSessions: 5 });
+    // Admission decides only once the worker host has given up waiting for it.
+    let decideLate!: () => void;
+    const late = new Promise<void>((resolve) => (decideLate = resolve));
     let lateDecision: Promise<AdmissionDecision> | undefined;
-    admission.script = (req) => {
-      lateDecision = new Promise<void>((r) => setTimeout(r, 300)).then(() =>
-        TestAdmission.prototype.decide.call(admission, req),
-      );
+    const decide = admission.decide.bind(admission);
+    vi.spyOn(admission, 'decide').mockImplementation((req) => {
+      lateDecision = late.then(() => decide(req));
       return lateDecision;
-    };
+    });
     const { dispatcher } = await rig(admission, 100);
     const r = await dispatcher.dispatch({ agentName: 'healthy', metadata: '{"tenant":"acme"}' });
     expect(r).toMatchObject({
@@ -80,16 +77,17 @@ describe('availability answers', () => {
       reason: 'internal_error',
       message: 'admission did not answer within 100 ms',
     });
-    expect(admission.hostRejections).toEqual([
+    expect(rejections).toEqual([
       {
         jobId: r.jobId,
         reason: 'internal_error',
         message: 'admission did not answer within 100 ms',
       },
     ]);
-    await lateDecision;
-    await new Promise((res) => setImmediate(res));
-    expect(admission.outcomes).toEqual([
+    decideLate();
+    expect(await lateDecision).toMatchObject({ accept: true, tenant: 'acme' });
+    await until('the late slot to be given back', () => outcomes.length > 0);
+    expect(outcomes).toEqual([
       { jobId: r.jobId, tenant: 'acme', outcome: { kind: 'cancelled', reason: 'answer_timeout' } },
     ]);
     expect(admission.inUse()).toBe(0);

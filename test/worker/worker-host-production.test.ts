@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { AvailabilityRequest, JobAssignment, JobStatus } from '@livekit/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildJob } from '../../src/dispatcher/job-builder.js';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import { SessionRegistry } from '../../src/introspection/registry.js';
@@ -12,7 +12,7 @@ import healthy from '../fixtures/agents/healthy-agent.js';
 import longCall from '../fixtures/agents/long-call-agent.js';
 import { memoryLogger } from '../session/support.js';
 import { ScriptedServer } from './scripted-server.js';
-import { TestAdmission } from './test-admission.js';
+import { admissionRig } from '../support/admission-rig.js';
 
 const KEY = { apiKey: 'devkey', apiSecret: 'secret' };
 const AGENTS = ['healthy', 'long-call'];
@@ -21,13 +21,11 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-function startWorker(
-  url: string,
-  opts: { admission?: TestAdmission; load?: { report(live: LiveCounts): LoadReport } } = {},
-) {
+function startWorker(url: string, opts: { load?: { report(live: LiveCounts): LoadReport } } = {}) {
   const log = memoryLogger();
   setProcessLogger(log.logger);
-  const admission = opts.admission ?? new TestAdmission({ maxConcurrentSessions: 10 });
+  const { admission, rejections } = admissionRig({ maxConcurrentSessions: 10 });
+  const decide = vi.spyOn(admission, 'decide');
   const sessions = new SessionHost({
     agents: { healthy, 'long-call': longCall },
     registry: new SessionRegistry(),
@@ -49,7 +47,7 @@ function startWorker(
   closers.push(async () => {
     await worker.stop();
   });
-  return { worker, admission, log, started: worker.start() };
+  return { worker, admission, rejections, decide, log, started: worker.start() };
 }
 
 function localJob(agentName: string, metadata: Record<string, unknown>) {
@@ -68,7 +66,7 @@ describe('a job for an agent this worker does not run', () => {
   it('is rejected at availability with unknown_agent and its reason, counted, and never reaches admission', async () => {
     const server = await ScriptedServer.listen();
     closers.push(() => server.close());
-    const { admission, started } = startWorker(server.url);
+    const { admission, rejections, decide, started } = startWorker(server.url);
     await started;
     const job = localJob('other', { tenant: 'acme' });
     server.send('healthy', { case: 'availability', value: new AvailabilityRequest({ job }) });
@@ -80,8 +78,9 @@ describe('a job for an agent this worker does not run', () => {
       'openrtc.reject_reason': 'unknown_agent',
       'openrtc.reject_message': message,
     });
-    expect(admission.hostRejections).toEqual([{ jobId: job.id, reason: 'unknown_agent', message }]);
-    expect(admission.decisions).toBe(0);
+    expect(rejections).toEqual([{ jobId: job.id, reason: 'unknown_agent', message }]);
+    expect(admission.rejectedWithoutTenant().unknown_agent).toBe(1);
+    expect(decide).not.toHaveBeenCalled();
     expect(admission.inUse()).toBe(0);
   });
 });
