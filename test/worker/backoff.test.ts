@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { reconnectDelay } from '../../src/worker/backoff.js';
-import { agentEndpoint } from '../../src/worker/connection.js';
 
 describe('reconnectDelay', () => {
   it('doubles from the base with equal jitter and caps at 10 s', () => {
@@ -8,13 +7,5 @@ describe('reconnectDelay', () => {
     const high = (n: number) => reconnectDelay(n, { random: () => 0.999999 });
     expect([1, 2, 3, 4, 5, 6, 7].map(low)).toEqual([125, 250, 500, 1000, 2000, 4000, 5000]);
     expect([1, 2, 3, 6, 7, 30].map(high)).toEqual([250, 500, 1000, 8000, 10000, 10000]);
-  });
-});
-
-describe('agentEndpoint', () => {
-  it('turns a server URL into its agent WebSocket endpoint', () => {
-    expect(agentEndpoint('http://127.0.0.1:7880')).toBe('ws://127.0.0.1:7880/agent');
-    expect(agentEndpoint('https://x.livekit.cloud/')).toBe('wss://x.livekit.cloud/agent');
-    expect(agentEndpoint('wss://host/base/')).toBe('wss://host/base/agent');
   });
 });
