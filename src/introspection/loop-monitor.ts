@@ -6,6 +6,8 @@ export interface LoopMonitorOptions {
   intervalMs?: number;
   /** Sampling resolution of the delay histogram. */
   resolutionMs?: number;
+  /** Where delays are recorded. Default: `monitorEventLoopDelay`, which samples this loop. */
+  histogram?: (resolutionMs: number) => IntervalHistogram;
 }
 
 const NS_PER_MS = 1e6;
@@ -17,6 +19,7 @@ const NS_PER_MS = 1e6;
 export class LoopMonitor {
   readonly intervalMs: number;
   readonly #resolutionMs: number;
+  readonly #createHistogram: (resolutionMs: number) => IntervalHistogram;
   #histogram: IntervalHistogram | undefined;
   #timer: NodeJS.Timeout | undefined;
   #last: LoopStats = { p50Ms: 0, p99Ms: 0, maxMs: 0 };
@@ -24,11 +27,13 @@ export class LoopMonitor {
   constructor(options: LoopMonitorOptions = {}) {
     this.intervalMs = options.intervalMs ?? 1_000;
     this.#resolutionMs = options.resolutionMs ?? 10;
+    this.#createHistogram =
+      options.histogram ?? ((resolution) => monitorEventLoopDelay({ resolution }));
   }
 
   start(): void {
     if (this.#histogram) return;
-    this.#histogram = monitorEventLoopDelay({ resolution: this.#resolutionMs });
+    this.#histogram = this.#createHistogram(this.#resolutionMs);
     this.#histogram.enable();
     this.#timer = setInterval(() => this.roll(), this.intervalMs);
     this.#timer.unref();
