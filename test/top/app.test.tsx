@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { App } from '../../src/top/App.js';
 import { KEY_BINDINGS } from '../../src/top/keys.js';
 import { FakeSource, manySessions, session, snapshot, tenant } from './fixtures.js';
+import { until } from '../support/conditions.js';
 import { renderSized } from './sized-render.js';
 
 const DOWN = '\u001B[B';
@@ -16,18 +17,18 @@ const ESC = '\u001B';
 type Ui = { lastFrame(): string | undefined };
 
 /** Waits until the rendered frame satisfies `predicate`; fails with the last frame if it never does. */
-async function frameWhere(
+function frameWhere(
   ui: Ui,
   predicate: (frame: string) => boolean,
   what = 'the expected frame',
 ): Promise<string> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const frame = ui.lastFrame() ?? '';
-    if (predicate(frame)) return frame;
-    if (Date.now() > deadline) throw new Error(`${what} never rendered; last frame:\n${frame}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  const frame = () => ui.lastFrame() ?? '';
+  return until(
+    what,
+    () => predicate(frame()) && frame(),
+    5_000,
+    () => `last frame:\n${frame()}`,
+  );
 }
 
 const has = (text: string) => (frame: string) => frame.includes(text);
@@ -60,7 +61,7 @@ async function mountSized(columns: number, rows: number) {
 
 /** The App subscribes in an effect, after its first frame. */
 async function waitForSubscriber(source: FakeSource): Promise<void> {
-  while (!source.onSnapshot) await new Promise((resolve) => setImmediate(resolve));
+  await until('the App to subscribe', () => source.onSnapshot !== undefined, 5_000);
 }
 
 describe('top App (Ink)', () => {
@@ -204,7 +205,7 @@ describe('top App (Ink)', () => {
     const { ui, source } = await mount();
     expect(source.unsubscribed).toBe(0);
     ui.stdin.write('q');
-    while (source.unsubscribed === 0) await new Promise((resolve) => setImmediate(resolve));
+    await until('the App to unsubscribe', () => source.unsubscribed > 0, 5_000);
     expect(source.unsubscribed).toBe(1);
   });
 
