@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, OPENRTC_BIN, REPO_ROOT } from '../support/dev-worker.js';
+import { until } from '../support/conditions.js';
 import { runCli } from '../support/run-cli.js';
 
 const NOBODY = 65534;
@@ -72,10 +72,13 @@ describe.runIf(isRoot)(
       const squatted = path.join(m.tmp, `openrtc-${process.getuid!()}`);
       m.squat(squatted);
       const { out } = await runDev(m.env);
-      const deadline = Date.now() + 60_000;
       const readyLine = () =>
         out.stdout.split('\n').find((l) => l.includes('openrtc worker') && l.includes('ready'));
-      while (!readyLine() && out.code === undefined && Date.now() < deadline) await sleep(100);
+      await until(
+        'the worker to be ready, or to exit',
+        () => readyLine() ?? out.code !== undefined,
+        60_000,
+      );
       expect(out.code, out.stderr).toBeUndefined();
       const fallback = path.join(m.home, '.openrtc', 'run');
       expect(out.stdout).toContain(
@@ -92,8 +95,7 @@ describe.runIf(isRoot)(
       m.squat(path.join(m.tmp, `openrtc-${process.getuid!()}`));
       m.squat(path.join(m.home, '.openrtc'));
       const { out } = await runDev(m.env);
-      const deadline = Date.now() + 60_000;
-      while (out.code === undefined && Date.now() < deadline) await sleep(100);
+      await until('the worker to exit', () => out.code !== undefined, 60_000);
       expect(out.code).toBe(1);
       expect(out.stderr).toMatch(
         /^openrtc: worker failed to start: no private folder for the control socket: .*set OPENRTC_RUNTIME_DIR to a folder only you can use \(mode 700\)/,
