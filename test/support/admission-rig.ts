@@ -1,4 +1,5 @@
 import { Admission } from '../../src/admission/admission.js';
+import type { BreakerSettings } from '../../src/admission/breaker.js';
 import type { RejectReason } from '../../src/admission/reasons.js';
 import type { SessionOutcome } from '../../src/admission/types.js';
 import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
@@ -12,6 +13,8 @@ export interface AdmissionRigOptions {
   /** Tenant configs, served by the real resolver from a record. */
   configs?: Record<string, TenantConfig>;
   assignmentTimeoutMs?: number;
+  /** Over the defaults here: on, half of at least 4 sessions failing opens it for a minute. */
+  breaker?: Partial<BreakerSettings>;
 }
 
 export interface AdmissionRig {
@@ -57,6 +60,7 @@ export function admissionRig(opts: AdmissionRigOptions): AdmissionRig {
       windowMs: 60_000,
       cooldownMs: 60_000,
       halfOpenProbes: 1,
+      ...opts.breaker,
     },
     assignmentTimeoutMs: opts.assignmentTimeoutMs ?? 7_500,
     events: {

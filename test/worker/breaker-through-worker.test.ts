@@ -1,13 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Admission } from '../../src/admission/admission.js';
-import { systemClock } from '../../src/admission/clock.js';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
 import { SessionRegistry } from '../../src/introspection/registry.js';
 import { SessionHost } from '../../src/session/session-host.js';
-import { TenantConfigResolver } from '../../src/tenancy/config-resolver.js';
 import { WorkerHost } from '../../src/worker/worker-host.js';
 import tenantDriven from '../fixtures/agents/tenant-driven-agent.js';
 import { detachRunnerErrorHandlers, memoryLogger } from '../session/support.js';
+import { admissionRig } from '../support/admission-rig.js';
 
 const KEY = { apiKey: 'devkey', apiSecret: 'secret' };
 const closers: (() => Promise<unknown>)[] = [];
@@ -25,36 +23,15 @@ afterEach(async () => {
 describe('circuit breaker through the worker', () => {
   it('opens for a failing tenant while a healthy tenant keeps succeeding, and the process lives', async () => {
     const log = memoryLogger();
-    const resolver = new TenantConfigResolver({
-      source: {
+    const { admission } = admissionRig({
+      maxConcurrentSessions: 50,
+      // The fourth failure of four opens a tenant's breaker.
+      breaker: { minSamples: 4, failureRatio: 0.5 },
+      configs: {
         acme: {},
         flaky: { settings: { failWith: 'entry' } },
         shaky: { settings: { failWith: 'rejection' } },
       },
-      clock: systemClock,
-      ttlMs: 60_000,
-      missTtlMs: 10_000,
-      loadTimeoutMs: 2_000,
-    });
-    const admission = new Admission({
-      clock: systemClock,
-      resolver,
-      maxConcurrentSessions: 50,
-      tenants: {
-        metadataKey: 'tenant',
-        defaultTenant: 'default',
-        requireConfig: false,
-        maxSessions: {},
-      },
-      breaker: {
-        enabled: true,
-        failureRatio: 0.5,
-        minSamples: 4,
-        windowMs: 60_000,
-        cooldownMs: 60_000,
-        halfOpenProbes: 1,
-      },
-      assignmentTimeoutMs: 5_000,
     });
     const dispatcher = await LocalDispatcher.start({ port: 0, ...KEY });
     closers.push(() => dispatcher.close());
