@@ -69,6 +69,15 @@ function parseRecords(lines: readonly string[]): Record<string, unknown>[] {
   });
 }
 
+/** A check for the first item matching `match`, which looks at each item once however often it runs. */
+function firstNew<T>(items: readonly T[], match: (item: T) => boolean): () => T | undefined {
+  let next = 0;
+  return () => {
+    for (; next < items.length; next++) if (match(items[next]!)) return items[next];
+    return undefined;
+  };
+}
+
 export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<DevWorker> {
   const ownsRuntimeDir = opts.runtimeDir === undefined;
   const runtimeDir = opts.runtimeDir ?? mkdtempSync(path.join(os.tmpdir(), 'openrtc-rt-'));
@@ -143,8 +152,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
 
   try {
     await whenLogged(
-      () =>
-        logs.some((l) => l.includes('openrtc worker') && l.includes('ready')) ? true : undefined,
+      firstNew(logs, (l) => l.includes('openrtc worker') && l.includes('ready')),
       60_000,
       `openrtc ${opts.args[0]} never logged that it was ready`,
     );
@@ -169,7 +177,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
     exited,
     logRecords: () => [...records],
     waitForLog: (match, timeoutMs = 30_000, what = 'a matching log line') =>
-      whenLogged(() => records.find(match), timeoutMs, `the worker never logged ${what}`),
+      whenLogged(firstNew(records, match), timeoutMs, `the worker never logged ${what}`),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
