@@ -36,8 +36,8 @@ function inSession(s: SessionScope, fn: () => void): Promise<void> {
   return new Promise((resolve) => sessionScope.run(s, () => setImmediate(() => (fn(), resolve()))));
 }
 
-/** Reports are delivered from an immediate of their own, after the callback that caused them. */
-const reportsDelivered = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** One turn of the loop; reports are delivered from an immediate of their own, after the callback that caused them. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('SessionAttribution', () => {
   let attribution: SessionAttribution | undefined;
@@ -63,7 +63,7 @@ describe('SessionAttribution', () => {
       inSession(idle, () => loop.block(1)),
     ]);
     await inSession(idle, () => undefined);
-    await reportsDelivered();
+    await nextTurn();
     attribution.roll();
 
     const busyUsage = attribution.usage('s-busy');
@@ -110,7 +110,7 @@ describe('SessionAttribution', () => {
     await inSession(scope('s-off', 'acme'), () => loop.block(15));
     attribution.enable();
     await new Promise<void>((resolve) => setImmediate(() => (loop.block(15), resolve())));
-    await reportsDelivered();
+    await nextTurn();
     expect(attribution.usage('s-off')).toEqual({ cpuPct: 0, slow: false });
     expect(slow).toEqual([]);
     expect(attribution.enabled).toBe(true);
@@ -127,7 +127,7 @@ describe('SessionAttribution', () => {
     });
     attribution.enable();
     await sessionScope.run(scope('s-promise', 'acme'), async () => {
-      await reportsDelivered();
+      await nextTurn();
       loop.block(25);
     });
     expect(attribution.usage('s-promise').slow).toBe(true);
@@ -191,14 +191,14 @@ describe('SessionAttribution', () => {
 
       await inSession(s, () => loop.block(150));
       loop.elapse(60);
-      await reportsDelivered();
+      await nextTurn();
       expect(attribution.usage('s-repeat').slow).toBe(false);
       expect(unattributed).toHaveLength(1);
       expect(unattributed[0]).toBeGreaterThan(50);
       expect(attribution.continuous).toBe(true);
 
       await inSession(s, () => loop.block(150));
-      await reportsDelivered();
+      await nextTurn();
       expect(attribution.usage('s-repeat').slow).toBe(true);
       expect(slow.map((e) => e.sessionId)).toEqual(['s-repeat']);
     });
@@ -218,14 +218,14 @@ describe('SessionAttribution', () => {
       loop.elapse(80);
       await inSession(scope('s-a', 'acme'), () => loop.block(120));
       loop.elapse(20);
-      await reportsDelivered();
+      await nextTurn();
       expect(unattributed).toHaveLength(1);
       // The catch window (100 ms) ends; the next interval samples again.
       loop.elapse(470 - (loop.now() - started));
       expect(attribution.continuous).toBe(false);
       await inSession(scope('s-b', 'acme'), () => loop.block(100));
       loop.elapse(20);
-      await reportsDelivered();
+      await nextTurn();
       // Within five catch windows of the first catch: noticed by nobody, and still sampled.
       expect(unattributed).toHaveLength(1);
       expect(attribution.continuous).toBe(false);
