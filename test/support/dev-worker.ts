@@ -120,9 +120,13 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
     wake();
   });
 
-  /** Resolves with `check()`'s first value, re-checked on each line; rejects on exit or timeout. */
-  const whenLogged = <T>(check: () => T | undefined, timeoutMs: number, what: string) =>
+  /**
+   * Resolves with `check()`'s first value, re-checked on each line; rejects on exit or timeout,
+   * with the last `tail` lines of output.
+   */
+  const whenLogged = <T>(check: () => T | undefined, timeoutMs: number, what: string, tail = 20) =>
     new Promise<T>((resolve, reject) => {
+      const lastLines = () => logs.slice(-tail).join('\n');
       const finish = (err: Error | undefined, value?: T) => {
         onLines.delete(test);
         clearTimeout(timer);
@@ -135,15 +139,12 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
         if (outputEnded)
           finish(
             new Error(
-              `${what}, and the worker exited (${child.exitCode ?? child.signalCode}):\n${logs.slice(-20).join('\n')}`,
+              `${what}, and the worker exited (${child.exitCode ?? child.signalCode}):\n${lastLines()}`,
             ),
           );
       };
       const timer = setTimeout(
-        () =>
-          finish(
-            new Error(`${what} within ${timeoutMs} ms; last lines:\n${logs.slice(-20).join('\n')}`),
-          ),
+        () => finish(new Error(`${what} within ${timeoutMs} ms; last lines:\n${lastLines()}`)),
         timeoutMs,
       );
       onLines.add(test);
@@ -155,6 +156,8 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
       firstNew(logs, (l) => l.includes('openrtc worker') && l.includes('ready')),
       60_000,
       `openrtc ${opts.args[0]} never logged that it was ready`,
+      // A start-up failure is told by all of its output.
+      Infinity,
     );
   } catch (err) {
     // A worker that never came up must not outlive the test that started it.
