@@ -8,10 +8,18 @@ const shared = {
   maxWorkers: 2,
 } as const;
 
+// `import 'openrtc'` in the demo config and fixtures resolves to src/ (package.json's
+// `openrtc-source` condition), so a test always runs the code as edited, never a build in dist/.
+// Vitest's own defaults follow ours: setting conditions replaces them. It also passes these to
+// its test processes as Node's `--conditions`, so a native import resolves the same way.
+const conditions = ['openrtc-source', 'node', 'development|production'];
+const sources = { resolve: { conditions }, ssr: { resolve: { conditions } } };
+
 export default defineConfig({
   test: {
     projects: [
       {
+        ...sources,
         test: {
           ...shared,
           name: 'openrtc',
@@ -20,6 +28,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         // Real rooms cost real CPU (WebRTC, Opus, a VAD per call): these run after the rest, one
         // file at a time, so they do not compete with each other or the rest for the two cores (a
         // starved worker reports a load LiveKit routes no job to), against one LiveKit server.

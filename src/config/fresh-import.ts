@@ -2,7 +2,7 @@ import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { tsImport } from 'tsx/esm/api';
+import { ensureTypeScriptLoader } from './typescript-loader.js';
 
 export interface FreshModule {
   module: unknown;
@@ -16,6 +16,8 @@ const PARAM = 'openrtc-reload';
 /** openrtc's own sources: shared with the agents, never evaluated twice. */
 const OWN_SOURCES = `${pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')).href}/`;
 const requireCache = createRequire(import.meta.url).cache;
+/** `.ts` when openrtc runs from its sources, `.js` from its build. */
+const OWN_EXTENSION = path.extname(fileURLToPath(import.meta.url));
 
 interface Hooks {
   port: MessagePort;
@@ -42,7 +44,7 @@ function installHooks(): Hooks | undefined {
       }
     });
     port1.unref();
-    register(new URL('./reload-hooks.ts', import.meta.url), {
+    register(new URL(`./reload-hooks${OWN_EXTENSION}`, import.meta.url), {
       data: { port: port2, param: PARAM, shared: [OWN_SOURCES] },
       transferList: [port2],
     });
@@ -105,6 +107,8 @@ export async function importFresh(file: string): Promise<FreshModule> {
   const href = pathToFileURL(file).href;
   if (commonJs.has(file)) return importCommonJs(file, href);
   if (!imported.has(file)) {
+    // tsx's hooks go first, so the reload hooks see (and tag) what tsx resolved.
+    await ensureTypeScriptLoader(file);
     installHooks();
     try {
       const module = await import(href);
@@ -140,6 +144,7 @@ async function importCommonJs(file: string, href: string): Promise<FreshModule> 
     !key.startsWith(ownDir) &&
     path.isAbsolute(key);
   for (const key of Object.keys(requireCache)) if (project(key)) delete requireCache[key];
+  const { tsImport } = await import('tsx/esm/api');
   const module = await tsImport(href, import.meta.url);
   const files = Object.keys(requireCache)
     .filter(project)

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
 import { redactText } from '../secrets/redact-text.js';
 import { ConfigError } from './config-error.js';
+import { ensureTypeScriptLoader } from './typescript-loader.js';
 
 /**
  * Imports each agent module once, through the process's normal module graph, so agent code and
@@ -25,6 +26,7 @@ export async function loadAgents(
       continue;
     }
     try {
+      await ensureTypeScriptLoader(entry);
       const mod = (await import(pathToFileURL(entry).href)) as { default?: unknown };
       const candidate = isAgent(mod.default)
         ? mod.default
