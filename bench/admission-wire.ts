@@ -108,7 +108,7 @@ const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admissio
 export async function startRig(
   cap: number,
   warmStart: WarmMode = 'on',
-  launch: Pick<WorkerLaunch, 'logLevel' | 'onLogLine'> = {},
+  { env, ...launch }: Pick<WorkerLaunch, 'logLevel' | 'onLogLine' | 'env'> = {},
 ): Promise<Rig> {
   const dispatcher = await LocalDispatcher.start({ port: 0, ...DEV_CREDENTIALS });
   const worker = await launchWorker({
@@ -117,7 +117,7 @@ export async function startRig(
     credentials: DEV_CREDENTIALS,
     agentName: AGENT,
     entry: CONFIG,
-    env: { BENCH_TENANT_CAP: String(cap), BENCH_WARM_START: warmStart },
+    env: { BENCH_TENANT_CAP: String(cap), BENCH_WARM_START: warmStart, ...env },
     ...launch,
   });
   return { dispatcher, worker };

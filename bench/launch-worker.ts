@@ -80,6 +80,8 @@ export interface LaunchedWorker {
   pid: number;
   /** From spawning the process to the dispatcher seeing it register. */
   registeredMs: number;
+  /** The environment the worker runs with: a CLI given it finds this worker's control socket. */
+  env: NodeJS.ProcessEnv;
   /** The worker's own snapshot over its control socket (openrtc only). */
   snapshot(): Promise<SnapshotV1 | undefined>;
   /** Restarts the loop probe's histogram (no-op without a probe). */
@@ -152,6 +154,7 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
     kind,
     pid,
     registeredMs,
+    env,
     async snapshot() {
       if (kind !== 'openrtc') return undefined;
       if (!client) {

@@ -119,6 +119,20 @@ const sections: Record<string, Section> = {
 
   async startup() {
     const result = await benchStartup();
+    console.log(
+      formatTable(
+        `CLI, exec -> exit, beside bare Node in the same run (${result.commands[0]?.runs ?? 0} rounds, interleaved; tenant list against one running worker)`,
+        ['command', 'runs from', 'median (ms)', 'min (ms)', 'max (ms)', '× bare node'],
+        result.commands.map((c) => [
+          c.command,
+          c.build,
+          round(c.medianMs, 0),
+          round(c.minMs, 0),
+          round(c.maxMs, 0),
+          round(c.timesBareNode, 2),
+        ]),
+      ),
+    );
     const phaseNames = [
       'modules',
       'config',
@@ -132,6 +146,7 @@ const sections: Record<string, Section> = {
       formatTable(
         `openrtc start, exec -> registered with the dispatcher (${result.byMode[0]?.runs ?? 0} workers per mode, alternating)`,
         [
+          'runs from',
           'warm start',
           'median (ms)',
           'min (ms)',
@@ -139,6 +154,7 @@ const sections: Record<string, Section> = {
           ...phaseNames.map((p) => `${p} (ms)`),
         ],
         result.byMode.map((m) => [
+          m.build,
           m.warmStart,
           round(m.medianMs, 0),
           round(m.minMs, 0),
@@ -148,7 +164,7 @@ const sections: Record<string, Section> = {
       ),
     );
     console.log(
-      'phases: medians of what each worker logs in its ready line; modules = process start to start(), mostly importing @livekit/agents',
+      'sources: a checkout (src/ through tsx); dist: the build, as an installed package runs it. phases: medians of what each worker logs in its ready line; modules = process start to start(), mostly importing @livekit/agents; config and agents include tsx for the TypeScript bench config and agent',
     );
     return result;
   },

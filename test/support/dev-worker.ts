@@ -56,6 +56,10 @@ export interface WorkerProcessOptions {
   nodeArgs?: string[];
   /** Share a socket directory with other workers (it is then left in place on stop). */
   runtimeDir?: string;
+  /** The launcher to run (default: this checkout's `bin/openrtc.js`), e.g. an installed package's. */
+  bin?: string;
+  /** Working directory (default: the repository). */
+  cwd?: string;
 }
 
 function parseRecords(lines: readonly string[]): Record<string, unknown>[] {
@@ -86,8 +90,9 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
   delete baseEnv.LIVEKIT_API_KEY;
   delete baseEnv.LIVEKIT_API_SECRET;
   Object.assign(baseEnv, opts.env);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), OPENRTC_BIN, ...opts.args], {
-    cwd: REPO_ROOT,
+  const bin = opts.bin ?? OPENRTC_BIN;
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, ...opts.args], {
+    cwd: opts.cwd ?? REPO_ROOT,
     env: baseEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
