@@ -6,16 +6,12 @@ const TYPESCRIPT = /\.[cm]?tsx?$/;
 // registered tsx already.
 let registered = import.meta.url.endsWith('.ts');
 
-export function isTypeScript(file: string): boolean {
-  return TYPESCRIPT.test(file);
-}
-
 /**
  * Registers tsx's module hooks before `file` is imported, when it is TypeScript: once per process,
  * and never for a plain `.js` config and agents, which load with Node alone.
  */
 export async function ensureTypeScriptLoader(file: string): Promise<void> {
-  if (registered || !isTypeScript(file)) return;
+  if (registered || !TYPESCRIPT.test(file)) return;
   registered = true;
   const { register } = await import('tsx/esm/api');
   register();

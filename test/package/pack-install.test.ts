@@ -197,7 +197,7 @@ defineConfig({ name: 'consumer', agents: {}, maxConcurrentSessions: 'many' });
     expect(stdout).toContain('dispatch');
   });
 
-  it('runs `openrtc dev` with a .js config and agent, through one dispatch', async () => {
+  it('runs `openrtc dev` with a .js config and agent (and a .ts one), through one dispatch', async () => {
     write(
       'agent.js',
       `import { defineAgent } from '@livekit/agents';
@@ -209,10 +209,18 @@ export default defineAgent({
 });
 `,
     );
+    // A TypeScript agent beside it: the build registers tsx only to load this one (the worker
+    // would not start if it could not).
+    write(
+      'typed-agent.ts',
+      `import { defineAgent, type JobContext } from '@livekit/agents';
+export default defineAgent({ entry: async (ctx: JobContext): Promise<void> => { await ctx.connect(); } });
+`,
+    );
     write(
       'openrtc.config.js',
       `import { defineConfig } from 'openrtc';
-export default defineConfig({ name: 'consumer', agents: { hello: './agent.js' }, warmStart: false, inference: { enabled: false } });
+export default defineConfig({ name: 'consumer', agents: { hello: './agent.js', typed: './typed-agent.ts' }, warmStart: false, inference: { enabled: false } });
 `,
     );
     const port = String(await freePort());
@@ -240,6 +248,24 @@ export default defineConfig({ name: 'consumer', agents: { hello: './agent.js' },
       expect(stdout).toContain('1/1 accepted');
       const line = await worker.waitForLog((l) => l.msg === 'consumer agent ran');
       expect(line).toMatchObject({ consumer_tenant: 'acme', tenant: 'acme', agent: 'hello' });
+
+      // A reload goes through the build's own module hooks (dist/config/reload-hooks.js).
+      write('caps.js', 'export const caps = { acme: 3 };\n');
+      write(
+        'openrtc.config.js',
+        readFileSync(path.join(app, 'openrtc.config.js'), 'utf8')
+          .replace(
+            "import { defineConfig } from 'openrtc';",
+            "$&\nimport { caps } from './caps.js';",
+          )
+          .replace('warmStart: false,', 'warmStart: false, tenants: { maxSessions: caps },'),
+      );
+      const reload = await run(
+        process.execPath,
+        [path.join(app, 'node_modules/openrtc/bin/openrtc.js'), 'config', 'reload'],
+        { cwd: app, env },
+      );
+      expect(reload.stdout).toContain('changed: tenants.maxSessions');
     } finally {
       await worker.stop();
     }
