@@ -15,7 +15,6 @@ import { freePort, REPO_ROOT, startWorkerProcess } from '../support/dev-worker.j
 const run = promisify(execFile);
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const repoPackage = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
-  version: string;
   peerDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
