@@ -6,7 +6,7 @@ import { TenantCaps } from './caps.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { addCounters, emptyCounters, sumCounters, type TenantCounters } from './counters.js';
 import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
-import { DEFAULT_IDLE_TENANT_ROWS, TenantRows, type TenantRow } from './tenant-rows.js';
+import { DEFAULT_IDLE_TENANT_ROWS, TenantRows, type TenantEntry } from './tenant-rows.js';
 import {
   MAX_SESSION_DURATION_REASON,
   type AdmissionDecision,
@@ -166,7 +166,7 @@ export class Admission {
       tenant: string | undefined,
       reason: RejectReason,
       message: string,
-      row?: TenantRow,
+      row?: TenantEntry,
     ) => this.#reject(req.jobId, tenant, reason, message, since, row);
     if (this.#draining) return reject(undefined, 'draining', 'the worker is draining');
 
@@ -284,7 +284,7 @@ export class Admission {
     return undefined;
   }
 
-  #reserve(req: JobRequestInfo, tenant: string, row: TenantRow, probe: boolean): Reservation {
+  #reserve(req: JobRequestInfo, tenant: string, row: TenantEntry, probe: boolean): Reservation {
     const { counters } = row;
     const clock = this.options.clock;
     counters.reserved += 1;
@@ -351,7 +351,7 @@ export class Admission {
     reason: RejectReason,
     message: string,
     since: number,
-    row?: TenantRow,
+    row?: TenantEntry,
   ): AdmissionDecision {
     if (tenant === undefined) this.#rejectedWithoutTenant[reason] += 1;
     else (row ?? this.#rows.row(tenant)).counters.rejected[reason] += 1;
@@ -366,7 +366,7 @@ export class Admission {
     return { accept: false, reason, ...(tenant !== undefined ? { tenant } : {}), message };
   }
 
-  #breaker(tenant: string, row: TenantRow): CircuitBreaker {
+  #breaker(tenant: string, row: TenantEntry): CircuitBreaker {
     row.breaker ??= new CircuitBreaker(this.#settings.breaker, this.options.clock, (t) =>
       this.options.events?.onBreakerTransition?.({ ...t, tenant }),
     );

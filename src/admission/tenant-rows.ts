@@ -1,8 +1,8 @@
 import type { CircuitBreaker } from './breaker.js';
 import { addCounters, emptyCounters, type TenantCounters } from './counters.js';
 
-/** One tenant's admission state: its counters and, once it has had an outcome, its breaker. */
-export interface TenantRow {
+/** One tenant's admission state: its counters and, once it has had an outcome, its breaker. Reported as a `TenantRow`. */
+export interface TenantEntry {
   readonly counters: TenantCounters;
   breaker: CircuitBreaker | undefined;
 }
@@ -28,16 +28,16 @@ const FOLD_SCAN = 32;
  * keeps the worker's totals exact. Rows whose breaker is open or half-open are folded last.
  */
 export class TenantRows {
-  readonly #rows = new Map<string, TenantRow>();
+  readonly #rows = new Map<string, TenantEntry>();
   /** Idle rows that may be folded, least recently used first (Map order). */
-  readonly #idle = new Map<string, TenantRow>();
+  readonly #idle = new Map<string, TenantEntry>();
   readonly #folded: TenantCounters = emptyCounters();
   #foldedTenants = 0;
 
   constructor(private options: TenantRowsOptions) {}
 
   /** The tenant's row, created if needed; marks it recently used. */
-  row(tenant: string): TenantRow {
+  row(tenant: string): TenantEntry {
     let row = this.#rows.get(tenant);
     if (!row) {
       row = { counters: emptyCounters(), breaker: undefined };
@@ -48,7 +48,7 @@ export class TenantRows {
   }
 
   /** The row if the tenant has one; no side effects. */
-  find(tenant: string): TenantRow | undefined {
+  find(tenant: string): TenantEntry | undefined {
     return this.#rows.get(tenant);
   }
 
@@ -72,7 +72,7 @@ export class TenantRows {
     return this.#rows.keys();
   }
 
-  rows(): IterableIterator<TenantRow> {
+  rows(): IterableIterator<TenantEntry> {
     return this.#rows.values();
   }
 
@@ -87,11 +87,11 @@ export class TenantRows {
     return this.#rows.size;
   }
 
-  #pinned(tenant: string, row: TenantRow): boolean {
+  #pinned(tenant: string, row: TenantEntry): boolean {
     return row.counters.active + row.counters.reserved > 0 || this.options.isConfigured(tenant);
   }
 
-  #place(tenant: string, row: TenantRow): void {
+  #place(tenant: string, row: TenantEntry): void {
     this.#idle.delete(tenant);
     if (this.#pinned(tenant, row)) return;
     this.#idle.set(tenant, row);

@@ -1,11 +1,7 @@
-import type { BreakerView, TenantStats } from '../admission/types.js';
+import type { TenantRow } from '../introspection/snapshot-schema.js';
 
-export function formatBreaker(b: BreakerView | undefined, now: number): string {
-  if (!b) return 'closed';
-  if (b.state === 'open') {
-    const left = b.openUntil !== undefined ? Math.max(0, Math.ceil((b.openUntil - now) / 1000)) : 0;
-    return `open (${left}s left${b.manual ? ', manual' : ''})`;
-  }
+export function formatBreaker(b: TenantRow['breaker']): string {
+  if (b.state === 'open') return `open (${b.secondsLeft ?? 0}s left${b.manual ? ', manual' : ''})`;
   if (b.state === 'half_open')
     return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight)`;
   return 'closed';
@@ -13,18 +9,17 @@ export function formatBreaker(b: BreakerView | undefined, now: number): string {
 
 /** `openrtc tenant list`: one row per tenant, fixed columns, sorted by name; then what no tenant owns. */
 export function formatTenantTable(
-  tenants: TenantStats[],
-  now: number,
+  tenants: TenantRow[],
   rejectedWithoutTenant: Record<string, number> = {},
 ): string {
   const unowned = Object.entries(rejectedWithoutTenant).filter(([, n]) => n > 0);
   const footer = unowned.length
     ? `\nrejected before a tenant was known: ${unowned.map(([r, n]) => `${r}=${n}`).join(' ')}`
     : '';
-  return `${tenantRows(tenants, now)}${footer}`;
+  return `${tenantRows(tenants)}${footer}`;
 }
 
-function tenantRows(tenants: TenantStats[], now: number): string {
+function tenantRows(tenants: TenantRow[]): string {
   const header = ['TENANT', 'ACTIVE/CAP', 'RESERVED', 'ACCEPTED', 'REJECTED', 'FAILED', 'BREAKER'];
   const rows = [...tenants]
     .sort((a, b) => a.tenant.localeCompare(b.tenant))
@@ -35,7 +30,7 @@ function tenantRows(tenants: TenantStats[], now: number): string {
       String(t.accepted),
       String(Object.values(t.rejected).reduce((a, b) => a + b, 0)),
       String(t.failed),
-      formatBreaker(t.breaker, now),
+      formatBreaker(t.breaker),
     ]);
   if (rows.length === 0) return 'no tenants yet';
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -1,4 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  readResult,
+  type ControlMethod,
+  type ControlParams,
+  type ControlResult,
+} from '../control/contract.js';
 import { IpcClient, IpcError } from '../ipc/ipc-client.js';
 import { listWorkers } from '../ipc/socket-path.js';
 import { redactText } from '../secrets/redact-text.js';
@@ -33,16 +39,16 @@ export async function findWorkerSocket(explicit: string | undefined): Promise<st
   return workers[0]!.socketPath;
 }
 
-/** Calls one method on the live worker. */
-export async function callWorker(
+/** Calls one method on the live worker and reads its answer by the control contract. */
+export async function callWorker<M extends ControlMethod>(
   socket: string | undefined,
-  method: string,
-  params: Record<string, unknown> = {},
-): Promise<unknown> {
+  method: M,
+  params?: ControlParams<M>,
+): Promise<ControlResult<M>> {
   const socketPath = await findWorkerSocket(socket);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await callOnce(socketPath, method, params);
+      return readResult(method, await callOnce(socketPath, method, params ?? {}));
     } catch (err) {
       // The worker's last connections free up within moments (discovery's own probe held one).
       if (

@@ -1,13 +1,19 @@
-import { z } from 'zod';
 import type { ConfigReload } from '../config/config-diff.js';
 import type { TenantStats } from '../admission/types.js';
+import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
+import { tenantRow } from '../introspection/tenant-row.js';
+import { ControlError } from '../ipc/control-error.js';
 import { redactText } from '../secrets/redact-text.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
 import type { CallContext } from '../ipc/protocol.js';
 import { auditWho, type AuditSink } from './audit.js';
+import { parseParams as parse, type ControlMethod, type ControlResult } from './contract.js';
 
 /** What the control methods act on: the live worker, seen through a narrow window. */
 export interface ControlTarget {
+  /** Epoch ms, for the breakers' remaining time. */
+  now(): number;
+  snapshot(): SnapshotV1;
   tenantStats(): TenantStats[];
   /** Rejections decided before a tenant was known (malformed ids, draining), by reason. */
   rejectedWithoutTenant(): Record<string, number>;
@@ -21,81 +27,13 @@ export interface ControlTarget {
   resetBreaker(tenant: string): void;
   invalidateTenantConfig(tenant: string): void;
   invalidateAllTenantConfigs(): void;
-  describeTenantConfig(tenant: string): unknown;
-  drain(timeoutMs?: number): {
-    alreadyDraining: boolean;
-    activeSessions: number;
-    timeoutMs: number;
-  };
+  describeTenantConfig(tenant: string): ControlResult<'tenant.show'>['config'];
+  drain(timeoutMs?: number): ControlResult<'drain'>;
   reloadConfig(): Promise<ConfigReload>;
 }
 
 /** Who the worker is, and where its local dispatcher listens (`openrtc dev` only). */
-export interface WorkerInfo {
-  name: string;
-  pid: number;
-  version: string;
-  /** The embedded dispatcher's URL, or null when the worker runs against a LiveKit server. */
-  localDispatcherUrl: string | null;
-}
-
-/** A request the worker refuses; `code` is stable for scripts, `message` is for people. */
-export class ControlError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const tenantParam = z.string({ error: 'params.tenant: expected a tenant id' });
-
-const schemas = {
-  'worker.info': z.object({}).passthrough(),
-  'tenant.list': z.object({}).passthrough(),
-  'tenant.show': z.object({ tenant: tenantParam }),
-  'tenant.cap': z.object({
-    tenant: tenantParam,
-    cap: z.union([z.number().int().positive(), z.null()], {
-      error: 'params.cap: expected a positive integer, or null to clear',
-    }),
-  }),
-  'tenant.trip': z.object({
-    tenant: tenantParam,
-    forMs: z
-      .number()
-      .int()
-      .positive({ error: 'params.forMs: expected a positive number of milliseconds' })
-      .optional(),
-  }),
-  'tenant.reset': z.object({ tenant: tenantParam }),
-  'tenant.reload': z.union(
-    [z.object({ tenant: tenantParam }), z.object({ all: z.literal(true) })],
-    {
-      error: 'params: expected { tenant } or { all: true }',
-    },
-  ),
-  drain: z.object({ timeoutMs: z.number().nonnegative().optional() }),
-  'config.reload': z.object({}),
-} as const;
-
-export type ControlMethod = keyof typeof schemas;
-export const CONTROL_METHODS = Object.keys(schemas) as ControlMethod[];
-
-function parse<M extends ControlMethod>(method: M, params: unknown): z.infer<(typeof schemas)[M]> {
-  const result = schemas[method].safeParse(params ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue?.path.length ? `params.${issue.path.join('.')}: ` : '';
-    const message = issue?.message ?? 'invalid params';
-    throw new ControlError(
-      'bad_request',
-      message.startsWith('params') ? message : `${path}${message}`,
-    );
-  }
-  return result.data as z.infer<(typeof schemas)[M]>;
-}
+export type WorkerInfo = ControlResult<'worker.info'>;
 
 function requireTenant(target: ControlTarget, tenant: string): string {
   if (!isValidTenantId(tenant)) {
@@ -113,24 +51,41 @@ function requireTenant(target: ControlTarget, tenant: string): string {
   return tenant;
 }
 
+/** Each method's handler; the compiler holds every answer to the contract's result type. */
+export type ControlHandlers = {
+  [M in ControlMethod]: (params: unknown, ctx: CallContext) => Promise<ControlResult<M>>;
+};
+
 /**
- * The runbook actions. Each validates its params, acts on the live worker, and writes one audit
- * record with the old and new value.
+ * The control methods: the snapshot and the runbook actions. Each validates its params against
+ * the contract; each action acts on the live worker and writes one audit record with the old and
+ * new value.
  */
-export function controlMethods(
-  target: ControlTarget,
-  audit: AuditSink,
-): Record<ControlMethod, (params: unknown, ctx: CallContext) => Promise<unknown>> {
+export function controlMethods(target: ControlTarget, audit: AuditSink): ControlHandlers {
   const who = async (ctx: CallContext) => auditWho(await ctx.peer());
+  const row = (tenant: string) => {
+    const stats = target.tenantStat(tenant);
+    return stats ? tenantRow(stats, target.now()) : undefined;
+  };
+  const breakerOf = (tenant: string) => {
+    const breaker = row(tenant)?.breaker;
+    // A tenant with no row yet has the closed breaker every tenant starts with.
+    return breaker ?? { state: 'closed' as const, probesInFlight: 0 };
+  };
   return {
+    snapshot: async (params) => {
+      parse('snapshot', params);
+      return target.snapshot();
+    },
     'worker.info': async (params) => {
       parse('worker.info', params);
       return target.workerInfo();
     },
     'tenant.list': async (params) => {
       parse('tenant.list', params);
+      const now = target.now();
       return {
-        tenants: target.tenantStats(),
+        tenants: target.tenantStats().map((t) => tenantRow(t, now)),
         rejectedWithoutTenant: target.rejectedWithoutTenant(),
       };
     },
@@ -138,7 +93,7 @@ export function controlMethods(
       const { tenant } = parse('tenant.show', params);
       requireTenant(target, tenant);
       return {
-        stats: target.tenantStat(tenant) ?? null,
+        stats: row(tenant) ?? null,
         configuredCap: target.configuredCap(tenant),
         config: target.describeTenantConfig(tenant),
       };
@@ -163,20 +118,20 @@ export function controlMethods(
       const p = parse('tenant.trip', params);
       const actor = await who(ctx);
       const tenant = requireTenant(target, p.tenant);
-      const old = target.tenantStat(tenant)?.breaker.state ?? 'closed';
+      const old = breakerOf(tenant).state;
       target.tripBreaker(tenant, p.forMs);
-      const breaker = target.tenantStat(tenant)?.breaker;
-      audit.record({ action: 'tenant.trip', tenant, old, new: breaker?.state, who: actor });
+      const breaker = breakerOf(tenant);
+      audit.record({ action: 'tenant.trip', tenant, old, new: breaker.state, who: actor });
       return { tenant, old, breaker };
     },
     'tenant.reset': async (params, ctx) => {
       const p = parse('tenant.reset', params);
       const actor = await who(ctx);
       const tenant = requireTenant(target, p.tenant);
-      const old = target.tenantStat(tenant)?.breaker.state ?? 'closed';
+      const old = breakerOf(tenant).state;
       target.resetBreaker(tenant);
       audit.record({ action: 'tenant.reset', tenant, old, new: 'closed', who: actor });
-      return { tenant, old, breaker: target.tenantStat(tenant)?.breaker };
+      return { tenant, old, breaker: breakerOf(tenant) };
     },
     'tenant.reload': async (params, ctx) => {
       const p = parse('tenant.reload', params);
@@ -184,7 +139,7 @@ export function controlMethods(
       if ('all' in p) {
         target.invalidateAllTenantConfigs();
         audit.record({ action: 'tenant.reload.all', who: actor });
-        return { all: true };
+        return { all: true as const };
       }
       const tenant = requireTenant(target, p.tenant);
       target.invalidateTenantConfig(tenant);

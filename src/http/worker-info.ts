@@ -1,5 +1,6 @@
 import { JobType } from '@livekit/protocol';
 import type { BreakerStateName, TenantStats } from '../admission/types.js';
+import { breakerSecondsLeft } from '../introspection/tenant-row.js';
 import type { LoadReport } from '../load/load-model.js';
 import type { RegistrationState } from '../worker/worker-host.js';
 import type { HealthResult, InferenceState } from './health.js';
@@ -109,11 +110,10 @@ function breakerInfo(
   now: number,
 ): { state: BreakerStateName; seconds_left?: number; manual?: boolean } {
   const b = t.breaker;
+  const secondsLeft = breakerSecondsLeft(b, now);
   return {
     state: b.state,
-    ...(b.state === 'open' && b.openUntil !== undefined
-      ? { seconds_left: Math.max(0, Math.ceil((b.openUntil - now) / 1000)) }
-      : {}),
+    ...(secondsLeft !== undefined ? { seconds_left: secondsLeft } : {}),
     ...(b.manual ? { manual: true } : {}),
   };
 }

@@ -43,135 +43,189 @@ export const EventKindSchema = z.enum([
 ]);
 
 /** Counts per reject reason. Keys are reason codes; values are counts only. */
-const reasonCounts = z.record(z.string().regex(/^[a-z_]{1,64}$/), count);
-
-export const TotalsSchema = z.strictObject({
-  accepted: count,
-  rejected: reasonCounts,
-  started: count,
-  succeeded: count,
-  failed: count,
-  /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded); added within v1, so optional. */
-  maxDurationEnded: count.optional(),
-  active: count,
-  reserved: count,
-});
-
-export const LoopStatsSchema = z.strictObject({ p50Ms: ms, p99Ms: ms, maxMs: ms });
-
-/** What the worker reports to LiveKit, and whether the overload gate is turning calls away. */
-export const LoadSnapshotSchema = z.strictObject({
-  load: z.number().min(0).max(1),
-  full: z.boolean(),
-  fullReason: z.enum(['draining', 'capacity', 'load']).optional(),
-  overloaded: z.boolean(),
-});
+export const reasonCounts = z.record(z.string().regex(/^[a-z_]{1,64}$/), count);
 
 export const InferenceStateSchema = z.enum(['disabled', 'starting', 'running', 'down', 'stopped']);
 
 /**
- * The shared inference process (agents-js `InferenceRunner`s, the local turn detector among
- * them). Added within v1: optional, so a snapshot from a worker without it still parses.
+ * How a schema treats fields it does not know: the worker's own output is checked strictly
+ * (`z.strictObject`), while a client reading a worker strips what it does not know (`z.object`),
+ * so an older `openrtc top` reads a newer worker of the same version.
  */
-export const InferenceSnapshotSchema = z.strictObject({
-  state: InferenceStateSchema,
-  /** While running. */
-  pid: z.number().int().positive().optional(),
-  /** Inference method ids the process serves, e.g. `lk_eot_audio`. */
-  runners: z.array(id).max(64),
-  rssBytes: count,
-  /** Share of one core, every thread of the process. */
-  cpuPct: z.number().nonnegative(),
-  restarts: count,
-  /** Since the current process became ready. */
-  uptimeS: ms.optional(),
-  inFlight: count,
-  /** Requests failed because the process was down, died under them, or never answered. */
-  failedRequests: count,
-  /** How the last process ended, e.g. `was killed by SIGKILL`. */
-  lastExit: z.string().max(300).optional(),
-  /** Why there is no process, when `disabled`. */
-  disabledReason: z.string().max(300).optional(),
-});
+export type ObjectSchema = typeof z.strictObject;
 
-export const WorkerSnapshotSchema = z.strictObject({
-  name: id,
-  pid: z.number().int().positive(),
-  uptimeS: ms,
-  version: z.string().max(64),
-  draining: z.boolean(),
-  active: count,
-  reserved: count,
-  /** null = unlimited. */
-  capacity: count.nullable(),
-  rssBytes: count,
-  heapUsedBytes: count,
-  loop: LoopStatsSchema,
-  /** Absent from workers that do not measure their load. */
-  load: LoadSnapshotSchema.optional(),
-  totals: TotalsSchema,
-  inference: InferenceSnapshotSchema.optional(),
-});
+/**
+ * Every schema of the snapshot, built for one way of treating unknown fields. The compatibility
+ * policy: within one `v`, fields are only added, and an added field is optional (one line here);
+ * renaming, removing or retyping a field bumps `SNAPSHOT_VERSION`.
+ */
+function snapshotSchemas(object: ObjectSchema) {
+  const TotalsSchema = object({
+    accepted: count,
+    rejected: reasonCounts,
+    started: count,
+    succeeded: count,
+    failed: count,
+    /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded); added within v1, so optional. */
+    maxDurationEnded: count.optional(),
+    active: count,
+    reserved: count,
+  });
 
-export const BreakerSnapshotSchema = z.strictObject({
-  state: BreakerStateSchema,
-  /** Open only: seconds until it moves to half-open. */
-  secondsLeft: ms.optional(),
-  probesInFlight: count,
-  lastTransitionAt: epochMs.optional(),
-  manual: z.boolean().optional(),
-});
+  const LoopStatsSchema = object({ p50Ms: ms, p99Ms: ms, maxMs: ms });
 
-export const TenantSnapshotSchema = z.strictObject({
-  tenant: id,
-  active: count,
-  reserved: count,
-  cap: count.nullable(),
-  accepted: count,
-  rejected: reasonCounts,
-  succeeded: count,
-  failed: count,
-  maxDurationEnded: count.optional(),
-  breaker: BreakerSnapshotSchema,
-});
+  /** What the worker reports to LiveKit, and whether the overload gate is turning calls away. */
+  const LoadSnapshotSchema = object({
+    load: z.number().min(0).max(1),
+    full: z.boolean(),
+    fullReason: z.enum(['draining', 'capacity', 'load']).optional(),
+    overloaded: z.boolean(),
+  });
 
-export const SessionSnapshotSchema = z.strictObject({
-  sessionId: id,
-  jobId: id,
-  room: id,
-  agent: id,
-  tenant: id,
-  state: SessionStateSchema,
-  ageS: ms,
-  /** Share of one core over the last interval, 0..100 (see attribution.ts for the method). */
-  cpuPct: z.number().nonnegative(),
-  /** An estimate, not a measurement (see attribution.ts). */
-  memShareBytes: count,
-  slow: z.boolean(),
-  lastBlockMs: ms.optional(),
-});
+  /**
+   * The shared inference process (agents-js `InferenceRunner`s, the local turn detector among
+   * them). Added within v1: optional, so a snapshot from a worker without it still parses.
+   */
+  const InferenceSnapshotSchema = object({
+    state: InferenceStateSchema,
+    /** While running. */
+    pid: z.number().int().positive().optional(),
+    /** Inference method ids the process serves, e.g. `lk_eot_audio`. */
+    runners: z.array(id).max(64),
+    rssBytes: count,
+    /** Share of one core, every thread of the process. */
+    cpuPct: z.number().nonnegative(),
+    restarts: count,
+    /** Since the current process became ready. */
+    uptimeS: ms.optional(),
+    inFlight: count,
+    /** Requests failed because the process was down, died under them, or never answered. */
+    failedRequests: count,
+    /** How the last process ended, e.g. `was killed by SIGKILL`. */
+    lastExit: z.string().max(300).optional(),
+    /** Why there is no process, when `disabled`. */
+    disabledReason: z.string().max(300).optional(),
+  });
 
-export const EventSnapshotSchema = z.strictObject({
-  at: epochMs,
-  kind: EventKindSchema,
-  tenant: id.optional(),
-  message: z.string().max(300),
-});
+  const WorkerSnapshotSchema = object({
+    name: id,
+    pid: z.number().int().positive(),
+    uptimeS: ms,
+    version: z.string().max(64),
+    draining: z.boolean(),
+    active: count,
+    reserved: count,
+    /** null = unlimited. */
+    capacity: count.nullable(),
+    rssBytes: count,
+    heapUsedBytes: count,
+    loop: LoopStatsSchema,
+    /** Absent from workers that do not measure their load. */
+    load: LoadSnapshotSchema.optional(),
+    totals: TotalsSchema,
+    inference: InferenceSnapshotSchema.optional(),
+  });
 
-export const SnapshotV1 = z.strictObject({
-  v: z.literal(SNAPSHOT_VERSION),
-  generatedAt: epochMs,
-  worker: WorkerSnapshotSchema,
-  tenants: z.array(TenantSnapshotSchema),
-  sessions: z.array(SessionSnapshotSchema),
-  /** Parsed into a null-prototype object: a tenant named `__proto__` or `constructor` is an ordinary key. */
-  sessions_by_tenant: tenantKeyedRecord(id, count, 'a record of tenant -> live sessions'),
-  events: z.array(EventSnapshotSchema),
-});
+  const BreakerRowSchema = object({
+    state: BreakerStateSchema,
+    /** Open only: whole seconds, rounded up, until it moves to half-open. */
+    secondsLeft: ms.optional(),
+    probesInFlight: count,
+    lastTransitionAt: epochMs.optional(),
+    manual: z.boolean().optional(),
+  });
+
+  /**
+   * One tenant row: the same fields wherever a tenant is reported (`top --json`, `tenant list
+   * --json`, `tenant show --json`), built by `tenantRow()`.
+   */
+  const TenantRowSchema = object({
+    tenant: id,
+    active: count,
+    reserved: count,
+    cap: count.nullable(),
+    accepted: count,
+    rejected: reasonCounts,
+    /** Added within v1, so optional. */
+    started: count.optional(),
+    succeeded: count,
+    failed: count,
+    maxDurationEnded: count.optional(),
+    breaker: BreakerRowSchema,
+  });
+
+  const SessionSnapshotSchema = object({
+    sessionId: id,
+    jobId: id,
+    room: id,
+    agent: id,
+    tenant: id,
+    state: SessionStateSchema,
+    ageS: ms,
+    /** Share of one core over the last interval, 0..100 (see attribution.ts for the method). */
+    cpuPct: z.number().nonnegative(),
+    /** An estimate, not a measurement (see attribution.ts). */
+    memShareBytes: count,
+    slow: z.boolean(),
+    lastBlockMs: ms.optional(),
+  });
+
+  const EventSnapshotSchema = object({
+    at: epochMs,
+    kind: EventKindSchema,
+    tenant: id.optional(),
+    message: z.string().max(300),
+  });
+
+  const SnapshotV1 = object({
+    v: z.literal(SNAPSHOT_VERSION),
+    generatedAt: epochMs,
+    worker: WorkerSnapshotSchema,
+    tenants: z.array(TenantRowSchema),
+    sessions: z.array(SessionSnapshotSchema),
+    /** Parsed into a null-prototype object: a tenant named `__proto__` or `constructor` is an ordinary key. */
+    sessions_by_tenant: tenantKeyedRecord(id, count, 'a record of tenant -> live sessions'),
+    events: z.array(EventSnapshotSchema),
+  });
+
+  return {
+    TotalsSchema,
+    LoopStatsSchema,
+    LoadSnapshotSchema,
+    InferenceSnapshotSchema,
+    WorkerSnapshotSchema,
+    BreakerRowSchema,
+    TenantRowSchema,
+    SessionSnapshotSchema,
+    EventSnapshotSchema,
+    SnapshotV1,
+  };
+}
+
+/** The worker's output exactly: what the producer's tests check. */
+export const strictSnapshot = snapshotSchemas(z.strictObject);
+/**
+ * What a client accepts: the same fields, unknown ones stripped. `z.object` strips where
+ * `z.strictObject` refuses; the two give the same parsed types, which is why the cast is sound.
+ */
+export const snapshotReader = snapshotSchemas(z.object as unknown as ObjectSchema);
+
+export const {
+  TotalsSchema,
+  LoopStatsSchema,
+  LoadSnapshotSchema,
+  InferenceSnapshotSchema,
+  WorkerSnapshotSchema,
+  BreakerRowSchema,
+  TenantRowSchema,
+  SessionSnapshotSchema,
+  EventSnapshotSchema,
+  SnapshotV1,
+} = strictSnapshot;
 
 export type SnapshotV1 = z.infer<typeof SnapshotV1>;
 export type WorkerSnapshot = z.infer<typeof WorkerSnapshotSchema>;
-export type TenantSnapshot = z.infer<typeof TenantSnapshotSchema>;
+export type TenantRow = z.infer<typeof TenantRowSchema>;
 export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
 export type EventSnapshot = z.infer<typeof EventSnapshotSchema>;
 export type EventKind = z.infer<typeof EventKindSchema>;

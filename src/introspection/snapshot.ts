@@ -1,11 +1,12 @@
 import type { TenantCounters } from '../admission/counters.js';
-import type { BreakerView, TenantStats } from '../admission/types.js';
+import type { TenantStats } from '../admission/types.js';
 import type { InferenceStats } from '../inference/shared-inference.js';
 import { redactText } from '../secrets/redact-text.js';
 import type { SessionAttribution } from './attribution.js';
 import type { LoopMonitor } from './loop-monitor.js';
 import type { RecentEvents } from './recent-events.js';
 import type { SessionRegistry } from './registry.js';
+import { tenantRow } from './tenant-row.js';
 import {
   fitId,
   fitText,
@@ -13,16 +14,12 @@ import {
   type InferenceSnapshot,
   type LoadSnapshot,
   type SnapshotV1,
-  type TenantSnapshot,
 } from './snapshot-schema.js';
-
-/** Worker-wide admission counters. */
-export type Totals = TenantCounters;
 
 /** The part of admission the snapshot reads; the real `Admission` satisfies it. */
 export interface AdmissionView {
   tenantStats(): TenantStats[];
-  totals(): Totals;
+  totals(): TenantCounters;
   inUse(): number;
   capacity(): number | null;
   readonly draining: boolean;
@@ -111,7 +108,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
         ? { inference: inferenceSnapshot(sources.inference.stats(), now) }
         : {}),
     },
-    tenants: sources.admission.tenantStats().map((t) => tenantSnapshot(t, now)),
+    tenants: sources.admission.tenantStats().map((t) => tenantRow(t, now)),
     sessions,
     sessions_by_tenant: sessionsByTenant,
     events: sources.events
@@ -138,29 +135,5 @@ function inferenceSnapshot(s: InferenceStats, now: number): InferenceSnapshot {
   if (s.lastExit !== undefined) out.lastExit = fitText(redactText(s.lastExit), 300);
   if (s.disabledReason !== undefined)
     out.disabledReason = fitText(redactText(s.disabledReason), 300);
-  return out;
-}
-
-function tenantSnapshot(t: TenantStats, now: number): TenantSnapshot {
-  return {
-    tenant: fitId(t.tenant),
-    active: t.active,
-    reserved: t.reserved,
-    cap: t.cap,
-    accepted: t.accepted,
-    rejected: { ...t.rejected },
-    succeeded: t.succeeded,
-    failed: t.failed,
-    maxDurationEnded: t.maxDurationEnded,
-    breaker: breakerSnapshot(t.breaker, now),
-  };
-}
-
-function breakerSnapshot(b: BreakerView, now: number): TenantSnapshot['breaker'] {
-  const out: TenantSnapshot['breaker'] = { state: b.state, probesInFlight: b.probesInFlight };
-  if (b.state === 'open' && b.openUntil !== undefined)
-    out.secondsLeft = Math.max(0, Math.ceil((b.openUntil - now) / 1000));
-  if (b.lastTransitionAt !== undefined) out.lastTransitionAt = b.lastTransitionAt;
-  if (b.manual !== undefined) out.manual = b.manual;
   return out;
 }

@@ -84,6 +84,8 @@ export function defineMethod<S extends z.ZodType>(
 export function describeZodError(error: z.ZodError, root: string): string {
   const issue = error.issues[0];
   if (!issue) return `${root}: invalid`;
+  // Messages written for one field already name it.
+  if (issue.message.startsWith(root)) return issue.message;
   const path = [root, ...issue.path.map(String)].join('.');
   return `${path}: ${issue.message}`;
 }

@@ -10,7 +10,8 @@ import { ConfigError } from '../config/config-error.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
-import { CONTROL_METHODS, controlMethods, type ControlTarget } from '../control/control-methods.js';
+import { OPERATOR_METHODS } from '../control/contract.js';
+import { controlMethods, type ControlTarget } from '../control/control-methods.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { checkHealth, type HealthResult, type InferenceState } from '../http/health.js';
 import { OpsHttpServer } from '../http/http-server.js';
@@ -363,12 +364,9 @@ export class WorkerRuntime {
       socketPath: this.socketPath,
       logger,
       // When viewers hold every connection, the runbook commands still get through.
-      operatorMethods: new Set(CONTROL_METHODS),
+      operatorMethods: OPERATOR_METHODS,
       ...this.options.ipcLimits,
-      handlers: {
-        snapshot: () => this.snapshot(),
-        ...controlMethods(this.controlTarget(), audit),
-      },
+      handlers: controlMethods(this.controlTarget(), audit),
     });
     this.loop.start();
     this.load.start();
@@ -436,7 +434,7 @@ export class WorkerRuntime {
       openrtcVersion: VERSION,
       sdkVersion: agentsVersion,
       startedAt: this.startedAt,
-      now: Date.now(),
+      now: systemClock.now(),
       registrations: this.worker.registrations(),
       health: this.health(),
       draining: this.admission.draining,
@@ -462,7 +460,7 @@ export class WorkerRuntime {
   snapshot() {
     return buildSnapshot({
       worker: { name: this.config.name, version: VERSION, startedAt: this.startedAt },
-      now: () => Date.now(),
+      now: () => systemClock.now(),
       registry: this.registry,
       admission: this.admission,
       loop: this.loop,
@@ -623,6 +621,9 @@ export class WorkerRuntime {
 
   private controlTarget(): ControlTarget {
     return {
+      // The clock admission reads: a breaker tripped for 60 s reports 60 s left, not 61.
+      now: () => systemClock.now(),
+      snapshot: () => this.snapshot(),
       tenantStats: () => this.admission.tenantStats(),
       rejectedWithoutTenant: () => this.admission.rejectedWithoutTenant(),
       workerInfo: () => ({

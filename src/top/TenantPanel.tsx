@@ -1,5 +1,5 @@
 import { Box } from 'ink';
-import type { TenantSnapshot } from '../introspection/snapshot-schema.js';
+import type { TenantRow } from '../introspection/snapshot-schema.js';
 import { fit, tenantTable } from './format.js';
 import { Line } from './Line.js';
 
@@ -11,7 +11,7 @@ export function TenantPanel({
   maxRows,
   tenant,
 }: {
-  tenants: TenantSnapshot[];
+  tenants: TenantRow[];
   width: number;
   maxRows: number;
   tenant?: string | undefined;

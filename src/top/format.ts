@@ -3,7 +3,7 @@ import type {
   InferenceSnapshot,
   SessionSnapshot,
   SnapshotV1,
-  TenantSnapshot,
+  TenantRow,
 } from '../introspection/snapshot-schema.js';
 import { fit, planColumns, renderRow, widest, type Column, type PlannedColumn } from './table.js';
 
@@ -100,7 +100,7 @@ export function inferenceLine(inf: InferenceSnapshot | undefined): string {
   }
 }
 
-export function breakerLabel(b: TenantSnapshot['breaker']): string {
+export function breakerLabel(b: TenantRow['breaker']): string {
   const manual = b.manual ? ' (manual)' : '';
   if (b.state === 'open') return `open, ${b.secondsLeft ?? 0}s left${manual}`;
   if (b.state === 'half_open')
@@ -108,7 +108,7 @@ export function breakerLabel(b: TenantSnapshot['breaker']): string {
   return `closed${manual}`;
 }
 
-function tenantColumns(tenants: TenantSnapshot[]): Column<TenantSnapshot>[] {
+function tenantColumns(tenants: TenantRow[]): Column<TenantRow>[] {
   return [
     {
       title: 'TENANT',
@@ -168,7 +168,7 @@ function table<T>(columns: Column<T>[], width: number): Table<T> {
   return { header: renderRow(plan, undefined, width), row: (v) => renderRow(plan, v, width) };
 }
 
-export const tenantTable = (tenants: TenantSnapshot[], width: number): Table<TenantSnapshot> =>
+export const tenantTable = (tenants: TenantRow[], width: number): Table<TenantRow> =>
   table(tenantColumns(tenants), width);
 
 /**

@@ -1,6 +1,7 @@
 import { IpcClient } from '../ipc/ipc-client.js';
 import { listWorkers, type WorkerSocket } from '../ipc/socket-path.js';
-import { SnapshotV1 } from '../introspection/snapshot-schema.js';
+import { readSnapshot } from '../control/contract.js';
+import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { parseTopOptions, type TopOptions } from './options.js';
 import { renderPlainFrame } from './plain-frame.js';
 import { ipcSnapshotSource } from './snapshot-source.js';
@@ -144,15 +145,19 @@ async function printOnce(
   } finally {
     client.close();
   }
+  let snap: SnapshotV1;
+  try {
+    snap = readSnapshot(raw);
+  } catch (err) {
+    throw new TopFailure(err instanceof Error ? err.message : String(err), 1);
+  }
   if (json) {
+    // As the worker sent it: a newer worker's added fields included.
     opts.stdout.write(`${JSON.stringify(raw, null, 2)}\n`);
     return 0;
   }
-  const snap = SnapshotV1.safeParse(raw);
-  if (!snap.success)
-    throw new TopFailure('the worker sent a snapshot this top cannot read (expected schema v1)', 1);
   opts.stdout.write(
-    renderPlainFrame(snap.data, {
+    renderPlainFrame(snap, {
       tenant: o.tenant,
       sort: o.sort,
       status: o.status,

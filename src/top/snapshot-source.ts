@@ -1,6 +1,7 @@
 import { IpcClient } from '../ipc/ipc-client.js';
 import { pidAlive } from '../ipc/socket-path.js';
-import { SnapshotV1 } from '../introspection/snapshot-schema.js';
+import { readSnapshot } from '../control/contract.js';
+import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 
 export type ConnectionState =
   | { status: 'connecting' }
@@ -60,11 +61,14 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
             if (client === c) lost(err?.message ?? 'connection closed');
           });
           await c.subscribe(Math.max(100, Math.round(opts.intervalMs)), (raw) => {
-            const parsed = SnapshotV1.safeParse(raw);
-            if (!parsed.success)
-              return lost('the worker sent a snapshot this top cannot read (expected schema v1)');
-            lastPid = parsed.data.worker.pid;
-            onSnapshot(parsed.data);
+            let snapshot: SnapshotV1;
+            try {
+              snapshot = readSnapshot(raw);
+            } catch (err) {
+              return lost(err instanceof Error ? err.message : String(err));
+            }
+            lastPid = snapshot.worker.pid;
+            onSnapshot(snapshot);
           });
           if (!stopped && client === c) onState({ status: 'connected', socketPath });
         } catch (err) {

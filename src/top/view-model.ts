@@ -2,7 +2,7 @@ import type {
   EventSnapshot,
   SessionSnapshot,
   SnapshotV1,
-  TenantSnapshot,
+  TenantRow,
 } from '../introspection/snapshot-schema.js';
 import { SORT_KEYS, STATUS_FILTERS, type SortKey, type StatusFilter } from './options.js';
 
@@ -38,7 +38,7 @@ export function visibleSessions(snap: SnapshotV1, view: ViewFilter): SessionSnap
     .sort((a, b) => cmp(a, b) || a.sessionId.localeCompare(b.sessionId));
 }
 
-export function visibleTenants(snap: SnapshotV1, tenant: string | undefined): TenantSnapshot[] {
+export function visibleTenants(snap: SnapshotV1, tenant: string | undefined): TenantRow[] {
   return snap.tenants
     .filter((t) => tenant === undefined || t.tenant === tenant)
     .sort((a, b) => a.tenant.localeCompare(b.tenant));

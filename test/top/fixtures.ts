@@ -2,13 +2,13 @@ import { emptyReasonCounts } from '../../src/admission/reasons.js';
 import type {
   SessionSnapshot,
   SnapshotV1,
-  TenantSnapshot,
+  TenantRow,
 } from '../../src/introspection/snapshot-schema.js';
 import type { ConnectionState, SnapshotSource } from '../../src/top/snapshot-source.js';
 
 export const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
 
-export function tenant(name: string, over: Partial<TenantSnapshot> = {}): TenantSnapshot {
+export function tenant(name: string, over: Partial<TenantRow> = {}): TenantRow {
   return {
     tenant: name,
     active: 0,

@@ -29,6 +29,6 @@ export function describeReload(r: ConfigReload): string[] {
 
 export const configReload = (opts: { socket?: string }) =>
   runCommand(async () => {
-    const result = (await callWorker(opts.socket, 'config.reload')) as ConfigReload;
+    const result = await callWorker(opts.socket, 'config.reload');
     process.stdout.write(`${describeReload(result).join('\n')}\n`);
   });

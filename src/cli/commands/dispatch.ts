@@ -33,7 +33,7 @@ interface Target {
 
 async function localDispatcherOf(socketPath: string): Promise<WorkerInfo | undefined> {
   try {
-    return (await callWorker(socketPath, 'worker.info')) as WorkerInfo;
+    return await callWorker(socketPath, 'worker.info');
   } catch {
     // An older worker, or one busy enough to miss the connect: it just is not a candidate.
     return undefined;

@@ -9,15 +9,11 @@ const WAIT_SLACK_MS = 15_000 + EXIT_GRACE_MS;
 export const drainCommand = (opts: { socket?: string; timeout?: number; wait: boolean }) =>
   runCommand(async () => {
     const socketPath = await findWorkerSocket(opts.socket);
-    const result = (await callWorker(
+    const result = await callWorker(
       socketPath,
       'drain',
       opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {},
-    )) as {
-      alreadyDraining: boolean;
-      activeSessions: number;
-      timeoutMs: number;
-    };
+    );
     process.stdout.write(
       `${result.alreadyDraining ? 'already draining' : 'draining'}: ${result.activeSessions} live sessions, up to ${result.timeoutMs / 1000} s\n`,
     );

@@ -1,4 +1,3 @@
-import type { TenantStats } from '../../admission/types.js';
 import { parseDuration } from '../../control/duration.js';
 import { isValidTenantId } from '../../tenancy/tenant-id.js';
 import { EXIT } from '../exit-codes.js';
@@ -25,23 +24,14 @@ function print(value: unknown, json: boolean | undefined, text: () => string): v
 
 export const tenantList = (opts: SocketOpts) =>
   runCommand(async () => {
-    const result = (await callWorker(opts.socket, 'tenant.list')) as {
-      tenants: TenantStats[];
-      rejectedWithoutTenant?: Record<string, number>;
-    };
-    print(result, opts.json, () =>
-      formatTenantTable(result.tenants, Date.now(), result.rejectedWithoutTenant),
-    );
+    const result = await callWorker(opts.socket, 'tenant.list');
+    print(result, opts.json, () => formatTenantTable(result.tenants, result.rejectedWithoutTenant));
   });
 
 export const tenantShow = (tenant: string, opts: SocketOpts) =>
   runCommand(async () => {
     checkTenantId(tenant);
-    const result = (await callWorker(opts.socket, 'tenant.show', { tenant })) as {
-      stats: TenantStats | null;
-      configuredCap: number | null;
-      config: { cached: boolean; ageMs?: number; hit?: boolean; source: string };
-    };
+    const result = await callWorker(opts.socket, 'tenant.show', { tenant });
     print(result, opts.json, () => {
       const s = result.stats;
       const lines = [`tenant ${tenant}`];
@@ -49,9 +39,9 @@ export const tenantShow = (tenant: string, opts: SocketOpts) =>
         const rejected = Object.entries(s.rejected).filter(([, n]) => n > 0);
         lines.push(
           `  sessions   ${s.active} active, ${s.reserved} reserved, cap ${s.cap ?? 'none'} (configured ${result.configuredCap ?? 'none'})`,
-          `  totals     ${s.accepted} accepted, ${s.started} started, ${s.succeeded} succeeded (${s.maxDurationEnded} ended at maxSessionDurationMs), ${s.failed} failed`,
+          `  totals     ${s.accepted} accepted, ${s.started ?? 0} started, ${s.succeeded} succeeded (${s.maxDurationEnded ?? 0} ended at maxSessionDurationMs), ${s.failed} failed`,
           `  rejected   ${rejected.length ? rejected.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
-          `  breaker    ${formatBreaker(s.breaker, Date.now())}`,
+          `  breaker    ${formatBreaker(s.breaker)}`,
         );
       } else {
         lines.push(`  no jobs yet; configured cap ${result.configuredCap ?? 'none'}`);
@@ -86,10 +76,7 @@ export const tenantCap = (
       }
       cap = parsed;
     }
-    const result = (await callWorker(opts.socket, 'tenant.cap', { tenant, cap })) as {
-      old: number | null;
-      cap: number | null;
-    };
+    const result = await callWorker(opts.socket, 'tenant.cap', { tenant, cap });
     process.stdout.write(`${tenant}: cap ${result.old ?? 'none'} -> ${result.cap ?? 'none'}\n`);
   });
 
@@ -105,22 +92,17 @@ export const tenantTrip = (tenant: string, opts: SocketOpts & { for?: string }) 
           EXIT.usage,
         );
     }
-    const result = (await callWorker(opts.socket, 'tenant.trip', {
+    const result = await callWorker(opts.socket, 'tenant.trip', {
       tenant,
       ...(forMs ? { forMs } : {}),
-    })) as {
-      old: string;
-      breaker: TenantStats['breaker'];
-    };
-    process.stdout.write(
-      `${tenant}: breaker ${result.old} -> ${formatBreaker(result.breaker, Date.now())}\n`,
-    );
+    });
+    process.stdout.write(`${tenant}: breaker ${result.old} -> ${formatBreaker(result.breaker)}\n`);
   });
 
 export const tenantReset = (tenant: string, opts: SocketOpts) =>
   runCommand(async () => {
     checkTenantId(tenant);
-    const result = (await callWorker(opts.socket, 'tenant.reset', { tenant })) as { old: string };
+    const result = await callWorker(opts.socket, 'tenant.reset', { tenant });
     process.stdout.write(`${tenant}: breaker ${result.old} -> closed\n`);
   });
 
