@@ -5,7 +5,8 @@ import {
   type ControlParams,
   type ControlResult,
 } from '../control/contract.js';
-import { IpcClient, IpcError } from '../ipc/ipc-client.js';
+import { ControlError } from '../ipc/control-error.js';
+import { IpcClient } from '../ipc/ipc-client.js';
 import { listWorkers } from '../ipc/socket-path.js';
 import { redactText } from '../secrets/redact-text.js';
 import { EXIT } from './exit-codes.js';
@@ -52,7 +53,7 @@ export async function callWorker<M extends ControlMethod>(
     } catch (err) {
       // The worker's last connections free up within moments (discovery's own probe held one).
       if (
-        !(err instanceof IpcError && err.code === 'too_many_connections') ||
+        !(err instanceof ControlError && err.code === 'too_many_connections') ||
         attempt >= CONNECT_ATTEMPTS
       )
         throw err;

@@ -1,16 +1,6 @@
 import net from 'node:net';
+import { ControlError } from './control-error.js';
 import { IpcResponse, PROTOCOL_VERSION, type RequestId } from './protocol.js';
-
-/** A failure talking to the worker, or an error answer from it (then `code` is the worker's). */
-export class IpcError extends Error {
-  override name = 'IpcError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface IpcClientOptions {
   connectTimeoutMs?: number;
@@ -25,7 +15,7 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** Subscriptions stay registered after the first answer. */
   onPush?: (result: unknown) => void;
-  onPushError?: (err: IpcError) => void;
+  onPushError?: (err: ControlError) => void;
 }
 
 /** One connection to a worker's control socket. */
@@ -38,7 +28,7 @@ export class IpcClient {
   #buffer = '';
   #closed = false;
   /** A connection-level error the worker sent before closing (e.g. too many connections). */
-  #serverError: IpcError | undefined;
+  #serverError: ControlError | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -50,11 +40,11 @@ export class IpcClient {
     socket.on('data', (chunk: string) => this.#onData(chunk));
     socket.on('error', (err) =>
       this.#shutdown(
-        new IpcError('connection_lost', `connection to the worker failed: ${err.message}`),
+        new ControlError('connection_lost', `connection to the worker failed: ${err.message}`),
       ),
     );
     socket.on('close', () =>
-      this.#shutdown(new IpcError('connection_lost', 'the worker closed the connection')),
+      this.#shutdown(new ControlError('connection_lost', 'the worker closed the connection')),
     );
   }
 
@@ -65,7 +55,10 @@ export class IpcClient {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
-          new IpcError('connect_timeout', `no answer from ${socketPath} within ${timeoutMs} ms`),
+          new ControlError(
+            'connect_timeout',
+            `no answer from ${socketPath} within ${timeoutMs} ms`,
+          ),
         );
       }, timeoutMs);
       socket.once('connect', () => {
@@ -83,7 +76,7 @@ export class IpcClient {
               : err.code === 'EACCES'
                 ? 'permission denied'
                 : err.message;
-        reject(new IpcError('connect_failed', `cannot connect to ${socketPath}: ${why}`));
+        reject(new ControlError('connect_failed', `cannot connect to ${socketPath}: ${why}`));
       });
     });
   }
@@ -105,12 +98,17 @@ export class IpcClient {
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.#closed)
-        return reject(new IpcError('connection_lost', 'the connection to the worker is closed'));
+        return reject(
+          new ControlError('connection_lost', 'the connection to the worker is closed'),
+        );
       const id = this.#nextId++;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(
-          new IpcError('timeout', `the worker did not answer "${method}" within ${timeoutMs} ms`),
+          new ControlError(
+            'timeout',
+            `the worker did not answer "${method}" within ${timeoutMs} ms`,
+          ),
         );
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
@@ -125,16 +123,18 @@ export class IpcClient {
   subscribe(
     intervalMs: number,
     onSnapshot: (snapshot: unknown) => void,
-    onError?: (err: IpcError) => void,
+    onError?: (err: ControlError) => void,
   ): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.#closed)
-        return reject(new IpcError('connection_lost', 'the connection to the worker is closed'));
+        return reject(
+          new ControlError('connection_lost', 'the connection to the worker is closed'),
+        );
       const id = this.#nextId++;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(
-          new IpcError(
+          new ControlError(
             'timeout',
             `the worker did not answer "subscribe" within ${this.#requestTimeoutMs} ms`,
           ),
@@ -172,7 +172,7 @@ export class IpcClient {
     }
     if (this.#buffer.length > this.#maxLineBytes) {
       this.socket.destroy();
-      this.#shutdown(new IpcError('line_too_long', 'the worker sent an oversized message'));
+      this.#shutdown(new ControlError('line_too_long', 'the worker sent an oversized message'));
     }
   }
 
@@ -186,7 +186,7 @@ export class IpcClient {
     if (msg.id === null) {
       // A connection-level error (too many connections, line too long): fails everything.
       if ('error' in msg) {
-        this.#serverError = new IpcError(msg.error.code, msg.error.message);
+        this.#serverError = new ControlError(msg.error.code, msg.error.message);
         this.#failAll(this.#serverError);
       }
       return;
@@ -199,7 +199,7 @@ export class IpcClient {
       p.timer = undefined;
     }
     if ('error' in msg) {
-      const err = new IpcError(msg.error.code, msg.error.message);
+      const err = new ControlError(msg.error.code, msg.error.message);
       if (first) {
         this.#pending.delete(msg.id);
         p.reject(err);
@@ -226,7 +226,7 @@ export class IpcClient {
     const reason =
       this.#serverError ??
       err ??
-      new IpcError('connection_lost', 'the connection to the worker is closed');
+      new ControlError('connection_lost', 'the connection to the worker is closed');
     this.#failAll(reason);
     for (const l of this.#closeListeners) l(reason);
   }

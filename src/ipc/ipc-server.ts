@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { redactText } from '../secrets/redact-text.js';
+import type { ControlErrorCode } from './control-error.js';
 import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
 import { PushGroups, type Subscriber } from './push-groups.js';
 import { refuseConnection } from './refuse-connection.js';
@@ -15,7 +16,6 @@ import {
   requestIdOf,
   type CallContext,
   type Handler,
-  type IpcErrorCode,
   type RequestId,
 } from './protocol.js';
 
@@ -82,7 +82,8 @@ interface Subscription extends Subscriber {
 }
 
 /** One build of a method's result for pushing: the encoded tail of the line, or the error to answer. */
-type PushResult = { ok: true; tail: Buffer } | { ok: false; code: IpcErrorCode; message: string };
+type PushResult =
+  { ok: true; tail: Buffer } | { ok: false; code: ControlErrorCode; message: string };
 
 interface PushCacheEntry {
   /** `performance.now()` when built; unset while building. */
@@ -348,7 +349,7 @@ export class IpcServer {
   }
 
   /** What the client may see of a handler's failure; anything unintended is logged here, once. */
-  #publicFailure(method: string, err: unknown): { code: IpcErrorCode; message: string } {
+  #publicFailure(method: string, err: unknown): { code: ControlErrorCode; message: string } {
     if (isPublicError(err)) return { code: err.code, message: redactText(err.message) };
     this.#logger.error(
       { method, err: redactText(err instanceof Error ? err.message : String(err)) },
@@ -447,7 +448,7 @@ export class IpcServer {
     return { ok: true, tail: Buffer.from(`${json}}\n`) };
   }
 
-  #error(conn: Connection, id: RequestId | null, code: IpcErrorCode, message: string): void {
+  #error(conn: Connection, id: RequestId | null, code: ControlErrorCode, message: string): void {
     this.#send(conn, id, { error: { code, message } });
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ControlError } from './control-error.js';
 import type { PeerCredentials } from './peer-credentials.js';
 
 /** Wire format of the control socket: one JSON object per line, in both directions. */
@@ -32,40 +33,17 @@ export const IpcResponse = z.union([
 ]);
 export type IpcResponse = z.infer<typeof IpcResponse>;
 
-/** Stable error codes; scripts branch on these, people read the message. */
-export type IpcErrorCode =
-  | 'bad_json'
-  | 'line_too_long'
-  | 'bad_request'
-  | 'unsupported_version'
-  | 'unknown_method'
-  | 'too_many_connections'
-  | 'too_many_subscriptions'
-  | 'idle_timeout'
-  | 'response_too_large'
-  | 'internal'
-  | (string & {});
-
 /** Context of the caller. The socket is 0600 in a 0700 directory, so the peer is our own uid or root. */
 export interface CallContext {
   /** The peer process as the kernel knows it (SO_PEERCRED); undefined where that cannot be read. */
   peer(): Promise<PeerCredentials | undefined>;
 }
 
-export type Handler = (params: unknown, ctx: CallContext) => Promise<unknown> | unknown;
-
 /**
- * An error a handler throws on purpose: its code and message go to the client as they are.
- * Any other thrown value is answered `internal` with no detail.
+ * A method of the socket. To refuse a request on purpose it throws a `ControlError`, whose code
+ * and message go to the client as they are; any other thrown value is answered `internal`.
  */
-export class IpcMethodError extends Error {
-  constructor(
-    readonly code: IpcErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type Handler = (params: unknown, ctx: CallContext) => Promise<unknown> | unknown;
 
 /** A handler whose params are validated by `schema`; a mismatch is `bad_request` naming the field. */
 export function defineMethod<S extends z.ZodType>(
@@ -75,7 +53,7 @@ export function defineMethod<S extends z.ZodType>(
   return (params, ctx) => {
     const parsed = schema.safeParse(params ?? {});
     if (!parsed.success)
-      throw new IpcMethodError('bad_request', describeZodError(parsed.error, 'params'));
+      throw new ControlError('bad_request', describeZodError(parsed.error, 'params'));
     return fn(parsed.data, ctx);
   };
 }
@@ -90,11 +68,10 @@ export function describeZodError(error: z.ZodError, root: string): string {
   return `${path}: ${issue.message}`;
 }
 
-/** True for errors whose code a client may see: lowercase snake codes, not Node's `ENOENT`. */
-export function isPublicError(err: unknown): err is Error & { code: string } {
-  return (
-    err instanceof Error &&
-    typeof (err as { code?: unknown }).code === 'string' &&
-    /^[a-z][a-z_]{0,63}$/.test((err as unknown as { code: string }).code)
-  );
+/**
+ * True for the errors a method throws on purpose. A Node error's code (`ENOENT`) or anything else
+ * thrown is the worker's own business: the client gets `internal`, with no detail.
+ */
+export function isPublicError(err: unknown): err is ControlError {
+  return err instanceof ControlError && /^[a-z][a-z_]{0,63}$/.test(err.code);
 }

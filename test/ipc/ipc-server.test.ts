@@ -2,9 +2,10 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { IpcClient, IpcError } from '../../src/ipc/ipc-client.js';
+import { ControlError } from '../../src/ipc/control-error.js';
+import { IpcClient } from '../../src/ipc/ipc-client.js';
 import { IpcServer } from '../../src/ipc/ipc-server.js';
-import { defineMethod, IpcMethodError, type Handler } from '../../src/ipc/protocol.js';
+import { defineMethod, type Handler } from '../../src/ipc/protocol.js';
 import { until } from '../support/conditions.js';
 import { rawClient, silentLogger, tempRuntimeDir } from './helpers.js';
 
@@ -12,7 +13,7 @@ const handlers: Record<string, Handler> = {
   snapshot: () => ({ n: 1 }),
   echo: defineMethod(z.strictObject({ text: z.string() }), (p) => ({ text: p.text })),
   refuse: () => {
-    throw new IpcMethodError('unknown_tenant', 'unknown tenant "zzz"');
+    throw new ControlError('unknown_tenant', 'unknown tenant "zzz"');
   },
   crash: () => {
     throw new Error('secret internals at /srv/app.ts:12');
@@ -66,8 +67,8 @@ describe('IpcServer over a real Unix socket', () => {
       code: 'unknown_tenant',
       message: 'unknown tenant "zzz"',
     });
-    const err = (await c.request('crash').catch((e: unknown) => e)) as IpcError;
-    expect(err).toBeInstanceOf(IpcError);
+    const err = (await c.request('crash').catch((e: unknown) => e)) as ControlError;
+    expect(err).toBeInstanceOf(ControlError);
     expect(err.code).toBe('internal');
     expect(err.message).toBe('internal error in "crash"');
     await expect(c.request('nope')).rejects.toMatchObject({
