@@ -2,28 +2,23 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { redactText } from '../secrets/redact-text.js';
-import type { ControlErrorCode } from './control-error.js';
+import { encodeLine, LineReader } from './line-framing.js';
+import { MethodRouter, unknownMethod, type IpcLogger } from './method-router.js';
 import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
+import { PushCache, type PushResult } from './push-cache.js';
 import { PushGroups, type Subscriber } from './push-groups.js';
 import { refuseConnection } from './refuse-connection.js';
 import { assertPrivateDir, cleanStaleSockets, probeSocket } from './socket-path.js';
+import type { ControlErrorCode } from './control-error.js';
 import {
-  IpcRequest,
   PROTOCOL_VERSION,
   describeZodError,
-  isPublicError,
-  requestIdOf,
   type CallContext,
   type Handler,
   type RequestId,
 } from './protocol.js';
 
-/** The logger calls the server makes (pino satisfies it). */
-export interface IpcLogger {
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { IpcLogger } from './method-router.js';
 
 export interface IpcServerOptions {
   socketPath: string;
@@ -61,8 +56,7 @@ interface Connection {
   socket: net.Socket;
   /** `operator`: one of the reserved connections, for one control request. */
   kind: 'general' | 'operator';
-  buffered: Buffer[];
-  bufferedBytes: number;
+  lines: LineReader;
   subscriptions: Set<Subscription>;
   /** Requests read and not yet answered. */
   inFlight: number;
@@ -81,20 +75,11 @@ interface Subscription extends Subscriber {
   readonly head: Buffer;
 }
 
-/** One build of a method's result for pushing: the encoded tail of the line, or the error to answer. */
-type PushResult =
-  { ok: true; tail: Buffer } | { ok: false; code: ControlErrorCode; message: string };
-
-interface PushCacheEntry {
-  /** `performance.now()` when built; unset while building. */
-  at: number | undefined;
-  result: Promise<PushResult>;
-}
-
 /**
  * The worker's control socket: newline-delimited JSON requests, bounded in line size, number of
  * connections and per-client output queue. Malformed input gets an error answer; one client's
- * mistakes never affect another.
+ * mistakes never affect another. Lines are framed by `LineReader`, requests routed to their
+ * method by `MethodRouter`, and pushes to subscribers shared through `PushCache`.
  */
 export class IpcServer {
   readonly #connections = new Set<Connection>();
@@ -106,16 +91,11 @@ export class IpcServer {
   readonly #idleTimeoutMs: number;
   readonly #maxSubscriptions: number;
   readonly #maxQueuedBytes: number;
-  readonly #handlers: Record<string, Handler>;
+  readonly #router: MethodRouter;
   readonly #logger: IpcLogger;
   #closing: Promise<void> | undefined;
   readonly #pushGroups = new PushGroups<Subscription>((method, due) => this.#push(method, due));
-  /**
-   * The latest push result per method. Pushes due at about the same time (other intervals, new
-   * subscribers) share it; `at` is unset while it is being built, so concurrent pushes wait for
-   * that one build instead of starting another.
-   */
-  readonly #pushCache = new Map<string, PushCacheEntry>();
+  readonly #pushCache = new PushCache((method) => this.#build(method));
 
   private constructor(
     readonly socketPath: string,
@@ -130,7 +110,7 @@ export class IpcServer {
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.#maxSubscriptions = opts.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS;
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? 4 * 1024 * 1024;
-    this.#handlers = opts.handlers;
+    this.#router = new MethodRouter(opts.handlers, opts.logger);
     this.#logger = opts.logger;
   }
 
@@ -180,8 +160,7 @@ export class IpcServer {
     const conn: Connection = {
       socket,
       kind,
-      buffered: [],
-      bufferedBytes: 0,
+      lines: new LineReader(this.#maxLineBytes),
       subscriptions: new Set(),
       inFlight: 0,
       idleTimer: undefined,
@@ -246,23 +225,11 @@ export class IpcServer {
   }
 
   #onData(conn: Connection, chunk: Buffer): void {
-    let start = 0;
-    let nl = chunk.indexOf(0x0a, start);
-    while (nl !== -1 && !conn.closed) {
-      const part = chunk.subarray(start, nl);
-      if (conn.bufferedBytes + part.length > this.#maxLineBytes) return this.#tooLong(conn);
-      const line = conn.bufferedBytes === 0 ? part : Buffer.concat([...conn.buffered, part]);
-      conn.buffered = [];
-      conn.bufferedBytes = 0;
-      this.#onLine(conn, line.toString('utf8'));
-      start = nl + 1;
-      nl = chunk.indexOf(0x0a, start);
-    }
-    if (conn.closed || start >= chunk.length) return;
-    const rest = chunk.subarray(start);
-    if (conn.bufferedBytes + rest.length > this.#maxLineBytes) return this.#tooLong(conn);
-    conn.buffered.push(Buffer.from(rest));
-    conn.bufferedBytes += rest.length;
+    const read = conn.lines.push(chunk, (line) => {
+      this.#onLine(conn, line);
+      return !conn.closed;
+    });
+    if (read === 'too_long' && !conn.closed) this.#tooLong(conn);
   }
 
   #tooLong(conn: Connection): void {
@@ -289,73 +256,30 @@ export class IpcServer {
   }
 
   #handleLine(conn: Connection, line: string): void {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      this.#error(conn, null, 'bad_json', 'request is not valid JSON');
-      return;
-    }
-    const id = requestIdOf(raw);
-    if (isObject(raw) && raw.v !== PROTOCOL_VERSION) {
-      this.#error(
-        conn,
-        id,
-        'unsupported_version',
-        `unsupported protocol version ${JSON.stringify(raw.v ?? null)}; this worker speaks v${PROTOCOL_VERSION}`,
-      );
-      return;
-    }
-    const parsed = IpcRequest.safeParse(raw);
-    if (!parsed.success) {
-      this.#error(conn, id, 'bad_request', describeZodError(parsed.error, 'request'));
-      return;
-    }
-    const req = parsed.data;
+    const read = this.#router.read(line);
+    if (!read.ok) return this.#error(conn, read.id, read.code, read.message);
+    const req = read.request;
     if (conn.kind === 'operator' && !this.#operatorMethods.has(req.method)) {
       const message = `${this.#limitReached()}; the connection left is reserved for control commands (openrtc tenant, drain, config reload), not "${req.method}"`;
       this.#error(conn, req.id, 'too_many_connections', message);
       return;
     }
     if (req.method === 'subscribe') return this.#subscribe(conn, req.id, req.params);
-    const handler = Object.hasOwn(this.#handlers, req.method)
-      ? this.#handlers[req.method]
-      : undefined;
-    if (!handler) {
-      this.#error(conn, req.id, 'unknown_method', `unknown method "${req.method}"`);
-      return;
+    if (!this.#router.handler(req.method)) {
+      const { code, message } = unknownMethod(req.method);
+      return this.#error(conn, req.id, code, message);
     }
     conn.inFlight += 1;
-    void this.#call(handler, req.params, {
-      peer: () => (conn.peer ??= peerCredentials(conn.socket)),
-    })
-      .then(
-        (result) => this.#send(conn, req.id, { result: result ?? null }, req.method),
-        (err: unknown) => this.#failed(conn, req.id, req.method, err),
-      )
+    void this.#router
+      .call(req.method, req.params, { peer: () => (conn.peer ??= peerCredentials(conn.socket)) })
+      .then((outcome) => {
+        if (outcome.ok) this.#send(conn, req.id, { result: outcome.result ?? null }, req.method);
+        else this.#error(conn, req.id, outcome.code, outcome.message);
+      })
       .finally(() => {
         conn.inFlight -= 1;
         this.#armIdle(conn);
       });
-  }
-
-  async #call(handler: Handler, params: unknown, ctx: CallContext): Promise<unknown> {
-    return handler(params, ctx);
-  }
-
-  #failed(conn: Connection, id: RequestId, method: string, err: unknown): void {
-    const { code, message } = this.#publicFailure(method, err);
-    this.#error(conn, id, code, message);
-  }
-
-  /** What the client may see of a handler's failure; anything unintended is logged here, once. */
-  #publicFailure(method: string, err: unknown): { code: ControlErrorCode; message: string } {
-    if (isPublicError(err)) return { code: err.code, message: redactText(err.message) };
-    this.#logger.error(
-      { method, err: redactText(err instanceof Error ? err.message : String(err)) },
-      'control method failed',
-    );
-    return { code: 'internal', message: `internal error in "${method}"` };
   }
 
   #subscribe(conn: Connection, id: RequestId, params: unknown): void {
@@ -374,10 +298,9 @@ export class IpcServer {
       return;
     }
     const method = parsed.data.method ?? 'snapshot';
-    const handler = Object.hasOwn(this.#handlers, method) ? this.#handlers[method] : undefined;
-    if (!handler) {
-      this.#error(conn, id, 'unknown_method', `unknown method "${method}"`);
-      return;
+    if (!this.#router.handler(method)) {
+      const { code, message } = unknownMethod(method);
+      return this.#error(conn, id, code, message);
     }
     const sub: Subscription = {
       conn,
@@ -394,7 +317,7 @@ export class IpcServer {
 
   /** Sends every subscriber in `due` the same result: one build, one encoding, shared bytes. */
   async #push(method: string, due: Subscription[]): Promise<void> {
-    const result = await this.#latest(method);
+    const result = await this.#pushCache.latest(method);
     let written = 0;
     for (const sub of due) {
       // Each socket write still copies the bytes into the kernel; many large ones in a row would
@@ -411,36 +334,13 @@ export class IpcServer {
     }
   }
 
-  #latest(method: string): Promise<PushResult> {
-    const cached = this.#pushCache.get(method);
-    if (cached && (cached.at === undefined || performance.now() - cached.at < PUSH_SHARE_MS))
-      return cached.result;
-    const entry: PushCacheEntry = {
-      at: undefined,
-      result: this.#build(method).then((result) => {
-        // A failure is answered but not shared: the next push tries again.
-        if (result.ok) entry.at = performance.now();
-        else if (this.#pushCache.get(method) === entry) this.#pushCache.delete(method);
-        return result;
-      }),
-    };
-    this.#pushCache.set(method, entry);
-    return entry.result;
-  }
-
+  /** One build and one encoding of a method's result, shared by every subscriber it is pushed to. */
   async #build(method: string): Promise<PushResult> {
-    const handler = Object.hasOwn(this.#handlers, method) ? this.#handlers[method] : undefined;
-    if (!handler)
-      return { ok: false, code: 'unknown_method', message: `unknown method "${method}"` };
-    let result: unknown;
-    try {
-      result = await this.#call(handler, {}, NO_PEER);
-    } catch (err) {
-      return { ok: false, ...this.#publicFailure(method, err) };
-    }
+    const outcome = await this.#router.call(method, {}, NO_PEER);
+    if (!outcome.ok) return outcome;
     let json: string;
     try {
-      json = JSON.stringify(result ?? null);
+      json = JSON.stringify(outcome.result ?? null);
     } catch {
       return { ok: false, code: 'internal', message: 'result could not be encoded' };
     }
@@ -462,9 +362,11 @@ export class IpcServer {
     if (conn.closed || conn.socket.destroyed) return;
     let line: string;
     try {
-      line = encode(id, body);
+      line = encodeLine(id, body);
     } catch {
-      line = encode(id, { error: { code: 'internal', message: 'result could not be encoded' } });
+      line = encodeLine(id, {
+        error: { code: 'internal', message: 'result could not be encoded' },
+      });
     }
     this.#sendRaw(conn, method !== undefined ? { id, method } : undefined, line);
   }
@@ -490,7 +392,7 @@ export class IpcServer {
         this.#sendRaw(
           conn,
           undefined,
-          encode(answer.id, { error: { code: 'response_too_large', message } }),
+          encodeLine(answer.id, { error: { code: 'response_too_large', message } }),
         );
         return;
       }
@@ -531,19 +433,8 @@ export class IpcServer {
 /** Pushes are built once for many subscribers: no single caller to name. */
 const NO_PEER: CallContext = { peer: () => Promise.resolve(undefined) };
 
-/** Subscribers whose pushes fall within this window get the same snapshot. */
-const PUSH_SHARE_MS = 50;
-
 /** Push bytes written per turn of the event loop (a few large snapshots, a fraction of a millisecond). */
 const PUSH_SLICE_BYTES = 512 * 1024;
-
-function encode(id: RequestId | null, body: object): string {
-  return `${JSON.stringify({ v: PROTOCOL_VERSION, id, ...body })}\n`;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The exact path may only be reused when nothing answers there: a live worker keeps its socket. */
 async function takeOverOnlyIfDead(socketPath: string): Promise<void> {
