@@ -292,9 +292,12 @@ export class Admission {
     let started = false;
     let released = false;
     let timer: TimerHandle | undefined;
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
     const release = (outcome: SessionOutcome): boolean => {
       if (released) return false;
       released = true;
+      settle();
       if (timer) clock.clearTimeout(timer);
       this.#inUse -= 1;
       if (started) counters.active -= 1;
@@ -341,6 +344,7 @@ export class Admission {
       get released() {
         return released;
       },
+      settled,
     };
     return reservation;
   }

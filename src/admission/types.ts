@@ -41,6 +41,8 @@ export interface Reservation {
   /** Idempotent. Returns false when already released. */
   release(outcome: SessionOutcome): boolean;
   readonly released: boolean;
+  /** Settles once the slot is released, by whichever path (a drain waits on it). */
+  readonly settled: Promise<void>;
 }
 
 export type AdmissionDecision =

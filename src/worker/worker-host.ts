@@ -249,9 +249,8 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       this.#reportLoad(true);
       const deadline = Date.now() + timeoutMs;
       const askAt = deadline - Math.min(graceMs, timeoutMs);
-      while ((sessions.active().length > 0 || this.#livePending() > 0) && Date.now() < askAt) {
-        await sleep(Math.min(100, Math.max(1, askAt - Date.now())));
-      }
+      while ((sessions.active().length > 0 || this.#livePending() > 0) && Date.now() < askAt)
+        await this.#nextRelease(askAt);
       const left = sessions.active().length;
       if (left > 0)
         logger.warn(
@@ -263,6 +262,23 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       return { forcedSessions: left };
     })();
     return this.#stopping;
+  }
+
+  /**
+   * Settles when a session ends or a slot awaiting its assignment is released (expired, or
+   * terminated before its assignment), or at `until` (epoch ms), whichever comes first: what a drain waits on.
+   */
+  #nextRelease(until: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(MAX_TIMER_MS, Math.max(0, until - Date.now())));
+      const unsubscribe = this.#opts.sessions.subscribe({ ended: done });
+      for (const p of this.#pending.values()) void p.decision.reservation.settled.then(done);
+    });
   }
 
   /** Hard stop: closes every session at once, then disconnects. */
@@ -611,6 +627,5 @@ function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;

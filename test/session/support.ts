@@ -16,6 +16,7 @@ export function recordingReservation(
   tenant: string,
   agentName: string,
 ): RecordingReservation {
+  let settle!: () => void;
   const r: RecordingReservation = {
     id: `res-${jobId}`,
     jobId,
@@ -25,6 +26,7 @@ export function recordingReservation(
     releases: [],
     startedCount: 0,
     released: false,
+    settled: new Promise<void>((resolve) => (settle = resolve)),
     markStarted() {
       r.startedCount += 1;
     },
@@ -32,6 +34,7 @@ export function recordingReservation(
       r.releases.push(outcome);
       if (r.released) return false;
       (r as { released: boolean }).released = true;
+      settle();
       return true;
     },
   };
