@@ -210,25 +210,16 @@ export const strictSnapshot = snapshotSchemas(z.strictObject);
  */
 export const snapshotReader = snapshotSchemas(z.object as unknown as ObjectSchema);
 
-export const {
-  TotalsSchema,
-  LoopStatsSchema,
-  LoadSnapshotSchema,
-  InferenceSnapshotSchema,
-  WorkerSnapshotSchema,
-  BreakerRowSchema,
-  TenantRowSchema,
-  SessionSnapshotSchema,
-  EventSnapshotSchema,
-  SnapshotV1,
-} = strictSnapshot;
+export const { SnapshotV1 } = strictSnapshot;
+
+type Schemas = typeof strictSnapshot;
 
 export type SnapshotV1 = z.infer<typeof SnapshotV1>;
-export type WorkerSnapshot = z.infer<typeof WorkerSnapshotSchema>;
-export type TenantRow = z.infer<typeof TenantRowSchema>;
-export type SessionSnapshot = z.infer<typeof SessionSnapshotSchema>;
-export type EventSnapshot = z.infer<typeof EventSnapshotSchema>;
+export type WorkerSnapshot = z.infer<Schemas['WorkerSnapshotSchema']>;
+export type TenantRow = z.infer<Schemas['TenantRowSchema']>;
+export type SessionSnapshot = z.infer<Schemas['SessionSnapshotSchema']>;
+export type EventSnapshot = z.infer<Schemas['EventSnapshotSchema']>;
 export type EventKind = z.infer<typeof EventKindSchema>;
-export type LoopStats = z.infer<typeof LoopStatsSchema>;
-export type LoadSnapshot = z.infer<typeof LoadSnapshotSchema>;
-export type InferenceSnapshot = z.infer<typeof InferenceSnapshotSchema>;
+export type LoopStats = z.infer<Schemas['LoopStatsSchema']>;
+export type LoadSnapshot = z.infer<Schemas['LoadSnapshotSchema']>;
+export type InferenceSnapshot = z.infer<Schemas['InferenceSnapshotSchema']>;
