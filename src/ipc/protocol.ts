@@ -25,11 +25,11 @@ export function requestIdOf(raw: unknown): RequestId | null {
   return null;
 }
 
-export const IpcErrorBody = z.strictObject({ code: z.string(), message: z.string() });
+export const ErrorAnswer = z.strictObject({ code: z.string(), message: z.string() });
 
 export const IpcResponse = z.union([
   z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: RequestId.nullable(), result: z.unknown() }),
-  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: RequestId.nullable(), error: IpcErrorBody }),
+  z.strictObject({ v: z.literal(PROTOCOL_VERSION), id: RequestId.nullable(), error: ErrorAnswer }),
 ]);
 export type IpcResponse = z.infer<typeof IpcResponse>;
 
