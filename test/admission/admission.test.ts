@@ -158,6 +158,22 @@ describe('Admission', () => {
     });
   });
 
+  it('a reservation settles when it is released, by the assignment timeout or by its session', async () => {
+    const { admission, clock } = setup();
+    const settled: string[] = [];
+    const expiring = accepted(await admission.decide(job({ tenant: 'acme' })));
+    const running = accepted(await admission.decide(job({ tenant: 'acme' })));
+    void expiring.reservation.settled.then(() => settled.push('expired'));
+    void running.reservation.settled.then(() => settled.push('ended'));
+    running.reservation.markStarted();
+    clock.advance(5_000);
+    await Promise.resolve();
+    expect(settled).toEqual(['expired']);
+    running.reservation.release({ kind: 'success', reason: 'session_closed' });
+    await Promise.resolve();
+    expect(settled).toEqual(['expired', 'ended']);
+  });
+
   it('releases a reservation when no assignment arrives in time, exactly once', async () => {
     const { admission, clock } = setup({ tenants: { maxSessions: { acme: 1 } } });
     const d = accepted(await admission.decide(job({ tenant: 'acme' })));
