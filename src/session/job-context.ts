@@ -61,8 +61,10 @@ export function buildJobContext(
  * rtc-node delivers every native event through one process-wide client, whose callbacks run in
  * the async context that was current when that client was created. Created inside a session (its
  * first `ctx.connect()`), it would hold that session's scope and JobContext for the life of the
- * worker and run every later native callback as that session. Touching it once here, from the
- * worker's own context before any session, keeps native callbacks out of every session.
+ * worker and run every later native callback as that session. Touching it once from the worker's
+ * own context, before the first room session enters its scope, keeps native callbacks out of
+ * every session. Not at start: a worker that never hosts a room (local jobs, a failed start) then
+ * never starts rtc-node's native runtime.
  */
 let mediaClientStarted = false;
 export function startMediaClientOutsideSessions(): void {

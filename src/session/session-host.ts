@@ -115,7 +115,6 @@ export class SessionHost implements SessionsPort {
     // worker routes it at start, a host on its own routes it here.
     if (!loggerOptions()) routeFrameworkLogs(options.logger);
     installProcessErrorHandlers(options.logger);
-    if (options.media !== 'none') startMediaClientOutsideSessions();
     const { onSessionStarted, onSessionEnded } = options;
     if (onSessionStarted || onSessionEnded) {
       this.subscribe({
@@ -230,7 +229,11 @@ export class SessionHost implements SessionsPort {
       unroute: () => undefined,
     };
     const session = live;
-    if (!local) scopeRoomEvents(room, (fn) => this.#inScope(session, fn));
+    if (!local) {
+      // Here, answering the server's assignment, no session's scope is current yet.
+      startMediaClientOutsideSessions();
+      scopeRoomEvents(room, (fn) => this.#inScope(session, fn));
+    }
     this.#byJob.set(jobId, session);
     req.reservation.markStarted();
     this.#opts.registry.add({

@@ -75,7 +75,14 @@ describe.skipIf(!lk)('automatic dispatch on a real LiveKit server', () => {
 
     await Promise.all(callers.splice(0).map((c) => c.hangUp()));
     await Promise.all([byTenant, byNumber, byCaller].map((name) => rooms.deleteRoom(name)));
-    for (const s of started)
-      expect((await sessionEnded(worker, s.session_id)).outcome).toBe('success');
+    for (const s of started) {
+      const ended = await sessionEnded(worker, s.session_id);
+      const why = worker
+        .logRecords()
+        .filter((r) => r.session_id === s.session_id && Number(r.level) >= 40)
+        .map((r) => JSON.stringify(r))
+        .join('\n');
+      expect(ended.outcome, `${JSON.stringify(ended)}\n${why}`).toBe('success');
+    }
   }, 120_000);
 });

@@ -223,11 +223,11 @@ describe.skipIf(!lk)('openrtc start on a real LiveKit server', () => {
     const started = await worker.waitForLog(inRoom(room, 'session started'));
     callers.splice(callers.indexOf(caller), 1);
     await caller.hangUp();
-    // The player closes with the session: it ends cleanly, not by a timeout.
-    expect(await sessionEnded(worker, started.session_id)).toMatchObject({
-      outcome: 'success',
-      reason: 'session_closed',
-    });
+    // The player closes with the session, which ends cleanly, not by a timeout: the caller's
+    // leaving closes it, or LiveKit's termination of the job in the emptied room comes first.
+    const ended = await sessionEnded(worker, started.session_id);
+    expect(ended.outcome).toBe('success');
+    expect(['session_closed', 'terminated']).toContain(ended.reason);
   }, 90_000);
 
   it('rejects a tenant at its cap and a malformed tenant; LiveKit drops the job: no retry, no job, no session', async () => {
