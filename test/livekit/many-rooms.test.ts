@@ -96,13 +96,13 @@ describe.skipIf(!lk)('20 rooms in one worker process', () => {
     await Promise.all(
       rooms.map((r) => worker.waitForLog(inRoom(r.room, 'agent in room'), 120_000)),
     );
-    const ended = () =>
+    const endedSoFar = () =>
       worker
         .logRecords()
         .filter((r) => /^session (ended|failed)/.test(String(r.msg)))
         .map((r) => JSON.stringify(r))
         .join('\n');
-    expect((await snapshot()).worker.active, ended()).toBe(ROOMS);
+    expect((await snapshot()).worker.active, endedSoFar()).toBe(ROOMS);
 
     for (let from = 0; from < ROOMS; from += WAVE) {
       const wave = rooms.slice(from, from + WAVE);
