@@ -32,6 +32,11 @@ import {
   type MediaMode,
 } from './job-context.js';
 import {
+  beginSessionListeners,
+  endSessionListeners,
+  scopeSharedModelEvents,
+} from './shared-model-events.js';
+import {
   DEFAULT_SHUTDOWN_GRACE_MS,
   type SessionEndedEvent,
   type SessionEndingEvent,
@@ -115,6 +120,7 @@ export class SessionHost implements SessionsPort {
     // worker routes it at start, a host on its own routes it here.
     if (!loggerOptions()) routeFrameworkLogs(options.logger);
     installProcessErrorHandlers(options.logger);
+    scopeSharedModelEvents();
     const { onSessionStarted, onSessionEnded } = options;
     if (onSessionStarted || onSessionEnded) {
       this.subscribe({
@@ -235,6 +241,7 @@ export class SessionHost implements SessionsPort {
       scopeRoomEvents(room, (fn) => this.#inScope(session, fn));
     }
     this.#byJob.set(jobId, session);
+    beginSessionListeners(sessionId);
     req.reservation.markStarted();
     this.#opts.registry.add({
       sessionId,
@@ -441,6 +448,7 @@ export class SessionHost implements SessionsPort {
     };
     clearTimeout(session.limitTimer);
     session.unroute();
+    const leftListeners = endSessionListeners(scope.sessionId);
     session.reservation.release(end.outcome);
     this.#opts.registry.remove(scope.sessionId);
     this.#byJob.delete(scope.jobId);
@@ -452,6 +460,7 @@ export class SessionHost implements SessionsPort {
         reason: end.outcome.reason,
         error: end.error,
         duration_ms: durationMs,
+        ...(leftListeners > 0 ? { removed_model_listeners: leftListeners } : {}),
       };
       if (end.outcome.kind === 'failed')
         this.#opts.logger.warn(fields, `session failed: ${end.outcome.reason}`);
