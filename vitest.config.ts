@@ -24,7 +24,17 @@ export default defineConfig({
           ...shared,
           name: 'openrtc',
           include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-          exclude: ['test/livekit/**'],
+          exclude: ['test/livekit/**', 'test/soak/**'],
+        },
+      },
+      {
+        // One long file of in-process churn: its own project, so it runs beside the other files
+        // from the start rather than queueing behind them.
+        test: {
+          ...shared,
+          name: 'soak',
+          include: ['test/soak/**/*.test.ts'],
+          testTimeout: 120_000,
         },
       },
       {

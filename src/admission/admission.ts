@@ -123,6 +123,16 @@ export class Admission {
     this.#draining = draining;
   }
 
+  /** Per-job entries (decisions being made, slots held awaiting assignment) and tenant rows. */
+  footprint(): Record<string, number> {
+    return {
+      'admission.deciding': this.#deciding.size,
+      'admission.holding': this.#holding.size,
+      'admission.inUse': this.#inUse,
+      'admission.tenantRows': this.#rows.size,
+    };
+  }
+
   inUse(): number {
     return this.#inUse;
   }

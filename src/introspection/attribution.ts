@@ -109,6 +109,11 @@ export class SessionAttribution {
   readonly #now: () => number;
   readonly #heapUsed: () => number;
   readonly #buckets = new Map<string, Bucket>();
+
+  /** Sessions with CPU and loop-block state. */
+  get trackedSessions(): number {
+    return this.#buckets.size;
+  }
   // Nesting stack, preallocated so the hot path does not allocate.
   readonly #ids = new Float64Array(MAX_DEPTH);
   readonly #starts = new Float64Array(MAX_DEPTH);

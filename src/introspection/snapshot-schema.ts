@@ -54,6 +54,9 @@ export const InferenceStateSchema = z.enum(['disabled', 'starting', 'running', '
  */
 export type ObjectSchema = typeof z.strictObject;
 
+/** A counter's name: `sessionHost.jobs`, or a Node resource type such as `Timeout`. */
+const footprintKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/);
+
 /**
  * Every schema of the snapshot, built for one way of treating unknown fields. The compatibility
  * policy: within one `v`, fields are only added, and an added field is optional (one line here);
@@ -107,6 +110,24 @@ function snapshotSchemas(object: ObjectSchema) {
     disabledReason: z.string().max(300).optional(),
   });
 
+  /**
+   * What the worker holds, for finding leaks: sizes that must return to their idle values once
+   * calls end, and the process's memory split as a soak samples it. Added within v1: optional.
+   */
+  const FootprintSnapshotSchema = object({
+    /** Sessions that started and have ended since the worker started, however they ended. */
+    sessionsServed: count,
+    /** Sizes of the worker's own per-job and per-session state, by name. */
+    tracked: z.record(footprintKey, count),
+    /** Listeners on rtc-node's process-wide FFI client: one per connected room and open media stream. */
+    ffiListeners: count,
+    /** Node's active handles and requests by type (`process.getActiveResourcesInfo()`), timers included. */
+    handles: z.record(footprintKey, count),
+    heapTotalBytes: count,
+    externalBytes: count,
+    arrayBuffersBytes: count,
+  });
+
   const WorkerSnapshotSchema = object({
     name: id,
     pid: z.number().int().positive(),
@@ -124,6 +145,7 @@ function snapshotSchemas(object: ObjectSchema) {
     load: LoadSnapshotSchema.optional(),
     totals: TotalsSchema,
     inference: InferenceSnapshotSchema.optional(),
+    footprint: FootprintSnapshotSchema.optional(),
   });
 
   const BreakerRowSchema = object({
@@ -193,6 +215,7 @@ function snapshotSchemas(object: ObjectSchema) {
     LoopStatsSchema,
     LoadSnapshotSchema,
     InferenceSnapshotSchema,
+    FootprintSnapshotSchema,
     WorkerSnapshotSchema,
     BreakerRowSchema,
     TenantRowSchema,
@@ -223,3 +246,4 @@ export type EventKind = z.infer<typeof EventKindSchema>;
 export type LoopStats = z.infer<Schemas['LoopStatsSchema']>;
 export type LoadSnapshot = z.infer<Schemas['LoadSnapshotSchema']>;
 export type InferenceSnapshot = z.infer<Schemas['InferenceSnapshotSchema']>;
+export type FootprintSnapshot = z.infer<Schemas['FootprintSnapshotSchema']>;

@@ -11,6 +11,7 @@ import {
   fitId,
   fitText,
   SNAPSHOT_VERSION,
+  type FootprintSnapshot,
   type InferenceSnapshot,
   type LoadSnapshot,
   type SnapshotV1,
@@ -39,6 +40,8 @@ export interface SnapshotSources {
   load?: () => LoadSnapshot;
   /** The shared inference process. */
   inference?: { stats(): InferenceStats };
+  /** What the worker holds (map sizes, handles, memory split), for finding leaks. */
+  footprint?: () => FootprintSnapshot;
   pid?: number;
 }
 
@@ -107,6 +110,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
       ...(sources.inference
         ? { inference: inferenceSnapshot(sources.inference.stats(), now) }
         : {}),
+      ...(sources.footprint ? { footprint: sources.footprint() } : {}),
     },
     tenants: sources.admission.tenantStats().map((t) => tenantRow(t, now)),
     sessions,

@@ -141,6 +141,18 @@ export class IpcServer {
     return this.#connections.size;
   }
 
+  /** Connections, their subscriptions, and the cached pushes shared between subscribers. */
+  footprint(): Record<string, number> {
+    let subscriptions = 0;
+    for (const conn of this.#connections) subscriptions += conn.subscriptions.size;
+    return {
+      'ipc.connections': this.#connections.size,
+      'ipc.subscriptions': subscriptions,
+      'ipc.pushGroups': this.#pushGroups.size,
+      'ipc.pushCache': this.#pushCache.size,
+    };
+  }
+
   #accept(socket: net.Socket): void {
     if (this.#closing)
       return refuseConnection(socket, 'worker_closing', 'the worker is shutting down');
@@ -222,6 +234,8 @@ export class IpcServer {
   #unsubscribeAll(conn: Connection): void {
     for (const sub of conn.subscriptions) this.#pushGroups.delete(sub);
     conn.subscriptions.clear();
+    // With no subscriber left, the last encoded push (a whole snapshot) has no one to share it.
+    if (this.#pushGroups.size === 0) this.#pushCache.clear();
   }
 
   #onData(conn: Connection, chunk: Buffer): void {

@@ -25,6 +25,16 @@ export class PushCache {
     private readonly shareMs = PUSH_SHARE_MS,
   ) {}
 
+  /** Methods with a result held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Drops every held result (a whole encoded snapshot each) when no subscriber is left to share it. */
+  clear(): void {
+    this.#entries.clear();
+  }
+
   latest(method: string): Promise<PushResult> {
     const cached = this.#entries.get(method);
     if (cached && (cached.at === undefined || performance.now() - cached.at < this.shareMs))

@@ -25,6 +25,11 @@ export class PushGroups<S extends Subscriber> {
   /** `push` answers every member it is given, with the result or an error; it does not reject. */
   constructor(private readonly push: (method: string, due: S[]) => Promise<void>) {}
 
+  /** Groups, each holding one interval timer. */
+  get size(): number {
+    return this.#groups.size;
+  }
+
   add(sub: S): void {
     const key = groupKey(sub);
     let group = this.#groups.get(key);

@@ -25,6 +25,7 @@ import { LoopMonitor } from '../introspection/loop-monitor.js';
 import { RecentEvents } from '../introspection/recent-events.js';
 import { SessionRegistry } from '../introspection/registry.js';
 import { buildSnapshot } from '../introspection/snapshot.js';
+import { collectFootprint } from './footprint.js';
 import { IpcServer, type IpcServerOptions } from '../ipc/ipc-server.js';
 import { workerSocketPath } from '../ipc/socket-path.js';
 import { SharedInference } from '../inference/shared-inference.js';
@@ -457,6 +458,22 @@ export class WorkerRuntime {
     });
   }
 
+  /** What the worker holds: every per-job and per-session map, handles, the memory split. */
+  footprint() {
+    return collectFootprint(this.sessions.sessionsServed, [
+      this.sessions,
+      this.admission,
+      this.worker,
+      this.ipc,
+      {
+        footprint: () => ({
+          registry: this.registry.size,
+          'attribution.sessions': this.attribution.trackedSessions,
+        }),
+      },
+    ]);
+  }
+
   snapshot() {
     return buildSnapshot({
       worker: { name: this.config.name, version: VERSION, startedAt: this.startedAt },
@@ -467,6 +484,7 @@ export class WorkerRuntime {
       attribution: this.attribution,
       events: this.events,
       inference: this.inference,
+      footprint: () => this.footprint(),
       memory: () => {
         const m = process.memoryUsage();
         return { rss: m.rss, heapUsed: m.heapUsed };

@@ -25,6 +25,11 @@ export function routeSessionErrors(sessionId: string, route: Route): () => void 
   };
 }
 
+/** Live sessions with a route: one per session until its end. */
+export function sessionErrorRouteCount(): number {
+  return routes.size;
+}
+
 /**
  * Installs the one process-wide handler pair. With a listener present Node no longer exits on
  * these errors: one session's bug must not take down every other tenant's calls. Errors with no

@@ -23,6 +23,7 @@ import {
   describeError,
   installProcessErrorHandlers,
   routeSessionErrors,
+  sessionErrorRouteCount,
 } from './failure-attribution.js';
 import {
   buildJobContext,
@@ -31,10 +32,12 @@ import {
   startMediaClientOutsideSessions,
   type MediaMode,
 } from './job-context.js';
+import { releaseRoom } from './room-release.js';
 import {
   beginSessionListeners,
   endSessionListeners,
   scopeSharedModelEvents,
+  sharedModelListenerCounts,
 } from './shared-model-events.js';
 import {
   DEFAULT_SHUTDOWN_GRACE_MS,
@@ -111,6 +114,7 @@ export class SessionHost implements SessionsPort {
   readonly #procs = new Map<string, Promise<JobProcess>>();
   readonly #byJob = new Map<string, LiveSession>();
   readonly #listeners = new Set<SessionListener>();
+  #served = 0;
 
   constructor(options: SessionHostOptions) {
     this.#opts = options;
@@ -148,6 +152,23 @@ export class SessionHost implements SessionsPort {
 
   active(): string[] {
     return [...this.#byJob.keys()];
+  }
+
+  /** Sessions that started and have ended since this host was made, however they ended. */
+  get sessionsServed(): number {
+    return this.#served;
+  }
+
+  /** Entries this host holds per live session, and the listeners on shared models they keep. */
+  footprint(): Record<string, number> {
+    const models = sharedModelListenerCounts();
+    return {
+      'sessionHost.jobs': this.#byJob.size,
+      'sessionHost.listeners': this.#listeners.size,
+      'sessionHost.errorRoutes': sessionErrorRouteCount(),
+      'sharedModels.sessions': models.sessions,
+      'sharedModels.listeners': models.listeners,
+    };
   }
 
   async start(req: SessionStartRequest): Promise<void> {
@@ -428,6 +449,7 @@ export class SessionHost implements SessionsPort {
       if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
       await this.#bounded(session, 'final job status', () => this.#emitEnding(session));
       await this.#bounded(session, 'room.disconnect', () => room.disconnect());
+      releaseRoom(room);
       await Promise.all(
         ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)),
       );
@@ -452,6 +474,7 @@ export class SessionHost implements SessionsPort {
     session.reservation.release(end.outcome);
     this.#opts.registry.remove(scope.sessionId);
     this.#byJob.delete(scope.jobId);
+    this.#served += 1;
     this.#opts.attribution?.forget(scope.sessionId);
     const durationMs = Date.now() - session.startedAt;
     this.#inScope(session, () => {

@@ -229,6 +229,16 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     return this.#lastReport ?? this.#computeLoad();
   }
 
+  /** Per-job entries: assignments awaited, jobs running, final statuses being sent, queued updates. */
+  footprint(): Record<string, number> {
+    return {
+      'workerHost.pending': this.#pending.size,
+      'workerHost.jobs': this.#jobAgent.size,
+      'workerHost.reporting': this.#reported.size,
+      'workerHost.queuedUpdates': this.queuedJobUpdates(),
+    };
+  }
+
   /** `updateJob` messages waiting for a registration to come back. */
   queuedJobUpdates(): number {
     let n = 0;
