@@ -22,6 +22,8 @@ import {
 } from './introspection.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { benchOverload } from './overload/overload.js';
+import { benchSoak, SOAK_FLAGS, soakSettings } from './soak/soak.js';
+import { soakTables, writeSoakChart } from './soak/soak-report.js';
 import { benchStartup } from './startup.js';
 import { round } from './stats.js';
 import { formatTable } from './table.js';
@@ -312,6 +314,18 @@ const sections: Record<string, Section> = {
     return result;
   },
 
+  // `npm run bench -- soak [--minutes 30] [--concurrency 30] [--sample-s 30] [--seed 17] [--no-stock]`
+  async soak() {
+    const result = await benchSoak(soakSettings(process.argv.slice(2)));
+    if ('skipped' in result) return result;
+    console.log(soakTables(result));
+    mkdirSync(dir, { recursive: true });
+    const chart = path.join(dir, 'soak.png');
+    await writeSoakChart(result, chart);
+    console.log(`\nchart: ${path.relative(process.cwd(), chart)}`);
+    return result;
+  },
+
   async attributionWithSessions() {
     const cost = await benchAttributionWithSessions();
     console.log(attributionTable(cost));
@@ -319,8 +333,15 @@ const sections: Record<string, Section> = {
   },
 };
 
-// `--media room` runs the density section on real rooms; every other argument names a section.
-const args = process.argv.slice(2);
+/** Sections too long for a run of everything: they run only when named. */
+const ONLY_WHEN_NAMED = new Set(['soak']);
+
+// `--media room` runs the density section on real rooms; the soak's flags are the soak's; every
+// other argument names a section.
+const args = process.argv.slice(2).filter((a, i, all) => {
+  if (a === '--no-stock') return false;
+  return !SOAK_FLAGS.includes(a) && !SOAK_FLAGS.includes(all[i - 1] ?? '');
+});
 const mediaAt = args.indexOf('--media');
 const mediaArg = mediaAt >= 0 ? args[mediaAt + 1] : 'none';
 if (mediaArg !== 'none' && mediaArg !== 'room') {
@@ -346,7 +367,7 @@ const results: Record<string, unknown> =
     ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
     : {};
 for (const [name, run] of Object.entries(sections)) {
-  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  if (wanted.length > 0 ? !wanted.includes(name) : ONLY_WHEN_NAMED.has(name)) continue;
   // Real-room figures sit beside the no-room ones, never over them.
   results[name === 'density' && media === 'room' ? 'densityRooms' : name] = await run();
 }

@@ -4,6 +4,8 @@ import { appendFile } from 'node:fs/promises';
 export interface BenchMetadata {
   /** File the harness reads: one JSON line when the session is up, one when it ends. */
   report: string;
+  /** Soak: before joining, the session also tries a room connection with a bad token, which fails. */
+  badToken?: boolean;
 }
 
 export function report(path: string, line: Record<string, unknown>): Promise<void> {
