@@ -157,12 +157,21 @@ export async function launchWorker(launch: WorkerLaunch): Promise<LaunchedWorker
     env,
     async snapshot() {
       if (kind !== 'openrtc') return undefined;
-      if (!client) {
-        const socket = (await listWorkers(env)).find((w) => w.pid === pid);
-        if (!socket) throw new Error(`worker ${pid} serves no control socket`);
-        client = await IpcClient.connect(socket.socketPath);
+      // The worker closes a connection left idle (a soak samples every 30 s): connect again then.
+      for (let attempt = 0; ; attempt++) {
+        if (!client) {
+          const socket = (await listWorkers(env)).find((w) => w.pid === pid);
+          if (!socket) throw new Error(`worker ${pid} serves no control socket`);
+          client = await IpcClient.connect(socket.socketPath);
+        }
+        try {
+          return SnapshotV1.parse(await client.request('snapshot'));
+        } catch (err) {
+          client.close();
+          client = undefined;
+          if (attempt > 0) throw err;
+        }
       }
-      return SnapshotV1.parse(await client.request('snapshot'));
     },
     resetLoopProbe() {
       if (launch.loopProbe && child.connected) child.send('loop-probe:reset');

@@ -8,6 +8,8 @@ export interface ChartPoint {
   worker: string;
   series: string;
   sessions: number;
+  /** Seconds into the run: the line joins samples in time order. */
+  atS: number;
   value: number;
 }
 
@@ -26,6 +28,7 @@ export async function renderChart(title: string, points: ChartPoint[]): Promise<
         x: { field: 'sessions', type: 'quantitative', title: 'sessions served' },
         y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
         color: { field: 'worker', type: 'nominal', title: 'worker' },
+        order: { field: 'atS', type: 'quantitative' },
       },
     },
     resolve: { scale: { y: 'independent' } },

@@ -70,7 +70,13 @@ export async function writeSoakChart(result: SoakResult, file: string): Promise<
       for (const [key, title] of Object.entries(SERIES)) {
         const value = x[key as keyof SoakSample];
         if (typeof value === 'number')
-          points.push({ worker: run.kind, series: title, sessions: x.sessionsServed, value });
+          points.push({
+            worker: run.kind,
+            series: title,
+            sessions: x.sessionsServed,
+            atS: x.atS,
+            value,
+          });
       }
   const title = `openrtc soak: ${result.settings.minutes} min, about ${result.settings.concurrency} calls at once`;
   writeFileSync(file, await renderChart(title, points));

@@ -156,7 +156,12 @@ async function sample(
     childrenRssMiB: children.reduce((n, pid) => n + rssBytes(pid), 0) / MiB,
     childrenPssMiB: children.reduce((n, pid) => n + pssBytes(pid), 0) / MiB,
   };
-  const f = (await worker.snapshot().catch(() => undefined))?.worker;
+  const f = (
+    await worker.snapshot().catch((err: unknown) => {
+      if (worker.kind === 'openrtc') console.error(`  snapshot failed: ${String(err)}`);
+      return undefined;
+    })
+  )?.worker;
   const fp = f?.footprint;
   if (f && fp) {
     s.heapUsedMiB = f.heapUsedBytes / MiB;
