@@ -46,7 +46,15 @@ function track(emitter: EventEmitter, event: string | symbol, listener: Listener
   const original = (listener as { listener?: unknown }).listener;
   if (typeof original === 'function') ownerOf.set(original as Listener, sessionId);
   // A registration made after its session ended is not tracked: there is no live entry to hold it.
-  bySession.get(sessionId)?.add({ emitter, event, listener });
+  const regs = bySession.get(sessionId);
+  if (!regs) return;
+  regs.add({ emitter, event, listener });
+  // One listener per live session is the design, not a leak (each goes when its session ends):
+  // Node's leak warning would fire on every worker past ten calls. Room for them, and the
+  // warning keeps its meaning for anything else that piles up.
+  const max = emitter.getMaxListeners();
+  if (max !== 0 && emitter.listenerCount(event) + 1 > max)
+    emitter.setMaxListeners(max + EventEmitter.defaultMaxListeners);
 }
 
 function untrack(emitter: EventEmitter, event: string | symbol, listener: Listener): void {
