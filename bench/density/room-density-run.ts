@@ -9,7 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { startLivekitServer } from '../../test/support/livekit/livekit-server.js';
 import { startCallers, type CallerProcess } from '../../test/support/media/callers.js';
-import { launchWorker, livekitTarget, type WorkerKind } from '../launch-worker.js';
+import type { LivekitServerInfo } from '../../test/support/livekit/livekit-server.js';
+import {
+  launchWorker,
+  livekitTarget,
+  type LaunchedWorker,
+  type WorkerKind,
+  type WorkerLaunch,
+} from '../launch-worker.js';
 import type { BuiltAgent } from './build-agent.js';
 import {
   AGENT_NAME,
@@ -28,6 +35,24 @@ import { cpuSeconds, readTree } from './process-stats.js';
 const ROOMS_PER_CALLER_PROCESS = 10;
 const MAX_CALLER_PROCESSES = 4;
 
+/** Our worker or stock's, registered with `server`, running the room agent. */
+export function launchRoomWorker(
+  kind: WorkerKind,
+  server: LivekitServerInfo,
+  built: BuiltAgent,
+  extra: Pick<WorkerLaunch, 'env' | 'loopProbe'> = {},
+): Promise<LaunchedWorker> {
+  return launchWorker({
+    kind,
+    target: livekitTarget(server),
+    credentials: { apiKey: server.apiKey, apiSecret: server.apiSecret },
+    agentName: AGENT_NAME,
+    entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
+    ...extra,
+    env: { BENCH_AGENT_MODULE: built.roomAgentPath, ...extra.env },
+  });
+}
+
 export async function runRoomDensity(
   kind: WorkerKind,
   sessions: number,
@@ -43,14 +68,8 @@ export async function runRoomDensity(
   const callers: CallerProcess[] = [];
   let worker: Awaited<ReturnType<typeof launchWorker>> | undefined;
   try {
-    worker = await launchWorker({
-      kind,
-      target: livekitTarget(server),
-      credentials: { apiKey: server.apiKey, apiSecret: server.apiSecret },
-      agentName: AGENT_NAME,
-      entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
+    worker = await launchRoomWorker(kind, server, built, {
       env: {
-        BENCH_AGENT_MODULE: built.roomAgentPath,
         ...(opts.attribution ? { BENCH_ATTRIBUTION: opts.attribution } : {}),
         BENCH_OVERLOAD: opts.protection ?? 'off',
       },

@@ -14,14 +14,10 @@ import {
 } from '../../test/support/livekit/livekit-server.js';
 import { startCallers, type CallerProcess } from '../../test/support/media/callers.js';
 import { buildAgent } from '../density/build-agent.js';
-import { AGENT_NAME, CONFIG, readReport } from '../density/density-run.js';
+import { AGENT_NAME, readReport } from '../density/density-run.js';
+import { launchRoomWorker } from '../density/room-density-run.js';
 import { processTree, pssBytes, rssBytes } from '../density/process-stats.js';
-import {
-  launchWorker,
-  livekitTarget,
-  type LaunchedWorker,
-  type WorkerKind,
-} from '../launch-worker.js';
+import type { LaunchedWorker, WorkerKind } from '../launch-worker.js';
 
 export interface SoakSettings {
   minutes: number;
@@ -241,14 +237,7 @@ async function soakOne(
   const live = new Set<CallerProcess>();
   let worker: LaunchedWorker | undefined;
   try {
-    worker = await launchWorker({
-      kind,
-      target: livekitTarget(server),
-      credentials: { apiKey: server.apiKey, apiSecret: server.apiSecret },
-      agentName: AGENT_NAME,
-      entry: kind === 'openrtc' ? CONFIG : built.stockWorkerPath,
-      env: { BENCH_AGENT_MODULE: built.roomAgentPath, BENCH_OVERLOAD: 'off' },
-    });
+    worker = await launchRoomWorker(kind, server, built, { env: { BENCH_OVERLOAD: 'off' } });
     const dispatch = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
     const rooms = new RoomServiceClient(server.httpUrl, server.apiKey, server.apiSecret);
     const calls = plan(s);
