@@ -449,7 +449,6 @@ export class SessionHost implements SessionsPort {
       if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
       await this.#bounded(session, 'final job status', () => this.#emitEnding(session));
       await this.#bounded(session, 'room.disconnect', () => room.disconnect());
-      releaseRoom(room);
       await Promise.all(
         ctx.shutdownCallbacks.map((cb, i) => this.#bounded(session, `shutdown callback ${i}`, cb)),
       );
@@ -470,6 +469,8 @@ export class SessionHost implements SessionsPort {
     };
     clearTimeout(session.limitTimer);
     session.unroute();
+    // After the shutdown callbacks, and however teardown went.
+    releaseRoom(session.room);
     const leftListeners = endSessionListeners(scope.sessionId);
     session.reservation.release(end.outcome);
     this.#opts.registry.remove(scope.sessionId);
