@@ -28,6 +28,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         // One long file of in-process churn: its own project, so it runs beside the other files
         // from the start rather than queueing behind them.
         test: {
