@@ -1,56 +1,27 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import {
-  AgentDispatch,
-  AgentDispatchState,
-  type CreateAgentDispatchRequest,
-  type DeleteAgentDispatchRequest,
-  type Job,
-  JobType,
-  type ListAgentDispatchRequest,
-  type UpdateJobStatus,
-  WorkerStatus,
-} from '@livekit/protocol';
+import { JobType, type UpdateJobStatus, WorkerStatus } from '@livekit/protocol';
 import { pino, type Logger } from 'pino';
-import { WebSocketServer } from 'ws';
-import { bearerToken, TokenCheck } from './auth.js';
+import { TokenCheck } from './auth.js';
+import { DispatchRecords } from './dispatch-records.js';
 import { newId } from './ids.js';
-import { buildJob, jobStateName, jobWithState, participantToken } from './job-builder.js';
+import { jobStateName } from './job-builder.js';
+import { offerJob, type OfferDeps } from './job-offers.js';
+import { isLive, type JobEntry, JobStore } from './job-store.js';
 import { handleTwirp } from './twirp.js';
-import {
-  type AvailabilityAnswered,
-  type DispatchOutcome,
-  type DispatchRequest,
-  type JobRecord,
-  LOCAL_JOB_ATTRIBUTE,
-  type LocalDispatcherOptions,
-  REJECT_MESSAGE_ATTRIBUTE,
-  REJECT_REASON_ATTRIBUTE,
-  type WorkerRecord,
+import type {
+  AvailabilityAnswered,
+  DispatchOutcome,
+  DispatchRequest,
+  JobRecord,
+  LocalDispatcherOptions,
+  WorkerRecord,
 } from './types.js';
-import { orderCandidates } from './worker-selection.js';
+import { acceptWorkers, closeListener, listen, type Listener } from './worker-listener.js';
+import { DEFAULT_TARGET_LOAD } from './worker-selection.js';
 import { WorkerSession } from './worker-session.js';
 
 /** LiveKit's own limit on how long a worker may take to answer an availability request. */
 export const DEFAULT_AVAILABILITY_TIMEOUT_MS = 10_000;
-const MAX_FRAME_BYTES = 1 << 20;
-
-interface JobEntry {
-  job: Job;
-  rec: JobRecord;
-}
-
-interface DispatchEntry {
-  id: string;
-  agentName: string;
-  room: string;
-  metadata: string;
-  attributes: Record<string, string>;
-  createdAt: number;
-  jobIds: string[];
-}
 
 export interface LocalDispatcherEvents {
   worker_registered: [WorkerRecord];
@@ -63,73 +34,84 @@ export interface LocalDispatcherEvents {
 /**
  * Our own agent-protocol server, for running the whole system on one machine and for tests.
  * It behaves like LiveKit's dispatcher where a worker can tell: registration, availability with a
- * timeout and fall-through to the next worker, assignment with a participant token, termination,
- * job state from `updateJob`, and the Twirp dispatch API the server SDK calls.
+ * timeout, the choice of worker (weighted by load, gated by the target load) and retry on another
+ * worker after a rejection, assignment with a participant token, termination, job state from
+ * `updateJob`, and the Twirp dispatch API the server SDK calls.
  */
 export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   readonly url: string;
-  readonly #opts: Required<
-    Pick<LocalDispatcherOptions, 'apiKey' | 'apiSecret' | 'availabilityTimeoutMs'>
-  >;
+  readonly #listener: Listener;
   readonly #logger: Logger;
-  readonly #server: Server;
-  readonly #wss: WebSocketServer;
-  readonly #tokens: TokenCheck;
   readonly #workers = new Map<string, WorkerSession>();
-  readonly #jobs = new Map<string, JobEntry>();
-  readonly #dispatches = new Map<string, DispatchEntry>();
-  #turn = 0;
+  readonly #jobs: JobStore;
+  readonly #dispatches: DispatchRecords;
+  readonly #offers: OfferDeps;
   #closing: Promise<void> | undefined;
 
-  private constructor(
-    server: Server,
-    wss: WebSocketServer,
-    url: string,
-    opts: LocalDispatcherOptions,
-    logger: Logger,
-  ) {
+  private constructor(listener: Listener, opts: LocalDispatcherOptions, logger: Logger) {
     super();
-    this.#server = server;
-    this.#wss = wss;
-    this.url = url;
+    this.#listener = listener;
+    this.url = listener.url;
     this.#logger = logger;
-    this.#opts = {
+    this.#jobs = new JobStore((rec) => this.emit('job_updated', rec));
+    this.#dispatches = new DispatchRecords(this.#jobs, {
+      launch: (req) => this.#launch(req),
+      terminate: (jobId) => this.terminate(jobId),
+    });
+    this.#offers = {
+      available: (agentName) => this.#available(agentName),
+      registered: (agentName) =>
+        [...this.#workers.values()].some((w) => w.registered && w.agentName === agentName),
+      jobs: this.#jobs,
       apiKey: opts.apiKey,
       apiSecret: opts.apiSecret,
       availabilityTimeoutMs: opts.availabilityTimeoutMs ?? DEFAULT_AVAILABILITY_TIMEOUT_MS,
+      targetLoad: opts.targetLoad ?? DEFAULT_TARGET_LOAD,
+      random: opts.random ?? Math.random,
+      logger,
+      onAnswered: (a) => this.emit('availability_answered', a),
     };
-    this.#tokens = new TokenCheck(opts.apiKey, opts.apiSecret);
+    const tokens = new TokenCheck(opts.apiKey, opts.apiSecret);
     const twirp = handleTwirp(
       {
-        createDispatch: (r) => this.#createDispatch(r),
-        listDispatch: (r) => this.#listDispatch(r),
-        deleteDispatch: (r) => this.#deleteDispatch(r),
+        createDispatch: (r) => this.#dispatches.create(r),
+        listDispatch: (r) => this.#dispatches.list(r),
+        deleteDispatch: (r) => this.#dispatches.delete(r),
       },
-      this.#tokens,
+      tokens,
       logger,
     );
-    server.on('request', (req, res) => void twirp(req, res));
-    server.on(
-      'upgrade',
-      (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head),
-    );
+    listener.server.on('request', (req, res) => void twirp(req, res));
+    acceptWorkers(listener, {
+      tokens,
+      logger,
+      closing: () => this.#closing !== undefined,
+      onWorker: (ws) => {
+        const session = new WorkerSession(
+          ws,
+          newId('AW_'),
+          {
+            onRegistered: (s) => {
+              this.#logger.info(
+                { worker_id: s.workerId, agent: s.agentName, version: s.version },
+                'worker registered',
+              );
+              this.emit('worker_registered', s.record());
+            },
+            onUpdateJob: (s, u) => this.#onUpdateJob(s, u),
+            onClosed: (s) => this.#onWorkerClosed(s),
+          },
+          this.#logger,
+        );
+        this.#workers.set(session.workerId, session);
+      },
+    });
   }
 
   static async start(opts: LocalDispatcherOptions): Promise<LocalDispatcher> {
-    const host = opts.host ?? '127.0.0.1';
     const logger = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'dispatcher' });
-    const server = createServer();
-    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
-    const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-    const d = new LocalDispatcher(server, wss, `ws://${urlHost}:${port}`, opts, logger);
+    const listener = await listen(opts.host ?? '127.0.0.1', opts.port ?? 0);
+    const d = new LocalDispatcher(listener, opts, logger);
     logger.debug({ url: d.url }, 'local dispatcher listening');
     return d;
   }
@@ -139,7 +121,7 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   }
 
   jobs(): JobRecord[] {
-    return [...this.#jobs.values()].map((e) => ({ ...e.rec }));
+    return this.#jobs.records();
   }
 
   job(jobId: string): JobRecord | undefined {
@@ -149,7 +131,7 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
 
   /** Offers a fresh job to the workers registered for `agentName`, one at a time, until one accepts. */
   dispatch(req: DispatchRequest): Promise<DispatchOutcome> {
-    return this.#run(this.#createJob(req));
+    return offerJob(this.#createJob(req), this.#offers);
   }
 
   /** Sends `termination` for a running job; like LiveKit, the job then counts as ended successfully. */
@@ -159,7 +141,7 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     const w = this.#workers.get(e.rec.workerId);
     if (!w || w.closed) return false;
     w.terminate(jobId);
-    if (e.rec.state === 'pending' || e.rec.state === 'running') this.#setState(e, 'success', '');
+    if (isLive(e.rec.state)) this.#jobs.setState(e, 'success', '');
     w.jobs.delete(jobId);
     return true;
   }
@@ -201,220 +183,40 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const w of this.#workers.values()) w.close();
-      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
-      for (const client of this.#wss.clients) client.terminate();
-      await new Promise<void>((resolve) => {
-        this.#server.close(() => resolve());
-        // fetch keeps connections alive; without this close() waits for them to time out.
-        this.#server.closeAllConnections();
-      });
+      await closeListener(this.#listener);
       this.removeAllListeners();
     })();
     return this.#closing;
   }
 
-  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
-    if (path !== '/agent') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    const grant = await this.#tokens.videoGrant(bearerToken(req));
-    if (!grant?.agent) {
-      this.#logger.warn('worker connection refused: bad token or no agent grant');
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    if (this.#closing) {
-      socket.destroy();
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new WorkerSession(
-        ws,
-        newId('AW_'),
-        {
-          onRegistered: (s) => {
-            this.#logger.info(
-              { worker_id: s.workerId, agent: s.agentName, version: s.version },
-              'worker registered',
-            );
-            this.emit('worker_registered', s.record());
-          },
-          onUpdateJob: (s, u) => this.#onUpdateJob(s, u),
-          onClosed: (s) => this.#onWorkerClosed(s),
-        },
-        this.#logger,
-      );
-      this.#workers.set(session.workerId, session);
-    });
-  }
-
   #createJob(req: DispatchRequest): JobEntry {
-    const dispatchId = req.dispatchId ?? newId('AD_');
-    const roomName = req.roomName ?? newId('room-');
-    const job = buildJob({
-      agentName: req.agentName,
-      dispatchId,
-      roomName,
-      roomSid: newId('RM_'),
-      metadata: req.metadata ?? '',
-      roomMetadata: req.roomMetadata ?? '',
-      // No media server stands behind a local job; an openrtc worker then runs it without a room.
-      attributes: { [LOCAL_JOB_ATTRIBUTE]: 'true', ...req.attributes },
-    });
-    const now = Date.now();
-    const rec: JobRecord = {
-      jobId: job.id,
-      dispatchId,
-      agentName: req.agentName,
-      roomName,
-      metadata: job.metadata,
-      state: 'pending',
-      error: '',
-      createdAt: now,
-      updatedAt: now,
-    };
-    const entry = { job, rec };
-    this.#jobs.set(job.id, entry);
-    this.#dispatches.get(dispatchId)?.jobIds.push(job.id);
-    this.emit('job_updated', { ...rec });
+    const entry = this.#jobs.create(req);
+    this.#dispatches.addJob(entry.rec.dispatchId, entry.rec.jobId);
     return entry;
   }
 
-  #eligible(agentName: string, tried: ReadonlySet<string>): WorkerSession[] {
-    const ws = [...this.#workers.values()].filter(
+  /** A Twirp `createDispatch`: the job is offered in the background, as LiveKit does. */
+  #launch(req: DispatchRequest): JobEntry {
+    const entry = this.#createJob(req);
+    offerJob(entry, this.#offers).catch((err: unknown) => {
+      this.#logger.error(
+        { job_id: entry.job.id, err: err instanceof Error ? err.message : String(err) },
+        'dispatch failed',
+      );
+      this.#jobs.setState(entry, 'failed', 'dispatcher error');
+    });
+    return entry;
+  }
+
+  #available(agentName: string): WorkerSession[] {
+    return [...this.#workers.values()].filter(
       (w) =>
         w.registered &&
         !w.closed &&
-        !tried.has(w.workerId) &&
         w.agentName === agentName &&
         w.jobType === JobType.JT_ROOM &&
         w.status === WorkerStatus.WS_AVAILABLE,
     );
-    return orderCandidates(ws, this.#turn++);
-  }
-
-  async #run(entry: JobEntry): Promise<DispatchOutcome> {
-    const { job } = entry;
-    const jobId = job.id;
-    const tried = new Set<string>();
-    let lastReject: { reason?: string; message: string } | undefined;
-    let timedOut = false;
-    for (;;) {
-      const worker = this.#eligible(job.agentName, tried)[0];
-      if (!worker) break;
-      tried.add(worker.workerId);
-      const answer = await worker.requestAvailability(job, this.#opts.availabilityTimeoutMs);
-      if (answer.kind === 'timeout') {
-        timedOut = true;
-        this.#logger.warn(
-          { job_id: jobId, worker_id: worker.workerId },
-          'availability request timed out',
-        );
-        continue;
-      }
-      if (answer.kind === 'closed') continue;
-      const res = answer.response;
-      this.emit('availability_answered', {
-        jobId,
-        workerId: worker.workerId,
-        available: res.available,
-        latencyMs: answer.latencyMs,
-      });
-      if (res.terminate) {
-        // The worker says the job needs no agent; LiveKit records it as done.
-        entry.rec.workerId = worker.workerId;
-        this.#setState(entry, 'success', '');
-        return this.#finish(entry, {
-          jobId,
-          status: 'rejected',
-          message: 'worker ended the job without running it',
-        });
-      }
-      if (!res.available) {
-        const reason = res.participantAttributes[REJECT_REASON_ATTRIBUTE];
-        lastReject = {
-          ...(reason ? { reason } : {}),
-          message: res.participantAttributes[REJECT_MESSAGE_ATTRIBUTE] || 'worker rejected the job',
-        };
-        this.#logger.info(
-          { job_id: jobId, worker_id: worker.workerId, reason },
-          'job rejected by worker',
-        );
-        continue;
-      }
-      if (worker.closed) continue;
-      const token = await participantToken({
-        apiKey: this.#opts.apiKey,
-        apiSecret: this.#opts.apiSecret,
-        roomName: job.room?.name ?? '',
-        identity: res.participantIdentity,
-        name: res.participantName,
-        metadata: res.participantMetadata,
-        attributes: { ...res.participantAttributes, 'lk.agent_name': worker.agentName },
-        permissions: worker.permissions,
-      });
-      entry.rec.workerId = worker.workerId;
-      entry.rec.participantIdentity = res.participantIdentity;
-      worker.assign(job, token, res.participantIdentity);
-      // LiveKit counts a job as running from the moment it is assigned.
-      this.#setState(entry, 'running', '');
-      this.#logger.info(
-        { job_id: jobId, worker_id: worker.workerId, agent: job.agentName },
-        'job assigned',
-      );
-      return this.#finish(entry, {
-        jobId,
-        status: 'assigned',
-        workerId: worker.workerId,
-        participantIdentity: res.participantIdentity,
-        participantAttributes: { ...res.participantAttributes },
-      });
-    }
-
-    let outcome: DispatchOutcome;
-    if (lastReject) {
-      outcome = { jobId, status: 'rejected', ...lastReject };
-      this.#setState(
-        entry,
-        'failed',
-        `rejected: ${lastReject.reason ? `${lastReject.reason}: ` : ''}${lastReject.message}`,
-      );
-    } else if (timedOut) {
-      outcome = {
-        jobId,
-        status: 'timeout',
-        message: `no worker answered within ${this.#opts.availabilityTimeoutMs} ms`,
-      };
-      this.#setState(entry, 'failed', `timeout: ${outcome.message}`);
-    } else {
-      const registered = [...this.#workers.values()].some(
-        (w) => w.registered && w.agentName === job.agentName,
-      );
-      const message = registered
-        ? `no available worker for agent "${job.agentName}"`
-        : `no worker registered for agent "${job.agentName}"`;
-      outcome = { jobId, status: 'no_worker', message };
-      this.#setState(entry, 'failed', `no_worker: ${message}`);
-    }
-    return this.#finish(entry, outcome);
-  }
-
-  #finish(entry: JobEntry, outcome: DispatchOutcome): DispatchOutcome {
-    entry.rec.outcome = outcome;
-    return outcome;
-  }
-
-  #setState(entry: JobEntry, state: JobRecord['state'], error: string): void {
-    const rec = entry.rec;
-    const now = Date.now();
-    if (rec.state === 'pending' && state !== 'pending') rec.startedAt ??= now;
-    if (state === 'success' || state === 'failed') rec.endedAt = now;
-    rec.state = state;
-    rec.error = error;
-    rec.updatedAt = now;
-    this.emit('job_updated', { ...rec });
   }
 
   #onUpdateJob(worker: WorkerSession, update: UpdateJobStatus): void {
@@ -428,15 +230,15 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     }
     const state = jobStateName(update.status);
     if (state === 'success' || state === 'failed') worker.jobs.delete(update.jobId);
-    this.#setState(entry, state, update.error);
+    this.#jobs.setState(entry, state, update.error);
   }
 
   #onWorkerClosed(worker: WorkerSession): void {
     this.#workers.delete(worker.workerId);
     for (const jobId of worker.jobs) {
       const entry = this.#jobs.get(jobId);
-      if (entry && (entry.rec.state === 'running' || entry.rec.state === 'pending'))
-        this.#setState(entry, 'failed', 'worker disconnected');
+      if (entry && isLive(entry.rec.state))
+        this.#jobs.setState(entry, 'failed', 'worker disconnected');
     }
     if (!worker.registered) return;
     this.#logger.info(
@@ -446,67 +248,5 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
     const rec = worker.record();
     worker.jobs.clear();
     this.emit('worker_disconnected', rec);
-  }
-
-  #createDispatch(req: CreateAgentDispatchRequest): AgentDispatch {
-    const entry: DispatchEntry = {
-      id: newId('AD_'),
-      agentName: req.agentName,
-      room: req.room,
-      metadata: req.metadata,
-      attributes: { ...req.attributes },
-      createdAt: Date.now(),
-      jobIds: [],
-    };
-    this.#dispatches.set(entry.id, entry);
-    const job = this.#createJob({
-      agentName: req.agentName,
-      roomName: req.room,
-      metadata: req.metadata,
-      attributes: req.attributes,
-      dispatchId: entry.id,
-    });
-    this.#run(job).catch((err: unknown) => {
-      this.#logger.error(
-        { job_id: job.job.id, err: err instanceof Error ? err.message : String(err) },
-        'dispatch failed',
-      );
-      this.#setState(job, 'failed', 'dispatcher error');
-    });
-    return this.#dispatchProto(entry);
-  }
-
-  #listDispatch(req: ListAgentDispatchRequest): AgentDispatch[] {
-    return [...this.#dispatches.values()]
-      .filter((d) => d.room === req.room && (!req.dispatchId || d.id === req.dispatchId))
-      .map((d) => this.#dispatchProto(d));
-  }
-
-  /** As LiveKit does: the dispatch is gone, and each of its running jobs is terminated. */
-  #deleteDispatch(req: DeleteAgentDispatchRequest): AgentDispatch | undefined {
-    const d = this.#dispatches.get(req.dispatchId);
-    if (!d || d.room !== req.room) return undefined;
-    const proto = this.#dispatchProto(d);
-    this.#dispatches.delete(d.id);
-    for (const jobId of d.jobIds) {
-      const state = this.#jobs.get(jobId)?.rec.state;
-      if (state === 'pending' || state === 'running') this.terminate(jobId);
-    }
-    return proto;
-  }
-
-  #dispatchProto(d: DispatchEntry): AgentDispatch {
-    const jobs = d.jobIds.flatMap((id) => {
-      const e = this.#jobs.get(id);
-      return e ? [jobWithState(e.job, e.rec)] : [];
-    });
-    return new AgentDispatch({
-      id: d.id,
-      agentName: d.agentName,
-      room: d.room,
-      metadata: d.metadata,
-      attributes: d.attributes,
-      state: new AgentDispatchState({ jobs, createdAt: BigInt(d.createdAt) * 1_000_000n }),
-    });
   }
 }

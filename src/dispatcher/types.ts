@@ -9,6 +9,10 @@ export interface LocalDispatcherOptions {
   apiSecret: string;
   /** How long a worker may take to answer an availability request (LiveKit: 10 s). */
   availabilityTimeoutMs?: number;
+  /** LiveKit's `agents.target_load`: no job is offered while no available worker is under it. */
+  targetLoad?: number;
+  /** Source of the weighted choice of worker, in [0, 1); tests inject a seeded one. */
+  random?: () => number;
   logger?: Logger;
 }
 

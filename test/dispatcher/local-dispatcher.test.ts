@@ -319,7 +319,15 @@ describe('dispatch', () => {
     });
   });
 
-  it('asks the least loaded worker first', async () => {
+  it('picks the worker at random weighted by 1 - load, as LiveKit does', async () => {
+    await dispatcher.close();
+    // Weights 0.4 and 0.9 (sum 1.3): a draw of 0.5 lands past the first worker's 0.4 share.
+    dispatcher = await LocalDispatcher.start({
+      port: 0,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      random: () => 0.5,
+    });
     const busy = await registered();
     const idle = await registered();
     busy.worker.updateWorker(WorkerStatus.WS_AVAILABLE, 0.6);
@@ -332,23 +340,62 @@ describe('dispatch', () => {
     expect(busy.worker.received.some((m) => m.message.case === 'availability')).toBe(false);
   });
 
-  it('spreads jobs round-robin over equally loaded workers', async () => {
+  it('offers nothing while every available worker is at or over the target load', async () => {
     const a = await registered();
     const b = await registered();
+    a.worker.updateWorker(WorkerStatus.WS_AVAILABLE, 0.7);
+    b.worker.updateWorker(WorkerStatus.WS_AVAILABLE, 0.9);
+    await Promise.all([synced(a.worker), synced(b.worker)]);
+    expect(await dispatcher.dispatch({ agentName: 'alpha' })).toMatchObject({
+      status: 'no_worker',
+      message: 'no available worker for agent "alpha"',
+    });
+    expect(
+      [a, b].some((w) => w.worker.received.some((m) => m.message.case === 'availability')),
+    ).toBe(false);
+    // One worker back under it and the job may go to either: the choice is over every worker.
+    a.worker.updateWorker(WorkerStatus.WS_AVAILABLE, 0.2);
+    await synced(a.worker);
+    const outcome = dispatcher.dispatch({ agentName: 'alpha' });
+    const req = await Promise.race([a.worker.next('availability'), b.worker.next('availability')]);
+    for (const w of [a, b]) w.worker.accept(req.job!.id, 'x');
+    expect(await outcome).toMatchObject({ status: 'assigned' });
+  });
+
+  it('does not retry another worker after a timeout, as LiveKit does not', async () => {
+    await dispatcher.close();
+    dispatcher = await LocalDispatcher.start({
+      port: 0,
+      apiKey: API_KEY,
+      apiSecret: API_SECRET,
+      availabilityTimeoutMs: 150,
+    });
+    const a = await registered();
+    const b = await registered();
+    const o = await dispatcher.dispatch({ agentName: 'alpha' });
+    expect(o.status).toBe('timeout');
+    const asked = [a, b].filter((w) =>
+      w.worker.received.some((m) => m.message.case === 'availability'),
+    );
+    expect(asked).toHaveLength(1);
+  });
+
+  it('spreads jobs over equally loaded workers', async () => {
+    const ws = [await registered(), await registered(), await registered()];
     const byWorker = new Map<string, number>();
-    for (const w of [a, b]) {
+    for (const w of ws) {
       w.worker.ws.on('message', () => {
         const last = w.worker.received.at(-1);
         if (last?.message.case === 'availability') w.worker.accept(last.message.value.job!.id, 'x');
       });
     }
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 30; i++) {
       const o = await dispatcher.dispatch({ agentName: 'alpha' });
       if (o.status !== 'assigned') throw new Error(o.status);
       byWorker.set(o.workerId, (byWorker.get(o.workerId) ?? 0) + 1);
     }
-    expect(byWorker.get(a.workerId)).toBe(2);
-    expect(byWorker.get(b.workerId)).toBe(2);
+    // Random, uniform at equal load: every worker gets some (all 30 on one is 3 * 3^-30 likely).
+    for (const w of ws) expect(byWorker.get(w.workerId) ?? 0).toBeGreaterThan(0);
   });
 });
 
