@@ -1,0 +1,8 @@
+import { systemClock } from '../../src/admission/clock.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { storeContract } from './store-contract.js';
+
+storeContract('memory', async () => {
+  const store = new MemoryStore(systemClock);
+  return { store, connectAgain: async () => store, close: () => store.close() };
+});
