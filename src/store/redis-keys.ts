@@ -1,0 +1,19 @@
+/** Every key and channel the Redis store uses, under one prefix, so fleets can share a Redis. */
+export function redisKeys(prefix: string) {
+  return {
+    tenantLeases: (tenant: string) => `${prefix}leases:t:${tenant}`,
+    tenantLeasePrefix: `${prefix}leases:t:`,
+    fleetLeases: `${prefix}leases:all`,
+    epoch: `${prefix}epoch`,
+    breaker: (tenant: string) => `${prefix}breaker:${tenant}`,
+    breakerBuckets: (tenant: string) => `${prefix}breaker:${tenant}:buckets`,
+    capOverrides: `${prefix}caps`,
+    audit: `${prefix}audit`,
+    heartbeats: `${prefix}workers`,
+    invalidation: `${prefix}invalidate`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+export const DEFAULT_KEY_PREFIX = 'openrtc:';
