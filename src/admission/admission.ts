@@ -1,8 +1,9 @@
-import type { PhoneNumberSource } from '../tenancy/types.js';
+import type { PhoneNumberSource, TenantConfig } from '../tenancy/types.js';
 import type { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { phoneNumberLookup, resolveTenant, type PhoneLookup } from '../tenancy/resolve-tenant.js';
 import { CircuitBreaker, type BreakerSettings, type BreakerTransition } from './breaker.js';
 import { TenantCaps } from './caps.js';
+import type { FleetAdmission, FleetHold } from './fleet-admission.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { addCounters, emptyCounters, sumCounters, type TenantCounters } from './counters.js';
 import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
@@ -61,6 +62,11 @@ export interface AdmissionOptions extends AdmissionSettings {
   events?: AdmissionEvents;
   /** Event-loop delay p99 (ms) over the last `windowMs`; the overload gate reads it. */
   loopDelayP99?: (windowMs: number) => number;
+  /**
+   * Fleet mode: tenant caps and the breaker are decided fleet-wide through the store first; this
+   * process's own caps (its `maxConcurrentSessions` among them) still apply after.
+   */
+  fleet?: FleetAdmission;
 }
 
 /**
@@ -194,8 +200,8 @@ export class Admission {
     if (overloaded) return reject(tenant, 'worker_overloaded', overloaded);
 
     const config = await this.options.resolver.resolve(tenant);
-    // From here to the reservation: no await. The row is looked up after the last await, so a
-    // row folded while the config loaded is never the one that gets reserved.
+    // This row serves the rejections below; the reservation looks its row up again after the
+    // fleet's await, so a row folded meanwhile is never the one that gets reserved.
     const row = this.#rows.row(tenant);
     if (!config.ok) {
       // A tenant whose config cannot load would fail every session; count it toward its breaker.
@@ -212,26 +218,59 @@ export class Admission {
     }
 
     if (this.#draining) return reject(tenant, 'draining', 'the worker is draining', row);
+    let hold: FleetHold | undefined;
+    const fleet = this.options.fleet;
+    if (fleet) {
+      const verdict = await fleet.admit(
+        tenant,
+        req.jobId,
+        this.#caps.capFor(tenant),
+        this.#settings.breaker,
+      );
+      // Another await: the row is looked up again below, and draining checked again.
+      if (!verdict.ok) return reject(tenant, verdict.reason, verdict.message);
+      hold = verdict.hold;
+      if (this.#draining) {
+        fleet.abandon(hold);
+        return reject(tenant, 'draining', 'the worker is draining');
+      }
+    }
+    return this.#decideLocally(req, tenant, config.config, hold, since);
+  }
+
+  /** Synchronous from the breaker check to the reservation, so one process never overshoots. */
+  #decideLocally(
+    req: JobRequestInfo,
+    tenant: string,
+    config: TenantConfig | undefined,
+    hold: FleetHold | undefined,
+    since: number,
+  ): AdmissionDecision {
+    const row = this.#rows.row(tenant);
+    const reject = (reason: RejectReason, message: string) => {
+      if (hold) this.options.fleet?.abandon(hold);
+      return this.#reject(req.jobId, tenant, reason, message, since, row);
+    };
     const breaker = this.#breaker(tenant, row);
-    const admit = breaker.tryAdmit();
+    // With the store answering, the fleet's breaker decided; without it, this process's own does.
+    const admit =
+      hold && !hold.local ? { ok: true as const, probe: hold.probe } : breaker.tryAdmit();
     if (!admit.ok) {
       const seconds = Math.ceil(admit.retryInMs / 1000);
       return reject(
-        tenant,
         'breaker_open',
         seconds > 0
           ? `tenant "${tenant}" circuit breaker is open (${seconds}s left)`
           : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`,
-        row,
       );
     }
     const capReject = this.#capReject(tenant, row.counters);
     if (capReject) {
-      if (admit.probe) breaker.cancelProbe();
-      return reject(tenant, capReject.reason, capReject.message, row);
+      if (admit.probe && !(hold && !hold.local)) breaker.cancelProbe();
+      return reject(capReject.reason, capReject.message);
     }
 
-    const reservation = this.#reserve(req, tenant, row, admit.probe);
+    const reservation = this.#reserve(req, tenant, row, admit.probe, hold);
     row.counters.accepted += 1;
     this.#rows.settle(tenant);
     this.options.events?.onAccept?.({
@@ -240,7 +279,7 @@ export class Admission {
       probe: admit.probe,
       elapsedMs: this.options.clock.now() - since,
     });
-    const decision = { accept: true as const, tenant, reservation, config: config.config };
+    const decision = { accept: true as const, tenant, reservation, config };
     this.#holding.set(req.jobId, { request: req, decision });
     return decision;
   }
@@ -294,7 +333,13 @@ export class Admission {
     return undefined;
   }
 
-  #reserve(req: JobRequestInfo, tenant: string, row: TenantEntry, probe: boolean): Reservation {
+  #reserve(
+    req: JobRequestInfo,
+    tenant: string,
+    row: TenantEntry,
+    probe: boolean,
+    hold: FleetHold | undefined,
+  ): Reservation {
     const { counters } = row;
     const clock = this.options.clock;
     counters.reserved += 1;
@@ -317,11 +362,14 @@ export class Admission {
       if (outcome.kind === 'success') counters.succeeded += 1;
       if (outcome.kind === 'failed') counters.failed += 1;
       if (outcome.reason === MAX_SESSION_DURATION_REASON) counters.maxDurationEnded += 1;
+      // A fleet probe is the fleet breaker's; this process's breaker counts it as a plain sample.
+      const localProbe = probe && !(hold && !hold.local);
       if (outcome.kind === 'cancelled') {
-        if (probe) breaker.cancelProbe();
+        if (localProbe) breaker.cancelProbe();
       } else {
-        breaker.record(outcome.kind, probe);
+        breaker.record(outcome.kind, localProbe);
       }
+      if (hold) this.options.fleet?.end(hold, outcome, this.#settings.breaker);
       this.#rows.settle(tenant);
       if (this.#holding.get(req.jobId)?.decision.reservation === reservation)
         this.#holding.delete(req.jobId);

@@ -10,6 +10,8 @@ export const REJECT_REASONS = [
   'breaker_open',
   'tenant_capacity',
   'worker_capacity',
+  'fleet_capacity',
+  'store_unavailable',
   'internal_error',
 ] as const;
 

@@ -1,0 +1,278 @@
+import type { FleetStore, LeaseKey } from '../store/fleet-store.js';
+import type { BreakerSettings, BreakerTransition } from './breaker.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { SessionOutcome } from './types.js';
+
+/** What to do while the store does not answer. */
+export type UnavailablePolicy = 'local' | 'reject';
+
+export interface FleetAdmissionOptions {
+  store: FleetStore;
+  /** Unique in the fleet: lease ids and audit records carry it. */
+  workerId: string;
+  clock: Clock;
+  /** A dead worker's slots come free after this. */
+  leaseTtlMs: number;
+  /** Every live lease is renewed this often, in one call. */
+  renewIntervalMs: number;
+  /** The whole fleet-side decision (breaker and lease) answers within this, or the policy applies. */
+  storeTimeoutMs: number;
+  fleetCap: number | null;
+  onUnavailable: UnavailablePolicy;
+  events?: FleetEvents;
+}
+
+export interface FleetEvents {
+  /** A lease expired while this worker still ran its session (a stalled loop, a partition). */
+  onLeaseLost?(e: LeaseKey): void;
+  /** Leases put back after the store lost its data, or taken while it was down. */
+  onReasserted?(e: { count: number }): void;
+  onRenewFailed?(e: { message: string }): void;
+  /** A decision made without the store, under the policy. */
+  onFallback?(e: { tenant: string; policy: UnavailablePolicy; message: string }): void;
+  onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
+}
+
+export interface FleetHold {
+  lease: LeaseKey;
+  probe: boolean;
+  /** Decided without the store ('local' policy): this process's own counts and breaker apply. */
+  local: boolean;
+}
+
+export type FleetVerdict =
+  | { ok: true; hold: FleetHold }
+  | {
+      ok: false;
+      reason: 'breaker_open' | 'tenant_capacity' | 'fleet_capacity' | 'store_unavailable';
+      message: string;
+    };
+
+export interface FleetCounters {
+  leasesLost: number;
+  leasesReasserted: number;
+  renewFailures: number;
+  fallbackDecisions: number;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * The fleet half of admission: the shared breaker and the fleet-wide lease, through the injected
+ * store, answered within `storeTimeoutMs` whatever the store does. No I/O of its own: the store
+ * and the clock are given.
+ */
+export class FleetAdmission {
+  readonly #o: FleetAdmissionOptions;
+  /** Leases this worker holds, by lease id; `unconfirmed` ones were taken while the store was down. */
+  readonly #held = new Map<string, { lease: LeaseKey; unconfirmed: boolean }>();
+  readonly counters: FleetCounters = {
+    leasesLost: 0,
+    leasesReasserted: 0,
+    renewFailures: 0,
+    fallbackDecisions: 0,
+  };
+  #timer: TimerHandle | undefined;
+  #renewing: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: FleetAdmissionOptions) {
+    this.#o = options;
+  }
+
+  get store(): FleetStore {
+    return this.#o.store;
+  }
+
+  get policy(): UnavailablePolicy {
+    return this.#o.onUnavailable;
+  }
+
+  heldLeases(): number {
+    return this.#held.size;
+  }
+
+  async admit(
+    tenant: string,
+    jobId: string,
+    tenantCap: number | null,
+    breaker: BreakerSettings,
+  ): Promise<FleetVerdict> {
+    const lease = { tenant, leaseId: `${this.#o.workerId}:${jobId}` };
+    const decision = this.#decide(lease, tenantCap, breaker);
+    const answer = await this.#within(decision, this.#o.storeTimeoutMs);
+    if (answer === TIMED_OUT) {
+      // The store may still say yes after we gave up: give that lease and probe straight back.
+      void decision.then((v) => (v.ok ? this.abandon(v.hold) : undefined)).catch(() => {});
+      return this.#fallback(lease, `the store did not answer within ${this.#o.storeTimeoutMs} ms`);
+    }
+    if (answer instanceof Error) return this.#fallback(lease, answer.message);
+    if (answer.ok) this.#held.set(lease.leaseId, { lease, unconfirmed: answer.hold.local });
+    return answer;
+  }
+
+  /** Admission turned the job away after the fleet said yes (a local cap): give it all back. */
+  abandon(hold: FleetHold): void {
+    this.#held.delete(hold.lease.leaseId);
+    if (hold.local) return;
+    this.#quietly(this.#o.store.releaseLease(hold.lease));
+    if (hold.probe) this.#quietly(this.#o.store.breakerCancelProbe(hold.lease.tenant));
+  }
+
+  /** The session ended (or never started): free the lease and count the outcome fleet-wide. */
+  end(hold: FleetHold, outcome: SessionOutcome, breaker: BreakerSettings): void {
+    this.#held.delete(hold.lease.leaseId);
+    const { store } = this.#o;
+    const tenant = hold.lease.tenant;
+    this.#quietly(store.releaseLease(hold.lease));
+    if (outcome.kind === 'cancelled') {
+      if (hold.probe && !hold.local) this.#quietly(store.breakerCancelProbe(tenant));
+      return;
+    }
+    this.#quietly(
+      store.breakerRecord(tenant, outcome.kind, hold.probe && !hold.local, breaker).then((t) => {
+        if (t) this.#o.events?.onBreakerTransition?.({ ...t, tenant });
+      }),
+    );
+  }
+
+  /** Starts the renewal timer. */
+  start(): void {
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * One renewal round: every confirmed lease in one call (re-added if the store lost its data),
+   * and every lease taken while the store was down added without a cap check, since its session
+   * really runs. A lease found expired is counted and logged, and no longer renewed.
+   */
+  renew(): Promise<void> {
+    // One round at a time: a round asked for while one runs shares it.
+    this.#renewing ??= this.#renewOnce().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #renewOnce(): Promise<void> {
+    const { store, leaseTtlMs } = this.#o;
+    const confirmed = [...this.#held.values()].filter((h) => !h.unconfirmed).map((h) => h.lease);
+    const pending = [...this.#held.values()].filter((h) => h.unconfirmed);
+    try {
+      const r = await store.renewLeases(confirmed, leaseTtlMs);
+      let reasserted = r.reasserted;
+      for (const lost of r.lost) {
+        // Ended meanwhile: its release, not a loss.
+        if (!this.#held.delete(lost.leaseId)) continue;
+        this.counters.leasesLost += 1;
+        this.#o.events?.onLeaseLost?.(lost);
+      }
+      for (const h of pending) {
+        await store.acquireLease({
+          ...h.lease,
+          tenantCap: null,
+          fleetCap: null,
+          ttlMs: leaseTtlMs,
+        });
+        const still = this.#held.get(h.lease.leaseId);
+        if (still) still.unconfirmed = false;
+        reasserted += 1;
+      }
+      if (reasserted > 0) {
+        this.counters.leasesReasserted += reasserted;
+        this.#o.events?.onReasserted?.({ count: reasserted });
+      }
+    } catch (err) {
+      this.counters.renewFailures += 1;
+      this.#o.events?.onRenewFailed?.({
+        message: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  async #decide(
+    lease: LeaseKey,
+    tenantCap: number | null,
+    breaker: BreakerSettings,
+  ): Promise<FleetVerdict> {
+    const { store } = this.#o;
+    const admit = await store.breakerAdmit(lease.tenant, breaker);
+    if (!admit.ok) {
+      const seconds = Math.ceil(admit.retryInMs / 1000);
+      return {
+        ok: false,
+        reason: 'breaker_open',
+        message:
+          seconds > 0
+            ? `tenant "${lease.tenant}" circuit breaker is open fleet-wide (${seconds}s left)`
+            : `tenant "${lease.tenant}" circuit breaker is half-open and its probes are in flight`,
+      };
+    }
+    const got = await store.acquireLease({
+      ...lease,
+      tenantCap,
+      fleetCap: this.#o.fleetCap,
+      ttlMs: this.#o.leaseTtlMs,
+    });
+    if (!got.ok) {
+      if (admit.probe) this.#quietly(store.breakerCancelProbe(lease.tenant));
+      return {
+        ok: false,
+        reason: got.reason,
+        message:
+          got.reason === 'tenant_capacity'
+            ? `tenant "${lease.tenant}" is at its fleet-wide cap of ${got.cap} sessions`
+            : `the fleet is at its cap of ${got.cap} sessions (fleet.maxConcurrentSessions)`,
+      };
+    }
+    return { ok: true, hold: { lease, probe: admit.probe, local: false } };
+  }
+
+  #fallback(lease: LeaseKey, why: string): FleetVerdict {
+    this.counters.fallbackDecisions += 1;
+    const policy = this.#o.onUnavailable;
+    this.#o.events?.onFallback?.({ tenant: lease.tenant, policy, message: why });
+    if (policy === 'reject') {
+      return {
+        ok: false,
+        reason: 'store_unavailable',
+        message: `the fleet store is unavailable (${why}) and store.onUnavailable is 'reject'`,
+      };
+    }
+    this.#held.set(lease.leaseId, { lease, unconfirmed: true });
+    return { ok: true, hold: { lease, probe: false, local: true } };
+  }
+
+  #within<T>(p: Promise<T>, ms: number): Promise<T | Error | typeof TIMED_OUT> {
+    const { clock } = this.#o;
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(() => resolve(TIMED_OUT), ms);
+      p.then(
+        (v) => {
+          clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clock.clearTimeout(timer);
+          resolve(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = this.#o.clock.setTimeout(() => {
+      void this.renew().finally(() => this.#schedule());
+    }, this.#o.renewIntervalMs);
+  }
+
+  #quietly(p: Promise<unknown>): void {
+    p.catch(() => {});
+  }
+}
