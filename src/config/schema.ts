@@ -69,6 +69,37 @@ const agentEntry = z.union([
   }),
 ]);
 
+const redisStore = z.strictObject({
+  redis: z.strictObject({
+    /** Default: `OPENRTC_REDIS_URL`. */
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, { error: 'expected a redis:// or rediss:// URL' })
+      .optional(),
+    keyPrefix: z.string().min(1).max(64).default('openrtc:'),
+  }),
+  /** While Redis does not answer: count locally against the configured caps, or reject. */
+  onUnavailable: z.enum(['local', 'reject']).default('local'),
+  /** Redis unreachable at start: exit 1 (the default), or start degraded under `onUnavailable`. */
+  onUnavailableAtStart: z.enum(['exit', 'degraded']).default('exit'),
+  /** Every availability answer waits for the store at most this long. */
+  timeoutMs: positiveMs.default(250),
+  /** A dead worker's slots come free after this. */
+  leaseTtlMs: positiveMs.default(15_000),
+  /** Each worker renews all its leases this often, in one call. */
+  renewIntervalMs: positiveMs.default(5_000),
+});
+
+const storeSchema = z
+  .union([z.literal('memory'), redisStore], {
+    error: `expected 'memory' or { redis: { url, keyPrefix } }`,
+  })
+  .refine((s) => s === 'memory' || s.renewIntervalMs < s.leaseTtlMs, {
+    error: 'renewIntervalMs must be shorter than leaseTtlMs, or live leases would expire',
+  });
+
+export type StoreSettings = z.output<typeof redisStore>;
+
 export const configSchema = z.strictObject({
   /** Shown in `openrtc top`, and part of the control socket's name. */
   name: z
@@ -140,6 +171,8 @@ export const configSchema = z.strictObject({
           fn<PhoneNumberSource>('a record of dialed number -> tenant or a function'),
         ])
         .optional(),
+      /** Where caps, breakers and live controls live: this process (`memory`), or Redis for a fleet. */
+      store: storeSchema.default('memory'),
     })
     .default({
       metadataKey: 'tenant',
@@ -149,7 +182,12 @@ export const configSchema = z.strictObject({
       configCache: { ttlMs: 300_000, missTtlMs: 30_000, loadTimeoutMs: 5_000 },
       maxSessions: {},
       maxIdleTenantRows: DEFAULT_IDLE_TENANT_ROWS,
+      store: 'memory',
     }),
+  /** Limits over every worker sharing the store. */
+  fleet: z
+    .strictObject({ maxConcurrentSessions: positiveInt.nullable().default(null) })
+    .default({ maxConcurrentSessions: null }),
   circuitBreaker: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -1,6 +1,7 @@
 import { JobType } from '@livekit/protocol';
 import type { BreakerStateName, TenantStats } from '../admission/types.js';
 import { breakerSecondsLeft } from '../introspection/tenant-row.js';
+import type { StoreSnapshot } from '../introspection/snapshot-schema.js';
 import type { LoadReport } from '../load/load-model.js';
 import type { RegistrationState } from '../worker/worker-host.js';
 import type { HealthResult, InferenceState } from './health.js';
@@ -36,8 +37,8 @@ export interface WorkerInfoSources {
   tenants: TenantStats[];
   sessionsByTenant: Iterable<[tenant: string, sessions: number]>;
   inference: InferenceState;
-  /** Where fleet state lives; one process keeps it in memory until a shared store exists. */
-  store: { kind: 'memory' };
+  /** Where fleet state lives (this process's memory, or Redis) and whether it answers. */
+  store: StoreSnapshot;
   jobUpdatesQueued: number;
 }
 
@@ -97,7 +98,12 @@ export function buildWorkerInfo(s: WorkerInfoSources) {
         { active: t.active, reserved: t.reserved, cap: t.cap, breaker: breakerInfo(t, s.now) },
       ]),
     ),
-    store: { kind: s.store.kind, state: 'ok' as const },
+    store: {
+      kind: s.store.kind,
+      state: s.store.state,
+      ...(s.store.reason !== undefined ? { reason: s.store.reason } : {}),
+      ...(s.store.policy !== undefined ? { policy: s.store.policy } : {}),
+    },
     inference: s.inference.expected
       ? { expected: true, running: s.inference.running }
       : { expected: false, running: false },

@@ -128,6 +128,17 @@ function snapshotSchemas(object: ObjectSchema) {
     arrayBuffersBytes: count,
   });
 
+  /** Where fleet state lives and whether it answers. Added within v1: optional. */
+  const StoreSnapshotSchema = object({
+    kind: z.enum(['memory', 'redis']),
+    state: z.enum(['ok', 'degraded']),
+    since: epochMs,
+    /** Degraded only; never carries a password. */
+    reason: z.string().max(256).optional(),
+    /** Redis only: what decisions do while it does not answer. */
+    policy: z.enum(['local', 'reject']).optional(),
+  });
+
   const WorkerSnapshotSchema = object({
     name: id,
     pid: z.number().int().positive(),
@@ -146,6 +157,7 @@ function snapshotSchemas(object: ObjectSchema) {
     totals: TotalsSchema,
     inference: InferenceSnapshotSchema.optional(),
     footprint: FootprintSnapshotSchema.optional(),
+    store: StoreSnapshotSchema.optional(),
   });
 
   const BreakerRowSchema = object({
@@ -216,6 +228,7 @@ function snapshotSchemas(object: ObjectSchema) {
     LoadSnapshotSchema,
     InferenceSnapshotSchema,
     FootprintSnapshotSchema,
+    StoreSnapshotSchema,
     WorkerSnapshotSchema,
     BreakerRowSchema,
     TenantRowSchema,
@@ -247,3 +260,4 @@ export type LoopStats = z.infer<Schemas['LoopStatsSchema']>;
 export type LoadSnapshot = z.infer<Schemas['LoadSnapshotSchema']>;
 export type InferenceSnapshot = z.infer<Schemas['InferenceSnapshotSchema']>;
 export type FootprintSnapshot = z.infer<Schemas['FootprintSnapshotSchema']>;
+export type StoreSnapshot = z.infer<Schemas['StoreSnapshotSchema']>;

@@ -15,6 +15,7 @@ import {
   type InferenceSnapshot,
   type LoadSnapshot,
   type SnapshotV1,
+  type StoreSnapshot,
 } from './snapshot-schema.js';
 
 /** The part of admission the snapshot reads; the real `Admission` satisfies it. */
@@ -42,6 +43,8 @@ export interface SnapshotSources {
   inference?: { stats(): InferenceStats };
   /** What the worker holds (map sizes, handles, memory split), for finding leaks. */
   footprint?: () => FootprintSnapshot;
+  /** The fleet store's kind and health. */
+  store?: () => StoreSnapshot;
   pid?: number;
 }
 
@@ -97,6 +100,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
       heapUsedBytes: Math.round(mem.heapUsed),
       loop: { ...sources.loop.stats() },
       ...(sources.load ? { load: { ...sources.load() } } : {}),
+      ...(sources.store ? { store: storeView(sources.store()) } : {}),
       totals: {
         accepted: totals.accepted,
         rejected: { ...totals.rejected },
@@ -140,4 +144,14 @@ function inferenceSnapshot(s: InferenceStats, now: number): InferenceSnapshot {
   if (s.disabledReason !== undefined)
     out.disabledReason = fitText(redactText(s.disabledReason), 300);
   return out;
+}
+
+function storeView(s: StoreSnapshot): StoreSnapshot {
+  return {
+    kind: s.kind,
+    state: s.state,
+    since: Math.round(s.since),
+    ...(s.reason !== undefined ? { reason: s.reason.slice(0, 256) } : {}),
+    ...(s.policy !== undefined ? { policy: s.policy } : {}),
+  };
 }

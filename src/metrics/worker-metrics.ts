@@ -15,6 +15,15 @@ export interface MetricsSources {
   jobUpdatesQueued(): number;
   /** Child processes this worker runs (none for sessions; an inference process would be one). */
   childProcesses(): number;
+  /** The fleet store's health and this worker's lease counters; absent: memory, always up. */
+  store?(): {
+    kind: 'memory' | 'redis';
+    up: boolean;
+    leasesHeld: number;
+    leasesLost: number;
+    leasesReasserted: number;
+    fallbackDecisions: number;
+  };
 }
 
 export interface WorkerMetricsOptions {
@@ -142,6 +151,60 @@ export class WorkerMetrics {
           if (labels.owns(t.tenant)) set(t.tenant, BREAKER_VALUE[t.breaker.state]);
       }),
     });
+    const store = () =>
+      sources.store?.() ?? {
+        kind: 'memory' as const,
+        up: true,
+        leasesHeld: 0,
+        leasesLost: 0,
+        leasesReasserted: 0,
+        fallbackDecisions: 0,
+      };
+    new Gauge({
+      name: 'openrtc_store_up',
+      help: 'Whether the fleet store answers: 1 ok, 0 degraded (label kind: memory or redis)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const s = store();
+        this.reset();
+        this.set({ kind: s.kind }, s.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'openrtc_store_leases_held',
+      help: 'Fleet leases this worker holds and renews',
+      registers,
+      collect() {
+        this.set(store().leasesHeld);
+      },
+    });
+    for (const [name, help, key] of [
+      [
+        'openrtc_store_leases_lost',
+        'Leases found expired while their session still ran (since start)',
+        'leasesLost',
+      ],
+      [
+        'openrtc_store_leases_reasserted',
+        'Leases put back after the store lost its data or was down',
+        'leasesReasserted',
+      ],
+      [
+        'openrtc_store_fallback_decisions',
+        'Admission decisions made without the store, under store.onUnavailable',
+        'fallbackDecisions',
+      ],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(store()[key]);
+        },
+      });
+    }
     new Gauge({
       name: 'openrtc_metrics_tenants_folded',
       help: `Distinct tenants counted under tenant="${OTHER_TENANT_LABEL}" (metrics.maxTenants reached)`,

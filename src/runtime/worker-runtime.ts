@@ -41,6 +41,9 @@ import { rememberTenantSecrets } from '../tenancy/redact.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { VERSION } from '../cli/version.js';
 import { admissionOptions } from './admission-options.js';
+import { fleetWorkerId, openFleet } from './fleet-setup.js';
+import type { FleetAdmission } from '../admission/fleet-admission.js';
+import type { StoreHealth } from '../store/store-health.js';
 import { warmStart, type WarmStart } from './warm-start.js';
 
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
@@ -99,6 +102,10 @@ export class WorkerRuntime {
   load!: LoadMonitor;
   metrics!: WorkerMetrics;
   http: OpsHttpServer | undefined;
+  /** Set in fleet mode (`tenants.store: { redis }`). */
+  fleet: FleetAdmission | undefined;
+  /** This worker's id in the fleet: lease ids, heartbeats and audit records carry it. */
+  readonly fleetWorkerId = fleetWorkerId(process.env.OPENRTC_WORKER_NAME ?? 'openrtc');
   /** The shared inference process; `inference.state` and `inference.health()` are what health reads. */
   inference!: SharedInference;
   #warm: WarmStart | undefined;
@@ -139,6 +146,8 @@ export class WorkerRuntime {
       this.#warm?.closed,
       this.inference?.close(),
     ]);
+    this.fleet?.stop();
+    await this.fleet?.store.close();
     this.#unrouteWarnings();
   }
 
@@ -175,6 +184,16 @@ export class WorkerRuntime {
         draining: () => this.admission.draining,
         jobUpdatesQueued: () => this.worker.queuedJobUpdates(),
         childProcesses: () => (this.inference?.pid !== undefined ? 1 : 0),
+        store: () => ({
+          kind: this.fleet ? 'redis' : 'memory',
+          up: this.storeState().state === 'ok',
+          leasesHeld: this.fleet?.heldLeases() ?? 0,
+          ...(this.fleet?.counters ?? {
+            leasesLost: 0,
+            leasesReasserted: 0,
+            fallbackDecisions: 0,
+          }),
+        }),
       },
     });
     const metrics = this.metrics;
@@ -187,8 +206,11 @@ export class WorkerRuntime {
         loaded: (tenant, result) => metrics.configLoaded({ tenant, result }),
       },
     });
+    const opened = await openFleet(config, this.fleetWorkerId, logger);
+    this.fleet = opened?.fleet;
     this.admission = new Admission({
       ...admissionOptions(config),
+      ...(this.fleet ? { fleet: this.fleet } : {}),
       clock: systemClock,
       resolver: this.resolver,
       loopDelayP99: (windowMs) => this.load.loopDelay(windowMs).p99Ms,
@@ -375,6 +397,7 @@ export class WorkerRuntime {
     // Up before registering: a probe sees 503 "not connected" while the worker connects, not a refusal.
     this.http = await this.#startHttp();
     phases.mark('listen');
+    this.fleet?.start();
     await this.worker.start();
     phases.mark('register');
     logger.info(
@@ -453,7 +476,7 @@ export class WorkerRuntime {
       tenants: this.admission.tenantStats(),
       sessionsByTenant: byTenant,
       inference: this.#inferenceHealth(),
-      store: { kind: 'memory' },
+      store: this.storeState(),
       jobUpdatesQueued: this.worker.queuedJobUpdates(),
     });
   }
@@ -474,8 +497,15 @@ export class WorkerRuntime {
     ]);
   }
 
+  /** What `/worker`, `/metrics`, the snapshot and `top` say about the fleet store. */
+  storeState(): { kind: 'memory' | 'redis' } & StoreHealth & { policy?: 'local' | 'reject' } {
+    if (!this.fleet) return { kind: 'memory', state: 'ok', since: this.startedAt };
+    return { kind: 'redis', ...this.fleet.store.health(), policy: this.fleet.policy };
+  }
+
   snapshot() {
     return buildSnapshot({
+      store: () => this.storeState(),
       worker: { name: this.config.name, version: VERSION, startedAt: this.startedAt },
       now: () => systemClock.now(),
       registry: this.registry,
@@ -532,6 +562,8 @@ export class WorkerRuntime {
         await this.ipc.close();
         await this.dispatcher?.close();
         await this.inference.close();
+        this.fleet?.stop();
+        await this.fleet?.store.close();
         // rtc-node's native side keeps the process alive once any room has connected; every
         // session is gone by now, so release it rather than leave it to the exit grace.
         await disposeMedia().catch((err: unknown) =>

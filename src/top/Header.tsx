@@ -1,6 +1,6 @@
 import { Box } from 'ink';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
-import { headerLines, inferenceAlarm } from './format.js';
+import { headerLines, inferenceAlarm, storeDegraded } from './format.js';
 import { Line } from './Line.js';
 
 export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: number }) {
@@ -9,7 +9,11 @@ export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: numbe
     <Box flexDirection="column">
       <Line
         bold
-        color={snapshot.worker.draining || snapshot.worker.load?.full ? 'yellow' : undefined}
+        color={
+          snapshot.worker.draining || snapshot.worker.load?.full || storeDegraded(snapshot)
+            ? 'yellow'
+            : undefined
+        }
       >
         {first}
       </Line>

@@ -58,7 +58,7 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
       : w.load?.full
         ? '  FULL'
         : '';
-  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${state}`;
+  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${state}${storeLabel(w.store)}`;
   const second =
     `sessions ${w.active}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)} ` +
     `heap ${formatBytes(w.heapUsedBytes)}  lag p99 ${formatMs(w.loop.p99Ms)} max ${formatMs(w.loop.maxMs)}`;
@@ -74,6 +74,18 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
     fit(third, width),
     fit(inferenceLine(w.inference), width),
   ];
+}
+
+/** Fleet mode only: one process's memory store has nothing to report. */
+function storeLabel(store: SnapshotV1['worker']['store']): string {
+  if (!store || store.kind === 'memory') return '';
+  if (store.state === 'ok') return '  store redis ok';
+  return `  STORE DEGRADED (${store.policy ?? 'local'})`;
+}
+
+/** True when the fleet store does not answer: `top` shows the header in yellow. */
+export function storeDegraded(snap: SnapshotV1): boolean {
+  return snap.worker.store?.state === 'degraded';
 }
 
 /** True when the shared inference process should be running and is not: `top` shows it in red. */

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { systemClock } from '../admission/clock.js';
+import { FleetAdmission } from '../admission/fleet-admission.js';
+import type { OpenrtcConfig } from '../config/schema.js';
+import { RedisStore, safeUrl } from '../store/redis-store.js';
+import { StoreUnavailableError } from '../store/store-errors.js';
+import type { StoreHealth } from '../store/store-health.js';
+
+export const REDIS_URL_ENV = 'OPENRTC_REDIS_URL';
+
+/** A worker's id in the fleet: unique across restarts and hosts. */
+export function fleetWorkerId(name: string): string {
+  return `${name}-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`;
+}
+
+/** Fleet mode is on: there is nothing to open for `memory`. Throws a clear error otherwise. */
+export async function openFleet(
+  config: OpenrtcConfig,
+  workerId: string,
+  logger: Logger,
+): Promise<{ fleet: FleetAdmission; store: RedisStore } | undefined> {
+  const settings = config.tenants.store;
+  if (settings === 'memory') return undefined;
+  const url = settings.redis.url ?? process.env[REDIS_URL_ENV];
+  if (!url)
+    throw new StoreUnavailableError(
+      `tenants.store.redis.url is not set and neither is ${REDIS_URL_ENV}`,
+    );
+  const opts = { url, keyPrefix: settings.redis.keyPrefix, timeoutMs: settings.timeoutMs };
+  let store: RedisStore;
+  try {
+    store = await RedisStore.connect(opts);
+  } catch (err) {
+    if (settings.onUnavailableAtStart !== 'degraded') throw err;
+    logger.warn(
+      { store: 'degraded', policy: settings.onUnavailable },
+      `${err instanceof Error ? err.message : String(err)}; starting degraded (store.onUnavailableAtStart is 'degraded', store.onUnavailable is '${settings.onUnavailable}')`,
+    );
+    store = RedisStore.startDegraded(opts);
+  }
+  store.on('health', (h: StoreHealth) => {
+    if (h.state === 'ok')
+      logger.info({ store: 'ok' }, `fleet store ok: Redis at ${safeUrl(url)} answers again`);
+    else
+      logger.warn(
+        { store: 'degraded', policy: settings.onUnavailable },
+        `fleet store degraded: ${h.reason ?? 'Redis does not answer'}; decisions fall back to '${settings.onUnavailable}'`,
+      );
+  });
+  const fleet = new FleetAdmission({
+    store,
+    workerId,
+    clock: systemClock,
+    leaseTtlMs: settings.leaseTtlMs,
+    renewIntervalMs: settings.renewIntervalMs,
+    storeTimeoutMs: settings.timeoutMs,
+    fleetCap: config.fleet.maxConcurrentSessions,
+    onUnavailable: settings.onUnavailable,
+    events: {
+      onLeaseLost: (l) =>
+        logger.warn(
+          { tenant: l.tenant, lease: l.leaseId },
+          'lease lost: it expired before this worker renewed it (a stalled loop or a partition); its slot may be held by another worker now',
+        ),
+      onReasserted: (e) =>
+        logger.info({ count: e.count }, `re-asserted ${e.count} live leases in the fleet store`),
+      onBreakerTransition: (e) =>
+        logger.warn(
+          { tenant: e.tenant, from: e.from, to: e.to, failures: e.failures, samples: e.samples },
+          `fleet circuit breaker ${e.from} -> ${e.to}: ${e.reason}`,
+        ),
+      onRenewFailed: (e) =>
+        logger.warn({ store: 'degraded' }, `lease renewal failed: ${e.message}`),
+    },
+  });
+  logger.info(
+    { store: 'redis', url: safeUrl(url), worker_id: workerId },
+    `fleet mode: caps, breakers and live controls shared through Redis at ${safeUrl(url)}`,
+  );
+  return { fleet, store };
+}
