@@ -31,6 +31,8 @@ export interface FleetEvents {
   /** A decision made without the store, under the policy. */
   onFallback?(e: { tenant: string; policy: UnavailablePolicy; message: string }): void;
   onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
+  /** The fleet's cap overrides, read at every renewal so every worker applies them. */
+  onCapOverrides?(caps: Map<string, number>): void;
 }
 
 export interface FleetHold {
@@ -187,6 +189,7 @@ export class FleetAdmission {
         this.counters.leasesReasserted += reasserted;
         this.#o.events?.onReasserted?.({ count: reasserted });
       }
+      this.#o.events?.onCapOverrides?.(await store.capOverrides());
     } catch (err) {
       this.counters.renewFailures += 1;
       this.#o.events?.onRenewFailed?.({

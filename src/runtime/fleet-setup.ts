@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { systemClock } from '../admission/clock.js';
-import { FleetAdmission } from '../admission/fleet-admission.js';
+import { FleetAdmission, type FleetEvents } from '../admission/fleet-admission.js';
 import type { OpenrtcConfig } from '../config/schema.js';
 import { RedisStore, safeUrl } from '../store/redis-store.js';
 import { StoreUnavailableError } from '../store/store-errors.js';
@@ -20,6 +20,7 @@ export async function openFleet(
   config: OpenrtcConfig,
   workerId: string,
   logger: Logger,
+  hooks: Pick<FleetEvents, 'onCapOverrides'> = {},
 ): Promise<{ fleet: FleetAdmission; store: RedisStore } | undefined> {
   const settings = config.tenants.store;
   if (settings === 'memory') return undefined;
@@ -49,6 +50,8 @@ export async function openFleet(
         `fleet store degraded: ${h.reason ?? 'Redis does not answer'}; decisions fall back to '${settings.onUnavailable}'`,
       );
   });
+  // One line per second at most: a stalled Redis under a burst would otherwise write one per call.
+  let lastFallbackLog = 0;
   const fleet = new FleetAdmission({
     store,
     workerId,
@@ -59,6 +62,7 @@ export async function openFleet(
     fleetCap: config.fleet.maxConcurrentSessions,
     onUnavailable: settings.onUnavailable,
     events: {
+      ...hooks,
       onLeaseLost: (l) =>
         logger.warn(
           { tenant: l.tenant, lease: l.leaseId },
@@ -71,6 +75,15 @@ export async function openFleet(
           { tenant: e.tenant, from: e.from, to: e.to, failures: e.failures, samples: e.samples },
           `fleet circuit breaker ${e.from} -> ${e.to}: ${e.reason}`,
         ),
+      onFallback: (e) => {
+        const now = Date.now();
+        if (now - lastFallbackLog < 1_000) return;
+        lastFallbackLog = now;
+        logger.warn(
+          { store: 'degraded', policy: e.policy, tenant: e.tenant },
+          `fleet store did not decide in time (${e.message}): deciding with store.onUnavailable '${e.policy}'`,
+        );
+      },
       onRenewFailed: (e) =>
         logger.warn({ store: 'degraded' }, `lease renewal failed: ${e.message}`),
     },

@@ -44,6 +44,7 @@ import { admissionOptions } from './admission-options.js';
 import { fleetWorkerId, openFleet } from './fleet-setup.js';
 import type { FleetAdmission } from '../admission/fleet-admission.js';
 import type { StoreHealth } from '../store/store-health.js';
+import type { AuditActor, FleetStore } from '../store/fleet-store.js';
 import { warmStart, type WarmStart } from './warm-start.js';
 
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
@@ -106,6 +107,8 @@ export class WorkerRuntime {
   fleet: FleetAdmission | undefined;
   /** This worker's id in the fleet: lease ids, heartbeats and audit records carry it. */
   readonly fleetWorkerId = fleetWorkerId(process.env.OPENRTC_WORKER_NAME ?? 'openrtc');
+  readonly #fleetCaps = new Set<string>();
+  #unsubscribeInvalidation: () => void = () => {};
   /** The shared inference process; `inference.state` and `inference.health()` are what health reads. */
   inference!: SharedInference;
   #warm: WarmStart | undefined;
@@ -206,7 +209,9 @@ export class WorkerRuntime {
         loaded: (tenant, result) => metrics.configLoaded({ tenant, result }),
       },
     });
-    const opened = await openFleet(config, this.fleetWorkerId, logger);
+    const opened = await openFleet(config, this.fleetWorkerId, logger, {
+      onCapOverrides: (caps) => this.#applyFleetCaps(caps),
+    });
     this.fleet = opened?.fleet;
     this.admission = new Admission({
       ...admissionOptions(config),
@@ -397,7 +402,18 @@ export class WorkerRuntime {
     // Up before registering: a probe sees 503 "not connected" while the worker connects, not a refusal.
     this.http = await this.#startHttp();
     phases.mark('listen');
-    this.fleet?.start();
+    if (this.fleet) {
+      this.#unsubscribeInvalidation = this.fleet.store.onInvalidation((tenant) => {
+        if (tenant === null) this.resolver.invalidateAll();
+        else this.resolver.invalidate(tenant);
+        logger.info(
+          { tenant },
+          `tenant config dropped by a fleet reload (${tenant ?? 'all tenants'})`,
+        );
+      });
+      this.fleet.start();
+      await this.fleet.renew();
+    }
     await this.worker.start();
     phases.mark('register');
     logger.info(
@@ -497,6 +513,30 @@ export class WorkerRuntime {
     ]);
   }
 
+  #toFleet(act: (store: FleetStore, by: AuditActor) => Promise<unknown>): void {
+    if (!this.fleet) return;
+    const by = { worker: this.fleetWorkerId, operator: 'control socket' };
+    act(this.fleet.store, by).catch((err: unknown) =>
+      this.logger.warn(
+        { store: 'degraded' },
+        `fleet control not shared with the other workers: ${err instanceof Error ? err.message : String(err)}; it applies to this worker only`,
+      ),
+    );
+  }
+
+  /** Caps the fleet set by hand, applied here; the ones it cleared are cleared here too. */
+  #applyFleetCaps(caps: Map<string, number>): void {
+    for (const [tenant, cap] of caps) {
+      if (this.admission.tenantStat(tenant)?.cap !== cap) this.admission.setTenantCap(tenant, cap);
+      this.#fleetCaps.add(tenant);
+    }
+    for (const tenant of [...this.#fleetCaps]) {
+      if (caps.has(tenant)) continue;
+      this.admission.setTenantCap(tenant, null);
+      this.#fleetCaps.delete(tenant);
+    }
+  }
+
   /** What `/worker`, `/metrics`, the snapshot and `top` say about the fleet store. */
   storeState(): { kind: 'memory' | 'redis' } & StoreHealth & { policy?: 'local' | 'reject' } {
     if (!this.fleet) return { kind: 'memory', state: 'ok', since: this.startedAt };
@@ -563,6 +603,7 @@ export class WorkerRuntime {
         await this.dispatcher?.close();
         await this.inference.close();
         this.fleet?.stop();
+        this.#unsubscribeInvalidation();
         await this.fleet?.store.close();
         // rtc-node's native side keeps the process alive once any room has connected; every
         // session is gone by now, so release it rather than leave it to the exit grace.
@@ -693,11 +734,34 @@ export class WorkerRuntime {
         );
       },
       configuredCap: (t) => this.admission.configuredCap(t),
-      setTenantCap: (t, cap) => this.admission.setTenantCap(t, cap),
-      tripBreaker: (t, forMs) => this.admission.tripBreaker(t, forMs),
-      resetBreaker: (t) => this.admission.resetBreaker(t),
-      invalidateTenantConfig: (t) => this.resolver.invalidate(t),
-      invalidateAllTenantConfigs: () => this.resolver.invalidateAll(),
+      // In fleet mode each control acts here at once and on every other worker through the store.
+      setTenantCap: (t, cap) => {
+        this.admission.setTenantCap(t, cap);
+        this.#toFleet((store, by) => store.setCapOverride(t, cap, by));
+      },
+      tripBreaker: (t, forMs) => {
+        this.admission.tripBreaker(t, forMs);
+        this.#toFleet((store, by) =>
+          store.breakerTrip(
+            t,
+            forMs ?? this.config.circuitBreaker.cooldownMs,
+            by,
+            this.config.circuitBreaker,
+          ),
+        );
+      },
+      resetBreaker: (t) => {
+        this.admission.resetBreaker(t);
+        this.#toFleet((store, by) => store.breakerReset(t, by, this.config.circuitBreaker));
+      },
+      invalidateTenantConfig: (t) => {
+        this.resolver.invalidate(t);
+        this.#toFleet((store, by) => store.publishInvalidation(t, by));
+      },
+      invalidateAllTenantConfigs: () => {
+        this.resolver.invalidateAll();
+        this.#toFleet((store, by) => store.publishInvalidation(null, by));
+      },
       describeTenantConfig: (t) => this.resolver.describe(t),
       drain: (timeoutMs) => {
         const alreadyDraining = this.admission.draining;
