@@ -208,10 +208,24 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .description('tenants with active/cap, rejections, failures and breaker state')
       .addOption(socketOption())
       .option('--json', 'print JSON')
-      .action(async (opts) =>
-        setExit(await (await import('./commands/tenant.js')).tenantList(opts)),
+      .option('--fleet', 'the whole fleet, read from Redis (no socket needed)')
+      .option('--redis <url>', 'with --fleet: the Redis URL (default: OPENRTC_REDIS_URL)')
+      .option('--key-prefix <prefix>', "with --fleet: the fleet's key prefix", 'openrtc:')
+      .action(
+        async (opts: {
+          fleet?: boolean;
+          json?: boolean;
+          socket?: string;
+          redis?: string;
+          keyPrefix?: string;
+        }) =>
+          setExit(
+            opts.fleet
+              ? await (await import('./commands/fleet-view.js')).fleetTenantList(opts)
+              : await (await import('./commands/tenant.js')).tenantList(opts),
+          ),
       ),
-    ['openrtc tenant list', 'openrtc tenant list --json'],
+    ['openrtc tenant list', 'openrtc tenant list --json', 'openrtc tenant list --fleet --json'],
   );
   examples(
     tenant

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { version as agentsVersion } from '@livekit/agents';
 import { dispose as disposeMedia } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
@@ -109,6 +110,7 @@ export class WorkerRuntime {
   readonly fleetWorkerId = fleetWorkerId(process.env.OPENRTC_WORKER_NAME ?? 'openrtc');
   readonly #fleetCaps = new Set<string>();
   #unsubscribeInvalidation: () => void = () => {};
+  #heartbeat: NodeJS.Timeout | undefined;
   /** The shared inference process; `inference.state` and `inference.health()` are what health reads. */
   inference!: SharedInference;
   #warm: WarmStart | undefined;
@@ -150,6 +152,7 @@ export class WorkerRuntime {
       this.inference?.close(),
     ]);
     this.fleet?.stop();
+    clearInterval(this.#heartbeat);
     await this.fleet?.store.close();
     this.#unrouteWarnings();
   }
@@ -413,6 +416,7 @@ export class WorkerRuntime {
       });
       this.fleet.start();
       await this.fleet.renew();
+      this.#startHeartbeat();
     }
     await this.worker.start();
     phases.mark('register');
@@ -524,6 +528,37 @@ export class WorkerRuntime {
     );
   }
 
+  /** In fleet mode, a small heartbeat in the store for `tenant list --fleet`, with a TTL. */
+  #startHeartbeat(): void {
+    const fleet = this.fleet;
+    const settings = this.config.tenants.store;
+    if (!fleet || settings === 'memory') return;
+    const beat = () => {
+      const sessionsByTenant: Record<string, number> = Object.create(null) as Record<
+        string,
+        number
+      >;
+      for (const t of this.admission.tenantStats())
+        if (t.active + t.reserved > 0) sessionsByTenant[t.tenant] = t.active + t.reserved;
+      fleet.store
+        .publishHeartbeat(
+          {
+            worker: this.fleetWorkerId,
+            host: os.hostname(),
+            pid: process.pid,
+            draining: this.admission.draining,
+            sessionsByTenant,
+            loopP99Ms: this.load.loopDelay(this.config.overload.windowMs).p99Ms,
+          },
+          settings.renewIntervalMs * 3,
+        )
+        .catch(() => {});
+    };
+    beat();
+    this.#heartbeat = setInterval(beat, settings.renewIntervalMs);
+    this.#heartbeat.unref();
+  }
+
   /** Caps the fleet set by hand, applied here; the ones it cleared are cleared here too. */
   #applyFleetCaps(caps: Map<string, number>): void {
     for (const [tenant, cap] of caps) {
@@ -604,6 +639,8 @@ export class WorkerRuntime {
         await this.inference.close();
         this.fleet?.stop();
         this.#unsubscribeInvalidation();
+        clearInterval(this.#heartbeat);
+        await this.fleet?.store.removeHeartbeat(this.fleetWorkerId).catch(() => {});
         await this.fleet?.store.close();
         // rtc-node's native side keeps the process alive once any room has connected; every
         // session is gone by now, so release it rather than leave it to the exit grace.
