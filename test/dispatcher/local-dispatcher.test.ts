@@ -3,7 +3,11 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
-import type { JobRecord, WorkerRecord } from '../../src/dispatcher/types.js';
+import type {
+  JobRecord,
+  LocalDispatcherOptions,
+  WorkerRecord,
+} from '../../src/dispatcher/types.js';
 import { agentToken, API_KEY, API_SECRET, RawWorker } from './raw-worker.js';
 
 let dispatcher: LocalDispatcher;
@@ -35,6 +39,17 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
     ws.once('error', (err) => {
       if (!/Unexpected server response/.test(err.message)) reject(err);
     });
+  });
+}
+
+/** A dispatcher with other options than the default one of each test. */
+async function restartDispatcher(opts: Partial<LocalDispatcherOptions>): Promise<void> {
+  await dispatcher.close();
+  dispatcher = await LocalDispatcher.start({
+    port: 0,
+    apiKey: API_KEY,
+    apiSecret: API_SECRET,
+    ...opts,
   });
 }
 
@@ -221,13 +236,7 @@ describe('dispatch', () => {
   });
 
   it('times out a worker that never answers', async () => {
-    await dispatcher.close();
-    dispatcher = await LocalDispatcher.start({
-      port: 0,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
-      availabilityTimeoutMs: 150,
-    });
+    await restartDispatcher({ availabilityTimeoutMs: 150 });
     const { worker } = await registered();
     const outcome = dispatcher.dispatch({ agentName: 'alpha' });
     const req = await worker.next('availability');
@@ -320,14 +329,8 @@ describe('dispatch', () => {
   });
 
   it('picks the worker at random weighted by 1 - load, as LiveKit does', async () => {
-    await dispatcher.close();
     // Weights 0.4 and 0.9 (sum 1.3): a draw of 0.5 lands past the first worker's 0.4 share.
-    dispatcher = await LocalDispatcher.start({
-      port: 0,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
-      random: () => 0.5,
-    });
+    await restartDispatcher({ random: () => 0.5 });
     const busy = await registered();
     const idle = await registered();
     busy.worker.updateWorker(WorkerStatus.WS_AVAILABLE, 0.6);
@@ -363,13 +366,7 @@ describe('dispatch', () => {
   });
 
   it('does not retry another worker after a timeout, as LiveKit does not', async () => {
-    await dispatcher.close();
-    dispatcher = await LocalDispatcher.start({
-      port: 0,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
-      availabilityTimeoutMs: 150,
-    });
+    await restartDispatcher({ availabilityTimeoutMs: 150 });
     const a = await registered();
     const b = await registered();
     const o = await dispatcher.dispatch({ agentName: 'alpha' });
