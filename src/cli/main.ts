@@ -225,7 +225,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
               : await (await import('./commands/tenant.js')).tenantList(opts),
           ),
       ),
-    ['openrtc tenant list', 'openrtc tenant list --json', 'openrtc tenant list --fleet --json'],
+    ['openrtc tenant list --json', 'openrtc tenant list --fleet --json'],
   );
   examples(
     tenant
