@@ -102,6 +102,7 @@ describe('the packed tarball', () => {
         // Loaded by path at run time, not by import: the build must carry them.
         'dist/config/reload-hooks.js',
         'dist/inference/process-main.js',
+        'dist/store/lua/acquire-lease.lua',
       ]),
     );
     const unwanted = paths.filter((p) =>
