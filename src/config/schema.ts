@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
 import { DEFAULT_IDLE_TENANT_ROWS } from '../admission/tenant-rows.js';
+import { parseDuration } from '../control/duration.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../session/types.js';
 import { isValidTenantId } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
@@ -291,6 +292,35 @@ export const configSchema = z.strictObject({
       slowFlagMs: positiveMs.default(5_000),
     })
     .default({ attribution: 'sampled', blockThresholdMs: 50, slowFlagMs: 5_000 }),
+  /**
+   * When the worker hands over to a fresh process (see src/recycle/): checked between sessions.
+   * Each is off unless set. `maxUptime` is milliseconds, or a duration such as `'24h'` or `'7d'`.
+   */
+  recycle: z
+    .strictObject({
+      maxSessions: positiveInt.optional(),
+      maxRssMiB: positiveInt.optional(),
+      maxNativeGrowthMiB: positiveInt.optional(),
+      maxUptime: z
+        .union([positiveMs, z.string()], {
+          error: (iss) =>
+            `expected a duration (milliseconds, or "90m", "24h", "7d"), got ${describe(iss.input)}`,
+        })
+        .transform((v, ctx) => {
+          if (typeof v === 'number') return v;
+          const ms = parseDuration(v);
+          if (ms === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `expected a duration (milliseconds, or "90m", "24h", "7d"), got ${describe(v)}`,
+            });
+            return z.NEVER;
+          }
+          return ms;
+        })
+        .optional(),
+    })
+    .default({}),
   inference: z
     .strictObject({
       /**

@@ -201,3 +201,52 @@ describe('loadConfig', () => {
     ]);
   });
 });
+
+describe('recycle settings', () => {
+  it('are off by default and take maxUptime in milliseconds or as a duration', async () => {
+    const env = { LIVEKIT_URL: 'ws://lk:7880', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' };
+    const none = await loadConfig(
+      undefined,
+      configDir(`export default { agents: { a: './a.ts' } };`),
+      env,
+    );
+    expect(none.config.recycle).toEqual({});
+    const set = await loadConfig(
+      undefined,
+      configDir(
+        `export default { agents: { a: './a.ts' }, recycle: { maxSessions: 5000, maxRssMiB: 2048, maxNativeGrowthMiB: 512, maxUptime: '7d' } };`,
+      ),
+      env,
+    );
+    expect(set.config.recycle).toEqual({
+      maxSessions: 5000,
+      maxRssMiB: 2048,
+      maxNativeGrowthMiB: 512,
+      maxUptime: 7 * 86_400_000,
+    });
+    const ms = await loadConfig(
+      undefined,
+      configDir(`export default { agents: { a: './a.ts' }, recycle: { maxUptime: 3600000 } };`),
+      env,
+    );
+    expect(ms.config.recycle.maxUptime).toBe(3_600_000);
+  });
+
+  it('name the field and the bad value', async () => {
+    expect(
+      await problemsOf(
+        `export default { agents: { a: './a.ts' }, recycle: { maxSessions: 0, maxRssMiB: 'lots', maxUptime: 'soon', maxUptim: 1 } };`,
+      ),
+    ).toEqual([
+      'recycle.maxSessions: expected a positive integer, got 0',
+      'recycle.maxRssMiB: expected a positive integer, got "lots"',
+      'recycle.maxUptime: expected a duration (milliseconds, or "90m", "24h", "7d"), got "soon"',
+      'recycle: Unrecognized key: "maxUptim"',
+    ]);
+    expect(
+      await problemsOf(`export default { agents: { a: './a.ts' }, recycle: { maxUptime: -5 } };`),
+    ).toEqual([
+      'recycle.maxUptime: expected a duration (milliseconds, or "90m", "24h", "7d"), got -5',
+    ]);
+  });
+});

@@ -1,0 +1,123 @@
+import type { Clock, TimerHandle } from '../admission/clock.js';
+import { MemoryTrendTracker, nativeBytes, type MemoryTrend } from './memory-trend.js';
+import {
+  decideRecycle,
+  type RecycleCondition,
+  type RecycleLimits,
+  type RecycleReadings,
+} from './recycle-policy.js';
+
+const MIB = 1024 * 1024;
+/** Between sessions the worker still reads RSS and uptime this often (an idle worker ends no session). */
+export const RECYCLE_CHECK_INTERVAL_MS = 30_000;
+
+export type MemoryReader = () => Pick<NodeJS.MemoryUsage, 'rss' | 'heapTotal' | 'external'>;
+
+export interface RecycleMonitorOptions {
+  limits: RecycleLimits;
+  clock: Clock;
+  memory: MemoryReader;
+  /** Called once, with the condition that fired and the readings it fired on. */
+  onExceeded: (condition: RecycleCondition, readings: RecycleReadings) => void;
+  intervalMs?: number;
+}
+
+export interface RecycleStatus {
+  sessionsServed: number;
+  memoryTrend: MemoryTrend;
+  nearest: RecycleCondition | undefined;
+  /** The condition that fired; the worker is handing over or draining. */
+  fired: RecycleCondition | undefined;
+}
+
+/**
+ * Counts sessions served, samples memory against them, and tells the worker once when a recycle
+ * condition is exceeded. Checked at each session end and on a slow timer, never inside a call.
+ */
+export class RecycleMonitor {
+  readonly #opts: RecycleMonitorOptions;
+  readonly #trend = new MemoryTrendTracker();
+  readonly startedAt: number;
+  #limits: RecycleLimits;
+  #served = 0;
+  #nativeAtStart: number;
+  #timer: TimerHandle | undefined;
+  #fired: RecycleCondition | undefined;
+
+  constructor(opts: RecycleMonitorOptions) {
+    this.#opts = opts;
+    this.#limits = opts.limits;
+    this.startedAt = opts.clock.now();
+    this.#nativeAtStart = nativeBytes(opts.memory());
+  }
+
+  get sessionsServed(): number {
+    return this.#served;
+  }
+
+  /** Native growth is measured from here: after prewarm and warm start, not from process start. */
+  start(): void {
+    this.#nativeAtStart = nativeBytes(this.#opts.memory());
+    this.#sample();
+    this.#arm();
+  }
+
+  stop(): void {
+    if (this.#timer) this.#opts.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  setLimits(limits: RecycleLimits): void {
+    this.#limits = limits;
+    this.check();
+  }
+
+  sessionEnded(): void {
+    this.#served += 1;
+    this.check();
+  }
+
+  /** Reads memory now and fires `onExceeded` the first time a condition is exceeded. */
+  check(): RecycleCondition | undefined {
+    const readings = this.#readings();
+    const { exceeded } = decideRecycle(this.#limits, readings);
+    if (exceeded && !this.#fired) {
+      this.#fired = exceeded;
+      this.#opts.onExceeded(exceeded, readings);
+    }
+    return exceeded;
+  }
+
+  status(): RecycleStatus {
+    return {
+      sessionsServed: this.#served,
+      memoryTrend: this.#trend.trend(),
+      nearest: decideRecycle(this.#limits, this.#readings()).nearest,
+      fired: this.#fired,
+    };
+  }
+
+  #readings(): RecycleReadings {
+    const m = this.#opts.memory();
+    return {
+      sessionsServed: this.#served,
+      rssMiB: m.rss / MIB,
+      nativeGrowthMiB: Math.max(0, nativeBytes(m) - this.#nativeAtStart) / MIB,
+      now: this.#opts.clock.now(),
+      startedAt: this.startedAt,
+    };
+  }
+
+  #sample(): void {
+    const m = this.#opts.memory();
+    this.#trend.add({ sessionsServed: this.#served, rssBytes: m.rss, nativeBytes: nativeBytes(m) });
+  }
+
+  #arm(): void {
+    this.#timer = this.#opts.clock.setTimeout(() => {
+      this.#sample();
+      this.check();
+      this.#arm();
+    }, this.#opts.intervalMs ?? RECYCLE_CHECK_INTERVAL_MS);
+  }
+}
