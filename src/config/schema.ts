@@ -28,6 +28,10 @@ const positiveMs = nonNegativeMs.refine((n) => n > 0, {
   error: (iss) => `expected a duration in milliseconds (> 0), got ${describe(iss.input)}`,
 });
 
+function uptimeError(input: unknown): string {
+  return `expected a duration (milliseconds, or "90m", "24h", "7d"), got ${describe(input)}`;
+}
+
 function fn<T>(what: string) {
   return z.custom<T>((v) => typeof v === 'function', {
     error: (iss) => `expected ${what}, got ${describe(iss.input)}`,
@@ -302,18 +306,11 @@ export const configSchema = z.strictObject({
       maxRssMiB: positiveInt.optional(),
       maxNativeGrowthMiB: positiveInt.optional(),
       maxUptime: z
-        .union([positiveMs, z.string()], {
-          error: (iss) =>
-            `expected a duration (milliseconds, or "90m", "24h", "7d"), got ${describe(iss.input)}`,
-        })
+        .union([z.number(), z.string()], { error: (iss) => uptimeError(iss.input) })
         .transform((v, ctx) => {
-          if (typeof v === 'number') return v;
-          const ms = parseDuration(v);
-          if (ms === undefined) {
-            ctx.addIssue({
-              code: 'custom',
-              message: `expected a duration (milliseconds, or "90m", "24h", "7d"), got ${describe(v)}`,
-            });
+          const ms = typeof v === 'number' ? v : parseDuration(v);
+          if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+            ctx.addIssue({ code: 'custom', message: uptimeError(v) });
             return z.NEVER;
           }
           return ms;
