@@ -6,6 +6,7 @@
 export const HEALTH_MESSAGES = {
   ok: 'OK',
   draining: 'draining',
+  recycling: 'recycling',
   inferenceDown: 'inference process not running',
   notConnected: 'not connected to livekit',
   loopStalled: 'event loop stalled',
@@ -18,6 +19,8 @@ export type InferenceState = { expected: false } | { expected: true; running: bo
 
 export interface HealthInputs {
   draining: boolean;
+  /** Draining because a recycle condition fired: a fresh process is (or will be) taking over. */
+  recycling?: boolean;
   inference: InferenceState;
   /** Every agent registration is connected and registered. */
   registered: boolean;
@@ -32,6 +35,7 @@ export interface HealthResult {
 
 /** First reason wins: draining explains everything after it; stock checks inference before the connection. */
 export function checkHealth(i: HealthInputs): HealthResult {
+  if (i.recycling) return { healthy: false, message: HEALTH_MESSAGES.recycling };
   if (i.draining) return { healthy: false, message: HEALTH_MESSAGES.draining };
   if (i.inference.expected && !i.inference.running)
     return { healthy: false, message: HEALTH_MESSAGES.inferenceDown };

@@ -139,6 +139,29 @@ function snapshotSchemas(object: ObjectSchema) {
     policy: z.enum(['local', 'reject']).optional(),
   });
 
+  /**
+   * A long-lived worker's life so far: sessions served, how its memory grows with them, and how
+   * near it is to recycling (see src/recycle/). Added within v1: optional.
+   */
+  const RecycleSnapshotSchema = object({
+    /** Sessions that ended since the worker started, however they ended. */
+    sessionsServed: count,
+    /** Least-squares growth per 1,000 sessions over recent samples; null until enough were served. */
+    rssMiBPer1000Sessions: z.number().nullable(),
+    nativeMiBPer1000Sessions: z.number().nullable(),
+    /** `serving`; `handover` while its replacement starts; `draining` once it stopped accepting. */
+    state: z.enum(['serving', 'handover', 'draining']),
+    /** The configured condition nearest to firing (or the one that fired); absent when none is set. */
+    nearest: object({
+      name: z.enum(['maxSessions', 'maxRssMiB', 'maxNativeGrowthMiB', 'maxUptime']),
+      /** In the limit's unit: sessions, MiB, or milliseconds for `maxUptime`. */
+      value: z.number().nonnegative(),
+      limit: z.number().positive(),
+      /** `maxSessions 18/20`. */
+      label: z.string().max(100),
+    }).optional(),
+  });
+
   const WorkerSnapshotSchema = object({
     name: id,
     pid: z.number().int().positive(),
@@ -158,6 +181,7 @@ function snapshotSchemas(object: ObjectSchema) {
     inference: InferenceSnapshotSchema.optional(),
     footprint: FootprintSnapshotSchema.optional(),
     store: StoreSnapshotSchema.optional(),
+    recycle: RecycleSnapshotSchema.optional(),
   });
 
   const BreakerRowSchema = object({
@@ -229,6 +253,7 @@ function snapshotSchemas(object: ObjectSchema) {
     InferenceSnapshotSchema,
     FootprintSnapshotSchema,
     StoreSnapshotSchema,
+    RecycleSnapshotSchema,
     WorkerSnapshotSchema,
     BreakerRowSchema,
     TenantRowSchema,
@@ -261,3 +286,4 @@ export type LoadSnapshot = z.infer<Schemas['LoadSnapshotSchema']>;
 export type InferenceSnapshot = z.infer<Schemas['InferenceSnapshotSchema']>;
 export type FootprintSnapshot = z.infer<Schemas['FootprintSnapshotSchema']>;
 export type StoreSnapshot = z.infer<Schemas['StoreSnapshotSchema']>;
+export type RecycleSnapshot = z.infer<Schemas['RecycleSnapshotSchema']>;

@@ -14,6 +14,7 @@ import {
   type FootprintSnapshot,
   type InferenceSnapshot,
   type LoadSnapshot,
+  type RecycleSnapshot,
   type SnapshotV1,
   type StoreSnapshot,
 } from './snapshot-schema.js';
@@ -45,6 +46,8 @@ export interface SnapshotSources {
   footprint?: () => FootprintSnapshot;
   /** The fleet store's kind and health. */
   store?: () => StoreSnapshot;
+  /** Sessions served, the memory trend and the recycle condition nearest to firing. */
+  recycle?: () => RecycleSnapshot;
   pid?: number;
 }
 
@@ -115,6 +118,7 @@ export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
         ? { inference: inferenceSnapshot(sources.inference.stats(), now) }
         : {}),
       ...(sources.footprint ? { footprint: sources.footprint() } : {}),
+      ...(sources.recycle ? { recycle: sources.recycle() } : {}),
     },
     tenants: sources.admission.tenantStats().map((t) => tenantRow(t, now)),
     sessions,

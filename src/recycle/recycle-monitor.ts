@@ -1,7 +1,9 @@
 import type { Clock, TimerHandle } from '../admission/clock.js';
 import { MemoryTrendTracker, nativeBytes, type MemoryTrend } from './memory-trend.js';
+import type { RecycleSnapshot } from '../introspection/snapshot-schema.js';
 import {
   decideRecycle,
+  describeCondition,
   type RecycleCondition,
   type RecycleLimits,
   type RecycleReadings,
@@ -120,4 +122,28 @@ export class RecycleMonitor {
       this.#arm();
     }, this.#opts.intervalMs ?? RECYCLE_CHECK_INTERVAL_MS);
   }
+}
+
+export type RecycleState = RecycleSnapshot['state'];
+
+/** The snapshot's `worker.recycle`: figures rounded for display, the nearest condition labelled. */
+export function recycleSnapshot(status: RecycleStatus, state: RecycleState): RecycleSnapshot {
+  const shown = status.fired ?? status.nearest;
+  const round1 = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
+  return {
+    sessionsServed: status.sessionsServed,
+    rssMiBPer1000Sessions: round1(status.memoryTrend.rssMiBPer1000),
+    nativeMiBPer1000Sessions: round1(status.memoryTrend.nativeMiBPer1000),
+    state,
+    ...(shown
+      ? {
+          nearest: {
+            name: shown.name,
+            value: Math.max(0, Math.round(shown.value * 10) / 10),
+            limit: shown.limit,
+            label: describeCondition(shown),
+          },
+        }
+      : {}),
+  };
 }

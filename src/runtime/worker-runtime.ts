@@ -41,6 +41,14 @@ import { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { rememberTenantSecrets } from '../tenancy/redact.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { VERSION } from '../cli/version.js';
+import { RecycleMonitor, recycleSnapshot, type RecycleState } from '../recycle/recycle-monitor.js';
+import {
+  describeCondition,
+  type RecycleCondition,
+  type RecycleLimits,
+  type RecycleReadings,
+} from '../recycle/recycle-policy.js';
+import type { SupervisorLink } from '../supervisor/supervisor-link.js';
 import { admissionOptions } from './admission-options.js';
 import { fleetWorkerId, openFleet } from './fleet-setup.js';
 import type { FleetAdmission } from '../admission/fleet-admission.js';
@@ -60,6 +68,8 @@ export interface StopOutcome {
   clean: boolean;
   /** Sessions the worker had to close (drain timeout, or a stop that could not drain). */
   forcedSessions: number;
+  /** The worker stopped because a recycle condition fired. */
+  recycled: boolean;
 }
 
 export interface WorkerRuntimeOptions {
@@ -79,6 +89,13 @@ export interface WorkerRuntimeOptions {
   logFormat?: LogFormat;
   /** Overrides the control socket's limits (tests). */
   ipcLimits?: Pick<IpcServerOptions, 'idleTimeoutMs' | 'maxConnections'>;
+  /**
+   * Set when `openrtc start --workers` forked this worker: it reports ready, asks before
+   * recycling, and listens on an ephemeral HTTP port (its replacement overlaps it).
+   */
+  supervisor?: SupervisorLink;
+  /** The supervisor's local dispatcher, which `openrtc dispatch` asks the worker for. */
+  localDispatcherUrl?: string;
 }
 
 /**
@@ -113,6 +130,8 @@ export class WorkerRuntime {
   #heartbeat: NodeJS.Timeout | undefined;
   /** The shared inference process; `inference.state` and `inference.health()` are what health reads. */
   inference!: SharedInference;
+  recycle!: RecycleMonitor;
+  #recycleState: RecycleState = 'serving';
   #warm: WarmStart | undefined;
   #stopping: Promise<StopOutcome> | undefined;
   #unrouteWarnings: () => void = () => undefined;
@@ -140,6 +159,7 @@ export class WorkerRuntime {
   }
 
   async #release(): Promise<void> {
+    this.recycle?.stop();
     this.loop.stop();
     this.load?.stop();
     this.attribution?.disable();
@@ -179,6 +199,12 @@ export class WorkerRuntime {
     this.#unrouteWarnings = routeProcessWarnings(logger);
 
     this.load = new LoadMonitor({ settings: loadSettings(config) });
+    this.recycle = new RecycleMonitor({
+      limits: recycleLimits(config),
+      clock: systemClock,
+      memory: () => process.memoryUsage(),
+      onExceeded: (c, r) => this.#onRecycleCondition(c, r),
+    });
     this.metrics = new WorkerMetrics({
       maxTenants: config.metrics.maxTenants,
       configuredTenants: configuredTenants(config),
@@ -317,6 +343,7 @@ export class WorkerRuntime {
     });
     this.sessions.subscribe({
       ended: (e) => {
+        this.recycle.sessionEnded();
         if (e.outcome.reason !== MAX_SESSION_DURATION_REASON) return;
         const limit = this.config.maxSessionDurationMs ?? 0;
         this.events.push({
@@ -420,25 +447,70 @@ export class WorkerRuntime {
     }
     await this.worker.start();
     phases.mark('register');
+    this.recycle.start();
     logger.info(
       {
         socket: this.socketPath,
         agents: Object.keys(agents),
         url,
         ...(this.http ? { http: this.http.url } : {}),
+        ...(this.options.supervisor ? { supervised: true } : {}),
         // From process start: Node, module loading, then each phase of start().
         startup_ms: { total: Math.round(performance.now()), ...phases.durations() },
       },
       `openrtc worker "${config.name}" ready`,
     );
+    this.options.supervisor?.ready();
+  }
+
+  /**
+   * A recycle condition fired (once per worker). Supervised, the worker keeps serving until its
+   * replacement is, then drains; alone, it drains now and exits with the recycle code, for
+   * systemd or Kubernetes to start a fresh one.
+   */
+  #onRecycleCondition(c: RecycleCondition, r: RecycleReadings): void {
+    if (this.#stopping) return;
+    const label = describeCondition(c);
+    const link = this.options.supervisor;
+    this.logger.warn(
+      {
+        condition: c.name,
+        value: Math.round(c.value * 10) / 10,
+        limit: c.limit,
+        sessions_served: r.sessionsServed,
+        rss_mib: Math.round(r.rssMiB),
+        native_growth_mib: Math.round(r.nativeGrowthMiB),
+        uptime_s: Math.round((r.now - r.startedAt) / 1000),
+        active: this.registry.size,
+      },
+      link
+        ? `recycle: ${label}; starting a replacement, then draining this worker`
+        : `recycle: ${label}; draining, then exiting with code 75 for a fresh process to take over`,
+    );
+    this.events.push({ kind: 'worker', message: `recycle: ${label}` });
+    void (async () => {
+      if (link) {
+        this.#recycleState = 'handover';
+        const answer = await link.requestRecycle(label);
+        if (answer === 'timeout')
+          this.logger.warn('no replacement was serving in time; recycling anyway');
+      }
+      if (this.#stopping) return;
+      this.#recycleState = 'draining';
+      void this.stop(this.config.drainTimeoutMs, true);
+    })();
   }
 
   async #startHttp(): Promise<OpsHttpServer | undefined> {
     const { http } = this.config;
     if (http.port === false) return undefined;
+    // Supervised workers overlap their replacements, so none can own a fixed port.
+    const port = this.options.supervisor
+      ? 0
+      : (http.port ?? (this.options.dev ? 0 : START_HTTP_PORT));
     const server = await OpsHttpServer.listen({
       host: http.host ?? (this.options.dev ? '127.0.0.1' : '0.0.0.0'),
-      port: http.port ?? (this.options.dev ? 0 : START_HTTP_PORT),
+      port,
       logger: this.logger,
       routes: {
         health: () => this.health(),
@@ -457,6 +529,7 @@ export class WorkerRuntime {
   health(): HealthResult {
     return checkHealth({
       draining: this.admission.draining,
+      recycling: this.#recycleState === 'draining',
       inference: this.#inferenceHealth(),
       registered: this.worker.registered,
       loopStalled: this.load.loopDelay(STALL_WINDOW_MS).maxMs >= this.config.http.loopStallMs,
@@ -590,6 +663,7 @@ export class WorkerRuntime {
       events: this.events,
       inference: this.inference,
       footprint: () => this.footprint(),
+      recycle: () => recycleSnapshot(this.recycle.status(), this.#recycleState),
       memory: () => {
         const m = process.memoryUsage();
         return { rss: m.rss, heapUsed: m.heapUsed };
@@ -611,8 +685,9 @@ export class WorkerRuntime {
   }
 
   /** Stops accepting, waits for live sessions, then closes everything. Safe to call twice. */
-  stop(timeoutMs = this.config.drainTimeoutMs): Promise<StopOutcome> {
+  stop(timeoutMs = this.config.drainTimeoutMs, recycled = false): Promise<StopOutcome> {
     this.#stopping ??= (async () => {
+      if (!recycled && this.#recycleState === 'handover') this.#recycleState = 'serving';
       const graceMs = this.config.shutdownGraceMs;
       this.logger.info(
         { timeout_ms: timeoutMs, grace_ms: graceMs, active: this.registry.size },
@@ -622,14 +697,19 @@ export class WorkerRuntime {
         kind: 'drain',
         message: `draining (${this.registry.size} live sessions, timeout ${timeoutMs} ms)`,
       });
-      let outcome: StopOutcome = { clean: false, forcedSessions: this.registry.size };
+      let outcome: StopOutcome = { clean: false, forcedSessions: this.registry.size, recycled };
       try {
         const drained = await this.worker.drain(timeoutMs, graceMs);
-        outcome = { clean: drained.forcedSessions === 0, forcedSessions: drained.forcedSessions };
+        outcome = {
+          clean: drained.forcedSessions === 0,
+          forcedSessions: drained.forcedSessions,
+          recycled,
+        };
         await this.#warm?.closed;
       } catch (err) {
         this.logger.error({ err }, 'drain failed; closing anyway');
       } finally {
+        this.recycle.stop();
         this.loop.stop();
         this.load.stop();
         this.attribution.disable();
@@ -649,7 +729,11 @@ export class WorkerRuntime {
         );
         this.#unrouteWarnings();
         this.logger.info(
-          { clean: outcome.clean, forced_sessions: outcome.forcedSessions },
+          {
+            clean: outcome.clean,
+            forced_sessions: outcome.forcedSessions,
+            ...(recycled ? { recycled: true } : {}),
+          },
           'worker stopped',
         );
         this.#resolveStopped(outcome);
@@ -700,6 +784,7 @@ export class WorkerRuntime {
     this.metrics.labels.setLimit(next.config.metrics.maxTenants);
     for (const t of configuredTenants(next.config)) this.metrics.labels.claim(t);
     this.#applyAttribution(next.config.introspection.attribution);
+    this.recycle.setLimits(recycleLimits(next.config));
     this.sessions.setLimits({
       shutdownGraceMs: next.config.shutdownGraceMs,
       maxSessionDurationMs: next.config.maxSessionDurationMs,
@@ -758,7 +843,7 @@ export class WorkerRuntime {
         name: this.config.name,
         pid: process.pid,
         version: VERSION,
-        localDispatcherUrl: this.dispatcher?.url ?? null,
+        localDispatcherUrl: this.dispatcher?.url ?? this.options.localDispatcherUrl ?? null,
       }),
       tenantStat: (t) => this.admission.tenantStat(t),
       knownTenant: (t) => {
@@ -837,6 +922,11 @@ class StartupPhases {
       ]),
     );
   }
+}
+
+function recycleLimits(config: OpenrtcConfig): RecycleLimits {
+  const { maxSessions, maxRssMiB, maxNativeGrowthMiB, maxUptime } = config.recycle;
+  return { maxSessions, maxRssMiB, maxNativeGrowthMiB, maxUptimeMs: maxUptime };
 }
 
 function loadSettings(config: OpenrtcConfig): LoadSettings {

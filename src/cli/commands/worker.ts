@@ -3,8 +3,12 @@ import { createLogger, type LogFormat } from '../../logging/logger.js';
 import { EXIT_GRACE_MS, exitAfterStop } from '../../runtime/exit-after-stop.js';
 import { WorkerRuntime } from '../../runtime/worker-runtime.js';
 import { redactText } from '../../secrets/redact-text.js';
+import { SupervisorLink } from '../../supervisor/supervisor-link.js';
 import { colorEnabled } from '../color.js';
 import { EXIT } from '../exit-codes.js';
+
+/** Where a supervisor's local dispatcher listens, for `openrtc dispatch` to find through a worker. */
+export const LOCAL_DISPATCHER_ENV = 'OPENRTC_LOCAL_DISPATCHER_URL';
 
 export interface WorkerCommandOptions {
   config?: string;
@@ -27,8 +31,13 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
     level: opts.logLevel,
     color: colorEnabled(process.stdout),
   });
+  const supervisor = SupervisorLink.fromProcess();
   const runtime = new WorkerRuntime({
     logger,
+    ...(supervisor ? { supervisor } : {}),
+    ...(process.env[LOCAL_DISPATCHER_ENV]
+      ? { localDispatcherUrl: process.env[LOCAL_DISPATCHER_ENV] }
+      : {}),
     dev: opts.dev,
     logFormat: opts.logFormat,
     ...(opts.frameworkLogLevel !== undefined ? { frameworkLogLevel: opts.frameworkLogLevel } : {}),
@@ -43,6 +52,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
     process.stderr.write(
       `openrtc: worker failed to start: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
     );
+    supervisor?.close();
     return EXIT.failure;
   }
 
@@ -61,11 +71,17 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
   process.on('SIGTERM', onStopSignal);
   process.on('SIGINT', onStopSignal);
   process.on('SIGHUP', onHangup);
+  // A supervisor that was killed can no longer stop its workers: each drains on its own.
+  supervisor?.onLost(() => {
+    logger.warn('the supervisor went away: draining');
+    void runtime.stop();
+  });
   const outcome = await runtime.stopped;
+  supervisor?.close();
   process.off('SIGTERM', onStopSignal);
   process.off('SIGINT', onStopSignal);
   process.off('SIGHUP', onHangup);
-  const code = outcome.clean ? EXIT.ok : EXIT.failure;
+  const code = outcome.recycled ? EXIT.recycle : outcome.clean ? EXIT.ok : EXIT.failure;
   exitAfterStop({ code, logger, graceMs: EXIT_GRACE_MS });
   logger.flush();
   return code;
