@@ -15,8 +15,12 @@ let cli;
 if (useSources) {
   // A worker imports @livekit/agents (about 700 modules). Loaded before tsx's hooks are
   // registered, they skip the hooks' per-module round trip (about 0.2 s of start-up); the
-  // TypeScript that imports them later gets the same, already-loaded modules.
-  if (process.argv[2] === 'start' || process.argv[2] === 'dev') await import('@livekit/agents');
+  // TypeScript that imports them later gets the same, already-loaded modules. A supervisor
+  // (`--workers`) runs no session, so it does not load them.
+  const worker =
+    (process.argv[2] === 'start' || process.argv[2] === 'dev') &&
+    !process.argv.some((a) => a === '--workers' || a.startsWith('--workers='));
+  if (worker) await import('@livekit/agents');
   const { register } = await import('tsx/esm/api');
   register();
   registerHooks('./checkout-conditions.js', import.meta.url);

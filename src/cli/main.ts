@@ -19,6 +19,16 @@ function positiveInt(name: string) {
   };
 }
 
+function workerCount(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError(
+      `--workers must be a positive integer or "auto", got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
 function nonNegativeNumber(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -82,15 +92,28 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .addOption(logFormatOption().default(logFormat))
       .option('--log-level <level>', 'pino log level', 'info')
       .addOption(frameworkLogLevelOption())
+      .option(
+        '--workers <n|auto>',
+        'run a supervisor that keeps N workers serving (auto: one per core); N > 1 needs a shared store',
+        workerCount,
+      )
       .addHelpText(
         'after',
         '\nSIGTERM or SIGINT drains (a second one exits at once, with 1); SIGHUP reloads the config.\n' +
           `Once stopped, the process exits within ${EXIT_GRACE_MS / 1000} s: 0 when every session ended by itself, 1 when the\n` +
-          'drain timeout closed some.',
+          'drain timeout closed some, 75 when a recycle condition fired (a fresh process should take over).\n' +
+          "With --workers, the supervisor restarts a worker that exits, starts a recycling worker's replacement\n" +
+          'before it stops accepting, and passes SIGTERM and SIGHUP to every worker.',
       )
       .action(async (opts) => {
+        const dev = name === 'dev';
+        if (opts.workers !== undefined) {
+          const { runSupervisorCommand } = await import('./commands/supervise.js');
+          setExit(await runSupervisorCommand({ ...opts, dev }));
+          return;
+        }
         const { runWorkerCommand } = await import('./commands/worker.js');
-        setExit(await runWorkerCommand({ ...opts, dev: name === 'dev' }));
+        setExit(await runWorkerCommand({ ...opts, dev }));
       });
 
   examples(

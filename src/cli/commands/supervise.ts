@@ -1,0 +1,102 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../config/load-config.js';
+import { DEV_CREDENTIALS, DEV_PORT } from '../../dispatcher/dev-defaults.js';
+import { LocalDispatcher } from '../../dispatcher/local-dispatcher.js';
+import { createLogger } from '../../logging/logger.js';
+import { knownSecrets } from '../../secrets/known-secrets.js';
+import { SUPERVISED_ENV } from '../../supervisor/protocol.js';
+import { Supervisor } from '../../supervisor/supervisor.js';
+import {
+  resolveWorkerCount,
+  workerCountRefusal,
+  type WorkerCount,
+} from '../../supervisor/worker-count.js';
+import { colorEnabled } from '../color.js';
+import { EXIT } from '../exit-codes.js';
+import { LOCAL_DISPATCHER_ENV, type WorkerCommandOptions } from './worker.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/openrtc.js');
+
+/**
+ * `openrtc start --workers N` (and `dev --workers N`): forks N workers and keeps them serving.
+ * With `dev` and no LiveKit URL, the supervisor serves the one local dispatcher they all register
+ * with. Resolves with the exit code once every worker has stopped.
+ */
+export async function runSupervisorCommand(
+  opts: WorkerCommandOptions & { workers: WorkerCount },
+): Promise<number> {
+  const count = resolveWorkerCount(opts.workers);
+  knownSecrets.collectEnv(process.env);
+  const { config, file } = await loadConfig(opts.config);
+  const refusal = workerCountRefusal(count, config);
+  if (refusal) {
+    process.stderr.write(`openrtc: ${refusal}\n`);
+    return EXIT.usage;
+  }
+  const logger = createLogger({
+    format: opts.logFormat,
+    level: opts.logLevel,
+    color: colorEnabled(process.stdout),
+  }).child({ component: 'supervisor' });
+
+  const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_ENV]: '1' };
+  let dispatcher: LocalDispatcher | undefined;
+  if (opts.dev && !config.livekit.url) {
+    dispatcher = await LocalDispatcher.start({
+      port: opts.port ?? DEV_PORT,
+      ...DEV_CREDENTIALS,
+      logger,
+    });
+    Object.assign(env, {
+      LIVEKIT_URL: dispatcher.url,
+      LIVEKIT_API_KEY: DEV_CREDENTIALS.apiKey,
+      LIVEKIT_API_SECRET: DEV_CREDENTIALS.apiSecret,
+      [LOCAL_DISPATCHER_ENV]: dispatcher.url,
+    });
+    logger.info(
+      { url: dispatcher.url },
+      'no LIVEKIT_URL: serving a local dispatcher for the workers',
+    );
+  }
+  const args = [
+    opts.dev ? 'dev' : 'start',
+    '--config',
+    file,
+    '--log-format',
+    opts.logFormat,
+    '--log-level',
+    opts.logLevel,
+    ...(opts.frameworkLogLevel !== undefined
+      ? ['--framework-log-level', opts.frameworkLogLevel]
+      : []),
+  ];
+  const supervisor = new Supervisor({
+    count,
+    logger,
+    // Own process group: a terminal's Ctrl-C reaches the supervisor alone, which passes it on
+    // once, so no worker sees two signals (which would make it exit without draining).
+    fork: (slot) =>
+      fork(BIN, args, {
+        env: { ...env, OPENRTC_WORKER_SLOT: String(slot) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        detached: true,
+      }),
+  });
+  const onStop = (signal: NodeJS.Signals) =>
+    supervisor.signal(signal === 'SIGINT' ? 'SIGTERM' : signal);
+  const onHangup = () => supervisor.signal('SIGHUP');
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHangup);
+  logger.info({ workers: count, pid: process.pid }, `supervising ${count} worker(s)`);
+  supervisor.start();
+  const code = await supervisor.done;
+  process.off('SIGTERM', onStop);
+  process.off('SIGINT', onStop);
+  process.off('SIGHUP', onHangup);
+  await dispatcher?.close();
+  logger.info({ exit_code: code }, 'every worker stopped');
+  return code;
+}
