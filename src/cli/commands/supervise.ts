@@ -35,11 +35,12 @@ export async function runSupervisorCommand(
     process.stderr.write(`openrtc: ${refusal}\n`);
     return EXIT.usage;
   }
-  const logger = createLogger({
+  const baseLogger = createLogger({
     format: opts.logFormat,
     level: opts.logLevel,
     color: colorEnabled(process.stdout),
-  }).child({ component: 'supervisor' });
+  });
+  const logger = baseLogger.child({ component: 'supervisor' });
 
   const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_ENV]: '1' };
   let dispatcher: LocalDispatcher | undefined;
@@ -47,7 +48,7 @@ export async function runSupervisorCommand(
     dispatcher = await LocalDispatcher.start({
       port: opts.port ?? DEV_PORT,
       ...DEV_CREDENTIALS,
-      logger,
+      logger: baseLogger,
     });
     Object.assign(env, {
       LIVEKIT_URL: dispatcher.url,
