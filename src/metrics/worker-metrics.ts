@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { RejectReason } from '../admission/reasons.js';
 import type { BreakerStateName, SessionOutcome, TenantStats } from '../admission/types.js';
 import type { LoadReport } from '../load/load-model.js';
+import type { RecycleCondition } from '../recycle/recycle-policy.js';
 import { OTHER_TENANT_LABEL, TenantLabels } from './tenant-labels.js';
 
 /** What the scrape reads live; counters and histograms are fed by events instead. */
@@ -24,6 +25,19 @@ export interface MetricsSources {
     leasesReasserted: number;
     fallbackDecisions: number;
   };
+  /** Sessions served, the memory trend and the recycle conditions (see src/recycle/). */
+  recycle?(): RecycleMetrics;
+}
+
+export interface RecycleMetrics {
+  sessionsServed: number;
+  /** MiB per 1,000 sessions; undefined until enough sessions were served. */
+  rssMiBPer1000: number | undefined;
+  nativeMiBPer1000: number | undefined;
+  /** Every configured condition, with its reading. */
+  conditions: RecycleCondition[];
+  /** A condition fired: the worker is handing over or draining. */
+  recycling: boolean;
 }
 
 export interface WorkerMetricsOptions {
@@ -202,6 +216,47 @@ export class WorkerMetrics {
         registers,
         collect() {
           this.set(store()[key]);
+        },
+      });
+    }
+    const recycle = sources.recycle?.bind(sources);
+    if (recycle) {
+      new Gauge({
+        name: 'openrtc_sessions_served',
+        help: 'Sessions that ended since the worker started, however they ended',
+        registers,
+        collect() {
+          this.set(recycle().sessionsServed);
+        },
+      });
+      new Gauge({
+        name: 'openrtc_memory_growth_mib_per_1000_sessions',
+        help: 'Memory growth per 1,000 sessions (least-squares slope over recent samples): rss, or native (RSS outside the V8 heap and external buffers); absent until enough sessions were served',
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          this.reset();
+          const r = recycle();
+          if (r.rssMiBPer1000 !== undefined) this.set({ kind: 'rss' }, r.rssMiBPer1000);
+          if (r.nativeMiBPer1000 !== undefined) this.set({ kind: 'native' }, r.nativeMiBPer1000);
+        },
+      });
+      new Gauge({
+        name: 'openrtc_recycle_condition_share',
+        help: 'Each configured recycle condition: its reading over its limit (1 or more fires a recycle)',
+        labelNames: ['condition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const c of recycle().conditions) this.set({ condition: c.name }, c.share);
+        },
+      });
+      new Gauge({
+        name: 'openrtc_recycling',
+        help: '1 once a recycle condition fired (the worker hands over, drains and exits 75), else 0',
+        registers,
+        collect() {
+          this.set(recycle().recycling ? 1 : 0);
         },
       });
     }

@@ -4,6 +4,7 @@ import type { RecycleSnapshot } from '../introspection/snapshot-schema.js';
 import {
   decideRecycle,
   describeCondition,
+  recycleConditions,
   type RecycleCondition,
   type RecycleLimits,
   type RecycleReadings,
@@ -97,6 +98,11 @@ export class RecycleMonitor {
       nearest: decideRecycle(this.#limits, this.#readings()).nearest,
       fired: this.#fired,
     };
+  }
+
+  /** Every configured condition with its reading now, for `/metrics`. */
+  conditions(): RecycleCondition[] {
+    return recycleConditions(this.#limits, this.#readings());
   }
 
   #readings(): RecycleReadings {

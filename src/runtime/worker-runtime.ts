@@ -226,6 +226,16 @@ export class WorkerRuntime {
             fallbackDecisions: 0,
           }),
         }),
+        recycle: () => {
+          const status = this.recycle.status();
+          return {
+            sessionsServed: status.sessionsServed,
+            rssMiBPer1000: status.memoryTrend.rssMiBPer1000,
+            nativeMiBPer1000: status.memoryTrend.nativeMiBPer1000,
+            conditions: this.recycle.conditions(),
+            recycling: status.fired !== undefined,
+          };
+        },
       },
     });
     const metrics = this.metrics;

@@ -10,7 +10,10 @@ export function Header({ snapshot, width }: { snapshot: SnapshotV1; width: numbe
       <Line
         bold
         color={
-          snapshot.worker.draining || snapshot.worker.load?.full || storeDegraded(snapshot)
+          snapshot.worker.draining ||
+          snapshot.worker.load?.full ||
+          storeDegraded(snapshot) ||
+          (snapshot.worker.recycle && snapshot.worker.recycle.state !== 'serving')
             ? 'yellow'
             : undefined
         }

@@ -1,6 +1,7 @@
 import type {
   EventSnapshot,
   InferenceSnapshot,
+  RecycleSnapshot,
   SessionSnapshot,
   SnapshotV1,
   TenantRow,
@@ -51,16 +52,22 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
   const cap = w.capacity === null ? '∞' : String(w.capacity);
   const cpu = sum(snap.sessions.map((s) => s.cpuPct));
   const t = w.totals;
-  const state = w.draining
-    ? '  DRAINING'
-    : w.load?.overloaded
-      ? '  OVERLOADED'
-      : w.load?.full
-        ? '  FULL'
-        : '';
-  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${state}${storeLabel(w.store)}`;
+  const recycle = w.recycle;
+  const state =
+    recycle?.state === 'handover'
+      ? '  RECYCLING (replacement starting)'
+      : recycle?.state === 'draining'
+        ? '  RECYCLING'
+        : w.draining
+          ? '  DRAINING'
+          : w.load?.overloaded
+            ? '  OVERLOADED'
+            : w.load?.full
+              ? '  FULL'
+              : '';
+  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${lifetimeText(recycle)}${state}${storeLabel(w.store)}`;
   const second =
-    `sessions ${w.active}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)} ` +
+    `sessions ${w.active}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)}${growthText(recycle)} ` +
     `heap ${formatBytes(w.heapUsedBytes)}  lag p99 ${formatMs(w.loop.p99Ms)} max ${formatMs(w.loop.maxMs)}`;
   // A malformed tenant id belongs to no tenant, so its rejections are counted here, worker-wide.
   const third =
@@ -86,6 +93,19 @@ function storeLabel(store: SnapshotV1['worker']['store']): string {
 /** True when the fleet store does not answer: `top` shows the header in yellow. */
 export function storeDegraded(snap: SnapshotV1): boolean {
   return snap.worker.store?.state === 'degraded';
+}
+
+/** `  served 1234  recycle: maxSessions 18/20`: how long-lived the worker is, and what ends it. */
+export function lifetimeText(r: RecycleSnapshot | undefined): string {
+  if (!r) return '';
+  return `  served ${r.sessionsServed}${r.nearest ? `  recycle: ${r.nearest.label}` : ''}`;
+}
+
+/** ` (+2.1 MiB/1k sessions)`: RSS growth per 1,000 sessions, once there is a trend to show. */
+export function growthText(r: RecycleSnapshot | undefined): string {
+  if (r?.rssMiBPer1000Sessions === null || r?.rssMiBPer1000Sessions === undefined) return '';
+  const g = r.rssMiBPer1000Sessions;
+  return ` (${g >= 0 ? '+' : ''}${g.toFixed(1)} MiB/1k sessions)`;
 }
 
 /** True when the shared inference process should be running and is not: `top` shows it in red. */
