@@ -91,6 +91,11 @@ describe('checkHealth', () => {
       healthy: false,
       message: 'draining',
     });
+    // A recycling worker is draining too; the body says why, so a probe log tells the two apart.
+    expect(checkHealth({ ...up, draining: true, recycling: true })).toEqual({
+      healthy: false,
+      message: 'recycling',
+    });
   });
 });
 

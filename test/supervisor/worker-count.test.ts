@@ -1,0 +1,46 @@
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import {
+  resolveWorkerCount,
+  storeKind,
+  workerCountRefusal,
+} from '../../src/supervisor/worker-count.js';
+import { REPO_ROOT } from '../support/dev-worker.js';
+import { runCli } from '../support/run-cli.js';
+
+const CONFIG = path.join(REPO_ROOT, 'test/fixtures/recycle.config.ts');
+
+describe('--workers', () => {
+  it('auto is one worker per core the process may use', () => {
+    expect(resolveWorkerCount('auto')).toBe(os.availableParallelism());
+    expect(resolveWorkerCount(3)).toBe(3);
+  });
+
+  it('refuses more than one worker with the memory store, and says why', async () => {
+    const { config } = await loadConfig(CONFIG);
+    expect(storeKind(config)).toBe('memory');
+    expect(workerCountRefusal(1, config)).toBeUndefined();
+    expect(workerCountRefusal(4, config)).toBe(
+      '--workers 4 needs a shared store: with the memory store each worker enforces the caps on its own, so a tenant would get 4 times its cap; configure the Redis store, or run one worker',
+    );
+    // A shared store (the config's `store.kind`) lifts the refusal.
+    expect(
+      workerCountRefusal(4, { ...config, store: { kind: 'redis' } } as typeof config),
+    ).toBeUndefined();
+  });
+
+  it('start exits 2 with that one line, before starting anything; a bad count is a usage error', async () => {
+    const refused = await runCli(['start', '--workers', '2', '--config', CONFIG]);
+    expect(refused.code).toBe(EXIT.usage);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.trim().split('\n')).toEqual([
+      'openrtc: --workers 2 needs a shared store: with the memory store each worker enforces the caps on its own, so a tenant would get 2 times its cap; configure the Redis store, or run one worker',
+    ]);
+    const bad = await runCli(['start', '--workers', 'many', '--config', CONFIG]);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain('--workers must be a positive integer or "auto", got "many"');
+  }, 30_000);
+});
