@@ -3,11 +3,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { dispatchJobs } from '../../src/dispatcher/dispatch-client.js';
-import { IpcClient } from '../../src/ipc/ipc-client.js';
-import { listWorkers } from '../../src/ipc/socket-path.js';
-import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
+import { dispatchDemoCalls } from '../support/dev-dispatch.js';
 import { REPO_ROOT, startDevWorker, type DevWorker } from '../support/dev-worker.js';
+import { workerSnapshot } from '../support/livekit/worker.js';
 import { parseExposition, sampleValue } from '../support/prometheus.js';
 
 const CONFIG = path.join(REPO_ROOT, 'test/fixtures/recycle.config.ts');
@@ -15,28 +13,10 @@ const CONFIG = path.join(REPO_ROOT, 'test/fixtures/recycle.config.ts');
 let worker: DevWorker;
 let http: string;
 
-async function snapshot(): Promise<SnapshotV1> {
-  const [socket] = await listWorkers(worker.env);
-  if (!socket) throw new Error('no control socket');
-  const client = await IpcClient.connect(socket.socketPath);
-  try {
-    return SnapshotV1.parse(await client.request('snapshot'));
-  } finally {
-    client.close();
-  }
-}
+const snapshot = () => workerSnapshot(worker);
 
-function dispatch(count: number, durationS: number) {
-  return dispatchJobs({
-    url: `http://127.0.0.1:${worker.port}`,
-    apiKey: 'devkey',
-    apiSecret: 'secret',
-    agentName: 'demo',
-    tenant: 'acme',
-    metadata: { duration_s: durationS },
-    count,
-  });
-}
+const dispatch = (count: number, durationS: number) =>
+  dispatchDemoCalls(worker.port, count, durationS);
 
 beforeAll(async () => {
   worker = await startDevWorker(['--config', CONFIG], { RECYCLE_MAX_SESSIONS: '3' });

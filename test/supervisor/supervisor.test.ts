@@ -3,9 +3,10 @@
 import path from 'node:path';
 import { setTimeout as pace } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchJobs, type DispatchResult } from '../../src/dispatcher/dispatch-client.js';
+import type { DispatchResult } from '../../src/dispatcher/dispatch-client.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { until } from '../support/conditions.js';
+import { dispatchDemoCalls } from '../support/dev-dispatch.js';
 import { freePort, REPO_ROOT, startWorkerProcess, type DevWorker } from '../support/dev-worker.js';
 
 const CONFIG = path.join(REPO_ROOT, 'test/fixtures/recycle.config.ts');
@@ -22,17 +23,7 @@ const readyPids = (): number[] =>
     .map((r) => Number(r.pid));
 const logTail = () => sup.logs.slice(-40).join('\n');
 
-function dispatch(count: number, durationS: number): Promise<DispatchResult[]> {
-  return dispatchJobs({
-    url: `http://127.0.0.1:${port}`,
-    apiKey: 'devkey',
-    apiSecret: 'secret',
-    agentName: 'demo',
-    tenant: 'acme',
-    metadata: { duration_s: durationS },
-    count,
-  });
-}
+const dispatch = (count: number, durationS: number) => dispatchDemoCalls(port, count, durationS);
 
 beforeAll(async () => {
   port = await freePort();
