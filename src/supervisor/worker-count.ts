@@ -13,9 +13,8 @@ export function resolveWorkerCount(requested: WorkerCount): number {
  * so each of several workers would enforce every cap on its own and a tenant would get N times
  * its cap on one box; a shared store (Redis) holds the leases for all of them.
  */
-export function storeKind(config: OpenrtcConfig): string {
-  const store = (config as { store?: { kind?: unknown } }).store;
-  return typeof store?.kind === 'string' ? store.kind : 'memory';
+export function storeKind(config: OpenrtcConfig): 'memory' | 'redis' {
+  return config.tenants.store === 'memory' ? 'memory' : 'redis';
 }
 
 /** Why `count` workers cannot run with this config, or undefined when they can. */

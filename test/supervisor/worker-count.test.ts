@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { StoreSettings } from '../../src/config/schema.js';
 import {
   resolveWorkerCount,
   storeKind,
@@ -26,10 +27,18 @@ describe('--workers', () => {
     expect(workerCountRefusal(4, config)).toBe(
       '--workers 4 needs a shared store: with the memory store each worker enforces the caps on its own, so a tenant would get 4 times its cap; configure the Redis store, or run one worker',
     );
-    // A shared store (the config's `store.kind`) lifts the refusal.
-    expect(
-      workerCountRefusal(4, { ...config, store: { kind: 'redis' } } as typeof config),
-    ).toBeUndefined();
+    // A shared store (`tenants.store` naming Redis) lifts the refusal.
+    const redis: StoreSettings = {
+      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'openrtc:' },
+      onUnavailable: 'local',
+      onUnavailableAtStart: 'exit',
+      timeoutMs: 250,
+      leaseTtlMs: 15_000,
+      renewIntervalMs: 5_000,
+    };
+    const redisConfig = { ...config, tenants: { ...config.tenants, store: redis } };
+    expect(storeKind(redisConfig)).toBe('redis');
+    expect(workerCountRefusal(4, redisConfig)).toBeUndefined();
   });
 
   it('start exits 2 with that one line, before starting anything; a bad count is a usage error', async () => {
