@@ -26,6 +26,7 @@ export interface PlannedColumn<T> {
 }
 
 /** Control characters would move the cursor; they are shown as spaces. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /** Cuts or pads `text` to exactly `width` characters. */

@@ -391,7 +391,6 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       this.#answer(conn, job.id, result);
     } catch (err) {
       if (!answered) {
-        answered = true;
         this.#rejectHere(
           conn,
           job.id,

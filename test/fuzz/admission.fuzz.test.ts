@@ -143,6 +143,7 @@ describe('admission under any metadata, any tenant id, any sequence of events', 
               } catch (err) {
                 throw new Error(
                   `decide threw for metadata ${JSON.stringify(a.metadata.slice(0, 80))}: ${String(err)}`,
+                  { cause: err },
                 );
               }
               expect(REJECT_REASONS as readonly string[]).toContain(

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,7 +121,7 @@ describe('the HTTP listener', () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
-    const port = (blocker.address() as import('node:net').AddressInfo).port;
+    const port = (blocker.address() as AddressInfo).port;
     const { file, dir } = configFile({ http: { port, host: '127.0.0.1' } });
     const failing = newRuntime(file, dir);
     await expect(failing.start()).rejects.toThrow(
