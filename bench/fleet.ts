@@ -3,7 +3,7 @@
 // BENCH_FLEET_N sets the decisions per burst (default 1,000), BENCH_FLEET_ROUNDS the bursts (5).
 import { randomUUID } from 'node:crypto';
 import { Admission } from '../src/admission/admission.js';
-import { systemClock } from '../src/admission/clock.js';
+import { systemClock } from '../src/clock/clock.js';
 import { FleetAdmission } from '../src/admission/fleet-admission.js';
 import type { FleetStore } from '../src/store/fleet-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';

@@ -4,7 +4,7 @@ import { phoneNumberLookup, resolveTenant, type PhoneLookup } from '../tenancy/r
 import { CircuitBreaker, type BreakerSettings, type BreakerTransition } from './breaker.js';
 import { TenantCaps } from './caps.js';
 import type { FleetAdmission, FleetHold } from './fleet-admission.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import { addCounters, emptyCounters, sumCounters, type TenantCounters } from './counters.js';
 import { emptyReasonCounts, type HostRejectReason, type RejectReason } from './reasons.js';
 import { DEFAULT_IDLE_TENANT_ROWS, TenantRows, type TenantEntry } from './tenant-rows.js';

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock/clock.js';
 import type { BreakerStateName, BreakerView } from './types.js';
 
 export interface BreakerSettings {

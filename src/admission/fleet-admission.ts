@@ -1,6 +1,6 @@
 import type { FleetStore, LeaseKey } from '../store/fleet-store.js';
 import type { BreakerSettings, BreakerTransition } from './breaker.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { SessionOutcome } from './types.js';
 
 /** What to do while the store does not answer. */

@@ -6,7 +6,7 @@ import { knownSecrets } from '../secrets/known-secrets.js';
 import { redactText } from '../secrets/redact-text.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../runtime/version.js';
 
 function positiveInt(name: string) {
   return (value: string): number => {

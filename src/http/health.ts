@@ -1,3 +1,5 @@
+import type { InferenceHealth } from '../inference/shared-inference.js';
+
 /**
  * `GET /` as stock agents-js answers it: `200 OK` when the worker can take jobs from LiveKit,
  * else `503` with the reason as the body. Stock's two reasons keep their exact text, so probes
@@ -14,14 +16,11 @@ export const HEALTH_MESSAGES = {
 
 export type HealthMessage = (typeof HEALTH_MESSAGES)[keyof typeof HEALTH_MESSAGES];
 
-/** Whether a shared inference process should exist, and if so whether it is up. */
-export type InferenceState = { expected: false } | { expected: true; running: boolean };
-
 export interface HealthInputs {
   draining: boolean;
   /** Draining because a recycle condition fired: a fresh process is (or will be) taking over. */
   recycling?: boolean;
-  inference: InferenceState;
+  inference: InferenceHealth;
   /** Every agent registration is connected and registered. */
   registered: boolean;
   /** A single event-loop delay past the stall bound happened recently. */

@@ -4,7 +4,8 @@ import { breakerSecondsLeft } from '../introspection/tenant-row.js';
 import type { StoreSnapshot } from '../introspection/snapshot-schema.js';
 import type { LoadReport } from '../load/load-model.js';
 import type { RegistrationState } from '../worker/worker-host.js';
-import type { HealthResult, InferenceState } from './health.js';
+import type { InferenceHealth } from '../inference/shared-inference.js';
+import type { HealthResult } from './health.js';
 
 /** As stock agents-js reports them (`worker.ts`): a deployment tool reads these to recognise a worker. */
 const PROJECT_TYPE = 'nodejs';
@@ -36,7 +37,7 @@ export interface WorkerInfoSources {
   capacity: number | null;
   tenants: TenantStats[];
   sessionsByTenant: Iterable<[tenant: string, sessions: number]>;
-  inference: InferenceState;
+  inference: InferenceHealth;
   /** Where fleet state lives (this process's memory, or Redis) and whether it answers. */
   store: StoreSnapshot;
   jobUpdatesQueued: number;

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { reconnectDelay, type BackoffOptions } from '../worker/backoff.js';
+import { reconnectDelay, type BackoffOptions } from '../clock/backoff.js';
 import { InferenceUnavailableError, NOT_RUNNING } from './errors.js';
 import { FromInferenceProcess, type ToInferenceProcess } from './protocol.js';
 

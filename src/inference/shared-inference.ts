@@ -1,6 +1,5 @@
 import type { ipc } from '@livekit/agents';
 import type { Logger } from 'pino';
-import type { InferenceState as InferenceHealth } from '../http/health.js';
 import { InferenceUnavailableError } from './errors.js';
 import {
   InferenceProcess,
@@ -15,6 +14,9 @@ export type InferenceEnabled = 'auto' | boolean;
 
 /** `disabled`: there is no process (config, or no runner); otherwise the process's own state. */
 export type InferenceState = 'disabled' | InferenceProcessState;
+
+/** Whether a shared inference process should exist, and if so whether it is up (for health). */
+export type InferenceHealth = { expected: false } | { expected: true; running: boolean };
 
 export interface InferenceStats extends Omit<InferenceProcessStats, 'state'> {
   state: InferenceState;

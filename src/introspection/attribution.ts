@@ -1,5 +1,5 @@
 import { createHook, type AsyncHook } from 'node:async_hooks';
-import { sessionScope, type SessionScope } from '../logging/scope.js';
+import { sessionScope, type SessionScope } from '../scope/session-scope.js';
 
 /**
  * Per-session CPU and event-loop-block attribution.

@@ -1,6 +1,6 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { redactForLog } from '../secrets/redact-value.js';
-import { currentScope } from './scope.js';
+import { currentScope } from '../scope/session-scope.js';
 
 export type LogFormat = 'json' | 'pretty';
 

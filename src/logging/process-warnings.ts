@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sessionScope } from './scope.js';
+import { sessionScope } from '../scope/session-scope.js';
 
 /**
  * Node prints process warnings (an EventEmitter over its listener limit, a deprecation) as raw

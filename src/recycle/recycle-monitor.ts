@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../admission/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import { MemoryTrendTracker, nativeBytes, type MemoryTrend } from './memory-trend.js';
 import type { RecycleSnapshot } from '../introspection/snapshot-schema.js';
 import {

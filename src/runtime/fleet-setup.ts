@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import { systemClock } from '../admission/clock.js';
+import { systemClock } from '../clock/clock.js';
 import { FleetAdmission, type FleetEvents } from '../admission/fleet-admission.js';
 import type { OpenrtcConfig } from '../config/schema.js';
 import { RedisStore, safeUrl } from '../store/redis-store.js';

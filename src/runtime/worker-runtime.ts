@@ -3,7 +3,7 @@ import { version as agentsVersion } from '@livekit/agents';
 import { dispose as disposeMedia } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
 import { Admission } from '../admission/admission.js';
-import { systemClock } from '../admission/clock.js';
+import { systemClock } from '../clock/clock.js';
 import { MAX_SESSION_DURATION_REASON } from '../admission/types.js';
 import { loadAgents } from '../config/load-agents.js';
 import { diffConfigs, type ConfigReload } from '../config/config-diff.js';
@@ -14,7 +14,7 @@ import { auditSink } from '../control/audit.js';
 import { OPERATOR_METHODS } from '../control/contract.js';
 import { controlMethods, type ControlTarget } from '../control/control-methods.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
-import { checkHealth, type HealthResult, type InferenceState } from '../http/health.js';
+import { checkHealth, type HealthResult } from '../http/health.js';
 import { OpsHttpServer } from '../http/http-server.js';
 import { buildWorkerInfo } from '../http/worker-info.js';
 import { LoadMonitor } from '../load/load-monitor.js';
@@ -29,7 +29,7 @@ import { buildSnapshot } from '../introspection/snapshot.js';
 import { collectFootprint } from './footprint.js';
 import { IpcServer, type IpcServerOptions } from '../ipc/ipc-server.js';
 import { workerSocketPath } from '../ipc/socket-path.js';
-import { SharedInference } from '../inference/shared-inference.js';
+import { SharedInference, type InferenceHealth } from '../inference/shared-inference.js';
 import { routeFrameworkLogs } from '../logging/framework-logger.js';
 import type { LogFormat } from '../logging/logger.js';
 import { setProcessLogger } from '../logging/process-logger.js';
@@ -40,7 +40,6 @@ import { SessionHost } from '../session/session-host.js';
 import { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { rememberTenantSecrets } from '../tenancy/redact.js';
 import { WorkerHost } from '../worker/worker-host.js';
-import { VERSION } from '../cli/version.js';
 import { RecycleMonitor, recycleSnapshot, type RecycleState } from '../recycle/recycle-monitor.js';
 import {
   describeCondition,
@@ -49,6 +48,7 @@ import {
   type RecycleReadings,
 } from '../recycle/recycle-policy.js';
 import type { SupervisorLink } from '../supervisor/supervisor-link.js';
+import { VERSION } from './version.js';
 import { admissionOptions } from './admission-options.js';
 import { fleetWorkerId, openFleet } from './fleet-setup.js';
 import type { FleetAdmission } from '../admission/fleet-admission.js';
@@ -82,7 +82,7 @@ export interface WorkerRuntimeOptions {
   /** Overrides the socket directory (tests). */
   socketPath?: string;
   /** Overrides what health reads about the inference process (tests); default: the worker's own. */
-  inference?: () => InferenceState;
+  inference?: () => InferenceHealth;
   /** Level of agents-js's and its plugins' lines (default warn; never below the worker's level). */
   frameworkLogLevel?: string;
   /** The worker logger's format, which agents-js's lines share. */
@@ -546,7 +546,7 @@ export class WorkerRuntime {
     });
   }
 
-  #inferenceHealth(): InferenceState {
+  #inferenceHealth(): InferenceHealth {
     return this.options.inference?.() ?? this.inference?.health() ?? { expected: false };
   }
 

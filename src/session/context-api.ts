@@ -1,4 +1,4 @@
-import { currentScope } from '../logging/scope.js';
+import { currentScope } from '../scope/session-scope.js';
 import type { TenantConfig } from '../tenancy/types.js';
 
 export interface CurrentTenant {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { sessionScope } from '../logging/scope.js';
-import { redactText } from '../secrets/redact-text.js';
+import { sessionScope } from '../scope/session-scope.js';
+import { describeError } from '../errors/describe-error.js';
 
 export type StrayErrorKind = 'uncaught_exception' | 'unhandled_rejection';
 type Route = (error: unknown, kind: StrayErrorKind) => void;
@@ -65,30 +65,4 @@ export function installProcessErrorHandlers(logger: Logger): void {
   };
   process.on('uncaughtException', handle('uncaught_exception'));
   process.on('unhandledRejection', handle('unhandled_rejection'));
-}
-
-/**
- * One line, bounded, for logs and `updateJob` errors, with secrets masked. Never the error's own
- * properties. agents-js reports provider failures as `{ type: 'llm_error', label, error }`.
- */
-export function describeError(error: unknown): string {
-  let text: string;
-  if (error instanceof Error) text = `${error.name}: ${error.message}`;
-  else if (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { error?: unknown }).error instanceof Error
-  ) {
-    const {
-      type,
-      label,
-      error: inner,
-    } = error as { type?: unknown; label?: unknown; error: Error };
-    const source = [type, label]
-      .filter((p): p is string => typeof p === 'string' && p !== '')
-      .join(' ');
-    text = `${source ? `${source}: ` : ''}${inner.name}: ${inner.message}`;
-  } else text = `non-error thrown: ${String(error)}`;
-  const line = redactText(text.split('\n')[0] ?? text);
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -17,10 +17,10 @@ import {
 } from '../admission/types.js';
 import { InferenceUnavailableError } from '../inference/errors.js';
 import type { SessionRegistry } from '../introspection/registry.js';
+import { describeError } from '../errors/describe-error.js';
 import { routeFrameworkLogs } from '../logging/framework-logger.js';
-import { sessionScope, type SessionScope } from '../logging/scope.js';
+import { sessionScope, type SessionScope } from '../scope/session-scope.js';
 import {
-  describeError,
   installProcessErrorHandlers,
   routeSessionErrors,
   sessionErrorRouteCount,

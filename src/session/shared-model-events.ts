@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { inference, llm, stt, tts, VAD } from '@livekit/agents';
-import { sessionScope } from '../logging/scope.js';
+import { sessionScope } from '../scope/session-scope.js';
 
 /**
  * A provider object shared between sessions (a VAD or turn detector loaded once in `prewarm`, a

@@ -3,7 +3,7 @@ import {
   type BreakerSettings,
   type BreakerTransition,
 } from '../admission/breaker.js';
-import type { Clock } from '../admission/clock.js';
+import type { Clock } from '../clock/clock.js';
 import type { BreakerView } from '../admission/types.js';
 import {
   HEARTBEAT_RETENTION_MS,

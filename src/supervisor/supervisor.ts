@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { EXIT } from '../cli/exit-codes.js';
-import { reconnectDelay } from '../worker/backoff.js';
+import { reconnectDelay } from '../clock/backoff.js';
 import { WorkerToSupervisorSchema } from './protocol.js';
 
 /** A worker that ran this long before it died restarts after the shortest delay again. */

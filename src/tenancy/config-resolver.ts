@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Clock } from '../admission/clock.js';
+import type { Clock } from '../clock/clock.js';
 import { redactText } from '../secrets/redact-text.js';
 import { rememberTenantSecrets } from './redact.js';
 import type { TenantConfig, TenantConfigSource } from './types.js';
@@ -43,6 +43,15 @@ const tenantConfigShape = z
   })
   .nullable()
   .optional();
+
+/** What the cache holds for one tenant, as `tenant show` prints it. */
+export interface TenantConfigCacheState {
+  cached: boolean;
+  ageMs?: number;
+  /** The cached load found a config (false: a cached miss). */
+  hit?: boolean;
+  source: 'record' | 'callable';
+}
 
 interface Entry {
   config: TenantConfig | undefined;
@@ -200,12 +209,7 @@ export class TenantConfigResolver {
     return typeof this.#source !== 'function' && Object.hasOwn(this.#source, tenant);
   }
 
-  describe(tenant: string): {
-    cached: boolean;
-    ageMs?: number;
-    hit?: boolean;
-    source: 'record' | 'callable';
-  } {
+  describe(tenant: string): TenantConfigCacheState {
     const source = typeof this.#source === 'function' ? 'callable' : 'record';
     const entry = this.#cache.get(tenant);
     if (!entry || entry.expiresAt <= this.options.clock.now()) return { cached: false, source };

@@ -1,6 +1,14 @@
-import type { JobRequestInfo } from '../admission/types.js';
 import type { PhoneNumberSource } from './types.js';
 import { describeValue, isValidTenantId } from './tenant-id.js';
+
+/** The parts of a job request that can name its tenant (admission's request has these fields). */
+export interface TenantInputs {
+  /** Job (dispatch) metadata, usually JSON. */
+  metadata: string;
+  roomMetadata?: string;
+  /** Job attributes, e.g. `sip.trunkPhoneNumber`. */
+  attributes?: Record<string, string>;
+}
 
 export type TenantSource = 'job_metadata' | 'room_metadata' | 'dialed_number' | 'default';
 
@@ -42,7 +50,7 @@ export function parseMetadata(raw: string | undefined, field: string): ParsedMet
  * `__proto__` key or an inherited property from ever being read as a tenant.
  */
 export function parseTenantFromMetadata(
-  job: Pick<JobRequestInfo, 'metadata' | 'roomMetadata'>,
+  job: Pick<TenantInputs, 'metadata' | 'roomMetadata'>,
   metadataKey: string,
 ):
   | { ok: true; tenant: string | undefined; source?: TenantSource; dialed?: string }
@@ -84,7 +92,7 @@ export function parseTenantFromMetadata(
 }
 
 export async function resolveTenant(
-  job: JobRequestInfo,
+  job: TenantInputs,
   opts: ResolveTenantOptions,
 ): Promise<TenantResolution> {
   const parsed = parseTenantFromMetadata(job, opts.metadataKey);

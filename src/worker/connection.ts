@@ -3,7 +3,7 @@ import type { ServerMessage, WorkerMessage } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import { reconnectDelay } from './backoff.js';
+import { reconnectDelay } from '../clock/backoff.js';
 import { parseServerMessage, pingMessage, registerMessage } from './messages.js';
 
 /** How long the WebSocket upgrade may take. */

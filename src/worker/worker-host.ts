@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { HostRejectReason } from '../admission/reasons.js';
 import type { AdmissionDecision } from '../admission/types.js';
 import { LoadModel, type LiveCounts, type LoadReport } from '../load/load-model.js';
-import { describeError } from '../session/failure-attribution.js';
+import { describeError } from '../errors/describe-error.js';
 import type { SessionEndingEvent, SessionsPort } from '../session/types.js';
 import type { AdmissionPort } from './admission-port.js';
 import { AgentConnection } from './connection.js';

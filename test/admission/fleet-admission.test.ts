@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
-import { systemClock } from '../../src/admission/clock.js';
+import { systemClock } from '../../src/clock/clock.js';
 import { FleetAdmission, type UnavailablePolicy } from '../../src/admission/fleet-admission.js';
 import type { AdmissionDecision } from '../../src/admission/types.js';
 import { RedisStore } from '../../src/store/redis-store.js';

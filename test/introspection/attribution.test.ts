@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionAttribution, type SlowSessionEvent } from '../../src/introspection/attribution.js';
-import { sessionScope, type SessionScope } from '../../src/logging/scope.js';
+import { sessionScope, type SessionScope } from '../../src/scope/session-scope.js';
 
 function scope(sessionId: string, tenant: string): SessionScope {
   return { sessionId, tenant, jobId: `job-${sessionId}`, agent: 'demo', config: undefined };

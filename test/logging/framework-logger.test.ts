@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
 import { FRAMEWORK_COMPONENT, routeFrameworkLogs } from '../../src/logging/framework-logger.js';
 import { routeProcessWarnings } from '../../src/logging/process-warnings.js';
-import { sessionScope } from '../../src/logging/scope.js';
+import { sessionScope } from '../../src/scope/session-scope.js';
 
 function capture(level = 'debug') {
   const chunks: string[] = [];

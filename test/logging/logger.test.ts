@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
-import { sessionScope } from '../../src/logging/scope.js';
+import { sessionScope } from '../../src/scope/session-scope.js';
 import { knownSecrets } from '../../src/secrets/known-secrets.js';
 
 function memoryLogger() {

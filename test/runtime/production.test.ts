@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
-import type { InferenceState } from '../../src/http/health.js';
+import type { InferenceHealth } from '../../src/inference/shared-inference.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { WorkerRuntime } from '../../src/runtime/worker-runtime.js';
 import { headerLines } from '../../src/top/format.js';
@@ -48,7 +48,7 @@ function configFile(body: Record<string, unknown>): {
 function newRuntime(
   file: string,
   dir: string,
-  extra: { dev?: boolean; inference?: () => InferenceState } = {},
+  extra: { dev?: boolean; inference?: () => InferenceHealth } = {},
 ): WorkerRuntime {
   return new WorkerRuntime({
     configFile: file,
@@ -156,7 +156,7 @@ describe('GET / health reasons', () => {
   it('503 "inference process not running" only when one is expected and down', async () => {
     // A stall bound nothing reaches: a busy machine must not turn this into "event loop stalled".
     const { file, dir } = configFile({ http: { port: 0, loopStallMs: 60_000 } });
-    let state: InferenceState = { expected: false };
+    let state: InferenceHealth = { expected: false };
     runtime = newRuntime(file, dir, { inference: () => state });
     await runtime.start();
     const base = runtime.http!.url;

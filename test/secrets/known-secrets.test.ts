@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KnownSecrets, MAX_KNOWN_SECRETS } from '../../src/secrets/known-secrets.js';
-import { describeError } from '../../src/session/failure-attribution.js';
+import { describeError } from '../../src/errors/describe-error.js';
 
 describe('KnownSecrets', () => {
   it('masks every occurrence, the longest known value first, and leaves other text alone', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sessionScope } from '../../src/logging/scope.js';
+import { sessionScope } from '../../src/scope/session-scope.js';
 import { currentTenant, tenantProviders } from '../../src/session/context-api.js';
 import type { TenantConfig } from '../../src/tenancy/types.js';
 

@@ -3,7 +3,7 @@
 import { voice } from '@livekit/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionRegistry } from '../../src/introspection/registry.js';
-import { sessionScope, type SessionScope } from '../../src/logging/scope.js';
+import { sessionScope, type SessionScope } from '../../src/scope/session-scope.js';
 import { SessionHost } from '../../src/session/session-host.js';
 import {
   beginSessionListeners,

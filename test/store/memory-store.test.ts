@@ -1,4 +1,4 @@
-import { systemClock } from '../../src/admission/clock.js';
+import { systemClock } from '../../src/clock/clock.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { storeContract } from './store-contract.js';
 

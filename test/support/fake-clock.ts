@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/admission/clock.js';
+import type { Clock, TimerHandle } from '../../src/clock/clock.js';
 
 /** A clock that only moves when told to; due timers fire in order during `advance`. */
 export class FakeClock implements Clock {

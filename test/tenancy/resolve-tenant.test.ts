@@ -7,8 +7,6 @@ const opts = { metadataKey: 'tenant', defaultTenant: 'default' };
 const resolve = (metadata: string, roomMetadata?: string) =>
   resolveTenant(
     {
-      jobId: 'J',
-      agentName: 'a',
       metadata,
       ...(roomMetadata !== undefined ? { roomMetadata } : {}),
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay } from '../../src/worker/backoff.js';
+import { reconnectDelay } from '../../src/clock/backoff.js';
 
 describe('reconnectDelay', () => {
   it('doubles from the base with equal jitter and caps at 10 s', () => {
