@@ -31,6 +31,7 @@ const layers = {
   inference: ['errors', 'logging', 'clock'],
   introspection: ['admission', 'errors', 'inference', 'scope', 'secrets', 'tenancy'],
   session: [
+    'protocol',
     'admission',
     'errors',
     'inference',

@@ -3,7 +3,7 @@ import { isAgent, type AgentDefinition } from '@livekit/agents';
 import { DEFAULT_IDLE_TENANT_ROWS } from '../admission/tenant-rows.js';
 import { parseDuration } from '../control/duration.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../session/types.js';
-import { isValidTenantId } from '../tenancy/tenant-id.js';
+import { isValidTenantId, tenantIdProblem } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 import type { PhoneNumberSource, TenantConfigLoader, TenantConfig } from '../tenancy/types.js';
 
@@ -40,8 +40,7 @@ function fn<T>(what: string) {
 
 /** A tenant id, or `*` where a record gives a value for every other tenant. */
 const tenantId = z.string().refine((s) => s === '*' || isValidTenantId(s), {
-  error: (iss) =>
-    `expected a tenant id (1-128 letters, digits, "-" or "_"), got ${describe(iss.input)}`,
+  error: (iss) => tenantIdProblem(describe(iss.input)),
 });
 
 /**

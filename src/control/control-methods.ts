@@ -4,7 +4,7 @@ import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { tenantRow } from '../introspection/tenant-row.js';
 import { ControlError } from '../ipc/control-error.js';
 import { redactText } from '../secrets/redact-text.js';
-import { isValidTenantId } from '../tenancy/tenant-id.js';
+import { describeValue, isValidTenantId, tenantIdProblem } from '../tenancy/tenant-id.js';
 import type { CallContext } from '../ipc/protocol.js';
 import { auditWho, type AuditSink } from './audit.js';
 import { parseParams as parse, type ControlMethod, type ControlResult } from './contract.js';
@@ -39,7 +39,7 @@ function requireTenant(target: ControlTarget, tenant: string): string {
   if (!isValidTenantId(tenant)) {
     throw new ControlError(
       'invalid_tenant',
-      `invalid tenant id ${JSON.stringify(String(tenant).slice(0, 40))}: expected 1-128 letters, digits, "-" or "_"`,
+      `params.tenant: ${tenantIdProblem(describeValue(tenant))}`,
     );
   }
   if (!target.knownTenant(tenant)) {

@@ -1,12 +1,8 @@
 import type { Logger } from 'pino';
 import { participantToken } from './job-builder.js';
 import type { JobEntry, JobStore } from './job-store.js';
-import {
-  type AvailabilityAnswered,
-  type DispatchOutcome,
-  REJECT_MESSAGE_ATTRIBUTE,
-  REJECT_REASON_ATTRIBUTE,
-} from './types.js';
+import { REJECT_MESSAGE_ATTRIBUTE, REJECT_REASON_ATTRIBUTE } from '../protocol/attributes.js';
+import type { AvailabilityAnswered, DispatchOutcome } from './types.js';
 import { hasAffinity, pickWeightedByLoad } from './worker-selection.js';
 import type { WorkerSession } from './worker-session.js';
 

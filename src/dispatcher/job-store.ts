@@ -1,13 +1,8 @@
 import type { Job } from '@livekit/protocol';
 import { newId } from './ids.js';
 import { buildJob } from './job-builder.js';
-import {
-  type DispatchOutcome,
-  type DispatchRequest,
-  type JobRecord,
-  type JobState,
-  LOCAL_JOB_ATTRIBUTE,
-} from './types.js';
+import { LOCAL_JOB_ATTRIBUTE } from '../protocol/attributes.js';
+import type { DispatchOutcome, DispatchRequest, JobRecord, JobState } from './types.js';
 
 export interface JobEntry {
   job: Job;

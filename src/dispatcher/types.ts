@@ -84,9 +84,3 @@ export interface WorkerRecord {
   jobs: string[];
   registeredAt: number;
 }
-
-/** Participant attribute keys the openrtc worker uses to explain a rejection. */
-export const REJECT_REASON_ATTRIBUTE = 'openrtc.reject_reason';
-export const REJECT_MESSAGE_ATTRIBUTE = 'openrtc.reject_message';
-/** Job attribute telling an openrtc worker that no media server stands behind this job. */
-export const LOCAL_JOB_ATTRIBUTE = 'openrtc.local';

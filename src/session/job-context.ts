@@ -1,11 +1,9 @@
 import { JobContext, type ipc, type JobProcess, type RunningJobInfo } from '@livekit/agents';
 import { AudioResampler, Room } from '@livekit/rtc-node';
+import { LOCAL_JOB_ATTRIBUTE } from '../protocol/attributes.js';
 import type { SessionStartRequest } from './types.js';
 
 export type MediaMode = 'auto' | 'room' | 'none';
-
-/** Job attribute a local dispatcher may set to say "there is no media server behind this job". */
-export const LOCAL_JOB_ATTRIBUTE = 'openrtc.local';
 
 /**
  * A job runs without media (agents-js "fake job": `ctx.connect()` and room operations are no-ops)

@@ -1,5 +1,5 @@
 import type { PhoneNumberSource } from './types.js';
-import { describeValue, isValidTenantId } from './tenant-id.js';
+import { describeValue, isValidTenantId, tenantIdProblem } from './tenant-id.js';
 
 /** The parts of a job request that can name its tenant (admission's request has these fields). */
 export interface TenantInputs {
@@ -70,7 +70,7 @@ export function parseTenantFromMetadata(
       if (!isValidTenantId(value)) {
         return {
           ok: false,
-          message: `${label}.${metadataKey}: must be 1-128 characters of letters, digits, "-" or "_" (got ${describeValue(value)})`,
+          message: `${label}.${metadataKey}: ${tenantIdProblem(describeValue(value))}`,
         };
       }
       return { ok: true, tenant: value, source };
@@ -112,7 +112,7 @@ export async function resolveTenant(
         return {
           ok: false,
           reason: 'invalid_tenant',
-          message: `tenants.phoneNumbers maps the dialed number to an invalid tenant id (${describeValue(mapped)})`,
+          message: `tenants.phoneNumbers (for the dialed number): ${tenantIdProblem(describeValue(mapped))}`,
         };
       }
       return { ok: true, tenant: mapped, source: 'dialed_number' };

@@ -4,6 +4,17 @@ export function isValidTenantId(value: unknown): value is string {
   return typeof value === 'string' && TENANT_ID_PATTERN.test(value);
 }
 
+/** The tenant-id rule in words, as every rejection of a tenant id states it. */
+export const TENANT_ID_RULE = '1-128 letters, digits, "-" or "_"';
+
+/**
+ * The one message for a value that is not a tenant id. `got` names the value (from
+ * `describeValue` or the config's own describer), never echoes it raw; callers prefix the field.
+ */
+export function tenantIdProblem(got: string): string {
+  return `expected a tenant id (${TENANT_ID_RULE}), got ${got}`;
+}
+
 /** Names a bad value without echoing it: it may be long, binary, or someone's secret. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
@@ -15,6 +26,6 @@ export function describeValue(value: unknown): string {
       ? JSON.stringify(value)
       : `a string of ${value.length} characters`;
   }
-  if (typeof value === 'number' || typeof value === 'boolean') return `a ${typeof value}`;
+  if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }

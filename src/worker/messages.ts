@@ -12,18 +12,12 @@ import {
   WorkerStatus,
 } from '@livekit/protocol';
 import type { RejectReason } from '../admission/reasons.js';
-
-/** Participant attributes the worker sets on its availability answer. */
-export const ATTR = {
-  /** Canonical tenant of an accepted job. */
-  tenant: 'tenant',
-  /** Rejection reason code, so a dispatcher can report why a job was turned away. */
-  rejectReason: 'openrtc.reject_reason',
-  /** Secret-free explanation of the rejection. */
-  rejectMessage: 'openrtc.reject_message',
-  /** Stamped by stock agents-js too; tools find the agent participant by it. */
-  agentName: 'lk.agent.name',
-} as const;
+import {
+  AGENT_NAME_ATTRIBUTE,
+  REJECT_MESSAGE_ATTRIBUTE,
+  REJECT_REASON_ATTRIBUTE,
+  TENANT_ATTRIBUTE,
+} from '../protocol/attributes.js';
 
 export function registerMessage(opts: {
   agentName: string;
@@ -59,7 +53,7 @@ export function acceptMessage(jobId: string, agentName: string, tenant: string):
         available: true,
         participantIdentity: `agent-${jobId}`,
         participantName: agentName,
-        participantAttributes: { [ATTR.tenant]: tenant, [ATTR.agentName]: agentName },
+        participantAttributes: { [TENANT_ATTRIBUTE]: tenant, [AGENT_NAME_ATTRIBUTE]: agentName },
       }),
     },
   });
@@ -72,7 +66,10 @@ export function rejectMessage(jobId: string, reason: RejectReason, message: stri
       value: new AvailabilityResponse({
         jobId,
         available: false,
-        participantAttributes: { [ATTR.rejectReason]: reason, [ATTR.rejectMessage]: message },
+        participantAttributes: {
+          [REJECT_REASON_ATTRIBUTE]: reason,
+          [REJECT_MESSAGE_ATTRIBUTE]: message,
+        },
       }),
     },
   });

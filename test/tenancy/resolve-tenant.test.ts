@@ -26,31 +26,31 @@ describe('resolveTenant', () => {
   it.each([
     [
       '{"tenant":" acme"}',
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got " acme")',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got " acme"',
     ],
     [
       '{"tenant":"acmé"}',
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got a string of 4 characters)',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got a string of 4 characters',
     ],
     [
       '{"tenant":null}',
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got null)',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got null',
     ],
     [
       '{"tenant":42}',
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got a number)',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got a number',
     ],
     [
       '{"tenant":{"id":"acme"}}',
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got a object)',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got an object',
     ],
     [
       '{"tenant":""}',
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got an empty string)',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got an empty string',
     ],
     [
       `{"tenant":"${'a'.repeat(129)}"}`,
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got a string of 129 characters)',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got a string of 129 characters',
     ],
     ['not json', 'job metadata is not valid JSON'],
     ['[1,2]', 'job metadata is not a JSON object (got an array)'],

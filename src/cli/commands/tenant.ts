@@ -1,5 +1,5 @@
 import { parseDuration } from '../../control/duration.js';
-import { isValidTenantId } from '../../tenancy/tenant-id.js';
+import { describeValue, isValidTenantId, tenantIdProblem } from '../../tenancy/tenant-id.js';
 import { EXIT } from '../exit-codes.js';
 import { formatBreaker, formatTenantTable } from '../tenant-table.js';
 import { callWorker, CommandFailure, runCommand } from '../worker-connection.js';
@@ -11,10 +11,7 @@ interface SocketOpts {
 
 function checkTenantId(tenant: string): void {
   if (!isValidTenantId(tenant)) {
-    throw new CommandFailure(
-      `invalid tenant id ${JSON.stringify(tenant)}: expected 1-128 letters, digits, "-" or "_"`,
-      EXIT.usage,
-    );
+    throw new CommandFailure(`<tenant>: ${tenantIdProblem(describeValue(tenant))}`, EXIT.usage);
   }
 }
 
