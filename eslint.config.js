@@ -44,10 +44,10 @@ const layers = {
   worker: ['admission', 'clock', 'errors', 'load', 'protocol', 'secrets', 'session'],
   dispatcher: ['errors', 'protocol', 'secrets'],
   ipc: ['errors', 'secrets'],
-  http: ['admission', 'errors', 'inference', 'load', 'worker'],
+  http: ['admission', 'errors', 'inference', 'introspection', 'load', 'worker'],
   metrics: ['admission', 'load'],
   config: ['admission', 'errors', 'secrets', 'session', 'tenancy'],
-  control: ['admission', 'config', 'errors', 'ipc', 'secrets', 'tenancy'],
+  control: ['admission', 'config', 'errors', 'introspection', 'ipc', 'secrets', 'tenancy'],
   top: ['control', 'errors', 'introspection', 'ipc'],
   // Composition root: builds one worker from every part.
   runtime: [
@@ -77,6 +77,7 @@ const layers = {
     'control',
     'dispatcher',
     'errors',
+    'introspection',
     'ipc',
     'logging',
     'runtime',

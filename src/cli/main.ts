@@ -3,10 +3,10 @@ import { ConfigError } from '../config/config-error.js';
 import { DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { EXIT_GRACE_MS } from '../runtime/exit-after-stop.js';
 import { knownSecrets } from '../secrets/known-secrets.js';
-import { redactText } from '../secrets/redact-text.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from '../runtime/version.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -370,9 +370,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`openrtc: ${err.message}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(
-      `openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
-    );
+    process.stderr.write(`openrtc: ${errorMessage(err)}\n`);
     return EXIT.failure;
   }
 }

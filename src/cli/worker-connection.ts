@@ -5,13 +5,11 @@ import {
   type ControlParams,
   type ControlResult,
 } from '../control/contract.js';
+import { errorMessage } from '../errors/describe-error.js';
 import { ControlError } from '../ipc/control-error.js';
 import { IpcClient } from '../ipc/ipc-client.js';
-import { listWorkers } from '../ipc/socket-path.js';
-import { redactText } from '../secrets/redact-text.js';
+import { discoverWorker, WorkerDiscoveryError } from '../ipc/worker-discovery.js';
 import { EXIT } from './exit-codes.js';
-
-export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
 
 /** A one-line failure for the terminal, with the exit code the command should return. */
 export class CommandFailure extends Error {
@@ -26,18 +24,12 @@ export class CommandFailure extends Error {
 /** The socket of the worker to talk to: the one given, or the only one running. */
 export async function findWorkerSocket(explicit: string | undefined): Promise<string> {
   if (explicit) return explicit;
-  const workers = await listWorkers();
-  if (workers.length === 0) throw new CommandFailure(NO_WORKER_HINT);
-  if (workers.length > 1) {
-    const list = workers
-      .map((w) => `  ${w.name} (pid ${w.pid}): --socket ${w.socketPath}`)
-      .join('\n');
-    throw new CommandFailure(
-      `several openrtc workers are running; pick one with --socket:\n${list}`,
-      EXIT.usage,
-    );
+  try {
+    return (await discoverWorker()).socketPath;
+  } catch (err) {
+    if (!(err instanceof WorkerDiscoveryError)) throw err;
+    throw new CommandFailure(err.message, err.reason === 'several' ? EXIT.usage : EXIT.failure);
   }
-  return workers[0]!.socketPath;
 }
 
 /** Calls one method on the live worker and reads its answer by the control contract. */
@@ -73,9 +65,7 @@ async function callOnce(
   try {
     client = await IpcClient.connect(socketPath);
   } catch (err) {
-    throw new CommandFailure(
-      `cannot reach the worker at ${socketPath}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new CommandFailure(`cannot reach the worker at ${socketPath}: ${errorMessage(err)}`);
   }
   try {
     return await client.request(method, params);
@@ -91,9 +81,7 @@ export async function runCommand(body: () => Promise<void>): Promise<number> {
     return EXIT.ok;
   } catch (err) {
     const code = err instanceof CommandFailure ? err.exitCode : EXIT.failure;
-    process.stderr.write(
-      `openrtc: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
-    );
+    process.stderr.write(`openrtc: ${errorMessage(err)}\n`);
     return code;
   }
 }

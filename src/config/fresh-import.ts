@@ -2,6 +2,7 @@ import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { errorMessage } from '../errors/describe-error.js';
 import { ensureTypeScriptLoader } from './typescript-loader.js';
 
 export interface FreshModule {
@@ -77,7 +78,7 @@ export class EvaluationError extends Error {
     override readonly cause: unknown,
     readonly files: string[],
   ) {
-    super(cause instanceof Error ? cause.message : String(cause));
+    super(errorMessage(cause));
     this.name = 'EvaluationError';
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
-import { redactText } from '../secrets/redact-text.js';
+import { describeError } from '../errors/describe-error.js';
 import { ConfigError } from './config-error.js';
 import { ensureTypeScriptLoader } from './typescript-loader.js';
 
@@ -39,10 +39,7 @@ export async function loadAgents(
       }
       agents[name] = candidate;
     } catch (err) {
-      const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      problems.push(
-        `agents.${name}: could not load ${entry}: ${redactText(text.split('\n')[0] ?? text)}`,
-      );
+      problems.push(`agents.${name}: could not load ${entry}: ${describeError(err)}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(configFile, problems);

@@ -1,9 +1,9 @@
 import type { ConfigReload } from '../config/config-diff.js';
 import type { TenantStats } from '../admission/types.js';
+import { errorMessage } from '../errors/describe-error.js';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { tenantRow } from '../introspection/tenant-row.js';
 import { ControlError } from '../ipc/control-error.js';
-import { redactText } from '../secrets/redact-text.js';
 import { describeValue, isValidTenantId, tenantIdProblem } from '../tenancy/tenant-id.js';
 import type { CallContext } from '../ipc/protocol.js';
 import { auditWho, type AuditSink } from './audit.js';
@@ -160,10 +160,7 @@ export function controlMethods(target: ControlTarget, audit: AuditSink): Control
       try {
         result = await target.reloadConfig();
       } catch (err) {
-        throw new ControlError(
-          'config_invalid',
-          redactText(err instanceof Error ? err.message : String(err)),
-        );
+        throw new ControlError('config_invalid', errorMessage(err));
       }
       audit.record({ action: 'config.reload', new: result.changed, who: actor });
       return result;

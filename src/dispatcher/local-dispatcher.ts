@@ -19,6 +19,7 @@ import type {
 import { acceptWorkers, closeListener, listen, type Listener } from './worker-listener.js';
 import { DEFAULT_TARGET_LOAD } from './worker-selection.js';
 import { WorkerSession } from './worker-session.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 /** LiveKit's own limit on how long a worker may take to answer an availability request. */
 export const DEFAULT_AVAILABILITY_TIMEOUT_MS = 10_000;

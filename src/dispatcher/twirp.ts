@@ -8,6 +8,7 @@ import {
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import { bearerToken, type TokenCheck } from './auth.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 const PREFIX = '/twirp/livekit.AgentDispatchService/';
 const MAX_BODY_BYTES = 1 << 20;
@@ -132,10 +133,7 @@ export function handleTwirp(api: DispatchApi, tokens: TokenCheck, logger: Logger
         sendError(res, err);
         return;
       }
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'twirp handler failed',
-      );
+      logger.error({ err: errorMessage(err) }, 'twirp handler failed');
       sendError(res, new TwirpError(500, 'internal', 'internal error'));
     }
   };

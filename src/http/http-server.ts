@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { HealthResult } from './health.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 export interface OpsRoutes {
   health(): HealthResult;
@@ -113,10 +114,7 @@ async function handle(
     const metrics = await opts.routes.metrics();
     return send(res, 200, metrics.contentType, metrics.body, req.method === 'HEAD');
   } catch (err) {
-    opts.logger.error(
-      { path: route, error: err instanceof Error ? err.message : String(err) },
-      'http route failed',
-    );
+    opts.logger.error({ path: route, error: errorMessage(err) }, 'http route failed');
     if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error');
     else res.destroy();
   }

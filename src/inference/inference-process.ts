@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { reconnectDelay, type BackoffOptions } from '../clock/backoff.js';
 import { InferenceUnavailableError, NOT_RUNNING } from './errors.js';
 import { FromInferenceProcess, type ToInferenceProcess } from './protocol.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 /**
  * The supervised child process that runs the registered `InferenceRunner`s.
@@ -424,7 +425,7 @@ export class InferenceProcess {
       if (this.#stopping) return;
       this.#state = 'down';
       const delay = this.#scheduleRestart();
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       this.#log.warn(
         { attempt: this.#attempt, error: message, restart_in_ms: delay },
         `inference process restart failed: ${message}; next attempt in ${delay} ms`,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InferenceRunner } from '@livekit/agents';
+import { errorMessage } from '../errors/describe-error.js';
 
 /**
  * The runners agents-js knows about: its public `InferenceRunner.registerRunner` fills this
@@ -57,7 +58,7 @@ export async function registerLocalEotRunner(): Promise<LocalEotRegistration> {
   } catch (err) {
     return {
       registered: false,
-      reason: `the @livekit/local-inference native binding does not load on this platform (${err instanceof Error ? err.message : String(err)})`,
+      reason: `the @livekit/local-inference native binding does not load on this platform (${errorMessage(err)})`,
     };
   }
   InferenceRunner.registerRunner(method, runnerUrl.href);

@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors/describe-error.js';
 import { redactText } from '../secrets/redact-text.js';
 import type { ControlErrorCode } from './control-error.js';
 import {
@@ -83,10 +84,7 @@ export class MethodRouter {
   /** What the client may see of a handler's failure; anything unintended is logged here, once. */
   #publicFailure(method: string, err: unknown): Refusal {
     if (isPublicError(err)) return { code: err.code, message: redactText(err.message) };
-    this.logger.error(
-      { method, err: redactText(err instanceof Error ? err.message : String(err)) },
-      'control method failed',
-    );
+    this.logger.error({ method, err: errorMessage(err) }, 'control method failed');
     return { code: 'internal', message: `internal error in "${method}"` };
   }
 }

@@ -3,6 +3,7 @@ import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { errorMessage } from '../errors/describe-error.js';
 
 /**
  * Where worker sockets live: `$OPENRTC_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/openrtc`, else
@@ -91,7 +92,7 @@ export async function chooseRuntimeDir(
       return dir;
     } catch (err) {
       if (explicit) throw err;
-      reasons.push(err instanceof Error ? err.message : String(err));
+      reasons.push(errorMessage(err));
     }
   }
   throw new UnsafeRuntimeDirError(

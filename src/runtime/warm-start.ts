@@ -8,6 +8,7 @@ import {
 import { Job, Room as RoomInfo } from '@livekit/protocol';
 import { Room } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
+import { errorMessage } from '../errors/describe-error.js';
 
 export interface WarmStart {
   /** How long the warm session took to start and answer one turn. */
@@ -73,10 +74,7 @@ export async function warmStart(logger: Logger): Promise<WarmStart> {
   const closed = runWithJobContextAsync(ctx, () => session.close()).then(
     () => undefined,
     (err: unknown) =>
-      logger.debug(
-        { error: err instanceof Error ? err.message : String(err) },
-        'warm-start session did not close cleanly',
-      ),
+      logger.debug({ error: errorMessage(err) }, 'warm-start session did not close cleanly'),
   );
   return { durationMs, closed };
 }

@@ -35,7 +35,6 @@ import type { LogFormat } from '../logging/logger.js';
 import { setProcessLogger } from '../logging/process-logger.js';
 import { routeProcessWarnings } from '../logging/process-warnings.js';
 import { knownSecrets } from '../secrets/known-secrets.js';
-import { redactText } from '../secrets/redact-text.js';
 import { SessionHost } from '../session/session-host.js';
 import { TenantConfigResolver } from '../tenancy/config-resolver.js';
 import { rememberTenantSecrets } from '../tenancy/redact.js';
@@ -55,6 +54,7 @@ import type { FleetAdmission } from '../admission/fleet-admission.js';
 import type { StoreHealth } from '../store/store-health.js';
 import type { AuditActor, FleetStore } from '../store/fleet-store.js';
 import { warmStart, type WarmStart } from './warm-start.js';
+import { describeError, errorMessage } from '../errors/describe-error.js';
 
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
 const ATTRIBUTION_SAMPLE_MS = 100;
@@ -735,7 +735,10 @@ export class WorkerRuntime {
         // rtc-node's native side keeps the process alive once any room has connected; every
         // session is gone by now, so release it rather than leave it to the exit grace.
         await disposeMedia().catch((err: unknown) =>
-          this.logger.warn({ error: String(err) }, 'media runtime did not shut down cleanly'),
+          this.logger.warn(
+            { error: describeError(err) },
+            'media runtime did not shut down cleanly',
+          ),
         );
         this.#unrouteWarnings();
         this.logger.info(
@@ -775,10 +778,7 @@ export class WorkerRuntime {
     try {
       next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
     } catch (err) {
-      const problems =
-        err instanceof ConfigError
-          ? err.problems
-          : [redactText(err instanceof Error ? err.message : String(err))];
+      const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
       this.logger.error({ problems }, 'config reload refused; the running config stays');
       this.events.push({
         kind: 'config',

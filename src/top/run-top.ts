@@ -1,12 +1,12 @@
 import { IpcClient } from '../ipc/ipc-client.js';
-import { listWorkers, type WorkerSocket } from '../ipc/socket-path.js';
+import { discoverWorker, WorkerDiscoveryError } from '../ipc/worker-discovery.js';
+import type { WorkerSocket } from '../ipc/socket-path.js';
+import { errorMessage } from '../errors/describe-error.js';
 import { readSnapshot } from '../control/contract.js';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { parseTopOptions, type TopOptions } from './options.js';
 import { renderPlainFrame } from './plain-frame.js';
 import { ipcSnapshotSource } from './snapshot-source.js';
-
-export const NO_WORKER_HINT = 'no openrtc worker is running (start one with: npx openrtc dev)';
 
 export interface RunTopOptions {
   /** Explicit socket (`--socket`); otherwise the only live worker is used. */
@@ -37,25 +37,13 @@ class TopFailure extends Error {
   }
 }
 
-function workerList(workers: WorkerSocket[]): string {
-  return workers.map((w) => `  ${w.name} (pid ${w.pid}): --socket ${w.socketPath}`).join('\n');
-}
-
 async function discover(env: NodeJS.ProcessEnv, preferName?: string): Promise<WorkerSocket> {
-  let workers: WorkerSocket[];
   try {
-    workers = await listWorkers(env);
+    return await discoverWorker({ env, preferName });
   } catch (err) {
-    throw new TopFailure(err instanceof Error ? err.message : String(err), 1);
+    if (!(err instanceof WorkerDiscoveryError)) throw err;
+    throw new TopFailure(err.message, err.reason === 'several' ? 2 : 1);
   }
-  if (workers.length === 0) throw new TopFailure(NO_WORKER_HINT, 1);
-  if (workers.length === 1) return workers[0]!;
-  const same = preferName === undefined ? [] : workers.filter((w) => w.name === preferName);
-  if (same.length === 1) return same[0]!;
-  throw new TopFailure(
-    `several openrtc workers are running; pick one with --socket:\n${workerList(workers)}`,
-    2,
-  );
 }
 
 /**
@@ -119,7 +107,7 @@ export async function runTop(opts: RunTopOptions): Promise<number> {
     return 0;
   } catch (err) {
     const code = err instanceof TopFailure ? err.exitCode : 1;
-    opts.stderr.write(`openrtc: ${err instanceof Error ? err.message : String(err)}\n`);
+    opts.stderr.write(`openrtc: ${errorMessage(err)}\n`);
     return code;
   }
 }
@@ -134,10 +122,7 @@ async function printOnce(
   try {
     client = await IpcClient.connect(socketPath);
   } catch (err) {
-    throw new TopFailure(
-      `cannot reach the worker: ${err instanceof Error ? err.message : String(err)}`,
-      1,
-    );
+    throw new TopFailure(`cannot reach the worker: ${errorMessage(err)}`, 1);
   }
   let raw: unknown;
   try {
@@ -149,7 +134,7 @@ async function printOnce(
   try {
     snap = readSnapshot(raw);
   } catch (err) {
-    throw new TopFailure(err instanceof Error ? err.message : String(err), 1);
+    throw new TopFailure(errorMessage(err), 1);
   }
   if (json) {
     // As the worker sent it: a newer worker's added fields included.

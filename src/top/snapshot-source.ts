@@ -2,6 +2,7 @@ import { IpcClient } from '../ipc/ipc-client.js';
 import { pidAlive } from '../ipc/socket-path.js';
 import { readSnapshot } from '../control/contract.js';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 export type ConnectionState =
   | { status: 'connecting' }
@@ -65,14 +66,14 @@ export function ipcSnapshotSource(opts: IpcSnapshotSourceOptions): SnapshotSourc
             try {
               snapshot = readSnapshot(raw);
             } catch (err) {
-              return lost(err instanceof Error ? err.message : String(err));
+              return lost(errorMessage(err));
             }
             lastPid = snapshot.worker.pid;
             onSnapshot(snapshot);
           });
           if (!stopped && client === c) onState({ status: 'connected', socketPath });
         } catch (err) {
-          lost(err instanceof Error ? err.message : String(err));
+          lost(errorMessage(err));
         }
       };
 

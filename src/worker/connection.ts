@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { reconnectDelay } from '../clock/backoff.js';
 import { parseServerMessage, pingMessage, registerMessage } from './messages.js';
+import { errorMessage } from '../errors/describe-error.js';
 
 /** How long the WebSocket upgrade may take. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -128,7 +129,7 @@ export class AgentConnection extends EventEmitter<AgentConnectionEvents> {
       jwt = await token.toJwt();
     } catch (err) {
       logger.error(
-        { agent_name: agentName, error: err instanceof Error ? err.message : String(err) },
+        { agent_name: agentName, error: errorMessage(err) },
         'could not sign the worker token',
       );
       this.#scheduleRetry('token error');

@@ -6,6 +6,7 @@ import { listWorkers } from '../../ipc/socket-path.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
 import { callWorker, CommandFailure } from '../worker-connection.js';
+import { errorMessage } from '../../errors/describe-error.js';
 
 export interface DispatchOptions {
   agent: string;
@@ -120,7 +121,7 @@ export async function dispatchCommand(opts: DispatchOptions): Promise<number> {
       ...(opts.wait !== undefined ? { waitMs: opts.wait * 1000 } : {}),
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     const hint = target.from === 'default' ? ' (is `npx openrtc dev` running?)' : '';
     process.stderr.write(`openrtc dispatch: could not reach ${target.url}: ${message}${hint}\n`);
     return EXIT.failure;

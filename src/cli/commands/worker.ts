@@ -2,10 +2,10 @@ import { ConfigError } from '../../config/config-error.js';
 import { createLogger, type LogFormat } from '../../logging/logger.js';
 import { EXIT_GRACE_MS, exitAfterStop } from '../../runtime/exit-after-stop.js';
 import { WorkerRuntime } from '../../runtime/worker-runtime.js';
-import { redactText } from '../../secrets/redact-text.js';
 import { SupervisorLink } from '../../supervisor/supervisor-link.js';
 import { colorEnabled } from '../color.js';
 import { EXIT } from '../exit-codes.js';
+import { errorMessage } from '../../errors/describe-error.js';
 
 /** Where a supervisor's local dispatcher listens, for `openrtc dispatch` to find through a worker. */
 export const LOCAL_DISPATCHER_ENV = 'OPENRTC_LOCAL_DISPATCHER_URL';
@@ -49,9 +49,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     logger.fatal({ err }, 'worker failed to start');
-    process.stderr.write(
-      `openrtc: worker failed to start: ${redactText(err instanceof Error ? err.message : String(err))}\n`,
-    );
+    process.stderr.write(`openrtc: worker failed to start: ${errorMessage(err)}\n`);
     supervisor?.close();
     return EXIT.failure;
   }
