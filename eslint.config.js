@@ -162,6 +162,21 @@ export default tseslint.config(
     },
   },
   {
+    // agents-js private fields: touched only in session/job-context.ts, so an upgrade checks one file.
+    files: ['src/**'],
+    ignores: ['src/session/job-context.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'MemberExpression[property.name=/^(_primaryAgentSession|_started|_onSessionEnd)$/]',
+          message: 'agents-js private field: use the accessor in session/job-context.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['src/store/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

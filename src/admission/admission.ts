@@ -56,7 +56,8 @@ export interface AdmissionEvents {
   onSessionEnd?(e: { jobId: string; tenant: string; outcome: SessionOutcome }): void;
 }
 
-export interface AdmissionOptions extends AdmissionSettings {
+/** What admission works with, as opposed to its settings (which a config reload replaces). */
+export interface AdmissionDeps {
   clock: Clock;
   resolver: TenantConfigResolver;
   events?: AdmissionEvents;
@@ -68,6 +69,8 @@ export interface AdmissionOptions extends AdmissionSettings {
    */
   fleet?: FleetAdmission;
 }
+
+export interface AdmissionOptions extends AdmissionSettings, AdmissionDeps {}
 
 /**
  * The single decision point for job requests. Everything asynchronous (tenant lookup, config
@@ -98,10 +101,21 @@ export class Admission {
   #inUse = 0;
   #nextReservation = 1;
 
-  constructor(private readonly options: AdmissionOptions) {
-    this.#settings = options;
-    this.#phoneLookup = phoneNumberLookup(options.tenants.phoneNumbers);
-    this.#caps = new TenantCaps(options.tenants.maxSessions);
+  /** Kept apart from the settings, so a reload leaves no stale copy of them behind. */
+  readonly #deps: AdmissionDeps;
+
+  constructor(options: AdmissionOptions) {
+    const { clock, resolver, events, loopDelayP99, fleet, ...settings } = options;
+    this.#deps = {
+      clock,
+      resolver,
+      ...(events ? { events } : {}),
+      ...(loopDelayP99 ? { loopDelayP99 } : {}),
+      ...(fleet ? { fleet } : {}),
+    };
+    this.#settings = settings;
+    this.#phoneLookup = phoneNumberLookup(settings.tenants.phoneNumbers);
+    this.#caps = new TenantCaps(settings.tenants.maxSessions);
     this.#rows = new TenantRows(this.#rowOptions());
   }
 
@@ -117,7 +131,7 @@ export class Admission {
     return (
       this.#caps.names(tenant) ||
       tenant === this.#settings.tenants.defaultTenant ||
-      this.options.resolver.hasRecord(tenant)
+      this.#deps.resolver.hasRecord(tenant)
     );
   }
 
@@ -177,7 +191,7 @@ export class Admission {
   }
 
   async #decideOnce(req: JobRequestInfo): Promise<AdmissionDecision> {
-    const since = this.options.clock.now();
+    const since = this.#deps.clock.now();
     const reject = (
       tenant: string | undefined,
       reason: RejectReason,
@@ -199,7 +213,7 @@ export class Admission {
     const overloaded = this.#overloadMessage();
     if (overloaded) return reject(tenant, 'worker_overloaded', overloaded);
 
-    const config = await this.options.resolver.resolve(tenant);
+    const config = await this.#deps.resolver.resolve(tenant);
     // This row serves the rejections below; the reservation looks its row up again after the
     // fleet's await, so a row folded meanwhile is never the one that gets reserved.
     const row = this.#rows.row(tenant);
@@ -219,7 +233,7 @@ export class Admission {
 
     if (this.#draining) return reject(tenant, 'draining', 'the worker is draining', row);
     let hold: FleetHold | undefined;
-    const fleet = this.options.fleet;
+    const fleet = this.#deps.fleet;
     if (fleet) {
       const verdict = await fleet.admit(
         tenant,
@@ -248,7 +262,7 @@ export class Admission {
   ): AdmissionDecision {
     const row = this.#rows.row(tenant);
     const reject = (reason: RejectReason, message: string) => {
-      if (hold) this.options.fleet?.abandon(hold);
+      if (hold) this.#deps.fleet?.abandon(hold);
       return this.#reject(req.jobId, tenant, reason, message, since, row);
     };
     const breaker = this.#breaker(tenant, row);
@@ -273,11 +287,11 @@ export class Admission {
     const reservation = this.#reserve(req, tenant, row, admit.probe, hold);
     row.counters.accepted += 1;
     this.#rows.settle(tenant);
-    this.options.events?.onAccept?.({
+    this.#deps.events?.onAccept?.({
       jobId: req.jobId,
       tenant,
       probe: admit.probe,
-      elapsedMs: this.options.clock.now() - since,
+      elapsedMs: this.#deps.clock.now() - since,
     });
     const decision = { accept: true as const, tenant, reservation, config };
     this.#holding.set(req.jobId, { request: req, decision });
@@ -300,14 +314,14 @@ export class Admission {
       e.tenant,
       e.reason,
       e.message,
-      this.options.clock.now() - (e.elapsedMs ?? 0),
+      this.#deps.clock.now() - (e.elapsedMs ?? 0),
     );
   }
 
   #overloadMessage(): string | undefined {
     const overload = this.#settings.overload;
-    if (!overload?.enabled || !this.options.loopDelayP99) return undefined;
-    const p99 = this.options.loopDelayP99(overload.windowMs);
+    if (!overload?.enabled || !this.#deps.loopDelayP99) return undefined;
+    const p99 = this.#deps.loopDelayP99(overload.windowMs);
     if (!(p99 > overload.maxLoopDelayMs)) return undefined;
     return `the worker is overloaded: event-loop delay p99 over the last ${Math.round(overload.windowMs / 1000)}s is ${Math.round(p99)} ms, above overload.maxLoopDelayMs (${overload.maxLoopDelayMs} ms)`;
   }
@@ -341,7 +355,7 @@ export class Admission {
     hold: FleetHold | undefined,
   ): Reservation {
     const { counters } = row;
-    const clock = this.options.clock;
+    const clock = this.#deps.clock;
     counters.reserved += 1;
     this.#inUse += 1;
     let started = false;
@@ -369,17 +383,17 @@ export class Admission {
       } else {
         breaker.record(outcome.kind, localProbe);
       }
-      if (hold) this.options.fleet?.end(hold, outcome, this.#settings.breaker);
+      if (hold) this.#deps.fleet?.end(hold, outcome, this.#settings.breaker);
       this.#rows.settle(tenant);
       if (this.#holding.get(req.jobId)?.decision.reservation === reservation)
         this.#holding.delete(req.jobId);
-      this.options.events?.onSessionEnd?.({ jobId: req.jobId, tenant, outcome });
+      this.#deps.events?.onSessionEnd?.({ jobId: req.jobId, tenant, outcome });
       return true;
     };
     timer = clock.setTimeout(() => {
       timer = undefined;
       if (!started && release({ kind: 'cancelled', reason: 'assignment_timeout' })) {
-        this.options.events?.onReservationExpired?.({ jobId: req.jobId, tenant });
+        this.#deps.events?.onReservationExpired?.({ jobId: req.jobId, tenant });
       }
     }, this.#settings.assignmentTimeoutMs);
 
@@ -417,8 +431,8 @@ export class Admission {
   ): AdmissionDecision {
     if (tenant === undefined) this.#rejectedWithoutTenant[reason] += 1;
     else (row ?? this.#rows.row(tenant)).counters.rejected[reason] += 1;
-    const elapsedMs = this.options.clock.now() - since;
-    this.options.events?.onReject?.({
+    const elapsedMs = this.#deps.clock.now() - since;
+    this.#deps.events?.onReject?.({
       jobId,
       ...(tenant !== undefined ? { tenant } : {}),
       reason,
@@ -429,8 +443,8 @@ export class Admission {
   }
 
   #breaker(tenant: string, row: TenantEntry): CircuitBreaker {
-    row.breaker ??= new CircuitBreaker(this.#settings.breaker, this.options.clock, (t) =>
-      this.options.events?.onBreakerTransition?.({ ...t, tenant }),
+    row.breaker ??= new CircuitBreaker(this.#settings.breaker, this.#deps.clock, (t) =>
+      this.#deps.events?.onBreakerTransition?.({ ...t, tenant }),
     );
     return row.breaker;
   }

@@ -1,10 +1,9 @@
 import type { TenantRow } from '../introspection/snapshot-schema.js';
+import { breakerLabel } from '../top/format.js';
 
+/** The breaker in `top`'s words: one wording for every view of a tenant row. */
 export function formatBreaker(b: TenantRow['breaker']): string {
-  if (b.state === 'open') return `open (${b.secondsLeft ?? 0}s left${b.manual ? ', manual' : ''})`;
-  if (b.state === 'half_open')
-    return `half-open (${b.probesInFlight} probe${b.probesInFlight === 1 ? '' : 's'} in flight)`;
-  return 'closed';
+  return breakerLabel(b);
 }
 
 /** `openrtc tenant list`: one row per tenant, fixed columns, sorted by name; then what no tenant owns. */

@@ -12,34 +12,35 @@ export interface SessionRecord {
 }
 
 /**
- * The live sessions of this worker. The session host is the only writer; introspection and
+ * The live sessions of this worker, keyed by session id (the session host keys its own map by job
+ * id, as the agent protocol names jobs). The session host is the only writer; introspection and
  * the snapshot read it.
  */
 export class SessionRegistry {
-  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #bySession = new Map<string, SessionRecord>();
 
   add(record: Omit<SessionRecord, 'state'> & { state?: SessionState }): void {
-    this.#sessions.set(record.sessionId, { state: 'starting', ...record });
+    this.#bySession.set(record.sessionId, { state: 'starting', ...record });
   }
 
   setState(sessionId: string, state: SessionState): void {
-    const rec = this.#sessions.get(sessionId);
+    const rec = this.#bySession.get(sessionId);
     if (rec) rec.state = state;
   }
 
   remove(sessionId: string): void {
-    this.#sessions.delete(sessionId);
+    this.#bySession.delete(sessionId);
   }
 
   get(sessionId: string): SessionRecord | undefined {
-    return this.#sessions.get(sessionId);
+    return this.#bySession.get(sessionId);
   }
 
   list(): SessionRecord[] {
-    return [...this.#sessions.values()];
+    return [...this.#bySession.values()];
   }
 
   get size(): number {
-    return this.#sessions.size;
+    return this.#bySession.size;
   }
 }

@@ -55,8 +55,9 @@ export interface SnapshotSources {
 export const SNAPSHOT_EVENTS = 50;
 
 /**
- * Assembles the versioned snapshot from the live sources. Copies field by field into the
- * schema's shape, so nothing the sources hold beyond these fields (configs, providers) leaks.
+ * Assembles the versioned snapshot from the live sources. Registry records and tenant rows, which
+ * hold configs and providers, are copied field by field; the spreads copy only plain counter and
+ * event objects whose every field belongs in the snapshot. Nothing else the sources hold leaks.
  */
 export function buildSnapshot(sources: SnapshotSources): SnapshotV1 {
   const now = sources.now();

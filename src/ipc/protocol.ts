@@ -33,7 +33,11 @@ export const IpcResponse = z.union([
 ]);
 export type IpcResponse = z.infer<typeof IpcResponse>;
 
-/** Context of the caller. The socket is 0600 in a 0700 directory, so the peer is our own uid or root. */
+/**
+ * What a handler knows of a call: the calling process as the kernel reports it, never as the
+ * client claims. Only the worker's own uid (or root) can connect: the socket is 0600 in a 0700
+ * directory owned by that uid.
+ */
 export interface CallContext {
   /** The peer process as the kernel knows it (SO_PEERCRED); undefined where that cannot be read. */
   peer(): Promise<PeerCredentials | undefined>;

@@ -1,6 +1,12 @@
-import { JobContext, type ipc, type JobProcess, type RunningJobInfo } from '@livekit/agents';
+import {
+  JobContext,
+  type ipc,
+  type JobProcess,
+  type RunningJobInfo,
+  type voice,
+} from '@livekit/agents';
 import { AudioResampler, Room } from '@livekit/rtc-node';
-import { LOCAL_JOB_ATTRIBUTE } from '../protocol/attributes.js';
+import { LOCAL_JOB_ATTRIBUTE, TENANT_ATTRIBUTE } from '../protocol/attributes.js';
 import type { SessionStartRequest } from './types.js';
 
 export type MediaMode = 'auto' | 'room' | 'none';
@@ -38,7 +44,7 @@ export function buildJobContext(
       name: agentName,
       identity: `agent-${req.job.id}`,
       metadata: '',
-      attributes: { tenant: req.tenant },
+      attributes: { [TENANT_ATTRIBUTE]: req.tenant },
     },
     job: req.job,
     url: req.url,
@@ -85,4 +91,44 @@ export function scopeRoomEvents(room: Room, inScope: <T>(fn: () => T) => T): voi
       '@livekit/rtc-node Room has no onFfiEvent: this rtc-node version is not supported',
     );
   internals.onFfiEvent = (event) => inScope(() => handler(event));
+}
+
+/*
+ * agents-js private fields. In-process hosting needs three things stock keeps private: the job's
+ * primary AgentSession (to see it close), whether it started, and the session report stock writes
+ * when a job ends. They are touched only here, so an agents-js upgrade is checked in one file.
+ */
+
+/** The AgentSession the agent started on this job, if any. */
+export function primaryAgentSession(ctx: JobContext): voice.AgentSession | undefined {
+  return ctx._primaryAgentSession;
+}
+
+/**
+ * Calls `onSession` each time agents-js records a new primary AgentSession on the context (when the
+ * agent starts it), so the host sees it close even while the entry is still running.
+ */
+export function watchPrimaryAgentSession(
+  ctx: JobContext,
+  onSession: (session: voice.AgentSession) => void,
+): void {
+  let current: voice.AgentSession | undefined = ctx._primaryAgentSession;
+  Object.defineProperty(ctx, '_primaryAgentSession', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (value: voice.AgentSession | undefined) => {
+      if (value && value !== current) onSession(value);
+      current = value;
+    },
+  });
+}
+
+export function agentSessionStarted(session: voice.AgentSession): boolean {
+  return session._started;
+}
+
+/** Writes the job's session report, as stock does when a job with an AgentSession ends. */
+export function reportSessionEnd(ctx: JobContext): ReturnType<JobContext['_onSessionEnd']> {
+  return ctx._onSessionEnd();
 }

@@ -26,10 +26,14 @@ import {
   sessionErrorRouteCount,
 } from './failure-attribution.js';
 import {
+  agentSessionStarted,
   buildJobContext,
   isLocalJob,
+  primaryAgentSession,
+  reportSessionEnd,
   scopeRoomEvents,
   startMediaClientOutsideSessions,
+  watchPrimaryAgentSession,
   type MediaMode,
 } from './job-context.js';
 import { releaseRoom } from './room-release.js';
@@ -112,6 +116,7 @@ export class SessionHost implements SessionsPort {
   #grace: number;
   #maxDurationMs: number | null;
   readonly #procs = new Map<string, Promise<JobProcess>>();
+  /** Keyed by job id, as assignments and terminations name them; the registry keys by session id. */
   readonly #byJob = new Map<string, LiveSession>();
   readonly #listeners = new Set<SessionListener>();
   #served = 0;
@@ -150,7 +155,7 @@ export class SessionHost implements SessionsPort {
     return () => this.#listeners.delete(listener);
   }
 
-  active(): string[] {
+  liveJobIds(): string[] {
     return [...this.#byJob.keys()];
   }
 
@@ -328,7 +333,7 @@ export class SessionHost implements SessionsPort {
   }
 
   async closeAll(reason: string, deadline?: number): Promise<void> {
-    await Promise.all(this.active().map((jobId) => this.terminate(jobId, reason, deadline)));
+    await Promise.all(this.liveJobIds().map((jobId) => this.terminate(jobId, reason, deadline)));
   }
 
   #proc(agent: string): Promise<JobProcess> {
@@ -360,28 +365,18 @@ export class SessionHost implements SessionsPort {
    * while the entry is still running.
    */
   #watchAgentSession(session: LiveSession): void {
-    const { ctx } = session;
-    let current: voice.AgentSession | undefined = ctx._primaryAgentSession;
-    Object.defineProperty(ctx, '_primaryAgentSession', {
-      configurable: true,
-      enumerable: true,
-      get: () => current,
-      set: (value: voice.AgentSession | undefined) => {
-        if (value && value !== current) {
-          value.on(voice.AgentSessionEventTypes.Close, (ev: voice.CloseEvent) => {
-            if (ev.reason === voice.CloseReason.ERROR) {
-              this.#requestEnd(
-                session,
-                { kind: 'failed', reason: 'agent_session_error' },
-                ev.error ? describeError(ev.error) : undefined,
-              );
-            } else {
-              this.#requestEnd(session, { kind: 'success', reason: 'session_closed' });
-            }
-          });
+    watchPrimaryAgentSession(session.ctx, (agentSession) => {
+      agentSession.on(voice.AgentSessionEventTypes.Close, (ev: voice.CloseEvent) => {
+        if (ev.reason === voice.CloseReason.ERROR) {
+          this.#requestEnd(
+            session,
+            { kind: 'failed', reason: 'agent_session_error' },
+            ev.error ? describeError(ev.error) : undefined,
+          );
+        } else {
+          this.#requestEnd(session, { kind: 'success', reason: 'session_closed' });
         }
-        current = value;
-      },
+      });
     });
   }
 
@@ -392,8 +387,8 @@ export class SessionHost implements SessionsPort {
    */
   #onEntryReturned(session: LiveSession): void {
     if (session.end) return;
-    const agentSession = session.ctx._primaryAgentSession;
-    if (agentSession?._started) return;
+    const agentSession = primaryAgentSession(session.ctx);
+    if (agentSession && agentSessionStarted(agentSession)) return;
     if (!session.local && session.room.isConnected) return;
     this.#requestEnd(session, { kind: 'success', reason: 'entry_returned' });
   }
@@ -426,7 +421,7 @@ export class SessionHost implements SessionsPort {
     const { ctx, room, definition } = session;
     const { logger } = this.#opts;
     try {
-      const agentSession = ctx._primaryAgentSession;
+      const agentSession = primaryAgentSession(ctx);
       // Closing the AgentSession first unblocks an entry that is waiting on speech or a run.
       const closing = agentSession
         ? this.#bounded(session, 'AgentSession.close', () => agentSession.close())
@@ -446,7 +441,7 @@ export class SessionHost implements SessionsPort {
         const onEnd = definition.onSessionEnd;
         await this.#bounded(session, 'onSessionEnd', () => onEnd(ctx));
       }
-      if (agentSession) await this.#bounded(session, 'session report', () => ctx._onSessionEnd());
+      if (agentSession) await this.#bounded(session, 'session report', () => reportSessionEnd(ctx));
       await this.#bounded(session, 'final job status', () => this.#emitEnding(session));
       await this.#bounded(session, 'room.disconnect', () => room.disconnect());
       await Promise.all(

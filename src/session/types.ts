@@ -57,7 +57,7 @@ export interface SessionsPort {
   /** Ends a session; its teardown is over by `deadline` (epoch ms) when one is given. */
   terminate(jobId: string, reason?: string, deadline?: number): Promise<void>;
   closeAll(reason: string, deadline?: number): Promise<void>;
-  /** Job ids of sessions that have not finished tearing down. */
-  active(): string[];
+  /** Job ids of sessions that have not finished tearing down (the host is keyed by job id). */
+  liveJobIds(): string[];
   subscribe(listener: SessionListener): () => void;
 }

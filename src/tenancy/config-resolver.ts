@@ -69,8 +69,13 @@ export class TenantConfigResolver {
   readonly #inFlight = new Map<string, Promise<ConfigResolution>>();
   #generation = 0;
 
-  constructor(private readonly options: TenantConfigResolverOptions) {
-    this.#source = options.source;
+  /** Everything but the source, which `setSource` swaps: no stale copy of it stays here. */
+  private readonly options: Omit<TenantConfigResolverOptions, 'source'>;
+
+  constructor(options: TenantConfigResolverOptions) {
+    const { source, ...rest } = options;
+    this.#source = source;
+    this.options = rest;
   }
 
   async resolve(tenant: string): Promise<ConfigResolution> {

@@ -1,7 +1,8 @@
 /**
  * What a tenant's config loader returns. Provider slots hold live provider objects (built with
- * that tenant's keys); an omitted slot means "use the agent's default". These objects are never
- * serialised: only `describeTenantConfig` output reaches logs, the snapshot or the socket.
+ * that tenant's keys); an omitted slot means "use the agent's default". What keeps their keys out
+ * of logs, the snapshot and the socket is masking: each resolved config's secret values and
+ * provider objects are remembered (`rememberTenantSecrets`), and every way out masks them.
  */
 export interface TenantConfig {
   stt?: object;

@@ -132,6 +132,7 @@ export function inferenceLine(inf: InferenceSnapshot | undefined): string {
   }
 }
 
+/** A breaker in words, the one wording `top`, `tenant list` and `tenant show` all print. */
 export function breakerLabel(b: TenantRow['breaker']): string {
   const manual = b.manual ? ' (manual)' : '';
   if (b.state === 'open') return `open, ${b.secondsLeft ?? 0}s left${manual}`;

@@ -259,9 +259,9 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
       this.#reportLoad(true);
       const deadline = Date.now() + timeoutMs;
       const askAt = deadline - Math.min(graceMs, timeoutMs);
-      while ((sessions.active().length > 0 || this.#livePending() > 0) && Date.now() < askAt)
+      while ((sessions.liveJobIds().length > 0 || this.#livePending() > 0) && Date.now() < askAt)
         await this.#nextRelease(askAt);
-      const left = sessions.active().length;
+      const left = sessions.liveJobIds().length;
       if (left > 0)
         logger.warn(
           { sessions: left, timeout_ms: timeoutMs, grace_ms: Math.max(0, deadline - Date.now()) },
@@ -295,7 +295,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   stop(): Promise<DrainOutcome> {
     this.#stopping ??= (async () => {
       this.#opts.admission.setDraining(true);
-      const forcedSessions = this.#opts.sessions.active().length;
+      const forcedSessions = this.#opts.sessions.liveJobIds().length;
       await this.#opts.sessions.closeAll('worker_stopped');
       await this.#shutdown();
       return { forcedSessions };

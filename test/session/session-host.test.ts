@@ -240,7 +240,7 @@ describe('SessionHost', () => {
       expect((await c.ended).outcome).toEqual({ kind: 'success', reason: 'drain_timeout' });
       expect(c.reservation.releases).toHaveLength(1);
     }
-    expect(host.active()).toEqual([]);
+    expect(host.liveJobIds()).toEqual([]);
   });
 
   it('cancels an assignment for an agent this worker does not host', async () => {
