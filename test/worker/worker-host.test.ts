@@ -118,7 +118,7 @@ describe('WorkerHost against the local dispatcher', () => {
     if (r.status === 'assigned') return;
     expect(r.reason).toBe('invalid_tenant');
     expect(r.message).toBe(
-      'metadata.tenant: must be 1-128 characters of letters, digits, "-" or "_" (got "Bad Tenant!")',
+      'metadata.tenant: expected a tenant id (1-128 letters, digits, "-" or "_"), got "Bad Tenant!"',
     );
     expect(admission.inUse()).toBe(0);
     expect(registry.size).toBe(0);
