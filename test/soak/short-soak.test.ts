@@ -87,7 +87,6 @@ const processListeners = () =>
     ]),
   );
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const sorted = (f: ReturnType<typeof held>) => ({
   tracked: Object.fromEntries(Object.entries(f.tracked).sort()),
   ffiListeners: f.ffiListeners,
