@@ -200,10 +200,7 @@ export class LocalDispatcher extends EventEmitter<LocalDispatcherEvents> {
   #launch(req: DispatchRequest): JobEntry {
     const entry = this.#createJob(req);
     offerJob(entry, this.#offers).catch((err: unknown) => {
-      this.#logger.error(
-        { job_id: entry.job.id, err: err instanceof Error ? err.message : String(err) },
-        'dispatch failed',
-      );
+      this.#logger.error({ job_id: entry.job.id, err: errorMessage(err) }, 'dispatch failed');
       this.#jobs.setState(entry, 'failed', 'dispatcher error');
     });
     return entry;
