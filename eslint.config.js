@@ -47,7 +47,7 @@ const layers = {
   ipc: ['errors', 'secrets'],
   http: ['admission', 'errors', 'inference', 'introspection', 'load', 'worker'],
   metrics: ['admission', 'load'],
-  config: ['admission', 'errors', 'secrets', 'session', 'tenancy'],
+  config: ['admission', 'clock', 'errors', 'secrets', 'session', 'tenancy'],
   control: ['admission', 'config', 'errors', 'introspection', 'ipc', 'secrets', 'tenancy'],
   top: ['control', 'errors', 'introspection', 'ipc'],
   // Composition root: builds one worker from every part.
@@ -75,6 +75,7 @@ const layers = {
   ],
   // Commands: talk to a live worker through control and ipc, or start one through runtime.
   cli: [
+    'clock',
     'config',
     'control',
     'dispatcher',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
 import { DEFAULT_IDLE_TENANT_ROWS } from '../admission/tenant-rows.js';
-import { parseDuration } from '../control/duration.js';
+import { parseDuration } from '../clock/duration.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../session/types.js';
 import { isValidTenantId, tenantIdProblem } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';

@@ -1,4 +1,4 @@
-import { parseDuration } from '../../control/duration.js';
+import { parseDuration } from '../../clock/duration.js';
 import { describeValue, isValidTenantId, tenantIdProblem } from '../../tenancy/tenant-id.js';
 import { EXIT } from '../exit-codes.js';
 import { formatBreaker, formatTenantTable } from '../tenant-table.js';
