@@ -30,6 +30,8 @@ const layers = {
   // The single decision point: pure logic on an injected clock and store.
   admission: ['clock', 'errors', 'secrets', 'store', 'tenancy'],
   inference: ['errors', 'logging', 'clock'],
+  // When a long-lived worker should hand over: pure policy and a monitor on an injected clock.
+  recycle: ['clock', 'introspection'],
   introspection: ['admission', 'errors', 'inference', 'scope', 'secrets', 'tenancy'],
   session: [
     'admission',
@@ -46,10 +48,12 @@ const layers = {
   dispatcher: ['errors', 'protocol', 'secrets'],
   ipc: ['errors', 'secrets'],
   http: ['admission', 'errors', 'inference', 'introspection', 'load', 'worker'],
-  metrics: ['admission', 'load'],
+  metrics: ['admission', 'load', 'recycle'],
   config: ['admission', 'clock', 'errors', 'secrets', 'session', 'tenancy'],
   control: ['admission', 'config', 'errors', 'introspection', 'ipc', 'secrets', 'tenancy'],
   top: ['control', 'errors', 'introspection', 'ipc'],
+  // Forks and restarts workers (`--workers N`); knows workers only by the exit codes and messages.
+  supervisor: ['clock', 'config', 'protocol'],
   // Composition root: builds one worker from every part.
   runtime: [
     'admission',
@@ -66,10 +70,12 @@ const layers = {
     'logging',
     'metrics',
     'protocol',
+    'recycle',
     'scope',
     'secrets',
     'session',
     'store',
+    'supervisor',
     'tenancy',
     'worker',
   ],
@@ -83,9 +89,11 @@ const layers = {
     'introspection',
     'ipc',
     'logging',
+    'protocol',
     'runtime',
     'secrets',
     'store',
+    'supervisor',
     'tenancy',
     'top',
   ],

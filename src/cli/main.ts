@@ -3,7 +3,7 @@ import { ConfigError } from '../config/config-error.js';
 import { DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { EXIT_GRACE_MS } from '../runtime/exit-after-stop.js';
 import { knownSecrets } from '../secrets/known-secrets.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../protocol/exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from '../runtime/version.js';
 import { errorMessage } from '../errors/describe-error.js';

@@ -9,7 +9,7 @@ import { errorMessage } from '../errors/describe-error.js';
 import { ControlError } from '../ipc/control-error.js';
 import { IpcClient } from '../ipc/ipc-client.js';
 import { discoverWorker, WorkerDiscoveryError } from '../ipc/worker-discovery.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../protocol/exit-codes.js';
 
 /** A one-line failure for the terminal, with the exit code the command should return. */
 export class CommandFailure extends Error {

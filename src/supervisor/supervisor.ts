@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { EXIT } from '../cli/exit-codes.js';
+import { EXIT } from '../protocol/exit-codes.js';
 import { reconnectDelay } from '../clock/backoff.js';
 import { WorkerToSupervisorSchema } from './protocol.js';
 

@@ -2,7 +2,7 @@
 // finish, and exits 75 for systemd or Kubernetes to start a fresh one.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { EXIT } from '../../src/protocol/exit-codes.js';
 import { dispatchDemoCalls } from '../support/dev-dispatch.js';
 import { REPO_ROOT, startDevWorker, type DevWorker } from '../support/dev-worker.js';
 import { workerSnapshot } from '../support/livekit/worker.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as pace } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DispatchResult } from '../../src/dispatcher/dispatch-client.js';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { EXIT } from '../../src/protocol/exit-codes.js';
 import { until } from '../support/conditions.js';
 import { dispatchDemoCalls } from '../support/dev-dispatch.js';
 import { freePort, REPO_ROOT, startWorkerProcess, type DevWorker } from '../support/dev-worker.js';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli/exit-codes.js';
+import { EXIT } from '../../src/protocol/exit-codes.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { StoreSettings } from '../../src/config/schema.js';
 import {

@@ -3,7 +3,7 @@ import type { WorkerInfo } from '../../control/control-methods.js';
 import { dispatchJobs } from '../../dispatcher/dispatch-client.js';
 import { DEV_CREDENTIALS, DEV_URL } from '../../dispatcher/dev-defaults.js';
 import { listWorkers } from '../../ipc/socket-path.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT } from '../../protocol/exit-codes.js';
 import { UsageError } from '../usage-error.js';
 import { callWorker, CommandFailure } from '../worker-connection.js';
 import { errorMessage } from '../../errors/describe-error.js';

@@ -1,7 +1,7 @@
 import { DEFAULT_KEY_PREFIX } from '../../store/redis-keys.js';
 import { RedisStore } from '../../store/redis-store.js';
 import { REDIS_URL_ENV } from '../../runtime/fleet-setup.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT } from '../../protocol/exit-codes.js';
 import { CommandFailure, runCommand } from '../worker-connection.js';
 
 export interface FleetOpts {

@@ -14,7 +14,7 @@ import {
   type WorkerCount,
 } from '../../supervisor/worker-count.js';
 import { colorEnabled } from '../color.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT } from '../../protocol/exit-codes.js';
 import { LOCAL_DISPATCHER_ENV, type WorkerCommandOptions } from './worker.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/openrtc.js');

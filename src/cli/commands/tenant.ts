@@ -1,6 +1,6 @@
 import { parseDuration } from '../../clock/duration.js';
 import { describeValue, isValidTenantId, tenantIdProblem } from '../../tenancy/tenant-id.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT } from '../../protocol/exit-codes.js';
 import { formatBreaker, formatTenantTable } from '../tenant-table.js';
 import { callWorker, CommandFailure, runCommand } from '../worker-connection.js';
 

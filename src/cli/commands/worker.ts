@@ -4,7 +4,7 @@ import { EXIT_GRACE_MS, exitAfterStop } from '../../runtime/exit-after-stop.js';
 import { WorkerRuntime } from '../../runtime/worker-runtime.js';
 import { SupervisorLink } from '../../supervisor/supervisor-link.js';
 import { colorEnabled } from '../color.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT } from '../../protocol/exit-codes.js';
 import { errorMessage } from '../../errors/describe-error.js';
 
 /** Where a supervisor's local dispatcher listens, for `openrtc dispatch` to find through a worker. */
