@@ -1,4 +1,5 @@
 import type { TenantConfig } from '../tenancy/types.js';
+import type { TenantCounters } from './counters.js';
 import type { RejectReason } from './reasons.js';
 
 /** The parts of a LiveKit job request that admission looks at. */
@@ -76,18 +77,10 @@ export interface BreakerView {
   windowSamples: number;
 }
 
-export interface TenantStats {
+/** A tenant's counters (see `TenantCounters`) with its name, effective cap and breaker. */
+export interface TenantStats extends TenantCounters {
   tenant: string;
-  active: number;
-  reserved: number;
   /** Effective cap, or null when unlimited. */
   cap: number | null;
-  accepted: number;
-  rejected: Record<RejectReason, number>;
-  started: number;
-  succeeded: number;
-  failed: number;
-  /** Sessions ended for running past `maxSessionDurationMs`. */
-  maxDurationEnded: number;
   breaker: BreakerView;
 }

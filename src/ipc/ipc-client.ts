@@ -96,24 +96,9 @@ export class IpcClient {
     params: Record<string, unknown> = {},
     timeoutMs = this.#requestTimeoutMs,
   ): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (this.#closed)
-        return reject(
-          new ControlError('connection_lost', 'the connection to the worker is closed'),
-        );
-      const id = this.#nextId++;
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(
-          new ControlError(
-            'timeout',
-            `the worker did not answer "${method}" within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      this.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id, method, params })}\n`);
-    });
+    return new Promise((resolve, reject) =>
+      this.#send(method, params, timeoutMs, { resolve, reject }),
+    );
   }
 
   /**
@@ -125,35 +110,39 @@ export class IpcClient {
     onSnapshot: (snapshot: unknown) => void,
     onError?: (err: ControlError) => void,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.#closed)
-        return reject(
-          new ControlError('connection_lost', 'the connection to the worker is closed'),
-        );
-      const id = this.#nextId++;
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(
-          new ControlError(
-            'timeout',
-            `the worker did not answer "subscribe" within ${this.#requestTimeoutMs} ms`,
-          ),
-        );
-      }, this.#requestTimeoutMs);
-      this.#pending.set(id, {
+    return new Promise((resolve, reject) =>
+      this.#send('subscribe', { intervalMs, method: 'snapshot' }, this.#requestTimeoutMs, {
         resolve: (first) => {
           onSnapshot(first);
           resolve();
         },
         reject,
-        timer,
         onPush: onSnapshot,
         onPushError: (err) => onError?.(err),
-      });
-      this.socket.write(
-        `${JSON.stringify({ v: PROTOCOL_VERSION, id, method: 'subscribe', params: { intervalMs, method: 'snapshot' } })}\n`,
+      }),
+    );
+  }
+
+  /** Writes one request; its answer (and, for a subscription, its pushes) go to `pending`. */
+  #send(
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+    pending: Omit<Pending, 'timer'>,
+  ): void {
+    if (this.#closed) {
+      pending.reject(new ControlError('connection_lost', 'the connection to the worker is closed'));
+      return;
+    }
+    const id = this.#nextId++;
+    const timer = setTimeout(() => {
+      this.#pending.delete(id);
+      pending.reject(
+        new ControlError('timeout', `the worker did not answer "${method}" within ${timeoutMs} ms`),
       );
-    });
+    }, timeoutMs);
+    this.#pending.set(id, { ...pending, timer });
+    this.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, id, method, params })}\n`);
   }
 
   close(): void {
