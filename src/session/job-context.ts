@@ -83,14 +83,22 @@ export function startMediaClientOutsideSessions(): void {
  * lines, and `getJobContext()` answering for no job (or, worse, another). The room's private FFI
  * handler is wrapped, before `connect()` registers it, to run inside the session's scope.
  */
-export function scopeRoomEvents(room: Room, inScope: <T>(fn: () => T) => T): void {
+export function scopeRoomEvents(
+  room: Room,
+  inScope: <T>(fn: () => T) => T,
+  onHandlerError: (err: unknown) => void,
+): void {
   const internals = room as unknown as { onFfiEvent?: (event: unknown) => Promise<void> };
   const handler = internals.onFfiEvent;
   if (typeof handler !== 'function')
     throw new Error(
       '@livekit/rtc-node Room has no onFfiEvent: this rtc-node version is not supported',
     );
-  internals.onFfiEvent = (event) => inScope(() => handler(event));
+  // rtc-node ignores the promise its handler returns: a failure in it (or in a room event
+  // handler it runs) would be an unhandled rejection, failing the call it happened in. It is
+  // logged in the session's scope instead, as stock's job process would only log it.
+  internals.onFfiEvent = (event) =>
+    inScope(() => handler(event).catch((err: unknown) => onHandlerError(err)));
 }
 
 /*

@@ -264,7 +264,11 @@ export class SessionHost implements SessionsPort {
     if (!local) {
       // Here, answering the server's assignment, no session's scope is current yet.
       startMediaClientOutsideSessions();
-      scopeRoomEvents(room, (fn) => this.#inScope(session, fn));
+      scopeRoomEvents(
+        room,
+        (fn) => this.#inScope(session, fn),
+        (err) => this.#opts.logger.warn({ err: describeError(err) }, 'room event handling failed'),
+      );
     }
     this.#byJob.set(jobId, session);
     beginSessionListeners(sessionId);
