@@ -89,7 +89,9 @@ export async function startCallers(
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4_000)));
   child.stdout!.on('data', () => undefined);
 
-  await new Promise<void>((resolve, reject) => {
+  // A caller that never joined is of no use to anyone: it must not outlive the failed start (a
+  // soak that places thousands of calls would otherwise pile up processes still trying).
+  const joined = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`callers did not join within 60 s:\n${stderr}`)),
       60_000,
@@ -109,6 +111,10 @@ export async function startCallers(
     };
     child.on('message', onMessage);
     child.once('exit', onExit);
+  });
+  await joined.catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
   });
 
   let nextId = 1;
