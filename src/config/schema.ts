@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isAgent, type AgentDefinition } from '@livekit/agents';
 import { DEFAULT_IDLE_TENANT_ROWS } from '../admission/tenant-rows.js';
 import { parseDuration } from '../clock/duration.js';
-import { DEFAULT_SHUTDOWN_GRACE_MS } from '../session/types.js';
+import { DEFAULT_ROOM_RECONNECT_TIMEOUT_MS, DEFAULT_SHUTDOWN_GRACE_MS } from '../session/types.js';
 import { isValidTenantId, tenantIdProblem } from '../tenancy/tenant-id.js';
 import { tenantKeyedRecord } from '../tenancy/tenant-keyed-record.js';
 import type { PhoneNumberSource, TenantConfigLoader, TenantConfig } from '../tenancy/types.js';
@@ -218,6 +218,11 @@ export const configSchema = z.strictObject({
   shutdownGraceMs: positiveMs.default(DEFAULT_SHUTDOWN_GRACE_MS),
   /** A session running longer than this is ended (reason `max_session_duration`); null for no limit. */
   maxSessionDurationMs: positiveMs.nullable().default(null),
+  /**
+   * A session whose room lost its LiveKit connection and has not got it back after this long is
+   * ended as failed (reason `room_reconnect_timeout`), rather than kept for the worker's lifetime.
+   */
+  roomReconnectTimeoutMs: positiveMs.default(DEFAULT_ROOM_RECONNECT_TIMEOUT_MS),
   /** How long an accepted job may wait for its assignment before its slot is given back. */
   assignmentTimeoutMs: positiveMs.default(15_000),
   /** What the worker reports to LiveKit in `updateWorker` (see src/load/load-model.ts). */

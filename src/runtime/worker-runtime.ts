@@ -348,6 +348,7 @@ export class WorkerRuntime {
       inference: this.inference,
       shutdownGraceMs: config.shutdownGraceMs,
       maxSessionDurationMs: config.maxSessionDurationMs,
+      roomReconnectTimeoutMs: config.roomReconnectTimeoutMs,
       onPrewarmed: (e) => metrics.processInitialized(e.durationMs),
       onSessionEnded: (e) => metrics.sessionEnded(e),
     });
@@ -798,6 +799,7 @@ export class WorkerRuntime {
     this.sessions.setLimits({
       shutdownGraceMs: next.config.shutdownGraceMs,
       maxSessionDurationMs: next.config.maxSessionDurationMs,
+      roomReconnectTimeoutMs: next.config.roomReconnectTimeoutMs,
     });
     const bound = this.loaded.config;
     if (next.config.inference.enabled !== bound.inference.enabled) {

@@ -37,6 +37,7 @@ import {
   type MediaMode,
 } from './job-context.js';
 import { releaseRoom } from './room-release.js';
+import { ROOM_RECONNECT_TIMEOUT_REASON, watchRoomConnection } from './room-connection-watch.js';
 import {
   beginSessionListeners,
   endSessionListeners,
@@ -44,6 +45,7 @@ import {
   sharedModelListenerCounts,
 } from './shared-model-events.js';
 import {
+  DEFAULT_ROOM_RECONNECT_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   type SessionEndedEvent,
   type SessionEndingEvent,
@@ -69,6 +71,8 @@ export interface SessionHostOptions {
   shutdownGraceMs?: number;
   /** A session running longer than this is ended (reason `max_session_duration`); null for no limit. */
   maxSessionDurationMs?: number | null;
+  /** A session whose room has been reconnecting this long is ended as failed (`room_reconnect_timeout`). */
+  roomReconnectTimeoutMs?: number;
   /** `auto` runs a job without media when its assignment has no token or room sid. */
   media?: MediaMode;
   /** Each agent's prewarm, timed (the `JobProcess` initialisation stock does per child process). */
@@ -103,6 +107,7 @@ interface LiveSession {
   deadline?: number;
   limitTimer?: NodeJS.Timeout;
   unroute: () => void;
+  unwatchRoom: () => void;
 }
 
 /**
@@ -115,6 +120,7 @@ export class SessionHost implements SessionsPort {
   readonly #opts: SessionHostOptions;
   #grace: number;
   #maxDurationMs: number | null;
+  #roomReconnectTimeoutMs: number;
   readonly #procs = new Map<string, Promise<JobProcess>>();
   /** Keyed by job id, as assignments and terminations name them; the registry keys by session id. */
   readonly #byJob = new Map<string, LiveSession>();
@@ -125,6 +131,8 @@ export class SessionHost implements SessionsPort {
     this.#opts = options;
     this.#grace = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
     this.#maxDurationMs = options.maxSessionDurationMs ?? null;
+    this.#roomReconnectTimeoutMs =
+      options.roomReconnectTimeoutMs ?? DEFAULT_ROOM_RECONNECT_TIMEOUT_MS;
     // agents-js code paths call its global logger and throw when it was never initialised; the
     // worker routes it at start, a host on its own routes it here.
     if (!loggerOptions()) routeFrameworkLogs(options.logger);
@@ -140,9 +148,15 @@ export class SessionHost implements SessionsPort {
   }
 
   /** A reload's new limits apply to teardowns and sessions that start from now on. */
-  setLimits(limits: { shutdownGraceMs: number; maxSessionDurationMs: number | null }): void {
+  setLimits(limits: {
+    shutdownGraceMs: number;
+    maxSessionDurationMs: number | null;
+    roomReconnectTimeoutMs?: number;
+  }): void {
     this.#grace = limits.shutdownGraceMs;
     this.#maxDurationMs = limits.maxSessionDurationMs;
+    if (limits.roomReconnectTimeoutMs !== undefined)
+      this.#roomReconnectTimeoutMs = limits.roomReconnectTimeoutMs;
   }
 
   /** Runs every agent's prewarm now, so the first call does not pay for it. */
@@ -259,6 +273,7 @@ export class SessionHost implements SessionsPort {
       startedAt: Date.now(),
       entrySettled: false,
       unroute: () => undefined,
+      unwatchRoom: () => undefined,
     };
     const session = live;
     if (!local) {
@@ -287,6 +302,28 @@ export class SessionHost implements SessionsPort {
     room.on(RoomEvent.Disconnected, () =>
       this.#requestEnd(session, { kind: 'success', reason: 'room_disconnected' }),
     );
+    if (!local) {
+      const timeoutMs = this.#roomReconnectTimeoutMs;
+      const log = (level: 'info' | 'warn', fields: Record<string, unknown>, msg: string) =>
+        this.#inScope(session, () => logger[level](fields, msg));
+      session.unwatchRoom = watchRoomConnection(room, timeoutMs, {
+        down: () =>
+          log(
+            'warn',
+            { timeout_ms: timeoutMs },
+            `room connection lost; rtc-node is reconnecting (the session ends if it is not back in ${Math.round(timeoutMs / 1000)} s)`,
+          ),
+        back: (downForMs) =>
+          log('info', { down_ms: downForMs }, `room connection back after ${Math.round(downForMs / 1000)} s`),
+        lost: (downForMs) =>
+          this.#requestEnd(
+            session,
+            { kind: 'failed', reason: ROOM_RECONNECT_TIMEOUT_REASON },
+            `the room's connection to LiveKit was lost ${Math.round(downForMs / 1000)} s ago and did not come back (roomReconnectTimeoutMs ${timeoutMs})`,
+            true,
+          ),
+      });
+    }
     this.#watchAgentSession(session);
     const limit = this.#maxDurationMs;
     if (limit !== null) {
@@ -467,6 +504,7 @@ export class SessionHost implements SessionsPort {
       byHost: false,
     };
     clearTimeout(session.limitTimer);
+    session.unwatchRoom();
     session.unroute();
     // After the shutdown callbacks, and however teardown went.
     releaseRoom(session.room);

@@ -5,6 +5,9 @@ import type { TenantConfig } from '../tenancy/types.js';
 /** Default of `shutdownGraceMs`: how long a session asked to end may take to wind down. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 
+/** Default of `roomReconnectTimeoutMs`: how long a session's room may stay without its connection. */
+export const DEFAULT_ROOM_RECONNECT_TIMEOUT_MS = 60_000;
+
 /** Everything the session host needs to run one assigned job. */
 export interface SessionStartRequest {
   job: Job;

@@ -28,6 +28,7 @@ import { startCallers, type CallerProcess } from '../support/media/callers.js';
  * the worker is drained with calls in progress. This file runs its own server, since it kills it.
  */
 const lk = sharedLivekit();
+const ROOM_RECONNECT_MS = 20_000;
 
 describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
   let server: LivekitServer;
@@ -39,8 +40,12 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
   beforeAll(async () => {
     server = await startLivekitServer({ binary: lk!.binary });
     api = new AgentDispatchClient(server.httpUrl, server.apiKey, server.apiSecret);
-    // Long enough that drained calls end because their callers hang up, not by the timeout.
-    worker = await startLivekitWorker(server, { OPENRTC_TEST_DRAIN_MS: '60000' });
+    // Long enough that drained calls end because their callers hang up, not by the timeout; a
+    // room that never reconnects after the crash ends its session after 20 s.
+    worker = await startLivekitWorker(server, {
+      OPENRTC_TEST_DRAIN_MS: '60000',
+      OPENRTC_TEST_ROOM_RECONNECT_MS: String(ROOM_RECONNECT_MS),
+    });
   }, 90_000);
   afterAll(async () => {
     await Promise.all(callers.map((c) => c.hangUp()));
@@ -99,12 +104,13 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
 
     // Whether the call live at the crash goes on depends on rtc-node rejoining the new server on
     // both ends. Once its caller has hung up and its room is deleted, its session ends and says
-    // how; when the agent's rtc-node never rejoined, there is no room to delete and the session
-    // stays, shown as live rather than lost. The delete is repeated: one sent while the agent is
-    // still rejoining finds no room.
+    // how. When the agent's rtc-node never rejoined, there is no room to delete: the session ends
+    // by itself once its room has been reconnecting for roomReconnectTimeoutMs, as failed with
+    // that reason, rather than staying for the worker's lifetime. The delete is repeated: one sent
+    // while the agent is still rejoining finds no room.
     await callers.shift()!.hangUp();
     const rooms = new RoomServiceClient(server.httpUrl, server.apiKey, server.apiSecret);
-    const ending = sessionEnded(worker, started.session_id, 30_000);
+    const ending = sessionEnded(worker, started.session_id, ROOM_RECONNECT_MS + 30_000);
     let over = false;
     void ending.then(
       () => (over = true),
@@ -114,12 +120,23 @@ describe.skipIf(!lk)('a worker through a server crash and a drain', () => {
       await rooms.deleteRoom(before).catch(() => undefined);
       await Promise.race([ending.catch(() => undefined), sleep(5_000)]);
     }
-    const end = await ending.catch(() => undefined);
-    if (end) expect(end.outcome).toBe('success');
-    else
-      expect((await workerSnapshot(worker)).sessions.map((s) => s.sessionId)).toContain(
-        started.session_id,
-      );
+    const end = await ending;
+    if (end.outcome !== 'success') {
+      expect(end).toMatchObject({ outcome: 'failed', reason: 'room_reconnect_timeout' });
+      expect(String(end.error)).toMatch(/did not come back \(roomReconnectTimeoutMs 20000\)/);
+      expect(
+        worker
+          .logRecords()
+          .some(
+            (r) =>
+              r.session_id === started.session_id &&
+              String(r.msg).startsWith('room connection lost; rtc-node is reconnecting'),
+          ),
+      ).toBe(true);
+    }
+    expect((await workerSnapshot(worker)).sessions.map((s) => s.sessionId)).not.toContain(
+      started.session_id,
+    );
   }, 180_000);
 
   it('drains on SIGTERM: live calls finish, the server sends it no new job, and it exits 0', async () => {
