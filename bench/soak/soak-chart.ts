@@ -18,10 +18,16 @@ export async function renderChart(title: string, points: ChartPoint[]): Promise<
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     data: { values: points },
-    facet: { field: 'series', type: 'nominal', title: null },
+    // A panel's header is its series and, on a second line, each run's growth per 1,000 sessions.
+    facet: {
+      field: 'series',
+      type: 'nominal',
+      title: null,
+      header: { labelExpr: "split(datum.value, '\\n')", labelFontSize: 11 },
+    },
     columns: 3,
     spec: {
-      width: 260,
+      width: 300,
       height: 150,
       mark: { type: 'line', point: true },
       encoding: {

@@ -9,6 +9,7 @@ import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { leastSquares } from '../../src/introspection/trend.js';
 import { findServerBinary, INSTALL_COMMAND } from '../../scripts/livekit-server.js';
 import {
+  readServerLog,
   startLivekitServer,
   type LivekitServer,
 } from '../../test/support/livekit/livekit-server.js';
@@ -28,7 +29,8 @@ export interface SoakSettings {
   seed: number;
   /** Share of calls ending each abnormal way. */
   abnormal: { vanish: number; deleteRoom: number; badToken: number };
-  stock: boolean;
+  /** The workers soaked, one after the other, each on its own fresh server. */
+  kinds: WorkerKind[];
 }
 
 export function soakSettings(args: string[]): SoakSettings {
@@ -51,12 +53,19 @@ export function soakSettings(args: string[]): SoakSettings {
     sampleS: num('sample-s', 30),
     seed: Math.round(num('seed', 17)),
     abnormal: { vanish: 0.1, deleteRoom: 0.1, badToken: 0.1 },
-    stock: !args.includes('--no-stock'),
+    kinds: soakKinds(flag('only'), args.includes('--no-stock')),
   };
 }
 
-/** The soak's flags, for the bench runner to keep apart from section names. */
-export const SOAK_FLAGS = ['--minutes', '--concurrency', '--sample-s', '--seed'];
+function soakKinds(only: string | undefined, noStock: boolean): WorkerKind[] {
+  if (only === undefined) return noStock ? ['openrtc'] : ['openrtc', 'stock'];
+  if (only !== 'openrtc' && only !== 'stock')
+    throw new Error(`--only must be "openrtc" or "stock", got "${only}"`);
+  return [only];
+}
+
+/** The soak's flags that take a value, for the bench runner to keep apart from section names. */
+export const SOAK_FLAGS = ['--minutes', '--concurrency', '--sample-s', '--seed', '--only'];
 
 /** mulberry32: the same seed gives both workers the same calls. */
 function random(seed: number): () => number {
@@ -183,6 +192,8 @@ export interface SoakRun {
   endings: Record<string, number>;
   sessionsStarted: number;
   sessionsEnded: number;
+  /** Jobs the server found no worker for (`no servers available`): calls no agent answered. */
+  notDispatched: number;
   samples: SoakSample[];
   /** Per series: growth per 1,000 sessions after warm-up, with its 95 % interval. */
   growth: Record<string, { per1000: number; ci95: number; points: number }>;
@@ -315,6 +326,7 @@ async function soakOne(
     }
     samples.push(await sample(worker, startedAt, served, 0));
     const lines = readReport(reportFile);
+    const notDispatched = (readServerLog(server).match(/failed to send job request/g) ?? []).length;
     return {
       kind,
       calls: calls.length,
@@ -322,6 +334,7 @@ async function soakOne(
       endings: { ...endings },
       sessionsStarted: lines.filter((l) => l.event === 'started').length,
       sessionsEnded: lines.filter((l) => l.event === 'ended').length,
+      notDispatched,
       samples,
       growth: growth(samples),
     };
@@ -348,7 +361,7 @@ export async function benchSoak(
     log(why);
     return { skipped: why };
   }
-  const runs: SoakRun[] = [await soakOne('openrtc', s, binary.path, log)];
-  if (s.stock) runs.push(await soakOne('stock', s, binary.path, log));
+  const runs: SoakRun[] = [];
+  for (const kind of s.kinds) runs.push(await soakOne(kind, s, binary.path, log));
   return { settings: s, runs };
 }
