@@ -60,6 +60,8 @@ export interface WorkerProcessOptions {
   bin?: string;
   /** Working directory (default: the repository). */
   cwd?: string;
+  /** How long to wait for the ready line (default 60 s); a supervisor starts its workers after itself. */
+  readyTimeoutMs?: number;
 }
 
 function parseRecords(lines: readonly string[]): Record<string, unknown>[] {
@@ -159,7 +161,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<De
   try {
     await whenLogged(
       firstNew(logs, (l) => l.includes('openrtc worker') && l.includes('ready')),
-      60_000,
+      opts.readyTimeoutMs ?? 60_000,
       `openrtc ${opts.args[0]} never logged that it was ready`,
       // A start-up failure is told by all of its output.
       Infinity,
