@@ -192,8 +192,10 @@ export interface SoakRun {
   endings: Record<string, number>;
   sessionsStarted: number;
   sessionsEnded: number;
-  /** Jobs the server found no worker for (`no servers available`): calls no agent answered. */
+  /** Job requests the server could place with no worker: calls no agent answered. */
   notDispatched: number;
+  /** The server's reason for each, counted (`no workers with sufficient capacity`: the load). */
+  notDispatchedWhy: Record<string, number>;
   samples: SoakSample[];
   /** Per series: growth per 1,000 sessions after warm-up, with its 95 % interval. */
   growth: Record<string, { per1000: number; ci95: number; points: number }>;
@@ -327,7 +329,10 @@ async function soakOne(
     }
     samples.push(await sample(worker, startedAt, sessionsServed(), 0));
     const lines = readReport(reportFile);
-    const notDispatched = (readServerLog(server).match(/failed to send job request/g) ?? []).length;
+    const notDispatchedWhy = Object.create(null) as Record<string, number>;
+    for (const m of readServerLog(server).matchAll(/failed to send job request\t\{"error": "([^"]*)"/g))
+      notDispatchedWhy[m[1]!] = (notDispatchedWhy[m[1]!] ?? 0) + 1;
+    const notDispatched = Object.values(notDispatchedWhy).reduce((a, b) => a + b, 0);
     return {
       kind,
       calls: calls.length,
@@ -336,6 +341,7 @@ async function soakOne(
       sessionsStarted: lines.filter((l) => l.event === 'started').length,
       sessionsEnded: lines.filter((l) => l.event === 'ended').length,
       notDispatched,
+      notDispatchedWhy: { ...notDispatchedWhy },
       samples,
       growth: growth(samples),
     };
@@ -368,7 +374,7 @@ export async function benchSoak(
     // A worker that answered only some calls ran a lighter churn: its figures do not compare.
     if (run.sessionsStarted < run.calls)
       log(
-        `  ${kind}: only ${run.sessionsStarted} of ${run.calls} calls started a session (${run.notDispatched} jobs LiveKit found no worker for, ${run.failedCalls} calls failed)`,
+        `  ${kind}: only ${run.sessionsStarted} of ${run.calls} calls started a session (${run.failedCalls} calls failed; job requests LiveKit placed with no worker: ${JSON.stringify(run.notDispatchedWhy)})`,
       );
     runs.push(run);
   }
