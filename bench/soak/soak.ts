@@ -330,7 +330,9 @@ async function soakOne(
     samples.push(await sample(worker, startedAt, sessionsServed(), 0));
     const lines = readReport(reportFile);
     const notDispatchedWhy = Object.create(null) as Record<string, number>;
-    for (const m of readServerLog(server).matchAll(/failed to send job request\t\{"error": "([^"]*)"/g))
+    for (const m of readServerLog(server).matchAll(
+      /failed to send job request\t\{"error": "([^"]*)"/g,
+    ))
       notDispatchedWhy[m[1]!] = (notDispatchedWhy[m[1]!] ?? 0) + 1;
     const notDispatched = Object.values(notDispatchedWhy).reduce((a, b) => a + b, 0);
     return {

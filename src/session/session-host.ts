@@ -314,7 +314,11 @@ export class SessionHost implements SessionsPort {
             `room connection lost; rtc-node is reconnecting (the session ends if it is not back in ${Math.round(timeoutMs / 1000)} s)`,
           ),
         back: (downForMs) =>
-          log('info', { down_ms: downForMs }, `room connection back after ${Math.round(downForMs / 1000)} s`),
+          log(
+            'info',
+            { down_ms: downForMs },
+            `room connection back after ${Math.round(downForMs / 1000)} s`,
+          ),
         lost: (downForMs) =>
           this.#requestEnd(
             session,

@@ -213,11 +213,7 @@ describe.skipIf(!available)('recycling in a fleet that shares its leases in Redi
       // Every accepted call runs to its end and reports success.
       await Promise.all(
         accepted.map((id) =>
-          dispatcher.waitForJob(
-            id,
-            (j) => j.state === 'success' || j.state === 'failed',
-            30_000,
-          ),
+          dispatcher.waitForJob(id, (j) => j.state === 'success' || j.state === 'failed', 30_000),
         ),
       );
       await until('every accepted session ended', () => holding() === 0, 30_000, logTail);
@@ -248,7 +244,10 @@ describe.skipIf(!available)('recycling in a fleet that shares its leases in Redi
       const draining = line((m) => m === 'draining');
       expect(draining, logTail()).toBeDefined();
       // Its live calls ended by themselves: none was cut by the drain.
-      expect(line((m) => m === 'worker stopped'), logTail()).toMatchObject({
+      expect(
+        line((m) => m === 'worker stopped'),
+        logTail(),
+      ).toMatchObject({
         clean: true,
         forced_sessions: 0,
         recycled: true,
@@ -256,8 +255,7 @@ describe.skipIf(!available)('recycling in a fleet that shares its leases in Redi
       // Its replacement was serving before it stopped accepting.
       const drainAt = Number(draining!.time);
       const handedOver = records().find(
-        (r) =>
-          r.msg?.toString().startsWith('replacement ') && r.old_pid === oldPid,
+        (r) => r.msg?.toString().startsWith('replacement ') && r.old_pid === oldPid,
       );
       expect(handedOver, logTail()).toBeDefined();
       const newPid = Number(handedOver!.new_pid);
