@@ -14,11 +14,10 @@ export interface RoomConnectionEvents {
 
 /**
  * Watches a session's room for a connection that drops and does not come back. rtc-node reports a
- * lost connection as `reconnecting` and keeps trying; when the server it was on is gone for good (a
- * crash, a restart that lost the room), it may never reconnect nor say it gave up, and a worker
- * that lives for weeks would keep that session, its slot and its memory forever. A room that
- * reconnects in time cancels the watch; a plain disconnect ends the session through `Disconnected`
- * already. Returns the unwatch.
+ * lost connection as `reconnecting`; it then comes back (a resume, or a full rejoin), or gives up
+ * after its attempts and reports `Disconnected`, which ends the session already. The timeout bounds
+ * a room that does neither, so a worker that lives for weeks never keeps such a session, its slot
+ * and its memory for good. Returns the unwatch.
  */
 export function watchRoomConnection(
   room: Room,
