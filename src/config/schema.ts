@@ -220,7 +220,8 @@ export const configSchema = z.strictObject({
   maxSessionDurationMs: positiveMs.nullable().default(null),
   /**
    * A session whose room lost its LiveKit connection and has not got it back after this long is
-   * ended as failed (reason `room_reconnect_timeout`), rather than kept for the worker's lifetime.
+   * ended (reason `room_reconnect_timeout`, not a breaker sample), rather than kept for the
+   * worker's lifetime.
    */
   roomReconnectTimeoutMs: positiveMs.default(DEFAULT_ROOM_RECONNECT_TIMEOUT_MS),
   /** How long an accepted job may wait for its assignment before its slot is given back. */

@@ -71,7 +71,7 @@ export interface SessionHostOptions {
   shutdownGraceMs?: number;
   /** A session running longer than this is ended (reason `max_session_duration`); null for no limit. */
   maxSessionDurationMs?: number | null;
-  /** A session whose room has been reconnecting this long is ended as failed (`room_reconnect_timeout`). */
+  /** A session whose room has been reconnecting this long is ended (`room_reconnect_timeout`). */
   roomReconnectTimeoutMs?: number;
   /** `auto` runs a job without media when its assignment has no token or room sid. */
   media?: MediaMode;
@@ -320,9 +320,11 @@ export class SessionHost implements SessionsPort {
             `room connection back after ${Math.round(downForMs / 1000)} s`,
           ),
         lost: (downForMs) =>
+          // Ended as rtc-node's own `Disconnected` would end it: a LiveKit outage is no tenant's
+          // failure, and counting it would open every tenant's breaker at once after a crash.
           this.#requestEnd(
             session,
-            { kind: 'failed', reason: ROOM_RECONNECT_TIMEOUT_REASON },
+            { kind: 'success', reason: ROOM_RECONNECT_TIMEOUT_REASON },
             `the room's connection to LiveKit was lost ${Math.round(downForMs / 1000)} s ago and did not come back (roomReconnectTimeoutMs ${timeoutMs})`,
             true,
           ),
