@@ -1,4 +1,4 @@
-import type { FleetStore, LeaseKey } from '../store/fleet-store.js';
+import type { AdmitResult, FleetStore, LeaseKey } from '../store/fleet-store.js';
 import type { BreakerSettings, BreakerTransition } from './breaker.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { SessionOutcome } from './types.js';
@@ -203,37 +203,16 @@ export class FleetAdmission {
     tenantCap: number | null,
     breaker: BreakerSettings,
   ): Promise<FleetVerdict> {
-    const { store } = this.#o;
-    const admit = await store.breakerAdmit(lease.tenant, breaker);
-    if (!admit.ok) {
-      const seconds = Math.ceil(admit.retryInMs / 1000);
-      return {
-        ok: false,
-        reason: 'breaker_open',
-        message:
-          seconds > 0
-            ? `tenant "${lease.tenant}" circuit breaker is open fleet-wide (${seconds}s left)`
-            : `tenant "${lease.tenant}" circuit breaker is half-open and its probes are in flight`,
-      };
-    }
-    const got = await store.acquireLease({
+    // Breaker and lease in one atomic call: one round trip per decision.
+    const got = await this.#o.store.admitSession({
       ...lease,
       tenantCap,
       fleetCap: this.#o.fleetCap,
       ttlMs: this.#o.leaseTtlMs,
+      breaker,
     });
-    if (!got.ok) {
-      if (admit.probe) this.#quietly(store.breakerCancelProbe(lease.tenant));
-      return {
-        ok: false,
-        reason: got.reason,
-        message:
-          got.reason === 'tenant_capacity'
-            ? `tenant "${lease.tenant}" is at its fleet-wide cap of ${got.cap} sessions`
-            : `the fleet is at its cap of ${got.cap} sessions (fleet.maxConcurrentSessions)`,
-      };
-    }
-    return { ok: true, hold: { lease, probe: admit.probe, local: false } };
+    if (got.ok) return { ok: true, hold: { lease, probe: got.probe, local: false } };
+    return { ok: false, reason: got.reason, message: refusalMessage(lease.tenant, got) };
   }
 
   #fallback(lease: LeaseKey, why: string): FleetVerdict {
@@ -277,5 +256,20 @@ export class FleetAdmission {
 
   #quietly(p: Promise<unknown>): void {
     p.catch(() => {});
+  }
+}
+
+function refusalMessage(tenant: string, r: Extract<AdmitResult, { ok: false }>): string {
+  switch (r.reason) {
+    case 'breaker_open': {
+      const seconds = Math.ceil(r.retryInMs / 1000);
+      return seconds > 0
+        ? `tenant "${tenant}" circuit breaker is open fleet-wide (${seconds}s left)`
+        : `tenant "${tenant}" circuit breaker is half-open and its probes are in flight`;
+    }
+    case 'tenant_capacity':
+      return `tenant "${tenant}" is at its fleet-wide cap of ${r.cap} sessions`;
+    case 'fleet_capacity':
+      return `the fleet is at its cap of ${r.cap} sessions (fleet.maxConcurrentSessions)`;
   }
 }

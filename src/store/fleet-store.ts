@@ -12,6 +12,12 @@ export interface FleetStore {
   /** The memory store is always `ok`; the Redis store says whether Redis answers. */
   health(): StoreHealth;
 
+  /**
+   * One new session's fleet decision, atomically and in one round trip: the tenant's breaker
+   * (taking a half-open probe slot if the session goes through as a probe), then the caps and the
+   * lease. A session turned away by a cap holds no probe slot.
+   */
+  admitSession(req: AdmitRequest): Promise<AdmitResult>;
   /** Takes a slot for `leaseId` unless the tenant or the fleet is at its cap; atomic. */
   acquireLease(req: AcquireRequest): Promise<AcquireResult>;
   /** Idempotent: releasing a lease that is gone (expired, released) is not an error. */
@@ -84,6 +90,15 @@ export interface AcquireRequest extends LeaseKey {
 export type AcquireResult =
   | { ok: true }
   | { ok: false; reason: 'tenant_capacity' | 'fleet_capacity'; held: number; cap: number };
+
+export interface AdmitRequest extends AcquireRequest {
+  breaker: BreakerSettings;
+}
+
+export type AdmitResult =
+  | { ok: true; probe: boolean }
+  | { ok: false; reason: 'breaker_open'; retryInMs: number }
+  | Extract<AcquireResult, { ok: false }>;
 
 export interface RenewResult {
   renewed: number;

@@ -9,6 +9,8 @@ import {
   HEARTBEAT_RETENTION_MS,
   type AcquireRequest,
   type AcquireResult,
+  type AdmitRequest,
+  type AdmitResult,
   type AuditActor,
   type AuditRecord,
   type BreakerAdmit,
@@ -46,6 +48,19 @@ export class MemoryStore implements FleetStore {
 
   health(): StoreHealth {
     return { state: 'ok', since: this.#since };
+  }
+
+  admitSession(req: AdmitRequest): Promise<AdmitResult> {
+    // Synchronous from the breaker's check to the lease: nothing else runs in between.
+    const breaker = this.#breaker(req.tenant, req.breaker);
+    const admit = breaker.tryAdmit();
+    if (!admit.ok) return Promise.resolve({ ok: false, reason: 'breaker_open', ...admit });
+    const got = this.acquireLeaseNow(req);
+    if (!got.ok) {
+      if (admit.probe) breaker.cancelProbe();
+      return Promise.resolve(got);
+    }
+    return Promise.resolve({ ok: true, probe: admit.probe });
   }
 
   acquireLease(req: AcquireRequest): Promise<AcquireResult> {

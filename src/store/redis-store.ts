@@ -8,6 +8,8 @@ import {
   HEARTBEAT_RETENTION_MS,
   type AcquireRequest,
   type AcquireResult,
+  type AdmitRequest,
+  type AdmitResult,
   type AuditActor,
   type AuditRecord,
   type BreakerAdmit,
@@ -35,6 +37,19 @@ export const DEFAULT_STORE_TIMEOUT_MS = 250;
 const MAX_AUDIT_RECORDS = 1_000;
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/** The flat arrays the lease scripts answer with. */
+const scriptReply = z.array(z.union([z.number(), z.string()]));
+
+/** `{0, reason, held, cap}` from a lease script. */
+function leaseRefusal(r: z.infer<typeof scriptReply>): Extract<AcquireResult, { ok: false }> {
+  return {
+    ok: false,
+    reason: r[1] === 'fleet_capacity' ? 'fleet_capacity' : 'tenant_capacity',
+    held: Number(r[2]),
+    cap: Number(r[3]),
+  };
+}
 
 const breakerReply = z.object({
   ok: z.boolean(),
@@ -164,6 +179,26 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
     return { ...this.#health };
   }
 
+  async admitSession(req: AdmitRequest): Promise<AdmitResult> {
+    const reply = await this.#script(
+      'admitSession',
+      this.#keys.breaker(req.tenant),
+      this.#keys.breakerBuckets(req.tenant),
+      this.#keys.tenantLeases(req.tenant),
+      this.#keys.fleetLeases,
+      JSON.stringify(req.breaker),
+      req.tenant,
+      req.leaseId,
+      req.tenantCap ?? -1,
+      req.fleetCap ?? -1,
+      Math.ceil(req.ttlMs),
+    );
+    const r = scriptReply.parse(reply);
+    if (r[0] === 1) return { ok: true, probe: r[1] === 1 };
+    if (r[1] === 'breaker_open') return { ok: false, reason: 'breaker_open', retryInMs: Number(r[2]) };
+    return leaseRefusal(r);
+  }
+
   async acquireLease(req: AcquireRequest): Promise<AcquireResult> {
     const reply = await this.#script(
       'acquireLease',
@@ -175,14 +210,8 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       req.fleetCap ?? -1,
       Math.ceil(req.ttlMs),
     );
-    const r = z.array(z.union([z.number(), z.string()])).parse(reply);
-    if (r[0] === 1) return { ok: true };
-    return {
-      ok: false,
-      reason: r[1] === 'fleet_capacity' ? 'fleet_capacity' : 'tenant_capacity',
-      held: Number(r[2]),
-      cap: Number(r[3]),
-    };
+    const r = scriptReply.parse(reply);
+    return r[0] === 1 ? { ok: true } : leaseRefusal(r);
   }
 
   async releaseLease(lease: LeaseKey): Promise<void> {
@@ -206,7 +235,7 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       this.#keys.tenantLeasePrefix,
       ...leases.flatMap((l) => [l.tenant, l.leaseId]),
     );
-    const r = z.array(z.union([z.number(), z.string()])).parse(reply);
+    const r = scriptReply.parse(reply);
     this.#epoch = String(r[2]);
     const lost: LeaseKey[] = [];
     for (let i = 3; i + 1 < r.length; i += 2)
@@ -215,9 +244,7 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
   }
 
   async leaseCounts(): Promise<Map<string, number>> {
-    const r = z
-      .array(z.union([z.number(), z.string()]))
-      .parse(await this.#script('leaseCounts', this.#keys.fleetLeases));
+    const r = scriptReply.parse(await this.#script('leaseCounts', this.#keys.fleetLeases));
     const out = new Map<string, number>();
     for (let i = 0; i + 1 < r.length; i += 2) out.set(String(r[i]), Number(r[i + 1]));
     return out;

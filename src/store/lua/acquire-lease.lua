@@ -3,34 +3,10 @@
 -- ARGV[1] tenant, ARGV[2] lease id, ARGV[3] tenant cap (-1: none), ARGV[4] fleet cap (-1: none),
 -- ARGV[5] TTL in ms
 -- Returns {1} when held, {0, reason, held, cap} when full.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expires = now + tonumber(ARGV[5])
-local member = ARGV[1] .. '\n' .. ARGV[2]
+--- @include "redis-clock"
+--- @include "leases"
 
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-
--- The same lease asked again (a repeated availability request) keeps its one slot.
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
-  redis.call('ZADD', KEYS[1], expires, ARGV[2])
-  redis.call('ZADD', KEYS[2], expires, member)
-  return {1}
-end
-
-local tenantCap = tonumber(ARGV[3])
-local held = redis.call('ZCARD', KEYS[1])
-if tenantCap >= 0 and held >= tenantCap then
-  return {0, 'tenant_capacity', held, tenantCap}
-end
-local fleetCap = tonumber(ARGV[4])
-if fleetCap >= 0 then
-  local total = redis.call('ZCARD', KEYS[2])
-  if total >= fleetCap then
-    return {0, 'fleet_capacity', total, fleetCap}
-  end
-end
-
-redis.call('ZADD', KEYS[1], expires, ARGV[2])
-redis.call('ZADD', KEYS[2], expires, member)
-return {1}
+local now = redisNowMs()
+local verdict = leaseVerdict(KEYS[1], KEYS[2], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), now)
+if verdict[1] == 1 then holdLease(KEYS[1], KEYS[2], ARGV[1], ARGV[2], now + tonumber(ARGV[5])) end
+return verdict

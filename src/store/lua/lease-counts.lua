@@ -1,8 +1,9 @@
 -- Live leases per tenant across the fleet, after dropping expired ones.
 -- KEYS[1] the fleet's lease set (members "tenant\nleaseId")
 -- Returns {tenant, count, tenant, count, ...}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "redis-clock"
+
+local now = redisNowMs()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local counts = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do

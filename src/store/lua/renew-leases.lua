@@ -3,8 +3,9 @@
 -- ARGV[1] TTL in ms, ARGV[2] the epoch this worker last saw, ARGV[3] a fresh epoch (used when
 -- the key is gone), ARGV[4] tenant lease-set key prefix, then pairs: tenant, lease id.
 -- Returns {renewed, reasserted, epoch, lost tenant, lost lease id, ...}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "redis-clock"
+
+local now = redisNowMs()
 local expires = now + tonumber(ARGV[1])
 
 -- A missing epoch means a Redis that lost its data (a restart without persistence, a flush):
