@@ -100,7 +100,7 @@ export interface Rig {
 
 const SEND_CHUNK = 25;
 /** As admission-wire.config.ts sets them. */
-const TENANT = 'acme';
+export const WIRE_TENANT = 'acme';
 const GLOBAL_CAP = 1_000;
 const CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), 'admission-wire.config.ts');
 
@@ -152,7 +152,8 @@ function tally(keys: string[]): Record<string, number> {
   return counts;
 }
 
-async function burst(
+/** One burst of `requests` availability requests for `tenant` at once, then its slots freed. */
+export async function burstOverWire(
   rig: Rig,
   tenant: string,
   requests: number,
@@ -237,14 +238,14 @@ export async function benchAdmissionOverWire(
   opts: AdmissionWireOptions = {},
 ): Promise<AdmissionWireResult> {
   const requests = opts.requests ?? 1_000;
-  const tenant = TENANT;
+  const tenant = WIRE_TENANT;
   const cap = opts.cap ?? 20;
   const globalCap = GLOBAL_CAP;
   const count = opts.bursts ?? 3;
   const rig = await startRig(cap);
   const bursts: BurstResult[] = [];
   try {
-    for (let i = 0; i < count; i++) bursts.push(await burst(rig, tenant, requests, cap));
+    for (let i = 0; i < count; i++) bursts.push(await burstOverWire(rig, tenant, requests, cap));
   } finally {
     await rig.worker.stop();
     await rig.dispatcher.close();
@@ -256,7 +257,7 @@ export async function benchAdmissionOverWire(
     for (const warmStart of ['off', 'on'] as const) {
       const fresh = await startRig(cap, warmStart);
       try {
-        const b = await burst(fresh, tenant, requests, cap);
+        const b = await burstOverWire(fresh, tenant, requests, cap);
         cold.push({ warmStart, p50Ms: b.p50Ms, p99Ms: b.p99Ms, maxMs: b.maxMs, exact: b.exact });
       } finally {
         await fresh.worker.stop();

@@ -1,7 +1,11 @@
 // `npm run bench -- fleet`: admission with the memory store against the Redis store (a real
-// redis-server on a free port), side by side in one run, and the cost of renewing 1,000 leases.
-// BENCH_FLEET_N sets the decisions per burst (default 1,000), BENCH_FLEET_ROUNDS the bursts (5).
+// redis-server on a free port), side by side in one run: in-process and over the wire; the cost
+// of renewing 1,000 live leases; and density, one worker process against two sharing Redis.
+// BENCH_FLEET_N sets the decisions per burst (default 1,000), BENCH_FLEET_ROUNDS the in-process
+// bursts (5), BENCH_FLEET_WIRE_BURSTS the bursts over the wire (3), BENCH_FLEET_DENSITY_N the
+// density sizes (50,100,150,200,250,300); BENCH_HOLD_MS and BENCH_ARRIVALS_PER_S as for density.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { Admission } from '../src/admission/admission.js';
 import { systemClock } from '../src/clock/clock.js';
 import { FleetAdmission } from '../src/admission/fleet-admission.js';
@@ -10,6 +14,10 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import { TenantConfigResolver } from '../src/tenancy/config-resolver.js';
 import { startRedisServer } from '../test/support/redis/redis-server.js';
+import { buildAgent } from './density/build-agent.js';
+import { densitySettings } from './density/density.js';
+import { benchFleetDensity, type FleetDensityResult } from './density/fleet-density.js';
+import { benchFleetOverWire, type FleetWireRow } from './fleet-wire.js';
 import { median, percentile } from './stats.js';
 
 export interface FleetBenchRow {
@@ -23,7 +31,20 @@ export interface FleetBenchRow {
 
 export interface FleetBench {
   burst: FleetBenchRow[];
-  renewal: { leases: number; p50Ms: number; p99Ms: number };
+  wire: { cap: number; rows: FleetWireRow[] };
+  renewal: RenewalCost;
+  density: FleetDensityResult;
+}
+
+export interface RenewalCost {
+  leases: number;
+  rounds: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** This process's CPU per renewal call (building the call, reading the answer). */
+  clientCpuMsPerRound: number;
+  /** Redis's own CPU per renewal call (the script), from its INFO. */
+  redisCpuMsPerRound: number;
 }
 
 const BREAKER = {
@@ -111,26 +132,68 @@ export async function benchFleet(): Promise<FleetBench> {
       maxMs: Math.max(...all[store]),
       fellBack: fleet.counters.fallbackDecisions,
     });
-
-    // Renewal: 1,000 live leases renewed in one call, as each worker does every interval.
-    const leases = Array.from({ length: 1_000 }, (_, i) => ({
-      tenant: `t${i % 50}`,
-      leaseId: `renew-${i}`,
-    }));
-    for (const l of leases)
-      await redisStore.acquireLease({ ...l, tenantCap: null, fleetCap: null, ttlMs: 60_000 });
-    const renewals: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t0 = performance.now();
-      await redisStore.renewLeases(leases, 60_000);
-      renewals.push(performance.now() - t0);
-    }
+    const renewal = await renewalCost(redisStore, redis.url);
     await redisStore.close();
+
+    const cap = 20;
+    const wire = await benchFleetOverWire(redis.url, {
+      requests: n,
+      bursts: Number(process.env.BENCH_FLEET_WIRE_BURSTS ?? 3),
+      cap,
+    });
+    const sizes = (process.env.BENCH_FLEET_DENSITY_N ?? '50,100,150,200,250,300')
+      .split(',')
+      .map(Number);
+    const density = await benchFleetDensity(buildAgent(), redis.url, sizes, densitySettings());
     return {
       burst: [row('memory', memory.fleet), row('redis', onRedis.fleet)],
-      renewal: { leases: leases.length, p50Ms: median(renewals), p99Ms: percentile(renewals, 99) },
+      wire: { cap, rows: wire },
+      renewal,
+      density,
     };
   } finally {
     await redis.stop();
+  }
+}
+
+/** 1,000 live leases renewed in one call, as each worker does every renewal interval. */
+async function renewalCost(store: RedisStore, url: string): Promise<RenewalCost> {
+  const leases = Array.from({ length: 1_000 }, (_, i) => ({
+    tenant: `t${i % 50}`,
+    leaseId: `renew-${i}`,
+  }));
+  for (const l of leases)
+    await store.acquireLease({ ...l, tenantCap: null, fleetCap: null, ttlMs: 60_000 });
+  const rounds = 20;
+  const times: number[] = [];
+  const redisCpuBefore = await redisCpuMs(url);
+  const cpuBefore = process.cpuUsage();
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    await store.renewLeases(leases, 60_000);
+    times.push(performance.now() - t0);
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  const redisCpu = (await redisCpuMs(url)) - redisCpuBefore;
+  return {
+    leases: leases.length,
+    rounds,
+    p50Ms: median(times),
+    p99Ms: percentile(times, 99),
+    clientCpuMsPerRound: (cpu.user + cpu.system) / 1000 / rounds,
+    redisCpuMsPerRound: redisCpu / rounds,
+  };
+}
+
+/** Redis's CPU so far (user + system, ms), from `INFO cpu`. */
+async function redisCpuMs(url: string): Promise<number> {
+  const client = new Redis(url, { lazyConnect: true });
+  try {
+    await client.connect();
+    const info = await client.info('cpu');
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return (field('used_cpu_sys') + field('used_cpu_user')) * 1000;
+  } finally {
+    client.disconnect();
   }
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAdmissionOverWire } from './admission-wire.js';
 import { benchFleet } from './fleet.js';
+import { fleetTables } from './fleet-tables.js';
 import {
   benchAttributionWithSessions,
   benchDensity,
@@ -34,27 +35,7 @@ type Section = () => Promise<unknown>;
 const sections: Record<string, Section> = {
   async fleet() {
     const fleet = await benchFleet();
-    console.log(
-      formatTable(
-        'Fleet admission in-process: memory store against Redis store, decisions started at once (50 tenants)',
-        ['store', 'decisions', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'fell back'],
-        fleet.burst.map((r) => [
-          r.store,
-          r.decisions,
-          round(r.p50Ms),
-          round(r.p99Ms),
-          round(r.maxMs),
-          r.fellBack,
-        ]),
-      ),
-    );
-    console.log(
-      formatTable(
-        'Lease renewal, one call',
-        ['leases', 'p50 (ms)', 'p99 (ms)'],
-        [[fleet.renewal.leases, round(fleet.renewal.p50Ms), round(fleet.renewal.p99Ms)]],
-      ),
-    );
+    console.log(fleetTables(fleet));
     return fleet;
   },
 
