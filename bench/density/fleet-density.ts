@@ -19,6 +19,7 @@ import {
   sampleMemory,
   waitForReports,
   type DensityOptions,
+  type MemorySampler,
 } from './density-run.js';
 import { readTree } from './process-stats.js';
 
@@ -102,6 +103,7 @@ async function runFleetDensity(
         }
       : {};
   const launched: LaunchedWorker[] = [];
+  let memory: MemorySampler[] = [];
   try {
     for (let i = 0; i < workers; i++)
       launched.push(
@@ -116,7 +118,7 @@ async function runFleetDensity(
         }),
       );
     await sleep(2_000);
-    const memory = launched.map((w) =>
+    memory = launched.map((w) =>
       sampleMemory('openrtc', w.pid, readTree(w.pid), opts.memoryCeilingBytes),
     );
 
@@ -166,6 +168,7 @@ async function runFleetDensity(
         loopP99MsByWorker.every((p) => p < LOOP_P99_LIMIT_MS),
     };
   } finally {
+    for (const m of memory) m.stop();
     for (const w of launched) await w.stop();
     await dispatcher.close();
     rmSync(dir, { recursive: true, force: true });

@@ -51,16 +51,18 @@ export class MemoryStore implements FleetStore {
   }
 
   admitSession(req: AdmitRequest): Promise<AdmitResult> {
-    // Synchronous from the breaker's check to the lease: nothing else runs in between.
+    return Promise.resolve(this.#admitSessionNow(req));
+  }
+
+  /** Synchronous from the breaker's check to the lease: nothing else runs in between. */
+  #admitSessionNow(req: AdmitRequest): AdmitResult {
     const breaker = this.#breaker(req.tenant, req.breaker);
     const admit = breaker.tryAdmit();
-    if (!admit.ok) return Promise.resolve({ ok: false, reason: 'breaker_open', ...admit });
+    if (!admit.ok) return { ok: false, reason: 'breaker_open', retryInMs: admit.retryInMs };
     const got = this.acquireLeaseNow(req);
-    if (!got.ok) {
-      if (admit.probe) breaker.cancelProbe();
-      return Promise.resolve(got);
-    }
-    return Promise.resolve({ ok: true, probe: admit.probe });
+    if (got.ok) return { ok: true, probe: admit.probe };
+    if (admit.probe) breaker.cancelProbe();
+    return got;
   }
 
   acquireLease(req: AcquireRequest): Promise<AcquireResult> {

@@ -121,7 +121,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
-    const admit = (
+    const admitSession = (
       on: FleetStore,
       tenant: string,
       leaseId: string,
@@ -131,7 +131,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
 
     it('decides breaker and lease in one call: exactly the cap of 200 at once, the cap named', async () => {
       const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => admit(store, 'acme', `burst-${i}`, 20)),
+        Array.from({ length: 200 }, (_, i) => admitSession(store, 'acme', `burst-${i}`, 20)),
       );
       expect(results.filter((r) => r.ok)).toEqual(
         Array.from({ length: 20 }, () => ({ ok: true, probe: false })),
@@ -144,8 +144,8 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           cap: 20,
         })),
       );
-      expect(await admit(store, 'acme', 'burst-0', 20)).toEqual({ ok: true, probe: false });
-      expect(await admit(store, 'globex', 'g', null, 20)).toEqual({
+      expect(await admitSession(store, 'acme', 'burst-0', 20)).toEqual({ ok: true, probe: false });
+      expect(await admitSession(store, 'globex', 'g', null, 20)).toEqual({
         ok: false,
         reason: 'fleet_capacity',
         held: 20,
@@ -157,25 +157,25 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
     it('answers breaker_open with the time left, before any cap, and takes no lease', async () => {
       const other = await f.connectAgain();
       await store.breakerTrip('acme', 60_000, by, breaker);
-      const r = await admit(other, 'acme', 'j1', 5);
+      const r = await admitSession(other, 'acme', 'j1', 5);
       expect(r).toMatchObject({ ok: false, reason: 'breaker_open' });
       expect(r.ok === false && r.reason === 'breaker_open' && r.retryInMs).toBeGreaterThan(50_000);
       expect((await store.leaseCounts()).get('acme') ?? 0).toBe(0);
-      expect(await admit(other, 'globex', 'j1', 5)).toEqual({ ok: true, probe: false });
+      expect(await admitSession(other, 'globex', 'j1', 5)).toEqual({ ok: true, probe: false });
     });
 
     it('limits half-open probes fleet-wide, and a session a cap turns away holds no probe slot', async () => {
       const other = await f.connectAgain();
       // One slot left under the cap of 2: a probe refused by the cap must give its slot back.
-      expect(await admit(store, 'flaky', 'running', 2)).toEqual({ ok: true, probe: false });
+      expect(await admitSession(store, 'flaky', 'running', 2)).toEqual({ ok: true, probe: false });
       await store.breakerTrip('flaky', 200, by, breaker);
       await expect
         .poll(async () => (await store.breakerView('flaky', breaker)).state, { timeout: 5_000 })
         .toBe('half_open');
       const first = await Promise.all([
-        admit(store, 'flaky', 'p1', 2),
-        admit(other, 'flaky', 'p2', 2),
-        admit(store, 'flaky', 'p3', 2),
+        admitSession(store, 'flaky', 'p1', 2),
+        admitSession(other, 'flaky', 'p2', 2),
+        admitSession(store, 'flaky', 'p3', 2),
       ]);
       // One probe got the last slot; the other two were refused by the cap, holding no probe.
       expect(first.filter((r) => r.ok)).toEqual([{ ok: true, probe: true }]);
@@ -186,9 +186,9 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       expect((await store.breakerView('flaky', breaker)).probesInFlight).toBe(1);
       // With room under the cap, the second of the 2 probes goes through, and no more.
       const second = await Promise.all([
-        admit(other, 'flaky', 'p4', null),
-        admit(store, 'flaky', 'p5', null),
-        admit(other, 'flaky', 'p6', null),
+        admitSession(other, 'flaky', 'p4', null),
+        admitSession(store, 'flaky', 'p5', null),
+        admitSession(other, 'flaky', 'p6', null),
       ]);
       expect(second.filter((r) => r.ok)).toEqual([{ ok: true, probe: true }]);
       expect(second.filter((r) => !r.ok)).toEqual([
@@ -199,7 +199,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         from: 'half_open',
         to: 'closed',
       });
-      expect(await admit(store, 'flaky', 'p7', null)).toEqual({ ok: true, probe: false });
+      expect(await admitSession(store, 'flaky', 'p7', null)).toEqual({ ok: true, probe: false });
     });
 
     it("opens a failing tenant's breaker for every client, limits half-open probes, and closes on a good probe", async () => {
