@@ -13,7 +13,10 @@ export default defineConfig({
   // Benchmarks run several workers on one machine: no fixed health port.
   http: { port: 0 },
   // The fleet benchmark runs it on the memory store and on Redis, side by side.
-  tenants: { maxSessions: { acme: Number(process.env.BENCH_TENANT_CAP ?? 20) }, store: benchStore() },
+  tenants: {
+    maxSessions: { acme: Number(process.env.BENCH_TENANT_CAP ?? 20) },
+    store: benchStore(),
+  },
   // The benchmarks compare a worker that warmed agents-js at start with one that did not.
   warmStart: process.env.BENCH_WARM_START !== 'off',
 });

@@ -2,7 +2,13 @@
 // dispatcher to two real `openrtc start` workers, one on the memory store and one on Redis,
 // alternating so a noisy neighbour hits both alike.
 import { randomUUID } from 'node:crypto';
-import { burstOverWire, startRig, WIRE_TENANT, type BurstResult, type Rig } from './admission-wire.js';
+import {
+  burstOverWire,
+  startRig,
+  WIRE_TENANT,
+  type BurstResult,
+  type Rig,
+} from './admission-wire.js';
 import { median } from './stats.js';
 
 export interface FleetWireRow {
@@ -40,7 +46,9 @@ export async function benchFleetOverWire(
     const results: Record<'memory' | 'redis', BurstResult[]> = { memory: [], redis: [] };
     for (let i = 0; i < opts.bursts; i++) {
       for (const store of ['memory', 'redis'] as const)
-        results[store].push(await burstOverWire(rigs[store]!, WIRE_TENANT, opts.requests, opts.cap));
+        results[store].push(
+          await burstOverWire(rigs[store]!, WIRE_TENANT, opts.requests, opts.cap),
+        );
     }
     return (['memory', 'redis'] as const).map((store) => {
       const bursts = results[store];

@@ -141,7 +141,9 @@ async function runFleetDensity(
       notAssigned[key] = (notAssigned[key] ?? 0) + 1;
     }
     await waitForReports(reportFile, 'started', assigned.length, 30_000);
-    const held = await Promise.all(launched.map((w, i) => holdAndMeasure(w, opts.holdMs, memory[i]!)));
+    const held = await Promise.all(
+      launched.map((w, i) => holdAndMeasure(w, opts.holdMs, memory[i]!)),
+    );
 
     for (const o of assigned) dispatcher.terminate(o.jobId);
     const started = readReport(reportFile).filter((l) => l.event === 'started').length;

@@ -195,7 +195,8 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
     );
     const r = scriptReply.parse(reply);
     if (r[0] === 1) return { ok: true, probe: r[1] === 1 };
-    if (r[1] === 'breaker_open') return { ok: false, reason: 'breaker_open', retryInMs: Number(r[2]) };
+    if (r[1] === 'breaker_open')
+      return { ok: false, reason: 'breaker_open', retryInMs: Number(r[2]) };
     return leaseRefusal(r);
   }
 

@@ -79,7 +79,11 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
   const logAfter = (w: DevWorker, from: number, msg: RegExp, what: string) =>
     until(
       what,
-      () => w.logRecords().slice(from).find((r) => typeof r.msg === 'string' && msg.test(r.msg)),
+      () =>
+        w
+          .logRecords()
+          .slice(from)
+          .find((r) => typeof r.msg === 'string' && msg.test(r.msg)),
       15_000,
       () => w.logs.slice(-10).join('\n'),
     );
@@ -87,7 +91,7 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
   async function leasesOf(prefix: string, tenant: string): Promise<Map<string, number>> {
     const client = new Redis(redis.url);
     try {
-      const flat = await client.zrange(`${prefix}leases:t:${tenant}`, 0, -1, 'WITHSCORES');
+      const flat = await client.zrange(`${prefix}leases:t:${tenant}`, 0, '-1', 'WITHSCORES');
       const out = new Map<string, number>();
       for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, Number(flat[i + 1]));
       return out;
@@ -126,10 +130,15 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
     const prefix = `d-${randomUUID()}:`;
     const d = await dispatcher();
     const w = await worker(workerEnv(d, prefix, { FLEET_ON_UNAVAILABLE_AT_START: 'degraded' }));
-    expect(
-      w.logRecords().find((r) => String(r.msg).includes('starting degraded')),
-    ).toMatchObject({ store: 'degraded', policy: 'local' });
-    expect(await storeState(w)).toMatchObject({ kind: 'redis', state: 'degraded', policy: 'local' });
+    expect(w.logRecords().find((r) => String(r.msg).includes('starting degraded'))).toMatchObject({
+      store: 'degraded',
+      policy: 'local',
+    });
+    expect(await storeState(w)).toMatchObject({
+      kind: 'redis',
+      state: 'degraded',
+      policy: 'local',
+    });
     expect((await d.dispatch({ agentName: 'hold', metadata: ACME })).status).toBe('assigned');
 
     const from = w.logRecords().length;
@@ -144,7 +153,9 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
     it(`Redis lost while running with '${policy}': answered, logged, in the snapshot and in top`, async () => {
       const prefix = `l-${randomUUID()}:`;
       const d = await dispatcher();
-      const w = await worker(workerEnv(d, prefix, { FLEET_ON_UNAVAILABLE: policy, FLEET_ACME_CAP: '2' }));
+      const w = await worker(
+        workerEnv(d, prefix, { FLEET_ON_UNAVAILABLE: policy, FLEET_ACME_CAP: '2' }),
+      );
       expect((await d.dispatch({ agentName: 'hold', metadata: ACME })).status).toBe('assigned');
 
       const from = w.logRecords().length;
@@ -161,7 +172,9 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
       if (policy === 'local') {
         // This process's own count (1 running) against the configured cap of 2.
         expect(more.map((o) => o.status).sort()).toEqual(['assigned', 'rejected']);
-        expect(more.find((o) => o.status === 'rejected')).toMatchObject({ reason: 'tenant_capacity' });
+        expect(more.find((o) => o.status === 'rejected')).toMatchObject({
+          reason: 'tenant_capacity',
+        });
       } else {
         expect(more.map((o) => (o.status === 'rejected' ? o.reason : o.status))).toEqual([
           'store_unavailable',
@@ -217,7 +230,9 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
       })
       .toBe(true);
     expect([...(await leasesOf(prefix, 'acme')).keys()].sort()).toEqual([...before.keys()].sort());
-    const counts = await Promise.all(ws.map(async (w) => (await workerSnapshot(w)).sessions.length));
+    const counts = await Promise.all(
+      ws.map(async (w) => (await workerSnapshot(w)).sessions.length),
+    );
     expect(counts).toEqual(held);
   }, 90_000);
 });

@@ -71,7 +71,7 @@ describe.skipIf(!available)('fleet exactness on the real LiveKit server', () => 
       w
         .logRecords()
         .filter((r) => typeof r.msg === 'string' && msg.test(r.msg))
-        .map((r) => ({ worker: i, ...r })),
+        .map((r): Record<string, unknown> & { worker: number } => ({ ...r, worker: i })),
     );
 
   const snapshots = () => Promise.all(workers.map((w) => workerSnapshot(w)));
