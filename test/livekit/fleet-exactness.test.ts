@@ -51,9 +51,9 @@ describe.skipIf(!available)('fleet exactness on the real LiveKit server', () => 
         env,
       });
       workers.push(w);
-      await w.waitForLog((r) => r.msg === 'registered with LiveKit', 30_000, 'its registration');
+      await w.waitForLog((r) => r.msg === 'registered with LiveKit', 60_000, 'its registration');
     }
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop()));
