@@ -41,6 +41,11 @@ type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 /** The flat arrays the lease scripts answer with. */
 const scriptReply = z.array(z.union([z.number(), z.string()]));
 
+/** A lease's script arguments: tenant, lease id, tenant cap, fleet cap (-1: none), TTL in ms. */
+function leaseArgs(req: AcquireRequest): (string | number)[] {
+  return [req.tenant, req.leaseId, req.tenantCap ?? -1, req.fleetCap ?? -1, Math.ceil(req.ttlMs)];
+}
+
 /** `{0, reason, held, cap}` from a lease script. */
 function leaseRefusal(r: z.infer<typeof scriptReply>): Extract<AcquireResult, { ok: false }> {
   return {
@@ -187,11 +192,7 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       this.#keys.tenantLeases(req.tenant),
       this.#keys.fleetLeases,
       JSON.stringify(req.breaker),
-      req.tenant,
-      req.leaseId,
-      req.tenantCap ?? -1,
-      req.fleetCap ?? -1,
-      Math.ceil(req.ttlMs),
+      ...leaseArgs(req),
     );
     const r = scriptReply.parse(reply);
     if (r[0] === 1) return { ok: true, probe: r[1] === 1 };
@@ -205,11 +206,7 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       'acquireLease',
       this.#keys.tenantLeases(req.tenant),
       this.#keys.fleetLeases,
-      req.tenant,
-      req.leaseId,
-      req.tenantCap ?? -1,
-      req.fleetCap ?? -1,
-      Math.ceil(req.ttlMs),
+      ...leaseArgs(req),
     );
     const r = scriptReply.parse(reply);
     return r[0] === 1 ? { ok: true } : leaseRefusal(r);
