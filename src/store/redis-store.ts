@@ -132,11 +132,14 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       // wait for a reconnect. Reconnects go on in the background with a capped backoff.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: this.#timeoutMs,
+      // No ioredis command timeout: every call is bounded by `timeoutMs` in #call instead. An
+      // ioredis one would also bound its own ready check, and a worker whose loop is busy loading
+      // agents at start (a few hundred ms on a loaded machine) would fail that check and report
+      // a reachable Redis as unreachable. The first connection is bounded by connectTimeoutMs.
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
     };
     this.#redis = new Redis(opts.url, { ...common, enableAutoPipelining: true });
-    this.#sub = new Redis(opts.url, { ...common, commandTimeout: undefined });
+    this.#sub = new Redis(opts.url, common);
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
       this.#redis.defineCommand(name, {
         lua: scriptSource(name),
