@@ -1,4 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import {
+  REAL_SERVER_PROJECT,
+  SOAK_PROJECT,
+  SpreadSequencer,
+} from './test/support/spread-sequencer.js';
 
 const shared = {
   // Integration tests open real sockets and fork real processes; two cores are shared.
@@ -15,8 +20,13 @@ const shared = {
 const conditions = ['openrtc-source', 'node', 'development|production'];
 const sources = { resolve: { conditions }, ssr: { resolve: { conditions } } };
 
+const LIVEKIT_SETUP = 'test/support/livekit/global-setup.ts';
+const MANY_ROOMS = 'test/livekit/many-rooms.test.ts';
+
 export default defineConfig({
   test: {
+    // The heavy projects' files are spread among the others rather than run back to back.
+    sequence: { sequencer: SpreadSequencer },
     projects: [
       {
         ...sources,
@@ -29,26 +39,41 @@ export default defineConfig({
       },
       {
         ...sources,
-        // One long file of in-process churn: its own project, so it runs beside the other files
-        // from the start rather than queueing behind them.
+        // One long file of in-process churn: its own project, which the sequencer places mid-run
+        // beside the lighter files, rather than last.
         test: {
           ...shared,
-          name: 'soak',
+          name: SOAK_PROJECT,
           include: ['test/soak/**/*.test.ts'],
           testTimeout: 120_000,
         },
       },
       {
         ...sources,
-        // Real rooms cost real CPU (WebRTC, Opus, a VAD per call): these run after the rest, one
-        // file at a time, so they do not compete with each other or the rest for the two cores (a
-        // starved worker reports a load LiveKit routes no job to), against one LiveKit server.
+        // The real-server files of a room or two each share the first group's pool with the rest
+        // (two files at a time in all, whatever their project), spread among them by the
+        // sequencer: they fill time the others spend waiting on their child processes, rather
+        // than queueing behind them. The files that use this project's LiveKit server each
+        // register their own agent name and read only their own jobs in its log, so two of them
+        // can run at once.
         test: {
           ...shared,
-          name: 'livekit',
-          fileParallelism: false,
+          name: REAL_SERVER_PROJECT,
           include: ['test/livekit/**/*.test.ts'],
-          globalSetup: ['test/support/livekit/global-setup.ts'],
+          exclude: [MANY_ROOMS],
+          globalSetup: [LIVEKIT_SETUP],
+        },
+      },
+      {
+        ...sources,
+        // Twenty real rooms in one worker cost real CPU (WebRTC, Opus, two VADs per call): this
+        // file runs after everything else, alone, against a LiveKit server of its own, so nothing
+        // competes with it for the two cores (a starved worker's sessions fall behind real time).
+        test: {
+          ...shared,
+          name: 'livekit-many',
+          include: [MANY_ROOMS],
+          globalSetup: [LIVEKIT_SETUP],
           sequence: { groupOrder: 1 },
         },
       },
