@@ -28,21 +28,32 @@ const MAX_CONNECTIONS = 64;
  */
 export class OpsHttpServer {
   readonly #server: Server;
-  readonly url: string;
-  readonly port: number;
+  readonly #opts: OpsHttpServerOptions;
+  #address: { url: string; port: number } | undefined;
 
-  private constructor(server: Server, url: string, port: number) {
-    this.#server = server;
-    this.url = url;
-    this.port = port;
-  }
-
-  static async listen(opts: OpsHttpServerOptions): Promise<OpsHttpServer> {
+  /** Nothing listens until `listen()`, so a worker can build its endpoint before it serves. */
+  constructor(opts: OpsHttpServerOptions) {
+    this.#opts = opts;
     const server = createServer((req, res) => void handle(req, res, opts));
     server.maxConnections = MAX_CONNECTIONS;
     server.headersTimeout = 5_000;
     server.requestTimeout = 10_000;
     server.keepAliveTimeout = 5_000;
+    this.#server = server;
+  }
+
+  /** Where probes reach it, once listening: an ephemeral port is known only then. */
+  get url(): string {
+    return this.#listening().url;
+  }
+
+  get port(): number {
+    return this.#listening().port;
+  }
+
+  async listen(): Promise<void> {
+    const opts = this.#opts;
+    const server = this.#server;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(
@@ -67,10 +78,16 @@ export class OpsHttpServer {
         : address.includes(':')
           ? `[${address}]`
           : address;
-    return new OpsHttpServer(server, `http://${shown}:${port}`, port);
+    this.#address = { url: `http://${shown}:${port}`, port };
+  }
+
+  #listening(): { url: string; port: number } {
+    if (!this.#address) throw new Error('the http server is not listening');
+    return this.#address;
   }
 
   close(): Promise<void> {
+    if (!this.#server.listening) return Promise.resolve();
     return new Promise((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();

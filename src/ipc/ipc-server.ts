@@ -97,11 +97,14 @@ export class IpcServer {
   readonly #pushGroups = new PushGroups<Subscription>((method, due) => this.#push(method, due));
   readonly #pushCache = new PushCache((method) => this.#build(method));
 
-  private constructor(
-    readonly socketPath: string,
-    private readonly server: net.Server,
-    opts: IpcServerOptions,
-  ) {
+  readonly socketPath: string;
+  readonly #server = net.createServer();
+  /** Set once the socket file is ours: only then may close remove it. */
+  #listening = false;
+
+  /** Nothing listens until `listen()`, so a worker can build its socket before it serves. */
+  constructor(opts: IpcServerOptions) {
+    this.socketPath = path.resolve(opts.socketPath);
     this.#maxLineBytes = opts.maxLineBytes ?? 64 * 1024;
     this.#maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.#operatorMethods = opts.operatorMethods ?? new Set();
@@ -115,15 +118,21 @@ export class IpcServer {
   }
 
   static async listen(opts: IpcServerOptions): Promise<IpcServer> {
-    const socketPath = path.resolve(opts.socketPath);
+    const ipc = new IpcServer(opts);
+    await ipc.listen();
+    return ipc;
+  }
+
+  /** Takes the socket path (refusing one a live worker serves) and accepts connections. */
+  async listen(): Promise<void> {
+    const { socketPath } = this;
+    const server = this.#server;
     const dir = path.dirname(socketPath);
     await assertPrivateDir(dir);
     await cleanStaleSockets(dir, socketPath);
     await takeOverOnlyIfDead(socketPath);
 
-    const server = net.createServer();
-    const ipc = new IpcServer(socketPath, server, opts);
-    server.on('connection', (socket) => ipc.#accept(socket));
+    server.on('connection', (socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => {
@@ -131,10 +140,10 @@ export class IpcServer {
         resolve();
       });
     });
-    server.on('error', (err) => opts.logger.error({ err: err.message }, 'control socket error'));
+    this.#listening = true;
+    server.on('error', (err) => this.#logger.error({ err: err.message }, 'control socket error'));
     // The 0700 directory already keeps others out between listen and chmod.
     await chmod(socketPath, 0o600);
-    return ipc;
   }
 
   get connectionCount(): number {
@@ -433,7 +442,9 @@ export class IpcServer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const conn of [...this.#connections]) this.#drop(conn);
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      // A server that never listened owns no socket file: the path may be another worker's.
+      if (!this.#listening) return;
+      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
       try {
         if ((await lstat(this.socketPath)).isSocket()) await unlink(this.socketPath);
       } catch {

@@ -20,10 +20,13 @@ export interface RecycleMonitorOptions {
   limits: RecycleLimits;
   clock: Clock;
   memory: MemoryReader;
-  /** Called once, with the condition that fired and the readings it fired on. */
-  onExceeded: (condition: RecycleCondition, readings: RecycleReadings) => void;
+  /** Sessions served so far: read from where sessions end (the session host), not counted twice. */
+  sessionsServed: () => number;
   intervalMs?: number;
 }
+
+/** Called once, with the condition that fired and the readings it fired on. */
+export type RecycleHandler = (condition: RecycleCondition, readings: RecycleReadings) => void;
 
 export interface RecycleStatus {
   sessionsServed: number;
@@ -34,15 +37,16 @@ export interface RecycleStatus {
 }
 
 /**
- * Counts sessions served, samples memory against them, and tells the worker once when a recycle
- * condition is exceeded. Checked at each session end and on a slow timer, never inside a call.
+ * Samples memory against sessions served, and tells the worker once when a recycle condition is
+ * exceeded. Checked at each session end (`check()`) and on a slow timer, never inside a call;
+ * nothing fires before `start()` names who is told.
  */
 export class RecycleMonitor {
   readonly #opts: RecycleMonitorOptions;
   readonly #trend = new MemoryTrendTracker();
   readonly startedAt: number;
   #limits: RecycleLimits;
-  #served = 0;
+  #onExceeded: RecycleHandler | undefined;
   #nativeAtStart: number;
   #timer: TimerHandle | undefined;
   #fired: RecycleCondition | undefined;
@@ -54,12 +58,9 @@ export class RecycleMonitor {
     this.#nativeAtStart = nativeBytes(opts.memory());
   }
 
-  get sessionsServed(): number {
-    return this.#served;
-  }
-
   /** Native growth is measured from here: after prewarm and warm start, not from process start. */
-  start(): void {
+  start(onExceeded: RecycleHandler): void {
+    this.#onExceeded = onExceeded;
     this.#nativeAtStart = nativeBytes(this.#opts.memory());
     this.#sample();
     this.#arm();
@@ -75,25 +76,20 @@ export class RecycleMonitor {
     this.check();
   }
 
-  sessionEnded(): void {
-    this.#served += 1;
-    this.check();
-  }
-
-  /** Reads memory now and fires `onExceeded` the first time a condition is exceeded. */
+  /** Reads memory now and tells the handler the first time a condition is exceeded. */
   check(): RecycleCondition | undefined {
     const readings = this.#readings();
     const { exceeded } = decideRecycle(this.#limits, readings);
-    if (exceeded && !this.#fired) {
+    if (exceeded && !this.#fired && this.#onExceeded) {
       this.#fired = exceeded;
-      this.#opts.onExceeded(exceeded, readings);
+      this.#onExceeded(exceeded, readings);
     }
     return exceeded;
   }
 
   status(): RecycleStatus {
     return {
-      sessionsServed: this.#served,
+      sessionsServed: this.#opts.sessionsServed(),
       memoryTrend: this.#trend.trend(),
       nearest: decideRecycle(this.#limits, this.#readings()).nearest,
       fired: this.#fired,
@@ -108,7 +104,7 @@ export class RecycleMonitor {
   #readings(): RecycleReadings {
     const m = this.#opts.memory();
     return {
-      sessionsServed: this.#served,
+      sessionsServed: this.#opts.sessionsServed(),
       rssMiB: m.rss / MIB,
       nativeGrowthMiB: Math.max(0, nativeBytes(m) - this.#nativeAtStart) / MIB,
       now: this.#opts.clock.now(),
@@ -118,7 +114,11 @@ export class RecycleMonitor {
 
   #sample(): void {
     const m = this.#opts.memory();
-    this.#trend.add({ sessionsServed: this.#served, rssBytes: m.rss, nativeBytes: nativeBytes(m) });
+    this.#trend.add({
+      sessionsServed: this.#opts.sessionsServed(),
+      rssBytes: m.rss,
+      nativeBytes: nativeBytes(m),
+    });
   }
 
   #arm(): void {

@@ -7,6 +7,7 @@ import type { OpenrtcConfig } from '../config/schema.js';
 import { RedisStore, safeUrl } from '../store/redis-store.js';
 import { StoreUnavailableError } from '../store/store-errors.js';
 import type { StoreHealth } from '../store/store-health.js';
+import type { Heartbeat } from '../store/fleet-store.js';
 
 export const REDIS_URL_ENV = 'OPENRTC_REDIS_URL';
 
@@ -93,4 +94,68 @@ export async function openFleet(
     `fleet mode: caps, breakers and live controls shared through Redis at ${safeUrl(url)}`,
   );
   return { fleet, store };
+}
+
+/** What `/worker`, `/metrics`, the snapshot and `top` say about the fleet store. */
+export type StoreState = { kind: 'memory' | 'redis' } & StoreHealth & {
+    policy?: 'local' | 'reject';
+  };
+
+export function storeState(fleet: FleetAdmission | undefined, startedAt: number): StoreState {
+  if (!fleet) return { kind: 'memory', state: 'ok', since: startedAt };
+  return { kind: 'redis', ...fleet.store.health(), policy: fleet.policy };
+}
+
+/** The part of admission that fleet caps steer. */
+interface CapTarget {
+  tenantStat(tenant: string): { cap: number | null } | undefined;
+  setTenantCap(tenant: string, cap: number | null): void;
+}
+
+/**
+ * Caps the fleet set by hand, applied to this worker's admission; the ones the fleet cleared are
+ * cleared here too. Only caps the fleet set are cleared: a local one stays.
+ */
+export class FleetCaps {
+  readonly #applied = new Set<string>();
+
+  apply(admission: CapTarget, caps: Map<string, number>): void {
+    for (const [tenant, cap] of caps) {
+      if (admission.tenantStat(tenant)?.cap !== cap) admission.setTenantCap(tenant, cap);
+      this.#applied.add(tenant);
+    }
+    for (const tenant of [...this.#applied]) {
+      if (caps.has(tenant)) continue;
+      admission.setTenantCap(tenant, null);
+      this.#applied.delete(tenant);
+    }
+  }
+}
+
+/** A small heartbeat in the store for `tenant list --fleet`, with a TTL of three renewals. */
+export class FleetHeartbeat {
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly fleet: FleetAdmission,
+    private readonly workerId: string,
+    private readonly renewIntervalMs: number,
+    private readonly read: () => Omit<Heartbeat, 'worker'>,
+  ) {}
+
+  start(): void {
+    const beat = () =>
+      void this.fleet.store
+        .publishHeartbeat({ worker: this.workerId, ...this.read() }, this.renewIntervalMs * 3)
+        .catch(() => {});
+    beat();
+    this.#timer = setInterval(beat, this.renewIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops beating and takes this worker out of the fleet view at once, not after the TTL. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.fleet.store.removeHeartbeat(this.workerId).catch(() => {});
+  }
 }

@@ -1,11 +1,9 @@
-import os from 'node:os';
 import { version as agentsVersion } from '@livekit/agents';
 import { dispose as disposeMedia } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
-import { Admission } from '../admission/admission.js';
+import type { Admission } from '../admission/admission.js';
+import type { FleetAdmission } from '../admission/fleet-admission.js';
 import { systemClock } from '../clock/clock.js';
-import { MAX_SESSION_DURATION_REASON } from '../admission/types.js';
-import { loadAgents } from '../config/load-agents.js';
 import { diffConfigs, type ConfigReload } from '../config/config-diff.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
@@ -13,48 +11,51 @@ import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
 import { OPERATOR_METHODS } from '../control/contract.js';
 import { controlMethods, type ControlTarget } from '../control/control-methods.js';
-import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
+import type { LocalDispatcher } from '../dispatcher/local-dispatcher.js';
+import { describeError, errorMessage } from '../errors/describe-error.js';
 import { checkHealth, type HealthResult } from '../http/health.js';
 import { OpsHttpServer } from '../http/http-server.js';
 import { buildWorkerInfo } from '../http/worker-info.js';
-import { LoadMonitor } from '../load/load-monitor.js';
-import type { LoadSettings } from '../load/load-model.js';
-import { WorkerMetrics } from '../metrics/worker-metrics.js';
-import { LocalDispatcher } from '../dispatcher/local-dispatcher.js';
-import { SessionAttribution } from '../introspection/attribution.js';
-import { LoopMonitor } from '../introspection/loop-monitor.js';
-import { RecentEvents } from '../introspection/recent-events.js';
-import { SessionRegistry } from '../introspection/registry.js';
+import type { InferenceHealth, SharedInference } from '../inference/shared-inference.js';
+import type { SessionAttribution } from '../introspection/attribution.js';
+import type { LoopMonitor } from '../introspection/loop-monitor.js';
+import type { RecentEvents } from '../introspection/recent-events.js';
+import type { SessionRegistry } from '../introspection/registry.js';
 import { buildSnapshot } from '../introspection/snapshot.js';
-import { collectFootprint } from './footprint.js';
 import { IpcServer, type IpcServerOptions } from '../ipc/ipc-server.js';
-import { workerSocketPath } from '../ipc/socket-path.js';
-import { SharedInference, type InferenceHealth } from '../inference/shared-inference.js';
-import { routeFrameworkLogs } from '../logging/framework-logger.js';
+import type { LoadMonitor } from '../load/load-monitor.js';
 import type { LogFormat } from '../logging/logger.js';
-import { setProcessLogger } from '../logging/process-logger.js';
-import { routeProcessWarnings } from '../logging/process-warnings.js';
-import { knownSecrets } from '../secrets/known-secrets.js';
-import { SessionHost } from '../session/session-host.js';
-import { TenantConfigResolver } from '../tenancy/config-resolver.js';
-import { rememberTenantSecrets } from '../tenancy/redact.js';
-import { WorkerHost } from '../worker/worker-host.js';
-import { RecycleMonitor, recycleSnapshot, type RecycleState } from '../recycle/recycle-monitor.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import {
+  recycleSnapshot,
+  type RecycleMonitor,
+  type RecycleState,
+} from '../recycle/recycle-monitor.js';
 import {
   describeCondition,
   type RecycleCondition,
-  type RecycleLimits,
   type RecycleReadings,
 } from '../recycle/recycle-policy.js';
-import type { SupervisorLink } from '../supervisor/supervisor-link.js';
-import { VERSION } from './version.js';
-import { admissionOptions } from './admission-options.js';
-import { fleetWorkerId, openFleet } from './fleet-setup.js';
-import type { FleetAdmission } from '../admission/fleet-admission.js';
-import type { StoreHealth } from '../store/store-health.js';
+import type { SessionHost } from '../session/session-host.js';
 import type { AuditActor, FleetStore } from '../store/fleet-store.js';
-import { warmStart, type WarmStart } from './warm-start.js';
-import { describeError, errorMessage } from '../errors/describe-error.js';
+import type { SupervisorLink } from '../supervisor/supervisor-link.js';
+import type { TenantConfigResolver } from '../tenancy/config-resolver.js';
+import type { WorkerHost } from '../worker/worker-host.js';
+import type { Cleanup } from './cleanup.js';
+import { storeState, type FleetHeartbeat, type StoreState } from './fleet-setup.js';
+import { collectFootprint } from './footprint.js';
+import {
+  admissionOptions,
+  configuredTenants,
+  loadSettings,
+  recycleLimits,
+  rememberConfigSecrets,
+  withCommandDefaults,
+} from './part-settings.js';
+import type { RunningConfig } from './running-config.js';
+import { StartupPhases } from './startup-phases.js';
+import { VERSION } from './version.js';
+import { buildWorkerParts, type WorkerParts } from './worker-parts.js';
 
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
 const ATTRIBUTION_SAMPLE_MS = 100;
@@ -100,328 +101,91 @@ export interface WorkerRuntimeOptions {
 
 /**
  * One worker process: config, admission, sessions, the LiveKit connections, introspection and
- * the control socket, wired together. `start()` returns once the worker is registered and
- * serving; `stopped` resolves when it has drained and closed.
+ * the control socket, wired together. `WorkerRuntime.start()` builds every part, then serves, and
+ * returns the runtime once it is registered; `stopped` resolves when it has drained and closed.
+ * No one holds a runtime before all of its parts exist: its control socket and HTTP endpoint
+ * listen only once it is built, so a request during start-up reads a whole worker.
  */
 export class WorkerRuntime {
-  readonly registry = new SessionRegistry();
-  readonly events = new RecentEvents(200);
-  readonly startedAt = Date.now();
-  loaded!: LoadedConfig;
-  admission!: Admission;
-  resolver!: TenantConfigResolver;
-  sessions!: SessionHost;
-  worker!: WorkerHost;
-  dispatcher: LocalDispatcher | undefined;
-  ipc!: IpcServer;
-  socketPath!: string;
-  url!: string;
-  readonly loop = new LoopMonitor();
-  attribution!: SessionAttribution;
-  load!: LoadMonitor;
-  metrics!: WorkerMetrics;
-  http: OpsHttpServer | undefined;
+  readonly registry: SessionRegistry;
+  readonly events: RecentEvents;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly admission: Admission;
+  readonly resolver: TenantConfigResolver;
+  /** Live sessions keyed by job id (the registry keys the same sessions by session id). */
+  readonly sessions: SessionHost;
+  readonly worker: WorkerHost;
+  /** Set when no LiveKit URL is configured and the worker runs `openrtc dev`. */
+  readonly dispatcher: LocalDispatcher | undefined;
+  readonly ipc: IpcServer;
+  readonly socketPath: string;
+  readonly url: string;
+  readonly loop: LoopMonitor;
+  readonly attribution: SessionAttribution;
+  readonly load: LoadMonitor;
+  readonly metrics: WorkerMetrics;
+  /** Absent when `http.port` is false. */
+  readonly http: OpsHttpServer | undefined;
   /** Set in fleet mode (`tenants.store: { redis }`). */
-  fleet: FleetAdmission | undefined;
+  readonly fleet: FleetAdmission | undefined;
   /** This worker's id in the fleet: lease ids, heartbeats and audit records carry it. */
-  readonly fleetWorkerId = fleetWorkerId(process.env.OPENRTC_WORKER_NAME ?? 'openrtc');
-  readonly #fleetCaps = new Set<string>();
-  #unsubscribeInvalidation: () => void = () => {};
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly fleetWorkerId: string;
   /** The shared inference process; `inference.state` and `inference.health()` are what health reads. */
-  inference!: SharedInference;
-  recycle!: RecycleMonitor;
+  readonly inference: SharedInference;
+  readonly recycle: RecycleMonitor;
+  readonly stopped: Promise<StopOutcome>;
+  readonly #options: WorkerRuntimeOptions;
+  readonly #running: RunningConfig;
+  readonly #heartbeat: FleetHeartbeat | undefined;
+  readonly #opened: Cleanup;
+  readonly #resolveStopped: (outcome: StopOutcome) => void;
   #recycleState: RecycleState = 'serving';
-  #warm: WarmStart | undefined;
   #stopping: Promise<StopOutcome> | undefined;
-  #unrouteWarnings: () => void = () => undefined;
-  #resolveStopped!: (outcome: StopOutcome) => void;
-  readonly stopped = new Promise<StopOutcome>((resolve) => (this.#resolveStopped = resolve));
 
-  constructor(private readonly options: WorkerRuntimeOptions) {}
-
-  get config(): OpenrtcConfig {
-    return this.loaded.config;
-  }
-
-  get logger(): Logger {
-    return this.options.logger;
-  }
-
-  async start(): Promise<void> {
-    try {
-      await this.#start();
-    } catch (err) {
-      // A worker that cannot start must not keep a socket or a port open and hang the process.
-      await this.#release();
-      throw err;
-    }
-  }
-
-  async #release(): Promise<void> {
-    this.recycle?.stop();
-    this.loop.stop();
-    this.load?.stop();
-    this.attribution?.disable();
-    await Promise.allSettled([
-      this.worker?.stop(),
-      this.http?.close(),
-      this.ipc?.close(),
-      this.dispatcher?.close(),
-      this.#warm?.closed,
-      this.inference?.close(),
-    ]);
-    this.fleet?.stop();
-    clearInterval(this.#heartbeat);
-    await this.fleet?.store.close();
-    this.#unrouteWarnings();
-  }
-
-  async #start(): Promise<void> {
-    const { logger } = this.options;
+  /** Builds every part, then listens and registers. A failure closes whatever it had opened. */
+  static async start(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
     // Where start-up time goes, in the ready line: operators restarting a fleet care.
     const phases = new StartupPhases();
-    knownSecrets.collectEnv(process.env);
-    this.loaded = this.#withCommandDefaults(
-      await loadConfig(this.options.configFile, this.options.cwd),
-    );
-    phases.mark('config');
-    const config = this.loaded.config;
-    rememberConfigSecrets(config);
-    setProcessLogger(logger);
-    // agents-js logs through its own global logger; it must exist before any session runs.
-    const framework = routeFrameworkLogs(logger, {
-      ...(this.options.frameworkLogLevel !== undefined
-        ? { level: this.options.frameworkLogLevel }
-        : {}),
-      ...(this.options.logFormat !== undefined ? { format: this.options.logFormat } : {}),
-    });
-    this.#unrouteWarnings = routeProcessWarnings(logger);
-
-    this.load = new LoadMonitor({ settings: loadSettings(config) });
-    this.recycle = new RecycleMonitor({
-      limits: recycleLimits(config),
-      clock: systemClock,
-      memory: () => process.memoryUsage(),
-      onExceeded: (c, r) => this.#onRecycleCondition(c, r),
-    });
-    this.metrics = new WorkerMetrics({
-      maxTenants: config.metrics.maxTenants,
-      configuredTenants: configuredTenants(config),
-      sources: {
-        tenantStats: () => this.admission.tenantStats(),
-        activeJobs: () => this.registry.size,
-        load: () => this.worker.currentLoad(),
-        loopDelay: () => this.load.loopDelay(this.config.overload.windowMs),
-        draining: () => this.admission.draining,
-        jobUpdatesQueued: () => this.worker.queuedJobUpdates(),
-        childProcesses: () => (this.inference?.pid !== undefined ? 1 : 0),
-        store: () => ({
-          kind: this.fleet ? 'redis' : 'memory',
-          up: this.storeState().state === 'ok',
-          leasesHeld: this.fleet?.heldLeases() ?? 0,
-          ...(this.fleet?.counters ?? {
-            leasesLost: 0,
-            leasesReasserted: 0,
-            fallbackDecisions: 0,
-          }),
-        }),
-        recycle: () => {
-          const status = this.recycle.status();
-          return {
-            sessionsServed: status.sessionsServed,
-            rssMiBPer1000: status.memoryTrend.rssMiBPer1000,
-            nativeMiBPer1000: status.memoryTrend.nativeMiBPer1000,
-            conditions: this.recycle.conditions(),
-            recycling: status.fired !== undefined,
-          };
-        },
-      },
-    });
-    const metrics = this.metrics;
-    this.resolver = new TenantConfigResolver({
-      source: config.tenants.config,
-      clock: systemClock,
-      ...config.tenants.configCache,
-      events: {
-        cacheHit: (tenant) => metrics.configCacheHit({ tenant }),
-        loaded: (tenant, result) => metrics.configLoaded({ tenant, result }),
-      },
-    });
-    const opened = await openFleet(config, this.fleetWorkerId, logger, {
-      onCapOverrides: (caps) => this.#applyFleetCaps(caps),
-    });
-    this.fleet = opened?.fleet;
-    this.admission = new Admission({
-      ...admissionOptions(config),
-      ...(this.fleet ? { fleet: this.fleet } : {}),
-      clock: systemClock,
-      resolver: this.resolver,
-      loopDelayP99: (windowMs) => this.load.loopDelay(windowMs).p99Ms,
-      events: {
-        onAccept: (e) => metrics.admissionAccepted(e),
-        onSessionEnd: (e) => metrics.sessionOutcome(e),
-        onReject: (e) => {
-          metrics.admissionRejected(e);
-          logger.info(
-            { tenant: e.tenant, job_id: e.jobId, reason: e.reason },
-            `rejected job: ${e.reason}: ${e.message}`,
-          );
-          this.events.push({
-            kind: 'reject',
-            tenant: e.tenant,
-            message: `${e.reason}: ${e.message}`,
-          });
-        },
-        onBreakerTransition: (e) => {
-          logger.warn(
-            {
-              tenant: e.tenant,
-              from: e.from,
-              to: e.to,
-              failures: e.failures,
-              samples: e.samples,
-              cooldown_ms: e.cooldownMs,
-              manual: e.manual,
-            },
-            `circuit breaker ${e.from} -> ${e.to}: ${e.reason}`,
-          );
-          this.events.push({
-            kind: 'breaker',
-            tenant: e.tenant,
-            message: `${e.from} -> ${e.to}: ${e.reason}`,
-          });
-        },
-        onReservationExpired: (e) => {
-          logger.warn(
-            { tenant: e.tenant, job_id: e.jobId },
-            'no assignment arrived in time; slot released',
-          );
-        },
-      },
-    });
-
-    const agents = await loadAgents(this.loaded.file, config.agents);
-    phases.mark('agents');
-    this.attribution = new SessionAttribution({
-      blockThresholdMs: config.introspection.blockThresholdMs,
-      slowFlagMs: config.introspection.slowFlagMs,
-      onSlowSession: (e) => {
-        logger.warn(
-          {
-            tenant: e.tenant,
-            session_id: e.sessionId,
-            agent: e.agent,
-            duration_ms: Math.round(e.durationMs),
-          },
-          'slow_session',
-        );
-        this.events.push({
-          kind: 'slow_session',
-          tenant: e.tenant,
-          message: `${e.sessionId} blocked the event loop for ${Math.round(e.durationMs)} ms`,
-        });
-      },
-      onUnattributedBlock: (durationMs) => {
-        const ms = Math.round(durationMs);
-        logger.warn(
-          { duration_ms: ms, catch_ms: this.attribution.catchMs },
-          'event loop blocked between attribution samples; attributing every callback for a while to name the session',
-        );
-        this.events.push({
-          kind: 'slow_session',
-          message: `the event loop was blocked for at least ${ms} ms between samples; watching every callback`,
-        });
-      },
-    });
-    this.inference = new SharedInference({
-      enabled: config.inference.enabled,
-      logger,
-      logLevel: framework.level,
-      onEvent: (message) => this.events.push({ kind: 'worker', message }),
-    });
-    this.sessions = new SessionHost({
-      agents,
-      registry: this.registry,
-      logger,
-      attribution: this.attribution,
-      inference: this.inference,
-      shutdownGraceMs: config.shutdownGraceMs,
-      maxSessionDurationMs: config.maxSessionDurationMs,
-      roomReconnectTimeoutMs: config.roomReconnectTimeoutMs,
-      onPrewarmed: (e) => metrics.processInitialized(e.durationMs),
-      onSessionEnded: (e) => metrics.sessionEnded(e),
-    });
-    this.sessions.subscribe({
-      ended: (e) => {
-        this.recycle.sessionEnded();
-        if (e.outcome.reason !== MAX_SESSION_DURATION_REASON) return;
-        const limit = this.config.maxSessionDurationMs ?? 0;
-        this.events.push({
-          kind: 'session',
-          tenant: e.tenant,
-          message: `${e.sessionId} reached the ${limit} ms session limit after ${Math.round(e.durationMs / 1000)} s; ended`,
-        });
-      },
-    });
-    await this.sessions.prewarmAll();
-    phases.mark('prewarm');
-    // After the agents loaded and prewarmed (plugins register their runners then), before
-    // registering with LiveKit, as stock: no session may start without it.
-    await this.inference.start();
-    phases.mark('inference');
-    if (config.warmStart) {
-      this.#warm = await warmStart(logger);
-      phases.mark('warm_start');
+    const runtime = new WorkerRuntime(options, await buildWorkerParts(options, phases));
+    try {
+      await runtime.#serve(phases);
+    } catch (err) {
+      // A worker that cannot start must not keep a socket or a port open and hang the process.
+      await runtime.#release();
+      throw err;
     }
+    return runtime;
+  }
 
-    let { url, apiKey, apiSecret } = config.livekit;
-    if (!url) {
-      if (!this.options.dev) {
-        throw new Error(
-          'no LiveKit URL: set LIVEKIT_URL (or livekit.url in the config), or use `openrtc dev` for a local dispatcher',
-        );
-      }
-      this.dispatcher = await LocalDispatcher.start({
-        port: this.options.devPort ?? DEV_PORT,
-        ...DEV_CREDENTIALS,
-        logger,
-      });
-      url = this.dispatcher.url;
-      apiKey = DEV_CREDENTIALS.apiKey;
-      apiSecret = DEV_CREDENTIALS.apiSecret;
-      logger.info(
-        { url },
-        'no LIVEKIT_URL: serving a local dispatcher (sessions run without media)',
-      );
-    }
-    if (!apiKey || !apiSecret)
-      throw new Error(
-        'LiveKit API key and secret are required (LIVEKIT_API_KEY, LIVEKIT_API_SECRET)',
-      );
-    this.url = url;
+  private constructor(options: WorkerRuntimeOptions, parts: WorkerParts) {
+    this.#options = options;
+    this.#running = parts.running;
+    this.startedAt = parts.startedAt;
+    this.fleetWorkerId = parts.fleetWorkerId;
+    this.registry = parts.registry;
+    this.events = parts.events;
+    this.loop = parts.loop;
+    this.load = parts.load;
+    this.metrics = parts.metrics;
+    this.resolver = parts.resolver;
+    this.fleet = parts.fleet;
+    this.#heartbeat = parts.heartbeat;
+    this.admission = parts.admission;
+    this.attribution = parts.attribution;
+    this.inference = parts.inference;
+    this.sessions = parts.sessions;
+    this.recycle = parts.recycle;
+    this.dispatcher = parts.dispatcher;
+    this.url = parts.url;
+    this.worker = parts.worker;
+    this.socketPath = parts.socketPath;
+    this.#opened = parts.opened;
+    const stopped = settleLater<StopOutcome>();
+    this.stopped = stopped.promise;
+    this.#resolveStopped = stopped.resolve;
 
-    this.worker = new WorkerHost({
-      url,
-      apiKey,
-      apiSecret,
-      agentNames: Object.keys(agents),
-      admission: this.admission,
-      sessions: this.sessions,
-      logger,
-      workerName: config.name,
-      version: VERSION,
-      load: this.load,
-    });
-
-    this.socketPath =
-      this.options.socketPath ??
-      (await workerSocketPath(config.name, process.env, process.pid, (skipped, reason, using) =>
-        logger.warn(
-          { skipped, using },
-          `${reason}; using ${using} instead (remove ${skipped}, or set OPENRTC_RUNTIME_DIR)`,
-        ),
-      ));
+    const { logger } = options;
     const audit = auditSink(logger, (entry) =>
       this.events.push({
         kind: 'audit',
@@ -429,49 +193,98 @@ export class WorkerRuntime {
         message: `${entry.action}${entry.old !== undefined ? ` ${JSON.stringify(entry.old)} -> ${JSON.stringify(entry.new)}` : ''}`,
       }),
     );
-    this.ipc = await IpcServer.listen({
+    this.ipc = new IpcServer({
       socketPath: this.socketPath,
       logger,
       // When viewers hold every connection, the runbook commands still get through.
       operatorMethods: OPERATOR_METHODS,
-      ...this.options.ipcLimits,
-      handlers: controlMethods(this.controlTarget(), audit),
+      ...options.ipcLimits,
+      handlers: controlMethods(this.#controlTarget(), audit),
     });
+    this.http = this.#httpServer();
+  }
+
+  get config(): OpenrtcConfig {
+    return this.#running.config;
+  }
+
+  get loaded(): LoadedConfig {
+    return this.#running.loaded;
+  }
+
+  get logger(): Logger {
+    return this.#options.logger;
+  }
+
+  /** Stops what `#serve` started and closes every part: for a start that failed part way. */
+  async #release(): Promise<void> {
+    this.#stopMonitors();
+    await Promise.allSettled([this.worker.stop(), this.http?.close(), this.ipc.close()]);
+    await this.#opened.run();
+  }
+
+  #stopMonitors(): void {
+    this.recycle.stop();
+    this.loop.stop();
+    this.load.stop();
+    this.attribution.disable();
+  }
+
+  async #serve(phases: StartupPhases): Promise<void> {
+    const { logger } = this;
+    const { config } = this;
+    await this.ipc.listen();
     this.loop.start();
     this.load.start();
     this.#applyAttribution(config.introspection.attribution);
     // Up before registering: a probe sees 503 "not connected" while the worker connects, not a refusal.
-    this.http = await this.#startHttp();
+    if (this.http) {
+      await this.http.listen();
+      // Operators and tests find an ephemeral port here.
+      logger.info(
+        { http: this.http.url, port: this.http.port },
+        `http server listening on ${this.http.url} (GET / health, /worker, /metrics)`,
+      );
+    }
     phases.mark('listen');
     if (this.fleet) {
-      this.#unsubscribeInvalidation = this.fleet.store.onInvalidation((tenant) => {
-        if (tenant === null) this.resolver.invalidateAll();
-        else this.resolver.invalidate(tenant);
-        logger.info(
-          { tenant },
-          `tenant config dropped by a fleet reload (${tenant ?? 'all tenants'})`,
-        );
-      });
+      const { resolver } = this;
+      this.#opened.add(
+        'fleet invalidation subscription',
+        this.fleet.store.onInvalidation((tenant) => {
+          if (tenant === null) resolver.invalidateAll();
+          else resolver.invalidate(tenant);
+          logger.info(
+            { tenant },
+            `tenant config dropped by a fleet reload (${tenant ?? 'all tenants'})`,
+          );
+        }),
+      );
       this.fleet.start();
       await this.fleet.renew();
-      this.#startHeartbeat();
+      if (this.#heartbeat) {
+        const heartbeat = this.#heartbeat;
+        heartbeat.start();
+        this.#opened.add('fleet heartbeat', () => heartbeat.stop());
+      }
     }
     await this.worker.start();
     phases.mark('register');
-    this.recycle.start();
+    this.recycle.start((c, r) => this.#onRecycleCondition(c, r));
+    const agents = Object.keys(config.agents);
     logger.info(
       {
         socket: this.socketPath,
-        agents: Object.keys(agents),
-        url,
+        agents,
+        url: this.url,
         ...(this.http ? { http: this.http.url } : {}),
-        ...(this.options.supervisor ? { supervised: true } : {}),
+        ...(this.#options.supervisor ? { supervised: true } : {}),
         // From process start: Node, module loading, then each phase of start().
         startup_ms: { total: Math.round(performance.now()), ...phases.durations() },
       },
       `openrtc worker "${config.name}" ready`,
     );
-    this.options.supervisor?.ready();
+    this.#options.supervisor?.ready();
   }
 
   /**
@@ -482,7 +295,7 @@ export class WorkerRuntime {
   #onRecycleCondition(c: RecycleCondition, r: RecycleReadings): void {
     if (this.#stopping) return;
     const label = describeCondition(c);
-    const link = this.options.supervisor;
+    const link = this.#options.supervisor;
     this.logger.warn(
       {
         condition: c.name,
@@ -512,16 +325,15 @@ export class WorkerRuntime {
     })();
   }
 
-  async #startHttp(): Promise<OpsHttpServer | undefined> {
+  /** Built here, listening from `#serve`: its routes read the whole runtime. */
+  #httpServer(): OpsHttpServer | undefined {
     const { http } = this.config;
     if (http.port === false) return undefined;
-    // Supervised workers overlap their replacements, so none can own a fixed port.
-    const port = this.options.supervisor
-      ? 0
-      : (http.port ?? (this.options.dev ? 0 : START_HTTP_PORT));
-    const server = await OpsHttpServer.listen({
-      host: http.host ?? (this.options.dev ? '127.0.0.1' : '0.0.0.0'),
-      port,
+    const { dev, supervisor } = this.#options;
+    return new OpsHttpServer({
+      host: http.host ?? (dev ? '127.0.0.1' : '0.0.0.0'),
+      // Supervised workers overlap their replacements, so none can own a fixed port.
+      port: supervisor ? 0 : (http.port ?? (dev ? 0 : START_HTTP_PORT)),
       logger: this.logger,
       routes: {
         health: () => this.health(),
@@ -529,12 +341,6 @@ export class WorkerRuntime {
         metrics: () => this.metrics.metrics(),
       },
     });
-    // Operators and tests find an ephemeral port here.
-    this.logger.info(
-      { http: server.url, port: server.port },
-      `http server listening on ${server.url} (GET / health, /worker, /metrics)`,
-    );
-    return server;
   }
 
   health(): HealthResult {
@@ -548,7 +354,7 @@ export class WorkerRuntime {
   }
 
   #inferenceHealth(): InferenceHealth {
-    return this.options.inference?.() ?? this.inference?.health() ?? { expected: false };
+    return this.#options.inference?.() ?? this.inference.health();
   }
 
   workerInfo() {
@@ -612,54 +418,9 @@ export class WorkerRuntime {
     );
   }
 
-  /** In fleet mode, a small heartbeat in the store for `tenant list --fleet`, with a TTL. */
-  #startHeartbeat(): void {
-    const fleet = this.fleet;
-    const settings = this.config.tenants.store;
-    if (!fleet || settings === 'memory') return;
-    const beat = () => {
-      const sessionsByTenant: Record<string, number> = Object.create(null) as Record<
-        string,
-        number
-      >;
-      for (const t of this.admission.tenantStats())
-        if (t.active + t.reserved > 0) sessionsByTenant[t.tenant] = t.active + t.reserved;
-      fleet.store
-        .publishHeartbeat(
-          {
-            worker: this.fleetWorkerId,
-            host: os.hostname(),
-            pid: process.pid,
-            draining: this.admission.draining,
-            sessionsByTenant,
-            loopP99Ms: this.load.loopDelay(this.config.overload.windowMs).p99Ms,
-          },
-          settings.renewIntervalMs * 3,
-        )
-        .catch(() => {});
-    };
-    beat();
-    this.#heartbeat = setInterval(beat, settings.renewIntervalMs);
-    this.#heartbeat.unref();
-  }
-
-  /** Caps the fleet set by hand, applied here; the ones it cleared are cleared here too. */
-  #applyFleetCaps(caps: Map<string, number>): void {
-    for (const [tenant, cap] of caps) {
-      if (this.admission.tenantStat(tenant)?.cap !== cap) this.admission.setTenantCap(tenant, cap);
-      this.#fleetCaps.add(tenant);
-    }
-    for (const tenant of [...this.#fleetCaps]) {
-      if (caps.has(tenant)) continue;
-      this.admission.setTenantCap(tenant, null);
-      this.#fleetCaps.delete(tenant);
-    }
-  }
-
   /** What `/worker`, `/metrics`, the snapshot and `top` say about the fleet store. */
-  storeState(): { kind: 'memory' | 'redis' } & StoreHealth & { policy?: 'local' | 'reject' } {
-    if (!this.fleet) return { kind: 'memory', state: 'ok', since: this.startedAt };
-    return { kind: 'redis', ...this.fleet.store.health(), policy: this.fleet.policy };
+  storeState(): StoreState {
+    return storeState(this.fleet, this.startedAt);
   }
 
   snapshot() {
@@ -716,23 +477,13 @@ export class WorkerRuntime {
           forcedSessions: drained.forcedSessions,
           recycled,
         };
-        await this.#warm?.closed;
       } catch (err) {
         this.logger.error({ err }, 'drain failed; closing anyway');
       } finally {
-        this.recycle.stop();
-        this.loop.stop();
-        this.load.stop();
-        this.attribution.disable();
+        this.#stopMonitors();
         await this.http?.close();
         await this.ipc.close();
-        await this.dispatcher?.close();
-        await this.inference.close();
-        this.fleet?.stop();
-        this.#unsubscribeInvalidation();
-        clearInterval(this.#heartbeat);
-        await this.fleet?.store.removeHeartbeat(this.fleetWorkerId).catch(() => {});
-        await this.fleet?.store.close();
+        await this.#opened.run();
         // rtc-node's native side keeps the process alive once any room has connected; every
         // session is gone by now, so release it rather than leave it to the exit grace.
         await disposeMedia().catch((err: unknown) =>
@@ -741,7 +492,6 @@ export class WorkerRuntime {
             'media runtime did not shut down cleanly',
           ),
         );
-        this.#unrouteWarnings();
         this.logger.info(
           {
             clean: outcome.clean,
@@ -755,12 +505,6 @@ export class WorkerRuntime {
       return outcome;
     })();
     return this.#stopping;
-  }
-
-  /** Settings whose default depends on the command: `start` protects against overload, `dev` does not. */
-  #withCommandDefaults(loaded: LoadedConfig): LoadedConfig {
-    loaded.config.overload.enabled ??= !this.options.dev;
-    return loaded;
   }
 
   /** An operator can change what attribution costs a busy worker without a restart. */
@@ -777,7 +521,10 @@ export class WorkerRuntime {
   async reloadConfig(): Promise<ConfigReload> {
     let next: LoadedConfig;
     try {
-      next = this.#withCommandDefaults(await loadConfig(this.loaded.file, this.options.cwd));
+      next = withCommandDefaults(
+        await loadConfig(this.loaded.file, this.#options.cwd),
+        this.#options.dev,
+      );
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
       this.logger.error({ problems }, 'config reload refused; the running config stays');
@@ -810,7 +557,7 @@ export class WorkerRuntime {
     }
     // Agents, LiveKit credentials, the name, the HTTP listener and the inference process are bound
     // at start; a change there needs a drain and restart.
-    this.loaded = {
+    this.#running.replace({
       ...next,
       config: {
         ...next.config,
@@ -820,7 +567,7 @@ export class WorkerRuntime {
         http: bound.http,
         inference: bound.inference,
       },
-    };
+    });
     const result: ConfigReload = { ...changes, files: next.files, wholeGraph: next.wholeGraph };
     this.logger.info(
       {
@@ -844,7 +591,7 @@ export class WorkerRuntime {
     return result;
   }
 
-  private controlTarget(): ControlTarget {
+  #controlTarget(): ControlTarget {
     return {
       // The clock admission reads: a breaker tripped for 60 s reports 60 s left, not 61.
       now: () => systemClock.now(),
@@ -855,7 +602,7 @@ export class WorkerRuntime {
         name: this.config.name,
         pid: process.pid,
         version: VERSION,
-        localDispatcherUrl: this.dispatcher?.url ?? this.options.localDispatcherUrl ?? null,
+        localDispatcherUrl: this.dispatcher?.url ?? this.#options.localDispatcherUrl ?? null,
       }),
       tenantStat: (t) => this.admission.tenantStat(t),
       knownTenant: (t) => {
@@ -910,54 +657,9 @@ export class WorkerRuntime {
   }
 }
 
-/** What a config file itself holds of secrets: LiveKit credentials and a record of tenant configs. */
-function rememberConfigSecrets(config: OpenrtcConfig): void {
-  for (const value of [config.livekit.apiKey, config.livekit.apiSecret])
-    if (value) knownSecrets.addSecret(value);
-  if (typeof config.tenants.config === 'object')
-    for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
-}
-
-/** Milliseconds between successive marks, the first measured from process start (module loading). */
-class StartupPhases {
-  readonly #marks: [string, number][] = [['modules', performance.now()]];
-
-  mark(name: string): void {
-    this.#marks.push([name, performance.now()]);
-  }
-
-  durations(): Record<string, number> {
-    return Object.fromEntries(
-      this.#marks.map(([name, at], i) => [
-        name,
-        Math.round(at - (i === 0 ? 0 : this.#marks[i - 1]![1])),
-      ]),
-    );
-  }
-}
-
-function recycleLimits(config: OpenrtcConfig): RecycleLimits {
-  const { maxSessions, maxRssMiB, maxNativeGrowthMiB, maxUptime } = config.recycle;
-  return { maxSessions, maxRssMiB, maxNativeGrowthMiB, maxUptimeMs: maxUptime };
-}
-
-function loadSettings(config: OpenrtcConfig): LoadSettings {
-  return {
-    threshold: config.load.threshold,
-    loopDelayFullMs: config.load.loopDelayFullMs,
-    protect: config.overload.enabled === true,
-  };
-}
-
-/** Tenants the config names: they get a metrics label of their own before any traffic. */
-function configuredTenants(config: OpenrtcConfig): string[] {
-  const t = config.tenants;
-  const names = new Set<string>([
-    t.defaultTenant,
-    ...Object.keys(t.maxSessions).filter((k) => k !== '*'),
-  ]);
-  if (typeof t.config === 'object') for (const k of Object.keys(t.config)) names.add(k);
-  if (t.phoneNumbers && typeof t.phoneNumbers === 'object')
-    for (const v of Object.values(t.phoneNumbers)) names.add(v);
-  return [...names];
+/** A promise and the function that settles it, for a promise made before whatever settles it. */
+function settleLater<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }

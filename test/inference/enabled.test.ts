@@ -37,7 +37,7 @@ describe('inference.enabled', () => {
       `export default { name: 'inf-off', agents: { a: './agent.ts' }, inference: { enabled: false } };\n`,
     );
     const log = memoryLogger();
-    runtime = new WorkerRuntime({
+    runtime = await WorkerRuntime.start({
       configFile: file,
       cwd: dir,
       logger: log.logger,
@@ -45,7 +45,6 @@ describe('inference.enabled', () => {
       devPort: 0,
       socketPath: path.join(dir, 'w.sock'),
     });
-    await runtime.start();
     expect(runtime.inference.state).toBe('disabled');
     expect(runtime.inference.health()).toEqual({ expected: false });
     expect(runtime.health()).toMatchObject({ healthy: true, message: 'OK' });

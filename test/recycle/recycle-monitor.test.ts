@@ -10,26 +10,32 @@ function rig(limits: ConstructorParameters<typeof RecycleMonitor>[0]['limits']) 
   const clock = new FakeClock();
   const memory = { rss: 300 * MIB, heapTotal: 100 * MIB, external: 50 * MIB };
   const fired: RecycleCondition[] = [];
+  let served = 0;
   const monitor = new RecycleMonitor({
     limits,
     clock,
     memory: () => memory,
-    onExceeded: (c) => fired.push(c),
+    sessionsServed: () => served,
     intervalMs: 30_000,
   });
-  monitor.start();
-  return { clock, memory, fired, monitor };
+  monitor.start((c) => fired.push(c));
+  /** What the worker does at each session end: the host counts it, the monitor checks. */
+  const sessionEnded = () => {
+    served += 1;
+    monitor.check();
+  };
+  return { clock, memory, fired, monitor, sessionEnded };
 }
 
 describe('RecycleMonitor', () => {
   it('fires once, at the session end that reaches maxSessions', () => {
-    const { fired, monitor } = rig({ maxSessions: 3 });
-    monitor.sessionEnded();
-    monitor.sessionEnded();
+    const { fired, monitor, sessionEnded } = rig({ maxSessions: 3 });
+    sessionEnded();
+    sessionEnded();
     expect(fired).toEqual([]);
     expect(monitor.status().nearest).toMatchObject({ name: 'maxSessions', value: 2, limit: 3 });
-    monitor.sessionEnded();
-    monitor.sessionEnded();
+    sessionEnded();
+    sessionEnded();
     expect(fired).toEqual([{ name: 'maxSessions', value: 3, limit: 3, share: 1 }]);
     expect(monitor.status()).toMatchObject({ sessionsServed: 4, fired: fired[0] });
   });
@@ -53,8 +59,8 @@ describe('RecycleMonitor', () => {
   });
 
   it('checks again when the limits are reloaded, and stops its timer', () => {
-    const { clock, fired, monitor } = rig({});
-    monitor.sessionEnded();
+    const { clock, fired, monitor, sessionEnded } = rig({});
+    sessionEnded();
     monitor.setLimits({ maxSessions: 1 });
     expect(fired.map((c) => c.name)).toEqual(['maxSessions']);
     monitor.stop();

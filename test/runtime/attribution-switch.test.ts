@@ -26,7 +26,7 @@ describe('introspection.attribution', () => {
     writeFileSync(path.join(dir, 'agent.ts'), AGENT);
     const file = path.join(dir, 'openrtc.config.ts');
     writeFileSync(file, config('off'));
-    runtime = new WorkerRuntime({
+    runtime = await WorkerRuntime.start({
       configFile: file,
       cwd: dir,
       logger: pino({ level: 'silent' }),
@@ -34,7 +34,6 @@ describe('introspection.attribution', () => {
       devPort: 0,
       socketPath: path.join(dir, 'w.sock'),
     });
-    await runtime.start();
     expect(runtime.attribution.enabled).toBe(false);
 
     writeFileSync(file, config('continuous'));

@@ -45,12 +45,12 @@ function configFile(body: Record<string, unknown>): {
   return { file, dir, write };
 }
 
-function newRuntime(
+function startRuntime(
   file: string,
   dir: string,
   extra: { dev?: boolean; inference?: () => InferenceHealth } = {},
-): WorkerRuntime {
-  return new WorkerRuntime({
+): Promise<WorkerRuntime> {
+  return WorkerRuntime.start({
     configFile: file,
     cwd: dir,
     logger: pino({ level: 'silent' }),
@@ -74,8 +74,7 @@ describe('metrics label cardinality', () => {
       metrics: { maxTenants: 500 },
       overload: { enabled: false },
     });
-    runtime = newRuntime(file, dir);
-    await runtime.start();
+    runtime = await startRuntime(file, dir);
     const dispatcher = runtime.dispatcher!;
     const N = 10_000;
     for (let i = 0; i < N; i += 500) {
@@ -123,13 +122,11 @@ describe('the HTTP listener', () => {
     cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
     const port = (blocker.address() as AddressInfo).port;
     const { file, dir } = configFile({ http: { port, host: '127.0.0.1' } });
-    const failing = newRuntime(file, dir);
-    await expect(failing.start()).rejects.toThrow(
+    await expect(startRuntime(file, dir)).rejects.toThrow(
       `http.port ${port} on 127.0.0.1 is already in use (set http.port in the config, 0 for any free port, or false for none)`,
     );
     // Its control socket and dispatcher were closed: the same socket path serves the next worker.
-    runtime = newRuntime(configFile({}).file, dir);
-    await runtime.start();
+    runtime = await startRuntime(configFile({}).file, dir);
     expect(runtime.http?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });
@@ -137,19 +134,35 @@ describe('the HTTP listener', () => {
 describe('GET / health reasons', () => {
   it('503 "not connected to livekit" until registered, then 200 OK', async () => {
     const port = await freePort();
+    const httpPort = await freePort();
     const { file, dir } = configFile({
       livekit: { url: `ws://127.0.0.1:${port}`, apiKey: 'devkey', apiSecret: 'secret' },
-      http: { port: 0, host: '127.0.0.1', loopStallMs: 60_000 },
+      http: { port: httpPort, host: '127.0.0.1', loopStallMs: 60_000 },
     });
-    runtime = newRuntime(file, dir, { dev: false });
-    const starting = runtime.start();
-    starting.catch(() => undefined);
-    await expect.poll(() => runtime!.http?.url, { timeout: 20_000 }).toBeDefined();
-    const base = runtime.http!.url;
+    // The runtime exists only once it is registered; a probe meanwhile finds the port, as a
+    // kubelet does.
+    const starting = startRuntime(file, dir, { dev: false });
+    cleanups.push(() =>
+      starting.then(
+        async (r) => void (await r.stop(0)),
+        () => undefined,
+      ),
+    );
+    const base = `http://127.0.0.1:${httpPort}`;
+    await expect
+      .poll(
+        () =>
+          get(`${base}/`).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 20_000 },
+      )
+      .toBe(true);
     expect(await get(`${base}/`)).toEqual([503, 'not connected to livekit']);
     const dispatcher = await LocalDispatcher.start({ port, apiKey: 'devkey', apiSecret: 'secret' });
     cleanups.push(() => dispatcher.close());
-    await starting;
+    runtime = await starting;
     expect(await get(`${base}/`)).toEqual([200, 'OK']);
   }, 60_000);
 
@@ -157,8 +170,7 @@ describe('GET / health reasons', () => {
     // A stall bound nothing reaches: a busy machine must not turn this into "event loop stalled".
     const { file, dir } = configFile({ http: { port: 0, loopStallMs: 60_000 } });
     let state: InferenceHealth = { expected: false };
-    runtime = newRuntime(file, dir, { inference: () => state });
-    await runtime.start();
+    runtime = await startRuntime(file, dir, { inference: () => state });
     const base = runtime.http!.url;
     expect(await get(`${base}/`)).toEqual([200, 'OK']);
     state = { expected: true, running: true };
@@ -175,8 +187,7 @@ describe('GET / health reasons', () => {
       http: { port: 0, loopStallMs: 300 },
       overload: { enabled: false },
     });
-    runtime = newRuntime(file, dir);
-    await runtime.start();
+    runtime = await startRuntime(file, dir);
     const base = runtime.http!.url;
     expect(await get(`${base}/`)).toEqual([200, 'OK']);
     const call = await runtime.dispatcher!.dispatch({
@@ -197,8 +208,7 @@ describe('overload protection on a real worker', () => {
     const { file, dir, write } = configFile({
       overload: { ...cfg.overload, maxLoopDelayMs: 60_000 },
     });
-    runtime = newRuntime(file, dir);
-    await runtime.start();
+    runtime = await startRuntime(file, dir);
     const dispatcher = runtime.dispatcher!;
     const call = await dispatcher.dispatch({
       agentName: 'blocker',

@@ -43,17 +43,17 @@ export async function startRuntime(
   write('openrtc.config.ts', configBody);
   const log = memoryLogger();
   const socketPath = path.join(dir, `rig-${process.pid}.sock`);
-  const runtime = new WorkerRuntime({
-    configFile,
-    cwd: dir,
-    logger: log.logger,
-    dev: true,
-    devPort: 0,
-    socketPath,
-    ipcLimits,
-  });
+  let runtime: WorkerRuntime;
   try {
-    await runtime.start();
+    runtime = await WorkerRuntime.start({
+      configFile,
+      cwd: dir,
+      logger: log.logger,
+      dev: true,
+      devPort: 0,
+      socketPath,
+      ipcLimits,
+    });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -32,20 +32,22 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
     color: colorEnabled(process.stdout),
   });
   const supervisor = SupervisorLink.fromProcess();
-  const runtime = new WorkerRuntime({
-    logger,
-    ...(supervisor ? { supervisor } : {}),
-    ...(process.env[LOCAL_DISPATCHER_ENV]
-      ? { localDispatcherUrl: process.env[LOCAL_DISPATCHER_ENV] }
-      : {}),
-    dev: opts.dev,
-    logFormat: opts.logFormat,
-    ...(opts.frameworkLogLevel !== undefined ? { frameworkLogLevel: opts.frameworkLogLevel } : {}),
-    ...(opts.config !== undefined ? { configFile: opts.config } : {}),
-    ...(opts.port !== undefined ? { devPort: opts.port } : {}),
-  });
+  let runtime: WorkerRuntime;
   try {
-    await runtime.start();
+    runtime = await WorkerRuntime.start({
+      logger,
+      ...(supervisor ? { supervisor } : {}),
+      ...(process.env[LOCAL_DISPATCHER_ENV]
+        ? { localDispatcherUrl: process.env[LOCAL_DISPATCHER_ENV] }
+        : {}),
+      dev: opts.dev,
+      logFormat: opts.logFormat,
+      ...(opts.frameworkLogLevel !== undefined
+        ? { frameworkLogLevel: opts.frameworkLogLevel }
+        : {}),
+      ...(opts.config !== undefined ? { configFile: opts.config } : {}),
+      ...(opts.port !== undefined ? { devPort: opts.port } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     logger.fatal({ err }, 'worker failed to start');
