@@ -203,7 +203,7 @@ export async function burstOverWire(
   for (const o of assigned) dispatcher.terminate(o.jobId);
   await until('slots freeing after termination', async () => {
     const snap = await snapshotOf(rig);
-    return snap.worker.active + snap.worker.reserved === 0 && snap.sessions.length === 0;
+    return snap.worker.live + snap.worker.reserved === 0 && snap.sessions.length === 0;
   });
 
   const latencies = [...latency.values()];

@@ -82,7 +82,7 @@ function fillRegistry(registry: SessionRegistry, n: number) {
       agent: 'demo',
       tenant: `t${i % 20}`,
       startedAt: Date.now() - i * 10,
-      state: 'active',
+      status: 'running',
     });
   }
 }

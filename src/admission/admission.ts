@@ -331,7 +331,7 @@ export class Admission {
     counters: TenantCounters,
   ): { reason: RejectReason; message: string } | undefined {
     const cap = this.#caps.capFor(tenant);
-    if (cap !== null && counters.active + counters.reserved >= cap) {
+    if (cap !== null && counters.live + counters.reserved >= cap) {
       return {
         reason: 'tenant_capacity',
         message: `tenant "${tenant}" is at its cap of ${cap} sessions`,
@@ -369,7 +369,7 @@ export class Admission {
       settle();
       if (timer) clock.clearTimeout(timer);
       this.#inUse -= 1;
-      if (started) counters.active -= 1;
+      if (started) counters.live -= 1;
       else counters.reserved -= 1;
       // A held row is never folded, so `row` is still this tenant's row here.
       const breaker = this.#breaker(tenant, row);
@@ -409,7 +409,7 @@ export class Admission {
         if (timer) clock.clearTimeout(timer);
         timer = undefined;
         counters.reserved -= 1;
-        counters.active += 1;
+        counters.live += 1;
         counters.started += 1;
       },
       release,
@@ -487,7 +487,7 @@ export class Admission {
   #stats(tenant: string, c: TenantCounters, breaker: TenantStats['breaker']): TenantStats {
     return {
       tenant,
-      active: c.active,
+      live: c.live,
       reserved: c.reserved,
       cap: tenant === OTHER_TENANTS_ROW ? null : this.#caps.capFor(tenant),
       accepted: c.accepted,

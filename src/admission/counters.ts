@@ -8,8 +8,8 @@ export interface TenantCounters {
   failed: number;
   /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded). */
   maxDurationEnded: number;
-  /** Sessions whose assignment arrived and that have not ended. */
-  active: number;
+  /** Live sessions: their assignment arrived (the session started) and they have not ended. */
+  live: number;
   /** Accepted, waiting for an assignment. */
   reserved: number;
 }
@@ -22,7 +22,7 @@ export function emptyCounters(): TenantCounters {
     succeeded: 0,
     failed: 0,
     maxDurationEnded: 0,
-    active: 0,
+    live: 0,
     reserved: 0,
   };
 }
@@ -34,7 +34,7 @@ export function addCounters(into: TenantCounters, from: TenantCounters): void {
   into.succeeded += from.succeeded;
   into.failed += from.failed;
   into.maxDurationEnded += from.maxDurationEnded;
-  into.active += from.active;
+  into.live += from.live;
   into.reserved += from.reserved;
   for (const [reason, n] of Object.entries(from.rejected) as [RejectReason, number][])
     into.rejected[reason] += n;

@@ -52,7 +52,7 @@ export class TenantRows {
     return this.#rows.get(tenant);
   }
 
-  /** Call after a row's active or reserved count changed: a row that no longer holds a session becomes idle. */
+  /** Call after a row's live or reserved count changed: a row that no longer holds a session becomes idle. */
   settle(tenant: string): void {
     const row = this.#rows.get(tenant);
     if (row) this.#place(tenant, row);
@@ -88,7 +88,7 @@ export class TenantRows {
   }
 
   #pinned(tenant: string, row: TenantEntry): boolean {
-    return row.counters.active + row.counters.reserved > 0 || this.options.isConfigured(tenant);
+    return row.counters.live + row.counters.reserved > 0 || this.options.isConfigured(tenant);
   }
 
   #place(tenant: string, row: TenantEntry): void {

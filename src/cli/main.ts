@@ -205,8 +205,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       )
       .addOption(socketOption())
       .option('--tenant <tenant>', 'show only this tenant')
-      .option('--sort <key>', 'sort sessions by: age, cpu, tenant, state, agent')
-      .option('--status <state>', 'show only sessions in this state: starting, active, closing')
+      .option('--sort <key>', 'sort sessions by: age, cpu, tenant, status, agent')
+      .option('--status <status>', 'show only sessions in this status: starting, running, closing')
       .option('--refresh-rate <hz>', 'refreshes per second (0.5 to 10)', '1')
       .option(
         '--once',
@@ -228,7 +228,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   examples(
     tenant
       .command('list')
-      .description('tenants with active/cap, rejections, failures and breaker state')
+      .description('tenants with live/cap, rejections, failures and breaker state')
       .addOption(socketOption())
       .option('--json', 'print JSON')
       .option('--fleet', 'the whole fleet, read from Redis (no socket needed)')

@@ -19,12 +19,12 @@ export function formatTenantTable(
 }
 
 function tenantRows(tenants: TenantRow[]): string {
-  const header = ['TENANT', 'ACTIVE/CAP', 'RESERVED', 'ACCEPTED', 'REJECTED', 'FAILED', 'BREAKER'];
+  const header = ['TENANT', 'LIVE/CAP', 'RESERVED', 'ACCEPTED', 'REJECTED', 'FAILED', 'BREAKER'];
   const rows = [...tenants]
     .sort((a, b) => a.tenant.localeCompare(b.tenant))
     .map((t) => [
       t.tenant,
-      `${t.active}/${t.cap ?? '-'}`,
+      `${t.live}/${t.cap ?? '-'}`,
       String(t.reserved),
       String(t.accepted),
       String(Object.values(t.rejected).reduce((a, b) => a + b, 0)),

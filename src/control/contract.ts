@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import {
   BreakerStateSchema,
+  fillingNewNames,
   reasonCounts,
   SNAPSHOT_VERSION,
   snapshotReader,
   strictSnapshot,
   type ObjectSchema,
+  type RenamedFields,
   type SnapshotV1,
 } from '../introspection/snapshot-schema.js';
 import { ControlError } from '../ipc/control-error.js';
@@ -66,7 +68,11 @@ export type ParsedParams<M extends ControlMethod> = z.output<(typeof CONTROL_PAR
 
 const count = z.number().int().nonnegative();
 
-function resultSchemas(object: ObjectSchema, snapshot: typeof strictSnapshot) {
+function resultSchemas(
+  object: ObjectSchema,
+  snapshot: typeof strictSnapshot,
+  renamed: RenamedFields,
+) {
   const tenantAnswer = object({
     tenant: z.string(),
     old: BreakerStateSchema,
@@ -102,11 +108,19 @@ function resultSchemas(object: ObjectSchema, snapshot: typeof strictSnapshot) {
     'tenant.trip': tenantAnswer,
     'tenant.reset': tenantAnswer,
     'tenant.reload': z.union([object({ tenant: z.string() }), object({ all: z.literal(true) })]),
-    drain: object({
-      alreadyDraining: z.boolean(),
-      activeSessions: count,
-      timeoutMs: z.number().nonnegative(),
-    }),
+    drain: renamed(
+      object({
+        alreadyDraining: z.boolean(),
+        /** Sessions still live when the drain began (renamed within v1: `activeSessions` before). */
+        liveSessions: count,
+        /** Deprecated: the same count as `liveSessions`, under its old name. */
+        activeSessions: count,
+        timeoutMs: z.number().nonnegative(),
+      }),
+      (fields) => {
+        if (fields.liveSessions === undefined) fields.liveSessions = fields.activeSessions;
+      },
+    ),
     'config.reload': object({
       changed: z.array(z.string()),
       notCompared: z.array(z.string()),
@@ -118,9 +132,13 @@ function resultSchemas(object: ObjectSchema, snapshot: typeof strictSnapshot) {
 }
 
 /** The worker's answers exactly: what its own tests check. */
-export const CONTROL_RESULTS = resultSchemas(z.strictObject, strictSnapshot);
+export const CONTROL_RESULTS = resultSchemas(z.strictObject, strictSnapshot, (schema) => schema);
 /** What a client accepts: the same fields, unknown ones stripped (see `snapshotReader`). */
-const RESULT_READERS = resultSchemas(z.object as unknown as ObjectSchema, snapshotReader);
+const RESULT_READERS = resultSchemas(
+  z.object as unknown as ObjectSchema,
+  snapshotReader,
+  fillingNewNames,
+);
 
 export type ControlResult<M extends ControlMethod> = z.output<(typeof CONTROL_RESULTS)[M]>;
 

@@ -32,7 +32,8 @@ export interface WorkerInfoSources {
   draining: boolean;
   load: LoadReport;
   overload: OverloadView;
-  activeJobs: number;
+  /** Sessions that started and have not ended; stock calls the count `active_jobs`. */
+  liveSessions: number;
   inUse: number;
   capacity: number | null;
   tenants: TenantStats[];
@@ -56,7 +57,7 @@ export function buildWorkerInfo(s: WorkerInfoSources) {
     agent_name_is_env: false,
     deployment: '',
     worker_type: JobType[JobType.JT_ROOM],
-    active_jobs: s.activeJobs,
+    active_jobs: s.liveSessions,
     sdk_version: s.sdkVersion,
     project_type: PROJECT_TYPE,
     protocol_version: WORKER_PROTOCOL_VERSION,
@@ -96,7 +97,14 @@ export function buildWorkerInfo(s: WorkerInfoSources) {
     tenants: Object.fromEntries(
       s.tenants.map((t) => [
         t.tenant,
-        { active: t.active, reserved: t.reserved, cap: t.cap, breaker: breakerInfo(t, s.now) },
+        {
+          live: t.live,
+          // Deprecated: the same count, under its old name.
+          active: t.live,
+          reserved: t.reserved,
+          cap: t.cap,
+          breaker: breakerInfo(t, s.now),
+        },
       ]),
     ),
     store: {

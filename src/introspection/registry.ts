@@ -1,4 +1,6 @@
-export type SessionState = 'starting' | 'active' | 'closing';
+import type { SessionStatus } from './snapshot-schema.js';
+
+export type { SessionStatus };
 
 export interface SessionRecord {
   sessionId: string;
@@ -6,7 +8,7 @@ export interface SessionRecord {
   room: string;
   agent: string;
   tenant: string;
-  state: SessionState;
+  status: SessionStatus;
   /** Epoch ms. */
   startedAt: number;
 }
@@ -19,13 +21,13 @@ export interface SessionRecord {
 export class SessionRegistry {
   readonly #bySession = new Map<string, SessionRecord>();
 
-  add(record: Omit<SessionRecord, 'state'> & { state?: SessionState }): void {
-    this.#bySession.set(record.sessionId, { state: 'starting', ...record });
+  add(record: Omit<SessionRecord, 'status'> & { status?: SessionStatus }): void {
+    this.#bySession.set(record.sessionId, { status: 'starting', ...record });
   }
 
-  setState(sessionId: string, state: SessionState): void {
+  setStatus(sessionId: string, status: SessionStatus): void {
     const rec = this.#bySession.get(sessionId);
-    if (rec) rec.state = state;
+    if (rec) rec.status = status;
   }
 
   remove(sessionId: string): void {

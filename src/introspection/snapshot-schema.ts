@@ -29,7 +29,10 @@ const ms = z.number().nonnegative();
 const id = z.string().max(MAX_ID_CHARS);
 const epochMs = z.number().nonnegative();
 
-export const SessionStateSchema = z.enum(['starting', 'active', 'closing']);
+/** A session's state: LiveKit's word for a job between start and end is running. */
+export const SessionStatusSchema = z.enum(['starting', 'running', 'closing']);
+/** Deprecated: `status` before it was named so, with `active` for `running`. Kept within v1. */
+export const LegacySessionStateSchema = z.enum(['starting', 'active', 'closing']);
 export const BreakerStateSchema = z.enum(['closed', 'open', 'half_open']);
 export const EventKindSchema = z.enum([
   'breaker',
@@ -58,22 +61,64 @@ export type ObjectSchema = typeof z.strictObject;
 const footprintKey = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/);
 
 /**
- * Every schema of the snapshot, built for one way of treating unknown fields. The compatibility
- * policy: within one `v`, fields are only added, and an added field is optional (one line here);
- * renaming, removing or retyping a field bumps `SNAPSHOT_VERSION`.
+ * How a schema treats a field renamed within v1. The worker sends the new name and, for older
+ * clients, the old one (deprecated, never removed within v1). The producer's schema checks both;
+ * a client's fills the new name from the old one when an older worker sent only that.
  */
-function snapshotSchemas(object: ObjectSchema) {
-  const TotalsSchema = object({
-    accepted: count,
-    rejected: reasonCounts,
-    started: count,
-    succeeded: count,
-    failed: count,
-    /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded); added within v1, so optional. */
-    maxDurationEnded: count.optional(),
-    active: count,
-    reserved: count,
-  });
+export type RenamedFields = <T extends z.ZodType>(
+  schema: T,
+  fillNewNames: (fields: Record<string, unknown>) => void,
+) => T;
+
+const asWritten: RenamedFields = (schema) => schema;
+
+export const fillingNewNames: RenamedFields = <T extends z.ZodType>(
+  schema: T,
+  fillNewNames: (fields: Record<string, unknown>) => void,
+) =>
+  // The preprocessed schema parses to the same output type; only what it accepts is wider.
+  z.preprocess((value) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+    const fields = { ...(value as Record<string, unknown>) };
+    fillNewNames(fields);
+    return fields;
+  }, schema) as unknown as T;
+
+/** `live` was named `active` before. */
+export function liveFromActive(fields: Record<string, unknown>): void {
+  if (fields.live === undefined) fields.live = fields.active;
+}
+
+/** `status` was `state`, where `running` was `active`. */
+function statusFromState(fields: Record<string, unknown>): void {
+  if (fields.status === undefined)
+    fields.status = fields.state === 'active' ? 'running' : fields.state;
+}
+
+/**
+ * Every schema of the snapshot, built for one way of treating unknown and renamed fields. The
+ * compatibility policy: within one `v`, fields are only added, and an added field is optional
+ * (one line here), or is a new name for a field whose old name stays (see `RenamedFields`);
+ * removing or retyping a field bumps `SNAPSHOT_VERSION`.
+ */
+function snapshotSchemas(object: ObjectSchema, renamed: RenamedFields) {
+  const TotalsSchema = renamed(
+    object({
+      accepted: count,
+      rejected: reasonCounts,
+      started: count,
+      succeeded: count,
+      failed: count,
+      /** Sessions ended for running past `maxSessionDurationMs` (also counted as succeeded); added within v1, so optional. */
+      maxDurationEnded: count.optional(),
+      /** Sessions that started and have not ended (renamed within v1; older workers send `active`). */
+      live: count,
+      /** Deprecated: the same count as `live`, under its old name. */
+      active: count,
+      reserved: count,
+    }),
+    liveFromActive,
+  );
 
   const LoopStatsSchema = object({ p50Ms: ms, p99Ms: ms, maxMs: ms });
 
@@ -144,7 +189,7 @@ function snapshotSchemas(object: ObjectSchema) {
    * near it is to recycling (see src/recycle/). Added within v1: optional.
    */
   const RecycleSnapshotSchema = object({
-    /** Sessions that ended since the worker started, however they ended. */
+    /** Sessions that started and have ended since the worker started, however they ended. */
     sessionsServed: count,
     /** Least-squares growth per 1,000 sessions over recent samples; null until enough were served. */
     rssMiBPer1000Sessions: z.number().nullable(),
@@ -162,27 +207,33 @@ function snapshotSchemas(object: ObjectSchema) {
     }).optional(),
   });
 
-  const WorkerSnapshotSchema = object({
-    name: id,
-    pid: z.number().int().positive(),
-    uptimeS: ms,
-    version: z.string().max(64),
-    draining: z.boolean(),
-    active: count,
-    reserved: count,
-    /** null = unlimited. */
-    capacity: count.nullable(),
-    rssBytes: count,
-    heapUsedBytes: count,
-    loop: LoopStatsSchema,
-    /** Absent from workers that do not measure their load. */
-    load: LoadSnapshotSchema.optional(),
-    totals: TotalsSchema,
-    inference: InferenceSnapshotSchema.optional(),
-    footprint: FootprintSnapshotSchema.optional(),
-    store: StoreSnapshotSchema.optional(),
-    recycle: RecycleSnapshotSchema.optional(),
-  });
+  const WorkerSnapshotSchema = renamed(
+    object({
+      name: id,
+      pid: z.number().int().positive(),
+      uptimeS: ms,
+      version: z.string().max(64),
+      draining: z.boolean(),
+      /** Sessions that started and have not ended (renamed within v1; older workers send `active`). */
+      live: count,
+      /** Deprecated: the same count as `live`, under its old name. */
+      active: count,
+      reserved: count,
+      /** null = unlimited. */
+      capacity: count.nullable(),
+      rssBytes: count,
+      heapUsedBytes: count,
+      loop: LoopStatsSchema,
+      /** Absent from workers that do not measure their load. */
+      load: LoadSnapshotSchema.optional(),
+      totals: TotalsSchema,
+      inference: InferenceSnapshotSchema.optional(),
+      footprint: FootprintSnapshotSchema.optional(),
+      store: StoreSnapshotSchema.optional(),
+      recycle: RecycleSnapshotSchema.optional(),
+    }),
+    liveFromActive,
+  );
 
   const BreakerRowSchema = object({
     state: BreakerStateSchema,
@@ -197,36 +248,48 @@ function snapshotSchemas(object: ObjectSchema) {
    * One tenant row: the same fields wherever a tenant is reported (`top --json`, `tenant list
    * --json`, `tenant show --json`), built by `tenantRow()`.
    */
-  const TenantRowSchema = object({
-    tenant: id,
-    active: count,
-    reserved: count,
-    cap: count.nullable(),
-    accepted: count,
-    rejected: reasonCounts,
-    /** Added within v1, so optional. */
-    started: count.optional(),
-    succeeded: count,
-    failed: count,
-    maxDurationEnded: count.optional(),
-    breaker: BreakerRowSchema,
-  });
+  const TenantRowSchema = renamed(
+    object({
+      tenant: id,
+      /** The tenant's sessions that started and have not ended (`active` before, within v1). */
+      live: count,
+      /** Deprecated: the same count as `live`, under its old name. */
+      active: count,
+      reserved: count,
+      cap: count.nullable(),
+      accepted: count,
+      rejected: reasonCounts,
+      /** Added within v1, so optional. */
+      started: count.optional(),
+      succeeded: count,
+      failed: count,
+      maxDurationEnded: count.optional(),
+      breaker: BreakerRowSchema,
+    }),
+    liveFromActive,
+  );
 
-  const SessionSnapshotSchema = object({
-    sessionId: id,
-    jobId: id,
-    room: id,
-    agent: id,
-    tenant: id,
-    state: SessionStateSchema,
-    ageS: ms,
-    /** Share of one core over the last interval, 0..100 (see attribution.ts for the method). */
-    cpuPct: z.number().nonnegative(),
-    /** An estimate, not a measurement (see attribution.ts). */
-    memShareBytes: count,
-    slow: z.boolean(),
-    lastBlockMs: ms.optional(),
-  });
+  const SessionSnapshotSchema = renamed(
+    object({
+      sessionId: id,
+      jobId: id,
+      room: id,
+      agent: id,
+      tenant: id,
+      /** Added within v1 as the new name of `state`; older workers send only `state`. */
+      status: SessionStatusSchema,
+      /** Deprecated: `status` under its old name, with `active` for `running`. */
+      state: LegacySessionStateSchema,
+      ageS: ms,
+      /** Share of one core over the last interval, 0..100 (see attribution.ts for the method). */
+      cpuPct: z.number().nonnegative(),
+      /** An estimate, not a measurement (see attribution.ts). */
+      memShareBytes: count,
+      slow: z.boolean(),
+      lastBlockMs: ms.optional(),
+    }),
+    statusFromState,
+  );
 
   const EventSnapshotSchema = object({
     at: epochMs,
@@ -264,12 +327,12 @@ function snapshotSchemas(object: ObjectSchema) {
 }
 
 /** The worker's output exactly: what the producer's tests check. */
-export const strictSnapshot = snapshotSchemas(z.strictObject);
+export const strictSnapshot = snapshotSchemas(z.strictObject, asWritten);
 /**
  * What a client accepts: the same fields, unknown ones stripped. `z.object` strips where
  * `z.strictObject` refuses; the two give the same parsed types, which is why the cast is sound.
  */
-export const snapshotReader = snapshotSchemas(z.object as unknown as ObjectSchema);
+export const snapshotReader = snapshotSchemas(z.object as unknown as ObjectSchema, fillingNewNames);
 
 export const { SnapshotV1 } = strictSnapshot;
 
@@ -281,6 +344,8 @@ export type TenantRow = z.infer<Schemas['TenantRowSchema']>;
 export type SessionSnapshot = z.infer<Schemas['SessionSnapshotSchema']>;
 export type EventSnapshot = z.infer<Schemas['EventSnapshotSchema']>;
 export type EventKind = z.infer<typeof EventKindSchema>;
+export type SessionStatus = z.infer<typeof SessionStatusSchema>;
+export type LegacySessionState = z.infer<typeof LegacySessionStateSchema>;
 export type LoopStats = z.infer<Schemas['LoopStatsSchema']>;
 export type LoadSnapshot = z.infer<Schemas['LoadSnapshotSchema']>;
 export type InferenceSnapshot = z.infer<Schemas['InferenceSnapshotSchema']>;

@@ -9,7 +9,9 @@ import { fitId, type TenantRow } from './snapshot-schema.js';
 export function tenantRow(t: TenantStats, now: number): TenantRow {
   return {
     tenant: fitId(t.tenant),
-    active: t.active,
+    live: t.live,
+    // Deprecated within v1, for clients that read the old name.
+    active: t.live,
     reserved: t.reserved,
     cap: t.cap,
     accepted: t.accepted,

@@ -9,7 +9,8 @@ import { OTHER_TENANT_LABEL, TenantLabels } from './tenant-labels.js';
 /** What the scrape reads live; counters and histograms are fed by events instead. */
 export interface MetricsSources {
   tenantStats(): TenantStats[];
-  activeJobs(): number;
+  /** Sessions that started and have not ended. */
+  liveSessions(): number;
   load(): LoadReport;
   loopDelay(): { p99Ms: number; maxMs: number };
   draining(): boolean;
@@ -85,7 +86,7 @@ export class WorkerMetrics {
       labelNames: ['nodename'],
       registers,
       collect() {
-        this.set({ nodename }, sources.activeJobs());
+        this.set({ nodename }, sources.liveSessions());
       },
     });
     new Gauge({
@@ -125,15 +126,24 @@ export class WorkerMetrics {
         );
         for (const [tenant, value] of sums) this.set({ tenant }, value);
       };
+    const live = perTenant((stats, set) => {
+      for (const t of stats)
+        if (t.live > 0 || labels.owns(t.tenant)) set(labels.peek(t.tenant), t.live);
+    });
     new Gauge({
-      name: 'openrtc_sessions_active',
-      help: 'Sessions running, per tenant',
+      name: 'openrtc_sessions_live',
+      help: 'Sessions that started and have not ended, per tenant',
       labelNames: ['tenant'],
       registers,
-      collect: perTenant((stats, set) => {
-        for (const t of stats)
-          if (t.active > 0 || labels.owns(t.tenant)) set(labels.peek(t.tenant), t.active);
-      }),
+      collect: live,
+    });
+    // The old name stays for dashboards built on it, until a release that says it goes.
+    new Gauge({
+      name: 'openrtc_sessions_active',
+      help: 'Deprecated: use openrtc_sessions_live (the same series)',
+      labelNames: ['tenant'],
+      registers,
+      collect: live,
     });
     new Gauge({
       name: 'openrtc_sessions_reserved',

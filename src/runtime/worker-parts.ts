@@ -126,7 +126,7 @@ async function build(
     configuredTenants: configuredTenants(config),
     sources: {
       tenantStats: () => admission.tenantStats(),
-      activeJobs: () => registry.size,
+      liveSessions: () => registry.size,
       load: () => worker.currentLoad(),
       loopDelay: () => load.loopDelay(running.config.overload.windowMs),
       draining: () => admission.draining,
@@ -382,6 +382,6 @@ async function build(
 /** Slots each tenant holds here (live and reserved), for the fleet view; keyed by tenant ids. */
 function heldByTenant(rows: TenantStats[]): Record<string, number> {
   const held = Object.create(null) as Record<string, number>;
-  for (const t of rows) if (t.active + t.reserved > 0) held[t.tenant] = t.active + t.reserved;
+  for (const t of rows) if (t.live + t.reserved > 0) held[t.tenant] = t.live + t.reserved;
   return held;
 }

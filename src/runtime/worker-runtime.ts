@@ -305,7 +305,7 @@ export class WorkerRuntime {
         rss_mib: Math.round(r.rssMiB),
         native_growth_mib: Math.round(r.nativeGrowthMiB),
         uptime_s: Math.round((r.now - r.startedAt) / 1000),
-        active: this.registry.size,
+        live: this.registry.size,
       },
       link
         ? `recycle: ${label}; starting a replacement, then draining this worker`
@@ -380,7 +380,7 @@ export class WorkerRuntime {
         loopDelayP99Ms: delay.p99Ms,
         loopDelayMaxMs: delay.maxMs,
       },
-      activeJobs: this.registry.size,
+      liveSessions: this.registry.size,
       inUse: this.admission.inUse(),
       capacity: this.admission.capacity(),
       tenants: this.admission.tenantStats(),
@@ -462,7 +462,7 @@ export class WorkerRuntime {
       if (!recycled && this.#recycleState === 'handover') this.#recycleState = 'serving';
       const graceMs = this.config.shutdownGraceMs;
       this.logger.info(
-        { timeout_ms: timeoutMs, grace_ms: graceMs, active: this.registry.size },
+        { timeout_ms: timeoutMs, grace_ms: graceMs, live: this.registry.size },
         'draining',
       );
       this.events.push({
@@ -647,10 +647,10 @@ export class WorkerRuntime {
       drain: (timeoutMs) => {
         const alreadyDraining = this.admission.draining;
         const timeout = timeoutMs ?? this.config.drainTimeoutMs;
-        const activeSessions = this.registry.size;
+        const liveSessions = this.registry.size;
         // Answer first: the socket closes once the drain completes.
         setImmediate(() => void this.stop(timeout));
-        return { alreadyDraining, activeSessions, timeoutMs: timeout };
+        return { alreadyDraining, liveSessions, activeSessions: liveSessions, timeoutMs: timeout };
       },
       reloadConfig: () => this.reloadConfig(),
     };

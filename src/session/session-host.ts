@@ -350,7 +350,7 @@ export class SessionHost implements SessionsPort {
     this.#inScope(session, () =>
       logger.info({ job_id: jobId, room: req.job.room?.name, local }, 'session started'),
     );
-    this.#opts.registry.setState(sessionId, 'active');
+    this.#opts.registry.setStatus(sessionId, 'running');
     this.#emitStarted({ sessionId, jobId, tenant: req.tenant, agent });
 
     session.entry = this.#inScope(session, () =>
@@ -460,7 +460,7 @@ export class SessionHost implements SessionsPort {
       return;
     }
     session.end = { outcome, ...(error !== undefined ? { error } : {}), byHost };
-    this.#opts.registry.setState(session.scope.sessionId, 'closing');
+    this.#opts.registry.setStatus(session.scope.sessionId, 'closing');
     session.teardown = this.#teardown(session);
   }
 

@@ -67,7 +67,7 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
               : '';
   const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${lifetimeText(recycle)}${state}${storeLabel(w.store)}`;
   const second =
-    `sessions ${w.active}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)}${growthText(recycle)} ` +
+    `sessions ${w.live}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)}${growthText(recycle)} ` +
     `heap ${formatBytes(w.heapUsedBytes)}  lag p99 ${formatMs(w.loop.p99Ms)} max ${formatMs(w.loop.maxMs)}`;
   // A malformed tenant id belongs to no tenant, so its rejections are counted here, worker-wide.
   const third =
@@ -154,11 +154,11 @@ function tenantColumns(tenants: TenantRow[]): Column<TenantRow>[] {
       value: (t) => t.tenant,
     },
     {
-      title: 'ACTIVE/CAP',
+      title: 'LIVE/CAP',
       preferred: 10,
       min: 10,
       right: true,
-      value: (t) => `${t.active}/${t.cap ?? '∞'}`,
+      value: (t) => `${t.live}/${t.cap ?? '∞'}`,
     },
     { title: 'RSV', preferred: 4, min: 4, right: true, drop: 1, value: (t) => String(t.reserved) },
     {
@@ -208,7 +208,7 @@ export const tenantTable = (tenants: TenantRow[], width: number): Table<TenantRo
  * Session ids are what an operator copies into a log search, so their column is never squeezed.
  * Wide terminals add the room and job columns. Narrow ones first drop those and the memory share
  * (an even split, the same on every row), then squeeze the tenant and agent columns, then drop
- * agent, the slow flag, age, CPU and state, in that order.
+ * agent, the slow flag, age, CPU and status, in that order.
  */
 function sessionColumns(sessions: SessionSnapshot[]): Column<SessionSnapshot>[] {
   const idWidth = widest(
@@ -240,7 +240,7 @@ function sessionColumns(sessions: SessionSnapshot[]): Column<SessionSnapshot>[] 
       drop: 4,
       value: (s) => s.agent,
     },
-    { title: 'STATE', preferred: 8, min: 8, drop: 8, value: (s) => s.state },
+    { title: 'STATUS', preferred: 8, min: 8, drop: 8, value: (s) => s.status },
     {
       title: 'AGE',
       preferred: 6,

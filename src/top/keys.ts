@@ -2,8 +2,8 @@
 export const KEY_BINDINGS: readonly { keys: string; does: string }[] = [
   { keys: '? h', does: 'show or hide this help (Esc closes it too)' },
   { keys: 'q Ctrl+C', does: 'quit' },
-  { keys: 's', does: 'sort sessions by the next key: age, cpu, tenant, state, agent' },
-  { keys: 'f', does: 'show sessions in the next state: all, starting, active, closing' },
+  { keys: 's', does: 'sort sessions by the next key: age, cpu, tenant, status, agent' },
+  { keys: 'f', does: 'show sessions in the next status: all, starting, running, closing' },
   { keys: 't', does: 'show the next tenant: all, then each tenant in turn' },
   { keys: '↑ ↓', does: 'scroll the sessions by one line' },
   { keys: 'PgUp PgDn', does: 'scroll the sessions by one page' },

@@ -1,9 +1,13 @@
 import { z } from 'zod';
 
-export const SORT_KEYS = ['age', 'cpu', 'tenant', 'state', 'agent'] as const;
+export const SORT_KEYS = ['age', 'cpu', 'tenant', 'status', 'agent'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
-export const STATUS_FILTERS = ['starting', 'active', 'closing'] as const;
+export const STATUS_FILTERS = ['starting', 'running', 'closing'] as const;
 export type StatusFilter = (typeof STATUS_FILTERS)[number];
+
+/** The names these values had before: scripts that pass them keep working. */
+const renamedFrom = (old: string, current: string) => (value: unknown) =>
+  value === old ? current : value;
 
 /** `openrtc top`'s flags, validated; each message names the flag the user typed. */
 export const TopOptionsSchema = z.object({
@@ -13,12 +17,16 @@ export const TopOptionsSchema = z.object({
     .min(1, { error: '--tenant: expected a tenant id' })
     .max(128, { error: '--tenant: at most 128 characters' })
     .optional(),
-  sort: z
-    .enum(SORT_KEYS, { error: `--sort: expected one of ${SORT_KEYS.join(', ')}` })
-    .default('age'),
-  status: z
-    .enum(STATUS_FILTERS, { error: `--status: expected one of ${STATUS_FILTERS.join(', ')}` })
-    .optional(),
+  sort: z.preprocess(
+    renamedFrom('state', 'status'),
+    z.enum(SORT_KEYS, { error: `--sort: expected one of ${SORT_KEYS.join(', ')}` }).default('age'),
+  ),
+  status: z.preprocess(
+    renamedFrom('active', 'running'),
+    z
+      .enum(STATUS_FILTERS, { error: `--status: expected one of ${STATUS_FILTERS.join(', ')}` })
+      .optional(),
+  ),
   refreshRate: z
     .number({ error: '--refresh-rate: expected a number of refreshes per second, from 0.5 to 10' })
     .min(0.5, { error: '--refresh-rate: expected a number from 0.5 to 10' })

@@ -13,9 +13,9 @@ export interface ViewFilter {
   status?: StatusFilter | undefined;
 }
 
-const STATE_ORDER: Record<SessionSnapshot['state'], number> = {
+const STATUS_ORDER: Record<SessionSnapshot['status'], number> = {
   starting: 0,
-  active: 1,
+  running: 1,
   closing: 2,
 };
 
@@ -23,7 +23,7 @@ const comparators: Record<SortKey, (a: SessionSnapshot, b: SessionSnapshot) => n
   age: (a, b) => b.ageS - a.ageS,
   cpu: (a, b) => b.cpuPct - a.cpuPct,
   tenant: (a, b) => a.tenant.localeCompare(b.tenant),
-  state: (a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state],
+  status: (a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status],
   agent: (a, b) => a.agent.localeCompare(b.agent),
 };
 
@@ -33,7 +33,7 @@ export function visibleSessions(snap: SnapshotV1, view: ViewFilter): SessionSnap
     .filter(
       (s) =>
         (view.tenant === undefined || s.tenant === view.tenant) &&
-        (view.status === undefined || s.state === view.status),
+        (view.status === undefined || s.status === view.status),
     )
     .sort((a, b) => cmp(a, b) || a.sessionId.localeCompare(b.sessionId));
 }
@@ -68,7 +68,7 @@ export function nextSort(sort: SortKey): SortKey {
   return SORT_KEYS[(SORT_KEYS.indexOf(sort) + 1) % SORT_KEYS.length]!;
 }
 
-/** all → starting → active → closing → all. */
+/** all → starting → running → closing → all. */
 export function nextStatus(status: StatusFilter | undefined): StatusFilter | undefined {
   if (status === undefined) return STATUS_FILTERS[0];
   const i = STATUS_FILTERS.indexOf(status);

@@ -77,7 +77,7 @@ describe('Admission', () => {
     expect(admission.tenantStat('acme')).toMatchObject({
       accepted: 20,
       reserved: 20,
-      active: 0,
+      live: 0,
       rejected: expect.objectContaining({ tenant_capacity: 980 }),
     });
 
@@ -181,7 +181,7 @@ describe('Admission', () => {
     clock.advance(5_000);
     expect(d.reservation.released).toBe(true);
     expect(d.reservation.release({ kind: 'success', reason: 'late' })).toBe(false);
-    expect(admission.tenantStat('acme')).toMatchObject({ reserved: 0, active: 0, succeeded: 0 });
+    expect(admission.tenantStat('acme')).toMatchObject({ reserved: 0, live: 0, succeeded: 0 });
     accepted(await admission.decide(job({ tenant: 'acme' })));
   });
 
@@ -195,7 +195,7 @@ describe('Admission', () => {
     expect(admission.tenantStat('flaky')).toMatchObject({
       started: 2,
       failed: 2,
-      active: 0,
+      live: 0,
       breaker: { state: 'open' },
     });
     expect(await admission.decide(job({ tenant: 'flaky' }))).toMatchObject({

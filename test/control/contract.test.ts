@@ -82,13 +82,14 @@ describe('the control contract, against the live worker', () => {
     });
     expect(listed.map(withoutTime)).toEqual(snapshot.tenants.map(withoutTime));
     expect(shown).toEqual(listed.find((t) => t.tenant === 'acme'));
-    expect(shown).toMatchObject({ tenant: 'acme', active: 2, started: 2, cap: 4 });
+    expect(shown).toMatchObject({ tenant: 'acme', live: 2, active: 2, started: 2, cap: 4 });
     expect(Object.keys(listed[0]!).sort()).toEqual(Object.keys(snapshot.tenants[0]!).sort());
   });
 
   it('drain answers by its contract, then the worker stops', async () => {
     expect(await call('drain', { timeoutMs: 1_000 })).toEqual({
       alreadyDraining: false,
+      liveSessions: 3,
       activeSessions: 3,
       timeoutMs: 1_000,
     });

@@ -48,6 +48,29 @@ describe('snapshot compatibility within one version', () => {
     expect(SnapshotV1.safeParse(older).success).toBe(true);
   });
 
+  it('a newer client reads an older worker that sends only the old names of renamed fields', () => {
+    const current = snapshot();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- removes fields the schema requires
+    const older = structuredClone(current) as unknown as Record<string, any>;
+    delete older.worker.live;
+    delete older.worker.totals.live;
+    for (const t of older.tenants) delete t.live;
+    for (const s of older.sessions) delete s.status;
+    // `live` is read from `active`, `status` from `state` (where `active` meant `running`).
+    expect(readSnapshot(older)).toEqual(current);
+    expect(current.sessions.map((s) => [s.state, s.status])).toContainEqual(['active', 'running']);
+  });
+
+  it("an older client still finds the old names in a newer worker's snapshot", () => {
+    const current = snapshot();
+    expect(current.worker.active).toBe(current.worker.live);
+    // The producer's schema requires them: a worker of v1 never stops sending them.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- removes a field the schema requires
+    const dropped = structuredClone(current) as unknown as Record<string, any>;
+    delete dropped.tenants[0].active;
+    expect(SnapshotV1.safeParse(dropped).success).toBe(false);
+  });
+
   it('another version is refused, naming the version sent and the one read', () => {
     const err = (() => {
       try {
@@ -65,8 +88,8 @@ describe('snapshot compatibility within one version', () => {
   it('a snapshot of the right version with a wrong field names the field', () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- writes fields the schema lacks
     const bad = structuredClone(snapshot()) as unknown as Record<string, any>;
-    bad.tenants[0].active = -1;
-    expect(() => readSnapshot(bad)).toThrow(/snapshot\.tenants\.0\.active/);
+    bad.tenants[0].live = -1;
+    expect(() => readSnapshot(bad)).toThrow(/snapshot\.tenants\.0\.live/);
   });
 });
 
@@ -80,6 +103,12 @@ describe('control results as a client reads them', () => {
       fleet: { workers: 2 },
     });
     expect(read).toEqual({ tenants: [row], rejectedWithoutTenant: { invalid_tenant: 1 } });
+  });
+
+  it("reads an older worker's drain answer, which names the live sessions activeSessions", () => {
+    expect(
+      readResult('drain', { alreadyDraining: false, activeSessions: 3, timeoutMs: 1_000 }),
+    ).toEqual({ alreadyDraining: false, liveSessions: 3, activeSessions: 3, timeoutMs: 1_000 });
   });
 
   it('refuses an answer missing a field, naming it', () => {

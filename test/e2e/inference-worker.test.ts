@@ -61,7 +61,7 @@ describe('a worker hosting agents that use the local turn detector (openrtc dev,
 
     // While all 20 talk: the worker and one inference process, nothing else.
     const busy = await snapshot(worker);
-    expect(busy.worker.active).toBe(20);
+    expect(busy.worker.live).toBe(20);
     expect(busy.worker.inference?.pid).toBe(inferencePid);
     expect(busy.worker.inference?.rssBytes).toBeGreaterThan(100 * 2 ** 20);
     const children = nodeDescendants(worker.child.pid!);

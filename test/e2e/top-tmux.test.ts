@@ -98,7 +98,7 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
     const after = await p.waitFor((s) => s.includes('EXITED=0'), 'a clean exit after q');
     expect(p.alternateScreen).toBe(false);
     expect(after).toContain('SHELL_BEFORE_TOP');
-    expect(after).not.toContain('ACTIVE/CAP');
+    expect(after).not.toContain('LIVE/CAP');
   }, 60_000);
 
   it('redraws fully on resize: 80x24, then 200x50 (the table grows), then 80x24 again, with no stale rows', async () => {

@@ -102,6 +102,6 @@ describe.skipIf(!available)('fleet exactness on the local dispatcher', () => {
 async function snapshotActive(w: DevWorker): Promise<number> {
   const { runCli } = await import('../support/run-cli.js');
   const r = await runCli(['top', '--json'], w.env);
-  const snap = JSON.parse(r.stdout) as { worker: { active: number; reserved: number } };
-  return snap.worker.active + snap.worker.reserved;
+  const snap = JSON.parse(r.stdout) as { worker: { live: number; reserved: number } };
+  return snap.worker.live + snap.worker.reserved;
 }

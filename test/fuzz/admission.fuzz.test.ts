@@ -225,9 +225,7 @@ describe('admission under any metadata, any tenant id, any sequence of events', 
           expect(parsed.success, JSON.stringify(parsed.error?.issues[0])).toBe(true);
           for (const t of snapshot.tenants)
             if (t.cap !== null)
-              expect(t.active + t.reserved).toBeLessThanOrEqual(
-                Math.max(t.cap, t.active + t.reserved),
-              );
+              expect(t.live + t.reserved).toBeLessThanOrEqual(Math.max(t.cap, t.live + t.reserved));
         }),
         { numRuns: runs(150) },
       );

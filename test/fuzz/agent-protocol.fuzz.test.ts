@@ -115,13 +115,13 @@ describe('the worker under any agent-protocol frame', () => {
             if (answer.available && o.assign) server.assign(rawJob(o.id, 'demo', o.metadata));
           }
           const snapshot = SnapshotV1.parse(await rig.request('snapshot'));
-          expect(snapshot.worker.active + snapshot.worker.reserved).toBeLessThanOrEqual(GLOBAL);
+          expect(snapshot.worker.live + snapshot.worker.reserved).toBeLessThanOrEqual(GLOBAL);
           for (const t of snapshot.tenants) {
             const cap = Object.hasOwn(CAPS, t.tenant)
               ? CAPS[t.tenant as keyof typeof CAPS]
               : CAPS['*'];
             if (!t.tenant.startsWith('('))
-              expect(t.active + t.reserved, t.tenant).toBeLessThanOrEqual(cap);
+              expect(t.live + t.reserved, t.tenant).toBeLessThanOrEqual(cap);
           }
           // The next round's answers prove the worker still talks; end this round's sessions so slots free up.
           for (const o of offered)

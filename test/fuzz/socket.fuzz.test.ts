@@ -168,7 +168,7 @@ describe('the control socket under any frame', () => {
                 expect(SnapshotV1.safeParse(snapshotLike).success).toBe(true);
             }
             const snapshot = SnapshotV1.parse(await rig.request('snapshot'));
-            expect(snapshot.worker.active + snapshot.worker.reserved).toBeLessThanOrEqual(6);
+            expect(snapshot.worker.live + snapshot.worker.reserved).toBeLessThanOrEqual(6);
           },
         ),
         { numRuns: runs(25) },

@@ -113,6 +113,8 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
     );
     // While globex's calls are up: the gauges.
     const live = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    expect(sampleValue(live, 'openrtc_sessions_live', { tenant: 'globex' })).toBe(2);
+    // The deprecated name carries the same series for dashboards built on it.
     expect(sampleValue(live, 'openrtc_sessions_active', { tenant: 'globex' })).toBe(2);
     expect(sampleValue(live, 'openrtc_tenant_cap', { tenant: 'globex' })).toBe(2);
     expect(live.find((s) => s.name === 'lk_agents_active_job_count')?.value).toBeGreaterThanOrEqual(
@@ -130,7 +132,7 @@ describe('operations endpoints of a real `openrtc dev` worker', () => {
       .poll(
         async () => {
           snap = await snapshot(worker);
-          return snap.worker.active + snap.worker.reserved;
+          return snap.worker.live + snap.worker.reserved;
         },
         { timeout: 20_000, interval: 200 },
       )

@@ -16,7 +16,7 @@ const NOW = 1_800_000_000_000;
 function tenant(name: string, over: Partial<TenantStats> = {}): TenantStats {
   return {
     tenant: name,
-    active: 0,
+    live: 0,
     reserved: 0,
     cap: 10,
     accepted: 0,
@@ -39,7 +39,7 @@ function sources(over: Partial<SnapshotSources> = {}): SnapshotSources {
     agent: 'demo',
     tenant: 'acme',
     startedAt: NOW - 12_340,
-    state: 'active',
+    status: 'running',
   });
   registry.add({
     sessionId: 'sa2',
@@ -56,14 +56,14 @@ function sources(over: Partial<SnapshotSources> = {}): SnapshotSources {
     agent: 'demo',
     tenant: 'globex',
     startedAt: NOW - 5_000,
-    state: 'closing',
+    status: 'closing',
   });
   const rejected = { ...emptyReasonCounts(), tenant_capacity: 2 };
   const admission: AdmissionView = {
     tenantStats: () => [
-      tenant('acme', { active: 2, accepted: 4, rejected, succeeded: 1, failed: 1 }),
+      tenant('acme', { live: 2, accepted: 4, rejected, succeeded: 1, failed: 1 }),
       tenant('globex', {
-        active: 1,
+        live: 1,
         cap: null,
         breaker: {
           state: 'open',
@@ -83,7 +83,7 @@ function sources(over: Partial<SnapshotSources> = {}): SnapshotSources {
       succeeded: 1,
       failed: 1,
       maxDurationEnded: 0,
-      active: 3,
+      live: 3,
       reserved: 0,
     }),
     inUse: () => 3,
@@ -119,6 +119,8 @@ describe('buildSnapshot', () => {
       uptimeS: 3600,
       version: '0.1.0',
       draining: false,
+      live: 3,
+      // The deprecated name, kept within v1 for older clients.
       active: 3,
       reserved: 0,
       capacity: 50,
@@ -128,11 +130,13 @@ describe('buildSnapshot', () => {
     });
     expect(snap.worker.totals.rejected.tenant_capacity).toBe(2);
     expect(snap.sessions_by_tenant).toEqual({ acme: 2, globex: 1 });
-    expect(snap.sessions.map((s) => [s.sessionId, s.state, s.ageS])).toEqual([
-      ['sa1', 'active', 12.3],
+    expect(snap.sessions.map((s) => [s.sessionId, s.status, s.ageS])).toEqual([
+      ['sa1', 'running', 12.3],
       ['sa2', 'starting', 1],
       ['sg1', 'closing', 5],
     ]);
+    // The deprecated `state`, kept within v1: `active` where `status` says `running`.
+    expect(snap.sessions.map((s) => s.state)).toEqual(['active', 'starting', 'closing']);
     expect(snap.sessions[0]).toMatchObject({
       cpuPct: 0,
       slow: false,

@@ -59,7 +59,7 @@ describe('a worker recycling on its own', () => {
       value: 3,
       limit: 3,
       sessions_served: 3,
-      active: 1,
+      live: 1,
     });
     expect(typeof fired.rss_mib).toBe('number');
     await expect

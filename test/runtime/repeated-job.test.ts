@@ -33,7 +33,7 @@ describe('a job id the server sends twice', () => {
     s.availability(job);
     await expect.poll(() => s.messages('availability').length).toBe(3);
     expect(s.messages('availability')[2]?.available).toBe(true);
-    expect(acme()).toMatchObject({ active: 1, reserved: 0, accepted: 1, started: 1 });
+    expect(acme()).toMatchObject({ live: 1, reserved: 0, accepted: 1, started: 1 });
     expect(r.runtime.admission.inUse()).toBe(1);
 
     s.send({ case: 'termination', value: new JobTermination({ jobId: job.id }) });
@@ -48,6 +48,6 @@ describe('a job id the server sends twice', () => {
       r.log.lines().some((l) => l.msg === 'assignment for a job that is already running; ignored'),
     ).toBe(true);
     await expect.poll(() => r.runtime.admission.inUse()).toBe(0);
-    expect(acme()).toMatchObject({ active: 0, reserved: 0, succeeded: 1 });
+    expect(acme()).toMatchObject({ live: 0, reserved: 0, succeeded: 1 });
   }, 60_000);
 });

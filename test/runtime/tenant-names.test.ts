@@ -65,7 +65,7 @@ describe('tenants named like built-in object properties', () => {
       expect(snapshot.sessions_by_tenant[name], name).toBe(2);
       expect(snapshot.sessions.filter((s) => s.tenant === name)).toHaveLength(2);
       const row = snapshot.tenants.find((t) => t.tenant === name);
-      expect(row, name).toMatchObject({ active: 2, cap: 2, accepted: 2 });
+      expect(row, name).toMatchObject({ live: 2, cap: 2, accepted: 2 });
       expect(row?.rejected.tenant_capacity).toBe(name === '__proto__' ? 2 : 1);
     }
     expect(Object.keys(snapshot.sessions_by_tenant).sort()).toEqual([...BUILTIN_NAMES].sort());
@@ -84,7 +84,7 @@ describe('tenants named like built-in object properties', () => {
     expect(show.code, show.stderr).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({
       configuredCap: 2,
-      stats: { tenant: 'constructor', active: 2, cap: 2 },
+      stats: { tenant: 'constructor', live: 2, cap: 2 },
     });
 
     const cap = await r.cli(['tenant', 'cap', 'valueOf', '3']);
@@ -96,9 +96,9 @@ describe('tenants named like built-in object properties', () => {
 
     const list = await r.cli(['tenant', 'list', '--json']);
     expect(list.code, list.stderr).toBe(0);
-    const listed = (JSON.parse(list.stdout) as { tenants: { tenant: string; active: number }[] })
+    const listed = (JSON.parse(list.stdout) as { tenants: { tenant: string; live: number }[] })
       .tenants;
-    expect(Object.fromEntries(listed.map((t) => [t.tenant, t.active]))).toMatchObject({
+    expect(Object.fromEntries(listed.map((t) => [t.tenant, t.live]))).toMatchObject({
       valueOf: 3,
       toString: 2,
       __proto__: 2,

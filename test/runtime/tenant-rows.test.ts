@@ -54,7 +54,7 @@ describe('tenant rows under a flood of distinct tenant ids', () => {
     expect(notConfigured).toBe(N);
     expect(snapshot.worker.totals.rejected.tenant_not_configured).toBe(N);
     expect(snapshot.tenants.find((t) => t.tenant === 'acme')).toMatchObject({
-      active: 1,
+      live: 1,
       accepted: 1,
       cap: 5,
     });

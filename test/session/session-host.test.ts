@@ -179,7 +179,7 @@ describe('SessionHost', () => {
     expect(e.error).toBe('Error: promise rejected unhandled');
     expect(bad.reservation.releases).toHaveLength(1);
     // The long call is still up: its AgentSession keeps the job alive after entry returned.
-    expect(registry.list().map((r) => [r.tenant, r.state])).toEqual([['acme', 'active']]);
+    expect(registry.list().map((r) => [r.tenant, r.status])).toEqual([['acme', 'running']]);
     await host.terminate(sibling.jobId);
     expect((await sibling.ended).outcome).toEqual({ kind: 'success', reason: 'terminated' });
     expect(sibling.reservation.releases).toEqual([{ kind: 'success', reason: 'terminated' }]);

@@ -195,7 +195,7 @@ describe('short soak', () => {
     expect(processListeners()).toEqual(idleListeners);
 
     const totals = SnapshotV1.parse(await rig.request('snapshot')).worker.totals;
-    expect(totals.active).toBe(0);
+    expect(totals.live).toBe(0);
     expect(totals.reserved).toBe(0);
     expect(totals.failed).toBeGreaterThan(0);
   }, 120_000);

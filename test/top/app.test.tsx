@@ -145,7 +145,7 @@ describe('top App (Ink)', () => {
   });
 
   it('--sort and --status props pick the initial order and filter', async () => {
-    const { ui } = await mount({ sort: 'cpu', status: 'active' });
+    const { ui } = await mount({ sort: 'cpu', status: 'running' });
     expect(sessionIds(ui.lastFrame())).toEqual(['SA_alpha']);
     cleanup();
     const second = await mount({ sort: 'cpu' });
@@ -165,10 +165,10 @@ describe('top App (Ink)', () => {
     await frameWhere(ui, has('sort age'));
   });
 
-  it('f cycles the status filter: all → starting → active → closing → all', async () => {
+  it('f cycles the status filter: all → starting → running → closing → all', async () => {
     const { ui } = await mount();
     const seen: string[][] = [];
-    for (const state of ['starting', 'active', 'closing', 'all']) {
+    for (const state of ['starting', 'running', 'closing', 'all']) {
       ui.stdin.write('f');
       seen.push(sessionIds(await frameWhere(ui, has(`status ${state}`))));
     }

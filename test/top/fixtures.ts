@@ -8,10 +8,13 @@ import type { ConnectionState, SnapshotSource } from '../../src/top/snapshot-sou
 
 export const AT = Date.UTC(2026, 0, 2, 3, 4, 5);
 
-export function tenant(name: string, over: Partial<TenantRow> = {}): TenantRow {
+/** A row as a worker sends it: the deprecated `active` repeats `live`. */
+export function tenant(name: string, over: Partial<Omit<TenantRow, 'active'>> = {}): TenantRow {
+  const live = over.live ?? 0;
   return {
     tenant: name,
-    active: 0,
+    live,
+    active: live,
     reserved: 0,
     cap: 10,
     accepted: 0,
@@ -27,15 +30,18 @@ export function tenant(name: string, over: Partial<TenantRow> = {}): TenantRow {
 export function session(
   id: string,
   tenantName: string,
-  over: Partial<SessionSnapshot> = {},
+  over: Partial<Omit<SessionSnapshot, 'state'>> = {},
 ): SessionSnapshot {
+  const status = over.status ?? 'running';
   return {
     sessionId: id,
     jobId: `job-${id}`,
     room: `room-${id}`,
     agent: 'support',
     tenant: tenantName,
-    state: 'active',
+    status,
+    // As a worker sends it: the deprecated `state` names `running` by its old name.
+    state: status === 'running' ? 'active' : status,
     ageS: 10,
     cpuPct: 0.5,
     memShareBytes: 2_000_000,
@@ -46,12 +52,12 @@ export function session(
 
 export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
   const sessions = over.sessions ?? [
-    session('SA_alpha', 'acme', { ageS: 125, cpuPct: 1.5, state: 'active' }),
-    session('SA_beta', 'acme', { ageS: 5, cpuPct: 12.25, state: 'starting', agent: 'booking' }),
+    session('SA_alpha', 'acme', { ageS: 125, cpuPct: 1.5, status: 'running' }),
+    session('SA_beta', 'acme', { ageS: 5, cpuPct: 12.25, status: 'starting', agent: 'booking' }),
     session('SG_gamma', 'globex', {
       ageS: 3700,
       cpuPct: 0.1,
-      state: 'closing',
+      status: 'closing',
       slow: true,
       lastBlockMs: 210,
     }),
@@ -67,6 +73,7 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
       uptimeS: 3725,
       version: '0.1.0',
       draining: false,
+      live: sessions.length,
       active: sessions.length,
       reserved: 0,
       capacity: 50,
@@ -80,6 +87,7 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
         succeeded: 4,
         failed: 1,
         maxDurationEnded: 0,
+        live: sessions.length,
         active: sessions.length,
         reserved: 0,
       },
@@ -97,13 +105,13 @@ export function snapshot(over: Partial<SnapshotV1> = {}): SnapshotV1 {
     },
     tenants: [
       tenant('acme', {
-        active: 2,
+        live: 2,
         accepted: 6,
         failed: 1,
         rejected: { ...emptyReasonCounts(), tenant_capacity: 2 },
       }),
       tenant('globex', {
-        active: 1,
+        live: 1,
         cap: 2,
         breaker: { state: 'open', secondsLeft: 12, probesInFlight: 0, manual: true },
       }),

@@ -26,14 +26,21 @@ describe('top options', () => {
     });
   });
 
+  it('reads the earlier names of a sort key and a status, for scripts that pass them', () => {
+    expect(parseTopOptions({ sort: 'state', status: 'active' })).toMatchObject({
+      ok: true,
+      options: { sort: 'status', status: 'running' },
+    });
+  });
+
   it('rejects an unknown sort key or status', () => {
     expect(parseTopOptions({ sort: 'size' })).toEqual({
       ok: false,
-      error: '--sort: expected one of age, cpu, tenant, state, agent, got "size"',
+      error: '--sort: expected one of age, cpu, tenant, status, agent, got "size"',
     });
     expect(parseTopOptions({ status: 'done' })).toEqual({
       ok: false,
-      error: '--status: expected one of starting, active, closing, got "done"',
+      error: '--status: expected one of starting, running, closing, got "done"',
     });
   });
 });

@@ -87,7 +87,7 @@ describe('renderPlainFrame (openrtc top --once)', () => {
       'SA_beta',
       'SG_gamma',
     ]);
-    expect(ids(renderPlainFrame(snap, { sort: 'state' }))).toEqual([
+    expect(ids(renderPlainFrame(snap, { sort: 'status' }))).toEqual([
       'SA_beta',
       'SA_alpha',
       'SG_gamma',

@@ -157,8 +157,8 @@ describe('WorkerHost against the local dispatcher', () => {
       metadata: meta({ tenant: 'acme' }),
     });
     expect(r.status).toBe('assigned');
-    await until('the session to be active', () =>
-      registry.list().some((s) => s.jobId === r.jobId && s.state === 'active'),
+    await until('the session to be running', () =>
+      registry.list().some((s) => s.jobId === r.jobId && s.status === 'running'),
     );
     expect(dispatcher.terminate(r.jobId)).toBe(true);
     await until('the session to end', () => ended.length === 1);
@@ -236,8 +236,8 @@ describe('WorkerHost against the local dispatcher', () => {
       metadata: meta({ tenant: 'acme' }),
     });
     expect(live.status).toBe('assigned');
-    await until('a session to be active on the first worker', () =>
-      first.registry.list().some((s) => s.state === 'active'),
+    await until('a session to be running on the first worker', () =>
+      first.registry.list().some((s) => s.status === 'running'),
     );
     const sessionBefore = first.registry.list()[0]?.sessionId;
 
@@ -254,8 +254,8 @@ describe('WorkerHost against the local dispatcher', () => {
     extraDispatchers.push(second);
     await reconnected;
 
-    expect(first.registry.list().map((s) => [s.sessionId, s.state])).toEqual([
-      [sessionBefore, 'active'],
+    expect(first.registry.list().map((s) => [s.sessionId, s.status])).toEqual([
+      [sessionBefore, 'running'],
     ]);
     expect(first.ended).toEqual([]);
     const next = await second.dispatch({

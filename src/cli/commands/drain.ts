@@ -15,7 +15,7 @@ export const drainCommand = (opts: { socket?: string; timeout?: number; wait: bo
       opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {},
     );
     process.stdout.write(
-      `${result.alreadyDraining ? 'already draining' : 'draining'}: ${result.activeSessions} live sessions, up to ${result.timeoutMs / 1000} s\n`,
+      `${result.alreadyDraining ? 'already draining' : 'draining'}: ${result.liveSessions} live sessions, up to ${result.timeoutMs / 1000} s\n`,
     );
     if (!opts.wait) return;
     // The worker removes its socket once it has stopped, and its process ends right after: only

@@ -35,7 +35,7 @@ export const tenantShow = (tenant: string, opts: SocketOpts) =>
       if (s) {
         const rejected = Object.entries(s.rejected).filter(([, n]) => n > 0);
         lines.push(
-          `  sessions   ${s.active} active, ${s.reserved} reserved, cap ${s.cap ?? 'none'} (configured ${result.configuredCap ?? 'none'})`,
+          `  sessions   ${s.live} live, ${s.reserved} reserved, cap ${s.cap ?? 'none'} (configured ${result.configuredCap ?? 'none'})`,
           `  totals     ${s.accepted} accepted, ${s.started ?? 0} started, ${s.succeeded} succeeded (${s.maxDurationEnded ?? 0} ended at maxSessionDurationMs), ${s.failed} failed`,
           `  rejected   ${rejected.length ? rejected.map(([r, n]) => `${r}=${n}`).join(' ') : 'none'}`,
           `  breaker    ${formatBreaker(s.breaker)}`,
