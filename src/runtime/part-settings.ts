@@ -1,4 +1,4 @@
-import type { LoadedConfig } from '../config/load-config.js';
+import { loadConfig, type LoadedConfig } from '../config/load-config.js';
 import type { OpenrtcConfig } from '../config/schema.js';
 import type { LoadSettings } from '../load/load-model.js';
 import type { RecycleLimits } from '../recycle/recycle-policy.js';
@@ -56,8 +56,22 @@ export function configuredTenants(config: OpenrtcConfig): string[] {
   return [...names];
 }
 
+/**
+ * Reads the config file as the worker runs it, at start and at each reload: the command's
+ * defaults applied and the secrets it holds known to the masking.
+ */
+export async function loadWorkerConfig(
+  file: string | undefined,
+  cwd: string | undefined,
+  dev: boolean,
+): Promise<LoadedConfig> {
+  const loaded = withCommandDefaults(await loadConfig(file, cwd), dev);
+  rememberConfigSecrets(loaded.config);
+  return loaded;
+}
+
 /** What a config file itself holds of secrets: LiveKit credentials and a record of tenant configs. */
-export function rememberConfigSecrets(config: OpenrtcConfig): void {
+function rememberConfigSecrets(config: OpenrtcConfig): void {
   for (const value of [config.livekit.apiKey, config.livekit.apiSecret])
     if (value) knownSecrets.addSecret(value);
   if (typeof config.tenants.config === 'object')
@@ -65,7 +79,7 @@ export function rememberConfigSecrets(config: OpenrtcConfig): void {
 }
 
 /** Settings whose default depends on the command: `start` protects against overload, `dev` does not. */
-export function withCommandDefaults(loaded: LoadedConfig, dev: boolean): LoadedConfig {
+function withCommandDefaults(loaded: LoadedConfig, dev: boolean): LoadedConfig {
   loaded.config.overload.enabled ??= !dev;
   return loaded;
 }

@@ -4,7 +4,7 @@ import type { FleetAdmission } from '../admission/fleet-admission.js';
 import { MAX_SESSION_DURATION_REASON, type TenantStats } from '../admission/types.js';
 import { systemClock } from '../clock/clock.js';
 import { loadAgents } from '../config/load-agents.js';
-import { loadConfig } from '../config/load-config.js';
+import type { OpenrtcConfig } from '../config/schema.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../dispatcher/local-dispatcher.js';
 import { SharedInference } from '../inference/shared-inference.js';
@@ -29,9 +29,8 @@ import {
   admissionOptions,
   configuredTenants,
   loadSettings,
+  loadWorkerConfig,
   recycleLimits,
-  rememberConfigSecrets,
-  withCommandDefaults,
 } from './part-settings.js';
 import { RunningConfig } from './running-config.js';
 import type { StartupPhases } from './startup-phases.js';
@@ -101,11 +100,10 @@ async function build(
   const startedAt = Date.now();
   knownSecrets.collectEnv(process.env);
   const running = new RunningConfig(
-    withCommandDefaults(await loadConfig(options.configFile, options.cwd), options.dev),
+    await loadWorkerConfig(options.configFile, options.cwd, options.dev),
   );
   phases.mark('config');
   const config = running.config;
-  rememberConfigSecrets(config);
   setProcessLogger(logger);
   // agents-js logs through its own global logger; it must exist before any session runs.
   const framework = routeFrameworkLogs(logger, {
@@ -377,6 +375,27 @@ async function build(
     socketPath,
     opened,
   };
+}
+
+/**
+ * A reloaded config reaching the parts that read it while running, through the same settings they
+ * were built with; agents, credentials, the name, the listeners and inference stay bound at start.
+ */
+export function applyReloadedConfig(
+  parts: Pick<WorkerParts, 'admission' | 'resolver' | 'load' | 'metrics' | 'recycle' | 'sessions'>,
+  config: OpenrtcConfig,
+): void {
+  parts.admission.updateSettings(admissionOptions(config));
+  parts.resolver.setSource(config.tenants.config);
+  parts.load.model.updateSettings(loadSettings(config));
+  parts.metrics.labels.setLimit(config.metrics.maxTenants);
+  for (const t of configuredTenants(config)) parts.metrics.labels.claim(t);
+  parts.recycle.setLimits(recycleLimits(config));
+  parts.sessions.setLimits({
+    shutdownGraceMs: config.shutdownGraceMs,
+    maxSessionDurationMs: config.maxSessionDurationMs,
+    roomReconnectTimeoutMs: config.roomReconnectTimeoutMs,
+  });
 }
 
 /** Slots each tenant holds here (live and reserved), for the fleet view; keyed by tenant ids. */

@@ -6,7 +6,7 @@ import type { FleetAdmission } from '../admission/fleet-admission.js';
 import { systemClock } from '../clock/clock.js';
 import { diffConfigs, type ConfigReload } from '../config/config-diff.js';
 import { ConfigError } from '../config/config-error.js';
-import { loadConfig, type LoadedConfig } from '../config/load-config.js';
+import type { LoadedConfig } from '../config/load-config.js';
 import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
 import { OPERATOR_METHODS } from '../control/contract.js';
@@ -44,18 +44,11 @@ import type { WorkerHost } from '../worker/worker-host.js';
 import type { Cleanup } from './cleanup.js';
 import { storeState, type FleetHeartbeat, type StoreState } from './fleet-setup.js';
 import { collectFootprint } from './footprint.js';
-import {
-  admissionOptions,
-  configuredTenants,
-  loadSettings,
-  recycleLimits,
-  rememberConfigSecrets,
-  withCommandDefaults,
-} from './part-settings.js';
+import { loadWorkerConfig } from './part-settings.js';
 import type { RunningConfig } from './running-config.js';
 import { StartupPhases } from './startup-phases.js';
 import { VERSION } from './version.js';
-import { buildWorkerParts, type WorkerParts } from './worker-parts.js';
+import { applyReloadedConfig, buildWorkerParts, type WorkerParts } from './worker-parts.js';
 
 /** Sampled attribution watches this much of each 1 s interval: a tenth of the continuous cost. */
 const ATTRIBUTION_SAMPLE_MS = 100;
@@ -521,10 +514,7 @@ export class WorkerRuntime {
   async reloadConfig(): Promise<ConfigReload> {
     let next: LoadedConfig;
     try {
-      next = withCommandDefaults(
-        await loadConfig(this.loaded.file, this.#options.cwd),
-        this.#options.dev,
-      );
+      next = await loadWorkerConfig(this.loaded.file, this.#options.cwd, this.#options.dev);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
       this.logger.error({ problems }, 'config reload refused; the running config stays');
@@ -534,20 +524,9 @@ export class WorkerRuntime {
       });
       throw err;
     }
-    rememberConfigSecrets(next.config);
     const changes = diffConfigs(this.loaded.config, next.config);
-    this.admission.updateSettings(admissionOptions(next.config));
-    this.resolver.setSource(next.config.tenants.config);
-    this.load.model.updateSettings(loadSettings(next.config));
-    this.metrics.labels.setLimit(next.config.metrics.maxTenants);
-    for (const t of configuredTenants(next.config)) this.metrics.labels.claim(t);
+    applyReloadedConfig(this, next.config);
     this.#applyAttribution(next.config.introspection.attribution);
-    this.recycle.setLimits(recycleLimits(next.config));
-    this.sessions.setLimits({
-      shutdownGraceMs: next.config.shutdownGraceMs,
-      maxSessionDurationMs: next.config.maxSessionDurationMs,
-      roomReconnectTimeoutMs: next.config.roomReconnectTimeoutMs,
-    });
     const bound = this.loaded.config;
     if (next.config.inference.enabled !== bound.inference.enabled) {
       this.logger.warn(
