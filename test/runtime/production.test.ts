@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalDispatcher } from '../../src/dispatcher/local-dispatcher.js';
+import { IpcClient } from '../../src/ipc/ipc-client.js';
 import type { InferenceHealth } from '../../src/inference/shared-inference.js';
 import { SnapshotV1 } from '../../src/introspection/snapshot-schema.js';
 import { WorkerRuntime } from '../../src/runtime/worker-runtime.js';
@@ -128,6 +129,24 @@ describe('the HTTP listener', () => {
     // Its control socket and dispatcher were closed: the same socket path serves the next worker.
     runtime = await startRuntime(configFile({}).file, dir);
     expect(runtime.http?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe('a control socket another worker holds', () => {
+  it('stops start-up with a clear error and leaves the live worker its socket', async () => {
+    const { file, dir } = configFile({});
+    runtime = await startRuntime(file, dir);
+    const socketPath = path.join(dir, 'w.sock');
+    // A second worker over the same directory, so the same socket path.
+    await expect(startRuntime(configFile({}).file, dir)).rejects.toThrow(
+      `another worker is already listening on ${socketPath}`,
+    );
+    const client = await IpcClient.connect(socketPath);
+    try {
+      expect(await client.request('worker.info', {})).toMatchObject({ name: 'prod-test' });
+    } finally {
+      client.close();
+    }
   });
 });
 
