@@ -16,7 +16,7 @@ describe('renderPlainFrame (openrtc top --once)', () => {
     expect(lines[2]).toBe('accepted 9  succeeded 4  failed 1  rejected 5  |  invalid tenant ids 3');
     expect(lines[3]).toBe('inference pid 4243  cpu 3.2%  rss 338M  up 1h02m  restarts 0  failed 0');
     expect(lines[4]).toBe('tenant all  sort age  status all');
-    expect(frame).toContain('TENANT ACTIVE/CAP  RSV  ACCEPT  REJECT  FAIL BREAKER');
+    expect(frame).toContain('TENANT   LIVE/CAP  RSV  ACCEPT  REJECT  FAIL BREAKER');
     expect(frame).toContain('acme         2/10    0       6       2     1 closed');
     expect(frame).toContain('globex        1/2    0       0       0     0 open, 12s left (manual)');
     const rows = lines.filter((l) => l.startsWith('S'));
@@ -26,7 +26,7 @@ describe('renderPlainFrame (openrtc top --once)', () => {
       'SA_alpha',
       'SA_beta',
     ]);
-    expect(rows[0]).toBe('SESSION  TENANT AGENT   STATE       AGE  CPU%    MEM SLOW   ROOM');
+    expect(rows[0]).toBe('SESSION  TENANT AGENT   STATUS      AGE  CPU%    MEM SLOW   ROOM');
     expect(rows[1]).toBe(
       'SG_gamma globex support closing   1h01m   0.1   1.9M 210ms  room-SG_gamma',
     );
@@ -109,7 +109,7 @@ describe('renderPlainFrame (openrtc top --once)', () => {
     const rows = lines.filter((l) => l.startsWith('S_'));
     expect(rows).toHaveLength(1000);
     expect(rows[0]).toBe(
-      'S_0999_a_very_long_session_identifier globex an-ag… active   16m39s   9.1',
+      'S_0999_a_very_long_session_identifier globex an-ag… running  16m39s   9.1',
     );
     for (const row of rows)
       expect(row.split(' ')[0]).toMatch(/^S_\d{4}_a_very_long_session_identifier$/);
@@ -118,7 +118,7 @@ describe('renderPlainFrame (openrtc top --once)', () => {
 
   it('a wider frame gets the room and job columns', () => {
     const frame = renderPlainFrame(snapshot(), { sort: 'age', width: 160 });
-    expect(frame).toMatch(/^SESSION +TENANT +AGENT +STATE +AGE +CPU% +MEM +SLOW +ROOM +JOB$/m);
+    expect(frame).toMatch(/^SESSION +TENANT +AGENT +STATUS +AGE +CPU% +MEM +SLOW +ROOM +JOB$/m);
     expect(frame).toMatch(/^SG_gamma +globex .* room-SG_gamma +job-SG_gamma$/m);
   });
 
