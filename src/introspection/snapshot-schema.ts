@@ -85,7 +85,7 @@ export const fillingNewNames: RenamedFields = <T extends z.ZodType>(
   }, schema) as unknown as T;
 
 /** `live` was named `active` before. */
-export function liveFromActive(fields: Record<string, unknown>): void {
+function liveFromActive(fields: Record<string, unknown>): void {
   if (fields.live === undefined) fields.live = fields.active;
 }
 
