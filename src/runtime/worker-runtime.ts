@@ -140,11 +140,18 @@ export class WorkerRuntime {
   static async start(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
     // Where start-up time goes, in the ready line: operators restarting a fleet care.
     const phases = new StartupPhases();
-    const runtime = new WorkerRuntime(options, await buildWorkerParts(options, phases));
+    const parts = await buildWorkerParts(options, phases);
+    // A worker that cannot start must not keep a socket or a port open and hang the process.
+    let runtime: WorkerRuntime;
+    try {
+      runtime = new WorkerRuntime(options, parts);
+    } catch (err) {
+      await parts.opened.run();
+      throw err;
+    }
     try {
       await runtime.#serve(phases);
     } catch (err) {
-      // A worker that cannot start must not keep a socket or a port open and hang the process.
       await runtime.#release();
       throw err;
     }
