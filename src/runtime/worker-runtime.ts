@@ -2,13 +2,14 @@ import os from 'node:os';
 import { version as agentsVersion } from '@livekit/agents';
 import { dispose as disposeMedia } from '@livekit/rtc-node';
 import type { Logger } from 'pino';
-import { Admission } from '../admission/admission.js';
+import { Admission, OTHER_TENANTS_ROW } from '../admission/admission.js';
 import { systemClock } from '../clock/clock.js';
 import { MAX_SESSION_DURATION_REASON } from '../admission/types.js';
 import { loadAgents } from '../config/load-agents.js';
 import { diffConfigs, type ConfigReload } from '../config/config-diff.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
+import { useRedisStore } from '../config/store-override.js';
 import type { AttributionMode, OpenrtcConfig } from '../config/schema.js';
 import { auditSink } from '../control/audit.js';
 import { OPERATOR_METHODS } from '../control/contract.js';
@@ -49,7 +50,8 @@ import {
 import type { SupervisorLink } from '../supervisor/supervisor-link.js';
 import { VERSION } from './version.js';
 import { admissionOptions } from './admission-options.js';
-import { fleetWorkerId, openFleet } from './fleet-setup.js';
+import { fleetWorkerId, openFleet, REDIS_URL_ENV } from './fleet-setup.js';
+import { urlPassword } from '../store/redis-store.js';
 import type { FleetAdmission } from '../admission/fleet-admission.js';
 import type { StoreHealth } from '../store/store-health.js';
 import type { AuditActor, FleetStore } from '../store/fleet-store.js';
@@ -96,6 +98,8 @@ export interface WorkerRuntimeOptions {
   supervisor?: SupervisorLink;
   /** The supervisor's local dispatcher, which `openrtc dispatch` asks the worker for. */
   localDispatcherUrl?: string;
+  /** `--redis URL`: the Redis store for this run, whatever the config's `tenants.store` says. */
+  redisUrl?: string;
 }
 
 /**
@@ -603,7 +607,7 @@ export class WorkerRuntime {
 
   #toFleet(act: (store: FleetStore, by: AuditActor) => Promise<unknown>): void {
     if (!this.fleet) return;
-    const by = { worker: this.fleetWorkerId, operator: 'control socket' };
+    const by = { worker: this.fleetWorkerId, operator: 'control socket', source: 'worker' as const };
     act(this.fleet.store, by).catch((err: unknown) =>
       this.logger.warn(
         { store: 'degraded' },
@@ -622,17 +626,32 @@ export class WorkerRuntime {
         string,
         number
       >;
-      for (const t of this.admission.tenantStats())
+      const caps: Record<string, number | null> = Object.create(null) as Record<
+        string,
+        number | null
+      >;
+      const { maxSessions, config } = this.config.tenants;
+      const named = [
+        ...Object.keys(maxSessions),
+        ...(typeof config === 'object' ? Object.keys(config) : []),
+      ];
+      for (const t of named) if (t !== '*') caps[t] = this.admission.configuredCap(t);
+      for (const t of this.admission.tenantStats()) {
         if (t.active + t.reserved > 0) sessionsByTenant[t.tenant] = t.active + t.reserved;
+        if (t.tenant !== OTHER_TENANTS_ROW) caps[t.tenant] = this.admission.configuredCap(t.tenant);
+      }
       fleet.store
         .publishHeartbeat(
           {
             worker: this.fleetWorkerId,
+            name: this.config.name,
             host: os.hostname(),
             pid: process.pid,
             draining: this.admission.draining,
             sessionsByTenant,
             loopP99Ms: this.load.loopDelay(this.config.overload.windowMs).p99Ms,
+            caps,
+            breaker: this.config.circuitBreaker,
           },
           settings.renewIntervalMs * 3,
         )
@@ -760,6 +779,7 @@ export class WorkerRuntime {
   /** Settings whose default depends on the command: `start` protects against overload, `dev` does not. */
   #withCommandDefaults(loaded: LoadedConfig): LoadedConfig {
     loaded.config.overload.enabled ??= !this.options.dev;
+    if (this.options.redisUrl !== undefined) useRedisStore(loaded.config, this.options.redisUrl);
     return loaded;
   }
 
@@ -914,6 +934,10 @@ export class WorkerRuntime {
 function rememberConfigSecrets(config: OpenrtcConfig): void {
   for (const value of [config.livekit.apiKey, config.livekit.apiSecret])
     if (value) knownSecrets.addSecret(value);
+  const store = config.tenants.store;
+  const redisPassword =
+    store === 'memory' ? undefined : urlPassword(store.redis.url ?? process.env[REDIS_URL_ENV]);
+  if (redisPassword) knownSecrets.addSecret(redisPassword);
   if (typeof config.tenants.config === 'object')
     for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
 }
