@@ -9,6 +9,7 @@ import {
   type FleetConnection,
   type FleetOpts,
 } from '../fleet/fleet-connection.js';
+import { highestCap } from '../fleet/read-fleet-view.js';
 import { capLine, reloadLine, resetLine, tripLine } from '../tenant-actions.js';
 import { CommandFailure } from '../worker-connection.js';
 
@@ -59,8 +60,7 @@ function configuredCap(tenant: string, k: FleetKnowledge): number | null {
   const caps = k.live.flatMap((h) =>
     h.caps && Object.hasOwn(h.caps, tenant) ? [h.caps[tenant]!] : [],
   );
-  if (caps.length === 0 || caps.includes(null)) return null;
-  return Math.max(...(caps as number[]));
+  return highestCap(caps);
 }
 
 /**

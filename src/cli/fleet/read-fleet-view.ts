@@ -89,8 +89,8 @@ function tenantRows(
   });
 }
 
-/** No cap (null) is the highest of all. */
-function highestCap(caps: (number | null)[]): number | null {
+/** The highest of the caps workers report; no cap (null) is the highest of all. */
+export function highestCap(caps: (number | null)[]): number | null {
   if (caps.length === 0 || caps.includes(null)) return null;
   return Math.max(...(caps as number[]));
 }

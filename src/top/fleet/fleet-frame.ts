@@ -4,7 +4,7 @@ import type {
   FleetView,
   FleetWorkerRow,
 } from '../../introspection/fleet-view.js';
-import { formatDuration, formatMs } from '../format.js';
+import { clock, formatDuration, formatMs } from '../format.js';
 import { fit, planColumns, renderRow, widest, type Column } from '../table.js';
 
 /**
@@ -148,10 +148,6 @@ function workerColumns(
       value: (w) => w.worker,
     },
   ];
-}
-
-function clock(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(11, 19);
 }
 
 function auditText(a: FleetAuditRow): string {
