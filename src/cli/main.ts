@@ -221,10 +221,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   );
 
   examples(
-    fleetOptions(
-      program.command('top'),
-      'the whole fleet, read from Redis (no socket needed)',
-    )
+    fleetOptions(program.command('top'), 'the whole fleet, read from Redis (no socket needed)')
       .description(
         'live view of a running worker: tenants, sessions, breakers, loop lag (press ? for keys)',
       )
@@ -248,7 +245,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const { topCommand } = await import('./commands/top.js');
         setExit(await topCommand(opts));
       }),
-    ['openrtc top --tenant acme', 'openrtc top --once --sort cpu', 'openrtc top --fleet --redis redis://127.0.0.1:6379'],
+    [
+      'openrtc top --tenant acme',
+      'openrtc top --once --sort cpu',
+      'openrtc top --fleet --redis redis://127.0.0.1:6379',
+    ],
   );
 
   const tenant = examples(
@@ -256,10 +257,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     ['openrtc tenant list', 'openrtc tenant trip initech --for 10m'],
   );
   examples(
-    fleetOptions(
-      tenant.command('list'),
-      'the whole fleet, read from Redis (no socket needed)',
-    )
+    fleetOptions(tenant.command('list'), 'the whole fleet, read from Redis (no socket needed)')
       .description('tenants with active/cap, rejections, failures and breaker state')
       .addOption(socketOption())
       .option('--json', 'print JSON')
@@ -298,7 +296,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, n, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts)),
       ),
-    ['openrtc tenant cap acme 20', 'openrtc tenant cap acme --clear', 'openrtc tenant cap acme 20 --fleet'],
+    [
+      'openrtc tenant cap acme 20',
+      'openrtc tenant cap acme --clear',
+      'openrtc tenant cap acme 20 --fleet',
+    ],
   );
   examples(
     fleetOptions(tenant.command('trip <tenant>'), FLEET_ACTION)
@@ -310,7 +312,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantTrip(id, opts)),
       ),
-    ['openrtc tenant trip initech --for 10m', 'openrtc tenant trip initech --fleet --redis redis://10.0.0.5:6379'],
+    [
+      'openrtc tenant trip initech --for 10m',
+      'openrtc tenant trip initech --fleet --redis redis://10.0.0.5:6379',
+    ],
   );
   examples(
     fleetOptions(tenant.command('reset <tenant>'), FLEET_ACTION)
@@ -331,7 +336,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts)),
       ),
-    ['openrtc tenant reload acme', 'openrtc tenant reload --all', 'openrtc tenant reload --all --fleet'],
+    [
+      'openrtc tenant reload acme',
+      'openrtc tenant reload --all',
+      'openrtc tenant reload --all --fleet',
+    ],
   );
 
   examples(

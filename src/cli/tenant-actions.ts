@@ -47,7 +47,10 @@ export function tripForArgument(value: string | undefined): number | undefined {
 }
 
 /** `reload T` or `reload --all`: the tenant, or null for every tenant. */
-export function reloadArgument(tenant: string | undefined, all: boolean | undefined): string | null {
+export function reloadArgument(
+  tenant: string | undefined,
+  all: boolean | undefined,
+): string | null {
   if ((all === true) === (tenant !== undefined)) {
     throw new CommandFailure(
       all ? 'give a tenant or --all, not both' : 'give a tenant, or --all for every tenant',

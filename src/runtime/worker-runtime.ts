@@ -607,7 +607,11 @@ export class WorkerRuntime {
 
   #toFleet(act: (store: FleetStore, by: AuditActor) => Promise<unknown>): void {
     if (!this.fleet) return;
-    const by = { worker: this.fleetWorkerId, operator: 'control socket', source: 'worker' as const };
+    const by = {
+      worker: this.fleetWorkerId,
+      operator: 'control socket',
+      source: 'worker' as const,
+    };
     act(this.fleet.store, by).catch((err: unknown) =>
       this.logger.warn(
         { store: 'degraded' },

@@ -22,10 +22,21 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
     redis = await startRedisServer();
     const port = await freePort();
     fleet = await startWorkerProcess({
-      args: ['dev', '--workers', '3', '--redis', redis.url, '--port', String(port), '--log-format', 'json'],
+      args: [
+        'dev',
+        '--workers',
+        '3',
+        '--redis',
+        redis.url,
+        '--port',
+        String(port),
+        '--log-format',
+        'json',
+      ],
       port,
+      readyTimeoutMs: 180_000,
     });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await fleet?.stop();
@@ -33,7 +44,10 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
   });
 
   const fleetView = async (): Promise<FleetView> => {
-    const r = await runCli(['tenant', 'list', '--fleet', '--json', '--redis', redis.url], fleet.env);
+    const r = await runCli(
+      ['tenant', 'list', '--fleet', '--json', '--redis', redis.url],
+      fleet.env,
+    );
     expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout) as FleetView;
   };
@@ -50,7 +64,7 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
         );
         return ids.size === 3 && ids;
       },
-      120_000,
+      240_000,
       () => fleet.logs.slice(-20).join('\n'),
     );
     expect(registered.size).toBe(3);
@@ -61,14 +75,25 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
         expect(live).toHaveLength(3);
         return live.map((w) => w.pid);
       },
-      { timeout: 30_000, interval: 200 },
+      { timeout: 90_000, interval: 200 },
     );
     expect(new Set(pids).size).toBe(3);
 
     // globex is capped at 2 in the demo config: of 6 calls at once, exactly 2 run, fleet-wide.
     // No --url: `dispatch` finds the one dispatcher every worker reports.
     const r = await runCli(
-      ['dispatch', '--agent', 'demo', '--tenant', 'globex', '--count', '6', '--duration', '8', '--json'],
+      [
+        'dispatch',
+        '--agent',
+        'demo',
+        '--tenant',
+        'globex',
+        '--count',
+        '6',
+        '--duration',
+        '8',
+        '--json',
+      ],
       fleet.env,
     );
     expect(r.code, r.stderr).toBe(1);
@@ -84,15 +109,15 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
         const sessions = view.workers.reduce((n, w) => n + (w.sessionsByTenant.globex ?? 0), 0);
         expect(sessions).toBe(2);
       },
-      { timeout: 20_000, interval: 200 },
+      { timeout: 90_000, interval: 200 },
     );
     // The calls end by themselves; then a stop drains nothing and exits 0.
     await vi.waitFor(async () => expect((await fleetView()).totals.active).toBe(0), {
-      timeout: 30_000,
+      timeout: 90_000,
       interval: 250,
     });
     fleet.child.kill('SIGTERM');
     expect(await fleet.exited).toBe(0);
     for (const pid of pids) await until(`worker ${pid} to exit`, () => !isAlive(pid), 10_000);
-  }, 240_000);
+  }, 480_000);
 });

@@ -23,7 +23,13 @@ export function runbookSteps(markdown: string): RunbookStep[] {
     if (open) {
       inBlock = true;
       body = [];
-      current = { line: i + 1, script: '', fleet: open[1] !== undefined, expectOutput: [], expectExit: 0 };
+      current = {
+        line: i + 1,
+        script: '',
+        fleet: open[1] !== undefined,
+        expectOutput: [],
+        expectExit: 0,
+      };
       return;
     }
     if (inBlock) {

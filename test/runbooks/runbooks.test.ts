@@ -41,8 +41,19 @@ async function twoWorkerFleet(): Promise<Target> {
   const server = await startRedisServer();
   const port = await freePort();
   const fleet = await startWorkerProcess({
-    args: ['dev', '--workers', '2', '--redis', server.url, '--port', String(port), '--log-format', 'json'],
+    args: [
+      'dev',
+      '--workers',
+      '2',
+      '--redis',
+      server.url,
+      '--port',
+      String(port),
+      '--log-format',
+      'json',
+    ],
     port,
+    readyTimeoutMs: 180_000,
     cliEnv: {
       OPENRTC_REDIS_URL: server.url,
       LIVEKIT_URL: `http://127.0.0.1:${port}`,
@@ -54,9 +65,12 @@ async function twoWorkerFleet(): Promise<Target> {
     (() => {
       let ready = 0;
       return (r) =>
-        typeof r.msg === 'string' && r.msg.startsWith('openrtc worker') && r.msg.endsWith(' ready') && ++ready === 2;
+        typeof r.msg === 'string' &&
+        r.msg.startsWith('openrtc worker') &&
+        r.msg.endsWith(' ready') &&
+        ++ready === 2;
     })(),
-    60_000,
+    180_000,
     'that both workers were ready',
   );
   return {
@@ -104,13 +118,17 @@ describe('runbooks run against a live worker, and their fleet blocks against a 2
         }
       }, 180_000);
     if (fleet.length > 0)
-      it.skipIf(!redis)(`${name}: every fleet step, on two workers sharing one Redis`, async () => {
-        const target = await twoWorkerFleet();
-        try {
-          for (const step of fleet) run(name, step, target, npx.pathEntry);
-        } finally {
-          await target.stop();
-        }
-      }, 240_000);
+      it.skipIf(!redis)(
+        `${name}: every fleet step, on two workers sharing one Redis`,
+        async () => {
+          const target = await twoWorkerFleet();
+          try {
+            for (const step of fleet) run(name, step, target, npx.pathEntry);
+          } finally {
+            await target.stop();
+          }
+        },
+        240_000,
+      );
   }
 });

@@ -64,7 +64,10 @@ describe('--workers', () => {
     };
     config.tenants.store = tuned;
     useRedisStore(config, 'redis://new:6379');
-    expect(config.tenants.store).toEqual({ ...tuned, redis: { url: 'redis://new:6379', keyPrefix: 'eu:' } });
+    expect(config.tenants.store).toEqual({
+      ...tuned,
+      redis: { url: 'redis://new:6379', keyPrefix: 'eu:' },
+    });
   });
 
   it('start exits 2 with that one line, before starting anything; a bad count is a usage error', async () => {

@@ -86,7 +86,12 @@ type Ui = { lastFrame(): string | undefined };
 
 function frameWhere(ui: Ui, predicate: (frame: string) => boolean, what: string): Promise<string> {
   const frame = () => ui.lastFrame() ?? '';
-  return until(what, () => predicate(frame()) && frame(), 5_000, () => `last frame:\n${frame()}`);
+  return until(
+    what,
+    () => predicate(frame()) && frame(),
+    5_000,
+    () => `last frame:\n${frame()}`,
+  );
 }
 
 async function mount(view = fleetView(), tenant?: string) {
@@ -140,9 +145,14 @@ describe('openrtc top --fleet (live view)', () => {
 
   it('a store that stops answering is said plainly over the last frame; a fresh read clears it', async () => {
     const { ui, source } = await mount();
-    source.onState?.({ status: 'unreachable', reason: 'Redis did not answer: connect ECONNREFUSED' });
+    source.onState?.({
+      status: 'unreachable',
+      reason: 'Redis did not answer: connect ECONNREFUSED',
+    });
     const down = await frameWhere(ui, (f) => f.includes('STORE UNREACHABLE'), 'the banner');
-    expect(down).toContain('Redis did not answer: connect ECONNREFUSED (last frame, dimmed; retrying)');
+    expect(down).toContain(
+      'Redis did not answer: connect ECONNREFUSED (last frame, dimmed; retrying)',
+    );
     expect(down).toContain('eu-1');
     source.push(fleetView({ totals: { active: 21, workers: 2, stopped: 1, draining: 0 } }));
     await frameWhere(ui, (f) => !f.includes('STORE UNREACHABLE'), 'the banner gone');
@@ -162,7 +172,12 @@ describe('openrtc top --fleet (live view)', () => {
 
   it('a fleet with no workers and no tenants says so', async () => {
     const { ui } = await mount(
-      fleetView({ tenants: [], workers: [], audit: [], totals: { active: 0, workers: 0, stopped: 0, draining: 0 } }),
+      fleetView({
+        tenants: [],
+        workers: [],
+        audit: [],
+        totals: { active: 0, workers: 0, stopped: 0, draining: 0 },
+      }),
     );
     const frame = ui.lastFrame()!;
     expect(frame).toContain('no tenants yet');

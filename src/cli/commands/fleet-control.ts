@@ -23,9 +23,12 @@ import { CommandFailure } from '../worker-connection.js';
 
 type Opts = FleetOpts & { socket?: string | undefined };
 
-/** What the live workers know of a tenant, from their heartbeats. */
+/**
+ * What the workers know of tenants, from their heartbeats: the live ones first; a worker whose
+ * heartbeat just stopped (a busy loop, a slow store) still says which tenants exist.
+ */
 interface FleetKnowledge {
-  live: HeartbeatView[];
+  workers: HeartbeatView[];
   overrides: Map<string, number>;
   leases: Map<string, number>;
 }
@@ -36,7 +39,8 @@ async function knowledge(store: RedisStore): Promise<FleetKnowledge> {
     store.capOverrides(),
     store.leaseCounts(),
   ]);
-  return { live: heartbeats.filter((h) => !h.stale), overrides, leases };
+  const live = heartbeats.filter((h) => !h.stale);
+  return { workers: live.length > 0 ? live : heartbeats, overrides, leases };
 }
 
 /** As on one worker: a tenant no worker has in its config or has seen is a typo until proved otherwise. */
@@ -44,31 +48,33 @@ function requireKnown(tenant: string, k: FleetKnowledge): void {
   const known =
     k.overrides.has(tenant) ||
     k.leases.has(tenant) ||
-    k.live.some(
-      (h) => (h.caps !== undefined && Object.hasOwn(h.caps, tenant)) || Object.hasOwn(h.sessionsByTenant, tenant),
+    k.workers.some(
+      (h) =>
+        (h.caps !== undefined && Object.hasOwn(h.caps, tenant)) ||
+        Object.hasOwn(h.sessionsByTenant, tenant),
     );
   if (known) return;
   throw new CommandFailure(
-    k.live.length === 0
-      ? `unknown tenant "${tenant}": no live worker in the fleet reports it (no worker has published a heartbeat); see openrtc tenant list --fleet`
-      : `unknown tenant "${tenant}": not in the config of any live worker in the fleet and no job has named it`,
+    k.workers.length === 0
+      ? `unknown tenant "${tenant}": no worker in the fleet reports it (none has published a heartbeat); see openrtc tenant list --fleet`
+      : `unknown tenant "${tenant}": not in the config of any worker in the fleet and no job has named it`,
   );
 }
 
-/** The configured cap the live workers report (the highest, when they differ). */
+/** The configured cap the workers report (the highest, when they differ). */
 function configuredCap(tenant: string, k: FleetKnowledge): number | null {
-  const caps = k.live.flatMap((h) =>
+  const caps = k.workers.flatMap((h) =>
     h.caps && Object.hasOwn(h.caps, tenant) ? [h.caps[tenant]!] : [],
   );
   return highestCap(caps);
 }
 
 /**
- * The breaker settings the live workers run with (a trip without `--for` holds for their
- * cooldown); the config's defaults when none reports them.
+ * The breaker settings the workers run with (a trip without `--for` holds for their cooldown);
+ * the config's defaults when none reports them.
  */
 function breakerSettings(k: FleetKnowledge): NonNullable<Heartbeat['breaker']> {
-  const reported = k.live.find((h) => h.breaker !== undefined)?.breaker;
+  const reported = k.workers.find((h) => h.breaker !== undefined)?.breaker;
   return reported ?? configSchema.shape.circuitBreaker.parse(undefined);
 }
 

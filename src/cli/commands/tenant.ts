@@ -59,7 +59,11 @@ export const tenantShow = (tenant: string, opts: SocketOpts) =>
     });
   });
 
-export const tenantCap = (tenant: string, n: string | undefined, opts: ActionOpts & { clear?: boolean }) =>
+export const tenantCap = (
+  tenant: string,
+  n: string | undefined,
+  opts: ActionOpts & { clear?: boolean },
+) =>
   runCommand(async () => {
     checkTenantId(tenant);
     const cap = capArgument(n, opts.clear);
@@ -92,6 +96,10 @@ export const tenantReload = (tenant: string | undefined, opts: ActionOpts & { al
   runCommand(async () => {
     const target = reloadArgument(tenant, opts.all);
     if (opts.fleet) return (await fleetControl()).fleetReload(target, opts);
-    await callWorker(opts.socket, 'tenant.reload', target !== null ? { tenant: target } : { all: true });
+    await callWorker(
+      opts.socket,
+      'tenant.reload',
+      target !== null ? { tenant: target } : { all: true },
+    );
     process.stdout.write(`${reloadLine(target)}\n`);
   });

@@ -1,8 +1,4 @@
-import type {
-  FleetTenantRow,
-  FleetView,
-  FleetWorkerRow,
-} from '../../introspection/fleet-view.js';
+import type { FleetTenantRow, FleetView, FleetWorkerRow } from '../../introspection/fleet-view.js';
 import type { HeartbeatView } from '../../store/fleet-store.js';
 import type { FleetConnection } from './fleet-connection.js';
 

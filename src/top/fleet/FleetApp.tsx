@@ -22,13 +22,22 @@ const FIXED_LINES = 4;
 
 function Styled({ line }: { line: StyledLine }) {
   return (
-    <Line color={line.color} bold={line.bold ?? false} dim={line.dim ?? false} inverse={line.inverse ?? false}>
+    <Line
+      color={line.color}
+      bold={line.bold ?? false}
+      dim={line.dim ?? false}
+      inverse={line.inverse ?? false}
+    >
       {line.text}
     </Line>
   );
 }
 
-function statusLine(state: FleetSourceState, view: FleetView | undefined, tenant: string | undefined) {
+function statusLine(
+  state: FleetSourceState,
+  view: FleetView | undefined,
+  tenant: string | undefined,
+) {
   if (state.status === 'unreachable')
     return {
       text: view
@@ -70,7 +79,10 @@ export function FleetApp(props: FleetAppProps) {
   useEffect(() => {
     if (props.width !== undefined && props.height !== undefined) return;
     const onResize = () =>
-      setSize({ width: props.width ?? stdout.columns ?? 80, height: props.height ?? stdout.rows ?? 24 });
+      setSize({
+        width: props.width ?? stdout.columns ?? 80,
+        height: props.height ?? stdout.rows ?? 24,
+      });
     stdout.on('resize', onResize);
     return () => void stdout.off('resize', onResize);
   }, [stdout, props.width, props.height]);

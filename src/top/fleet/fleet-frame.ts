@@ -42,7 +42,11 @@ function tenantColumns(tenants: FleetTenantRow[]): Column<FleetTenantRow>[] {
   return [
     {
       title: 'TENANT',
-      preferred: widest('TENANT', tenants.map((t) => t.tenant), 40),
+      preferred: widest(
+        'TENANT',
+        tenants.map((t) => t.tenant),
+        40,
+      ),
       min: 8,
       value: (t) => t.tenant,
     },
@@ -79,8 +83,7 @@ function byTenant(w: FleetWorkerRow, tenant: string | undefined): string {
 }
 
 function workerState(w: FleetWorkerRow): string {
-  if (w.stopped)
-    return `HEARTBEAT STOPPED ${formatDuration(w.heartbeatAgeMs / 1000)} ago`;
+  if (w.stopped) return `HEARTBEAT STOPPED ${formatDuration(w.heartbeatAgeMs / 1000)} ago`;
   return w.draining ? 'draining' : 'serving';
 }
 
@@ -93,20 +96,32 @@ function workerColumns(
   return [
     {
       title: 'NAME',
-      preferred: widest('NAME', workers.map((w) => w.name ?? '-'), 24),
+      preferred: widest(
+        'NAME',
+        workers.map((w) => w.name ?? '-'),
+        24,
+      ),
       min: 6,
       value: (w) => w.name ?? '-',
     },
     {
       title: 'HOST',
-      preferred: widest('HOST', workers.map((w) => w.host), 24),
+      preferred: widest(
+        'HOST',
+        workers.map((w) => w.host),
+        24,
+      ),
       min: 6,
       drop: 3,
       value: (w) => w.host,
     },
     {
       title: 'PID',
-      preferred: widest('PID', workers.map((w) => String(w.pid)), 8),
+      preferred: widest(
+        'PID',
+        workers.map((w) => String(w.pid)),
+        8,
+      ),
       min: 3,
       right: true,
       value: (w) => String(w.pid),
@@ -134,14 +149,22 @@ function workerColumns(
     },
     {
       title: 'BY TENANT',
-      preferred: widest('BY TENANT', workers.map((w) => byTenant(w, tenant)), 60),
+      preferred: widest(
+        'BY TENANT',
+        workers.map((w) => byTenant(w, tenant)),
+        60,
+      ),
       min: 9,
       drop: 1,
       value: (w) => byTenant(w, tenant),
     },
     {
       title: 'ID',
-      preferred: widest('ID', workers.map((w) => w.worker), 64),
+      preferred: widest(
+        'ID',
+        workers.map((w) => w.worker),
+        64,
+      ),
       min: 8,
       extra: true,
       drop: 0,
@@ -152,7 +175,10 @@ function workerColumns(
 
 function auditText(a: FleetAuditRow): string {
   const what = `${a.action}${a.tenant ? ` ${a.tenant}` : ' (all tenants)'}${a.detail ? ` ${a.detail}` : ''}`;
-  const who = a.source === 'cli' ? `${a.operator} from the CLI (${a.worker})` : `${a.operator} on ${a.worker}`;
+  const who =
+    a.source === 'cli'
+      ? `${a.operator} from the CLI (${a.worker})`
+      : `${a.operator} on ${a.worker}`;
   return `${clock(a.at)} ${what}  by ${who}`;
 }
 
@@ -188,7 +214,9 @@ export function fleetBody(view: FleetView, opts: FleetFrameOptions): StyledLine[
   const workers = view.workers.filter(
     (w) => tenant === undefined || (w.sessionsByTenant[tenant] ?? 0) > 0 || w.stopped,
   );
-  const audit = view.audit.filter((a) => tenant === undefined || a.tenant === tenant || a.tenant === null);
+  const audit = view.audit.filter(
+    (a) => tenant === undefined || a.tenant === tenant || a.tenant === null,
+  );
 
   // With a height to fill: fixed lines (two titles, a blank, the audit title), then tenants get
   // up to a third of the rest, workers the rest, the audit log what is left over.

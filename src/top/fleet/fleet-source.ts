@@ -9,14 +9,20 @@ export type FleetSourceState =
 
 /** Where the fleet view gets its frames; tests feed it directly, the CLI reads the store. */
 export interface FleetSource {
-  subscribe(onView: (view: FleetView) => void, onState: (state: FleetSourceState) => void): () => void;
+  subscribe(
+    onView: (view: FleetView) => void,
+    onState: (state: FleetSourceState) => void,
+  ): () => void;
 }
 
 /**
  * Reads the fleet every `intervalMs`, one read at a time (a slow store is never asked twice at
  * once); a failed read reports `unreachable` and the next tick tries again.
  */
-export function pollingFleetSource(read: () => Promise<FleetView>, intervalMs: number): FleetSource {
+export function pollingFleetSource(
+  read: () => Promise<FleetView>,
+  intervalMs: number,
+): FleetSource {
   return {
     subscribe(onView, onState) {
       let stopped = false;
