@@ -369,10 +369,10 @@ describe.skipIf(!available)('tenant cap/trip/reset/reload --fleet on two real wo
         { timeout: 90_000, interval: 100 },
       );
       const outcomes = await Promise.all([dispatch('acme'), dispatch('acme'), dispatch('acme')]);
-    const fellBack = workers.flatMap((w) =>
-      w.logs.filter((l) => l.includes('did not decide in time')),
-    );
-    expect(fellBack).toEqual([]);
+      const fellBack = workers.flatMap((w) =>
+        w.logs.filter((l) => l.includes('did not decide in time')),
+      );
+      expect(fellBack).toEqual([]);
       expect(outcomes.filter((o) => o.status === 'assigned')).toHaveLength(1);
       expect(
         outcomes.filter((o) => o.status === 'rejected' && o.reason === 'tenant_capacity'),
