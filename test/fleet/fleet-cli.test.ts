@@ -388,7 +388,7 @@ describe.skipIf(!available)('tenant cap/trip/reset/reload --fleet on two real wo
         { timeout: 90_000, interval: 100 },
       );
     },
-    SLOW,
+    2 * SLOW,
   );
 
   it(
@@ -415,7 +415,7 @@ describe.skipIf(!available)('tenant cap/trip/reset/reload --fleet on two real wo
       expect(served.status).toBe('assigned');
       await endAll([other, served]);
     },
-    SLOW,
+    2 * SLOW,
   );
 
   it(
@@ -483,6 +483,6 @@ describe.skipIf(!available)('tenant cap/trip/reset/reload --fleet on two real wo
         expect(a.worker).toContain(`cli@${os.hostname()}`);
       }
     },
-    SLOW,
+    2 * SLOW,
   );
 });
