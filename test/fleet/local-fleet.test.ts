@@ -1,10 +1,12 @@
 // `openrtc dev --workers 3 --redis URL`: one command for a local fleet. Three workers register
-// with the supervisor's one local dispatcher and share the demo config's caps through that Redis,
-// although the demo config names the memory store; SIGTERM ends everything with exit 0.
+// with the supervisor's one local dispatcher and share a tenant cap through that Redis; SIGTERM
+// ends everything with exit 0. (A config naming the memory store gets the Redis store from
+// --redis too: test/supervisor/worker-count.test.ts, and the runbooks' fleet steps on the demo.)
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FleetView } from '../../src/introspection/fleet-view.js';
 import { isAlive, until } from '../support/conditions.js';
-import { freePort, startWorkerProcess, type DevWorker } from '../support/dev-worker.js';
+import path from 'node:path';
+import { freePort, REPO_ROOT, startWorkerProcess, type DevWorker } from '../support/dev-worker.js';
 import {
   redisAvailable,
   startRedisServer,
@@ -13,6 +15,7 @@ import {
 import { runCli } from '../support/run-cli.js';
 
 const available = redisAvailable();
+const CONFIG = path.join(REPO_ROOT, 'test/fixtures/local-fleet.config.ts');
 
 describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
   let redis: RedisServer;
@@ -24,6 +27,8 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
     fleet = await startWorkerProcess({
       args: [
         'dev',
+        '--config',
+        CONFIG,
         '--workers',
         '3',
         '--redis',
@@ -79,7 +84,7 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
     );
     expect(new Set(pids).size).toBe(3);
 
-    // globex is capped at 2 in the demo config: of 6 calls at once, exactly 2 run, fleet-wide.
+    // globex is capped at 2: of 6 calls at once, exactly 2 run, fleet-wide.
     // No --url: `dispatch` finds the one dispatcher every worker reports.
     const r = await runCli(
       [
@@ -98,6 +103,8 @@ describe.skipIf(!available)('openrtc dev --workers 3 --redis URL', () => {
     );
     expect(r.code, r.stderr).toBe(1);
     const results = JSON.parse(r.stdout) as { status: string; reason?: string }[];
+    const fellBack = fleet.logs.filter((l) => l.includes('did not decide in time'));
+    expect(fellBack).toEqual([]);
     expect(results.filter((x) => x.status === 'accepted')).toHaveLength(2);
     expect(results.filter((x) => x.reason === 'tenant_capacity')).toHaveLength(4);
     const running = await fleetView();
