@@ -7,6 +7,7 @@ import { EXIT } from '../protocol/exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { VERSION } from '../runtime/version.js';
 import { errorMessage } from '../errors/describe-error.js';
+import { DEFAULT_KEY_PREFIX, REDIS_URL_ENV } from '../store/redis-keys.js';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -27,6 +28,12 @@ function workerCount(value: string): number | 'auto' {
       `--workers must be a positive integer or "auto", got ${JSON.stringify(value)}`,
     );
   return n;
+}
+
+function redisUrl(value: string): string {
+  if (!/^rediss?:\/\/./.test(value))
+    throw new InvalidArgumentError('--redis: expected a redis:// or rediss:// URL');
+  return value;
 }
 
 function nonNegativeNumber(name: string) {
@@ -62,6 +69,17 @@ function examples(cmd: Command, lines: string[]): Command {
   return cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`);
 }
 
+/** `--fleet` and where the fleet's Redis is: the same three flags wherever the fleet is read or acted on. */
+function fleetOptions(cmd: Command, fleet: string): Command {
+  return cmd
+    .option('--fleet', fleet)
+    .option('--redis <url>', `with --fleet: the fleet's Redis (default: $${REDIS_URL_ENV})`)
+    .option('--key-prefix <prefix>', "with --fleet: the fleet's key prefix", DEFAULT_KEY_PREFIX);
+}
+
+const FLEET_ACTION =
+  'act on every worker of the fleet, through Redis (no socket needed; caps reach each worker at its next lease renewal)';
+
 const WORKER_SOCKET_NOTE =
   '\nThe worker is found through its control socket in $OPENRTC_RUNTIME_DIR (else $XDG_RUNTIME_DIR/openrtc,\nelse <tmpdir>/openrtc-<uid>); with several workers running, pick one with --socket.';
 
@@ -92,6 +110,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .addOption(logFormatOption().default(logFormat))
       .option('--log-level <level>', 'pino log level', 'info')
       .addOption(frameworkLogLevelOption())
+      .option(
+        '--redis <url>',
+        "this run's fleet store: caps, breakers and controls shared through the Redis at URL (overrides tenants.store)",
+        redisUrl,
+      )
       .option(
         '--workers <n|auto>',
         'run a supervisor that keeps N workers serving (auto: one per core); N > 1 needs a shared store',
@@ -198,8 +221,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   );
 
   examples(
-    program
-      .command('top')
+    fleetOptions(program.command('top'), 'the whole fleet, read from Redis (no socket needed)')
       .description(
         'live view of a running worker: tenants, sessions, breakers, loop lag (press ? for keys)',
       )
@@ -214,11 +236,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
       )
       .option('--json', 'print the raw snapshot as JSON and exit')
       .addHelpText('after', '\nNO_COLOR=1 turns colours and styles off.')
+      .addHelpText(
+        'after',
+        '\nWith --fleet: per-tenant active/cap across the fleet, one row per worker (stopped heartbeats\n' +
+          'marked), the store state and recent operator actions, read from Redis; --json prints that view.',
+      )
       .action(async (opts) => {
         const { topCommand } = await import('./commands/top.js');
         setExit(await topCommand(opts));
       }),
-    ['openrtc top --tenant acme', 'openrtc top --once --sort cpu'],
+    [
+      'openrtc top --tenant acme',
+      'openrtc top --once --sort cpu',
+      'openrtc top --fleet --redis redis://127.0.0.1:6379',
+    ],
   );
 
   const tenant = examples(
@@ -226,14 +257,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     ['openrtc tenant list', 'openrtc tenant trip initech --for 10m'],
   );
   examples(
-    tenant
-      .command('list')
+    fleetOptions(tenant.command('list'), 'the whole fleet, read from Redis (no socket needed)')
       .description('tenants with live/cap, rejections, failures and breaker state')
       .addOption(socketOption())
       .option('--json', 'print JSON')
-      .option('--fleet', 'the whole fleet, read from Redis (no socket needed)')
-      .option('--redis <url>', 'with --fleet: the Redis URL (default: OPENRTC_REDIS_URL)')
-      .option('--key-prefix <prefix>', "with --fleet: the fleet's key prefix", 'openrtc:')
       .action(
         async (opts: {
           fleet?: boolean;
@@ -262,19 +289,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     ['openrtc tenant show acme', 'openrtc tenant show acme --json'],
   );
   examples(
-    tenant
-      .command('cap <tenant> [n]')
+    fleetOptions(tenant.command('cap <tenant> [n]'), FLEET_ACTION)
       .description("change a tenant's session cap live (--clear restores the configured cap)")
       .addOption(socketOption())
       .option('--clear', 'remove the runtime override')
       .action(async (id, n, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts)),
       ),
-    ['openrtc tenant cap acme 20', 'openrtc tenant cap acme --clear'],
+    [
+      'openrtc tenant cap acme 20',
+      'openrtc tenant cap acme --clear',
+      'openrtc tenant cap acme 20 --fleet',
+    ],
   );
   examples(
-    tenant
-      .command('trip <tenant>')
+    fleetOptions(tenant.command('trip <tenant>'), FLEET_ACTION)
       .description(
         "open a tenant's circuit breaker by hand (new sessions rejected with breaker_open)",
       )
@@ -283,21 +312,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantTrip(id, opts)),
       ),
-    ['openrtc tenant trip initech --for 10m'],
+    [
+      'openrtc tenant trip initech --for 10m',
+      'openrtc tenant trip initech --fleet --redis redis://10.0.0.5:6379',
+    ],
   );
   examples(
-    tenant
-      .command('reset <tenant>')
+    fleetOptions(tenant.command('reset <tenant>'), FLEET_ACTION)
       .description("close a tenant's circuit breaker")
       .addOption(socketOption())
       .action(async (id, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantReset(id, opts)),
       ),
-    ['openrtc tenant reset initech'],
+    ['openrtc tenant reset initech', 'openrtc tenant reset initech --fleet'],
   );
   examples(
-    tenant
-      .command('reload [tenant]')
+    fleetOptions(tenant.command('reload [tenant]'), FLEET_ACTION)
       .description(
         "drop a tenant's cached config, or every tenant's with --all; the next session loads it fresh",
       )
@@ -306,7 +336,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts)),
       ),
-    ['openrtc tenant reload acme', 'openrtc tenant reload --all'],
+    [
+      'openrtc tenant reload acme',
+      'openrtc tenant reload --all',
+      'openrtc tenant reload --all --fleet',
+    ],
   );
 
   examples(

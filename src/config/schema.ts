@@ -73,7 +73,7 @@ const agentEntry = z.union([
   }),
 ]);
 
-const redisStore = z.strictObject({
+export const redisStore = z.strictObject({
   redis: z.strictObject({
     /** Default: `OPENRTC_REDIS_URL`. */
     url: z

@@ -5,11 +5,12 @@ import { systemClock } from '../clock/clock.js';
 import { FleetAdmission, type FleetEvents } from '../admission/fleet-admission.js';
 import type { OpenrtcConfig } from '../config/schema.js';
 import { RedisStore, safeUrl } from '../store/redis-store.js';
+import { REDIS_URL_ENV } from '../store/redis-keys.js';
 import { StoreUnavailableError } from '../store/store-errors.js';
 import type { StoreHealth } from '../store/store-health.js';
 import type { Heartbeat } from '../store/fleet-store.js';
 
-export const REDIS_URL_ENV = 'OPENRTC_REDIS_URL';
+export { REDIS_URL_ENV };
 
 /** A worker's id in the fleet: unique across restarts and hosts. */
 export function fleetWorkerId(name: string): string {

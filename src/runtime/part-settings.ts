@@ -1,8 +1,11 @@
 import { loadConfig, type LoadedConfig } from '../config/load-config.js';
+import { useRedisStore } from '../config/store-override.js';
 import type { OpenrtcConfig } from '../config/schema.js';
 import type { LoadSettings } from '../load/load-model.js';
 import type { RecycleLimits } from '../recycle/recycle-policy.js';
 import { knownSecrets } from '../secrets/known-secrets.js';
+import { REDIS_URL_ENV } from '../store/redis-keys.js';
+import { urlPassword } from '../store/redis-store.js';
 import { rememberTenantSecrets } from '../tenancy/redact.js';
 
 /**
@@ -58,14 +61,15 @@ export function configuredTenants(config: OpenrtcConfig): string[] {
 
 /**
  * Reads the config file as the worker runs it, at start and at each reload: the command's
- * defaults applied and the secrets it holds known to the masking.
+ * defaults applied (`--redis URL` among them) and the secrets it holds known to the masking.
  */
 export async function loadWorkerConfig(
   file: string | undefined,
   cwd: string | undefined,
   dev: boolean,
+  redisUrl?: string,
 ): Promise<LoadedConfig> {
-  const loaded = withCommandDefaults(await loadConfig(file, cwd), dev);
+  const loaded = withCommandDefaults(await loadConfig(file, cwd), dev, redisUrl);
   rememberConfigSecrets(loaded.config);
   return loaded;
 }
@@ -74,12 +78,21 @@ export async function loadWorkerConfig(
 function rememberConfigSecrets(config: OpenrtcConfig): void {
   for (const value of [config.livekit.apiKey, config.livekit.apiSecret])
     if (value) knownSecrets.addSecret(value);
+  const store = config.tenants.store;
+  const redisPassword =
+    store === 'memory' ? undefined : urlPassword(store.redis.url ?? process.env[REDIS_URL_ENV]);
+  if (redisPassword) knownSecrets.addSecret(redisPassword);
   if (typeof config.tenants.config === 'object')
     for (const tenant of Object.values(config.tenants.config)) rememberTenantSecrets(tenant);
 }
 
 /** Settings whose default depends on the command: `start` protects against overload, `dev` does not. */
-function withCommandDefaults(loaded: LoadedConfig, dev: boolean): LoadedConfig {
+function withCommandDefaults(
+  loaded: LoadedConfig,
+  dev: boolean,
+  redisUrl: string | undefined,
+): LoadedConfig {
   loaded.config.overload.enabled ??= !dev;
+  if (redisUrl !== undefined) useRedisStore(loaded.config, redisUrl);
   return loaded;
 }

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Admission } from '../admission/admission.js';
+import { Admission, OTHER_TENANTS_ROW } from '../admission/admission.js';
 import type { FleetAdmission } from '../admission/fleet-admission.js';
 import { MAX_SESSION_DURATION_REASON, type TenantStats } from '../admission/types.js';
 import { systemClock } from '../clock/clock.js';
@@ -100,7 +100,7 @@ async function build(
   const startedAt = Date.now();
   knownSecrets.collectEnv(process.env);
   const running = new RunningConfig(
-    await loadWorkerConfig(options.configFile, options.cwd, options.dev),
+    await loadWorkerConfig(options.configFile, options.cwd, options.dev, options.redisUrl),
   );
   phases.mark('config');
   const config = running.config;
@@ -215,11 +215,14 @@ async function build(
   const heartbeat =
     fleet && config.tenants.store !== 'memory'
       ? new FleetHeartbeat(fleet, workerId, config.tenants.store.renewIntervalMs, () => ({
+          name: running.config.name,
           host: os.hostname(),
           pid: process.pid,
           draining: admission.draining,
           sessionsByTenant: heldByTenant(admission.tenantStats()),
           loopP99Ms: load.loopDelay(running.config.overload.windowMs).p99Ms,
+          caps: configuredCaps(running.config, admission),
+          breaker: running.config.circuitBreaker,
         }))
       : undefined;
 
@@ -399,6 +402,23 @@ export function applyReloadedConfig(
 }
 
 /** Slots each tenant holds here (live and reserved), for the fleet view; keyed by tenant ids. */
+/** Every cap this worker enforces by its config: the tenants it names and those it has seen. */
+function configuredCaps(
+  config: OpenrtcConfig,
+  admission: Admission,
+): Record<string, number | null> {
+  const caps = Object.create(null) as Record<string, number | null>;
+  const { maxSessions, config: tenantConfig } = config.tenants;
+  const named = [
+    ...Object.keys(maxSessions),
+    ...(typeof tenantConfig === 'object' ? Object.keys(tenantConfig) : []),
+  ];
+  for (const t of named) if (t !== '*') caps[t] = admission.configuredCap(t);
+  for (const t of admission.tenantStats())
+    if (t.tenant !== OTHER_TENANTS_ROW) caps[t.tenant] = admission.configuredCap(t.tenant);
+  return caps;
+}
+
 function heldByTenant(rows: TenantStats[]): Record<string, number> {
   const held = Object.create(null) as Record<string, number>;
   for (const t of rows) if (t.live + t.reserved > 0) held[t.tenant] = t.live + t.reserved;

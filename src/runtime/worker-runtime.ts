@@ -90,6 +90,8 @@ export interface WorkerRuntimeOptions {
   supervisor?: SupervisorLink;
   /** The supervisor's local dispatcher, which `openrtc dispatch` asks the worker for. */
   localDispatcherUrl?: string;
+  /** `--redis URL`: the Redis store for this run, whatever the config's `tenants.store` says. */
+  redisUrl?: string;
 }
 
 /**
@@ -409,7 +411,11 @@ export class WorkerRuntime {
 
   #toFleet(act: (store: FleetStore, by: AuditActor) => Promise<unknown>): void {
     if (!this.fleet) return;
-    const by = { worker: this.fleetWorkerId, operator: 'control socket' };
+    const by = {
+      worker: this.fleetWorkerId,
+      operator: 'control socket',
+      source: 'worker' as const,
+    };
     act(this.fleet.store, by).catch((err: unknown) =>
       this.logger.warn(
         { store: 'degraded' },
@@ -521,7 +527,12 @@ export class WorkerRuntime {
   async reloadConfig(): Promise<ConfigReload> {
     let next: LoadedConfig;
     try {
-      next = await loadWorkerConfig(this.loaded.file, this.#options.cwd, this.#options.dev);
+      next = await loadWorkerConfig(
+        this.loaded.file,
+        this.#options.cwd,
+        this.#options.dev,
+        this.#options.redisUrl,
+      );
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [errorMessage(err)];
       this.logger.error({ problems }, 'config reload refused; the running config stays');

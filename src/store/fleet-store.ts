@@ -111,8 +111,12 @@ export interface RenewResult {
 export type BreakerAdmit = { ok: true; probe: boolean } | { ok: false; retryInMs: number };
 
 export interface AuditActor {
+  /** The worker that acted, or for the CLI, the host and pid it ran as. */
   worker: string;
+  /** Who: the OS user for the CLI; how the worker was reached for a worker. */
   operator: string;
+  /** A worker's control socket, or the CLI acting on the store directly (`--fleet`). */
+  source: 'worker' | 'cli';
 }
 
 export interface AuditRecord extends AuditActor {
@@ -129,11 +133,23 @@ export interface Heartbeat {
   draining: boolean;
   sessionsByTenant: Record<string, number>;
   loopP99Ms: number;
+  /** The config's `name`. */
+  name?: string;
+  /**
+   * The configured cap (before any fleet override; null: none) of each tenant this worker knows,
+   * named in its config or seen in a job, so the fleet view can show active/cap and the CLI can
+   * tell a known tenant from a typo.
+   */
+  caps?: Record<string, number | null>;
+  /** This worker's breaker settings: a trip from the CLI holds for the configured cooldown. */
+  breaker?: BreakerSettings;
 }
 
 export interface HeartbeatView extends Heartbeat {
   /** Store time (ms) of the last heartbeat. */
   at: number;
+  /** How long ago that was, on the store's clock (the reader's own may differ). */
+  ageMs: number;
   stale: boolean;
 }
 

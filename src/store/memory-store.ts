@@ -200,7 +200,13 @@ export class MemoryStore implements FleetStore {
     const out: HeartbeatView[] = [];
     for (const [worker, e] of this.#heartbeats) {
       if (now - e.at > HEARTBEAT_RETENTION_MS) this.#heartbeats.delete(worker);
-      else out.push({ ...structuredClone(e.hb), at: e.at, stale: now - e.at > e.ttlMs });
+      else
+        out.push({
+          ...structuredClone(e.hb),
+          at: e.at,
+          ageMs: now - e.at,
+          stale: now - e.at > e.ttlMs,
+        });
     }
     return Promise.resolve(out.sort((a, b) => a.worker.localeCompare(b.worker)));
   }

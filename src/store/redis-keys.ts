@@ -17,3 +17,6 @@ export function redisKeys(prefix: string) {
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
 export const DEFAULT_KEY_PREFIX = 'openrtc:';
+
+/** Sets the fleet's Redis URL when the config does not (workers), and for `--fleet` (the CLI). */
+export const REDIS_URL_ENV = 'OPENRTC_REDIS_URL';

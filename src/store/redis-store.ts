@@ -90,6 +90,18 @@ const storedHeartbeat = z.object({
     draining: z.boolean(),
     sessionsByTenant: z.record(z.string(), z.number()),
     loopP99Ms: z.number(),
+    name: z.string().optional(),
+    caps: z.record(z.string(), z.number().nullable()).optional(),
+    breaker: z
+      .object({
+        enabled: z.boolean(),
+        failureRatio: z.number(),
+        minSamples: z.number(),
+        windowMs: z.number(),
+        cooldownMs: z.number(),
+        halfOpenProbes: z.number(),
+      })
+      .optional(),
   }),
   at: z.number(),
   ttlMs: z.number(),
@@ -102,6 +114,8 @@ const storedAudit = z.object({
   detail: z.string(),
   worker: z.string(),
   operator: z.string(),
+  // Records written before the CLI could act on the store came from a worker.
+  source: z.enum(['worker', 'cli']).default('worker'),
 });
 
 /**
@@ -363,7 +377,8 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
         gone.push(worker);
         continue;
       }
-      out.push({ ...r.data.hb, at: r.data.at, stale: now - r.data.at > r.data.ttlMs });
+      const ageMs = Math.max(0, now - r.data.at);
+      out.push({ ...r.data.hb, at: r.data.at, ageMs, stale: ageMs > r.data.ttlMs });
     }
     if (gone.length > 0) await this.#call(() => this.#redis.hdel(this.#keys.heartbeats, ...gone));
     return out.sort((a, b) => a.worker.localeCompare(b.worker));
@@ -503,5 +518,15 @@ export function safeUrl(url: string): string {
     return u.toString().replace(/\/$/, '');
   } catch {
     return 'the configured URL';
+  }
+}
+
+/** The URL's password (or ACL user's), so it can be masked wherever text leaves the process. */
+export function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
   }
 }

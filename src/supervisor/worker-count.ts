@@ -20,5 +20,5 @@ export function storeKind(config: OpenrtcConfig): 'memory' | 'redis' {
 /** Why `count` workers cannot run with this config, or undefined when they can. */
 export function workerCountRefusal(count: number, config: OpenrtcConfig): string | undefined {
   if (count <= 1 || storeKind(config) !== 'memory') return undefined;
-  return `--workers ${count} needs a shared store: with the memory store each worker enforces the caps on its own, so a tenant would get ${count} times its cap; configure the Redis store, or run one worker`;
+  return `--workers ${count} needs a shared store: with the memory store each worker enforces the caps on its own, so a tenant would get ${count} times its cap; configure the Redis store (or pass --redis URL), or run one worker`;
 }

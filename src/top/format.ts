@@ -304,7 +304,8 @@ function sessionColumns(sessions: SessionSnapshot[]): Column<SessionSnapshot>[] 
 export const sessionTable = (sessions: SessionSnapshot[], width: number): Table<SessionSnapshot> =>
   table(sessionColumns(sessions), width);
 
-function clock(epochMs: number): string {
+/** The time of day of an epoch-ms instant, UTC, as events and audit rows show it. */
+export function clock(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(11, 19);
 }
 

@@ -52,7 +52,7 @@ async function discover(env: NodeJS.ProcessEnv, preferName?: string): Promise<Wo
  * is a person watching, even in a shell inside a CI container, so those variables go before Ink
  * loads.
  */
-function forgetContinuousIntegration(env: NodeJS.ProcessEnv): void {
+export function forgetContinuousIntegration(env: NodeJS.ProcessEnv): void {
   for (const key of Object.keys(env))
     if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
 }

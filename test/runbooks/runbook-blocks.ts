@@ -2,11 +2,16 @@
 export interface RunbookStep {
   line: number;
   script: string;
+  /** A ```sh fleet block: it runs against a fleet of workers on one Redis, not one worker. */
+  fleet: boolean;
   expectOutput: string[];
   expectExit: number;
 }
 
-/** Extracts the ```sh blocks of a runbook, each with the expect comments that follow it. */
+/**
+ * Extracts the ```sh blocks of a runbook (```sh fleet for the fleet's), each with the expect
+ * comments that follow it.
+ */
 export function runbookSteps(markdown: string): RunbookStep[] {
   const lines = markdown.split('\n');
   const steps: RunbookStep[] = [];
@@ -14,10 +19,17 @@ export function runbookSteps(markdown: string): RunbookStep[] {
   let inBlock = false;
   let body: string[] = [];
   lines.forEach((text, i) => {
-    if (!inBlock && /^```sh\s*$/.test(text)) {
+    const open = inBlock ? null : /^```sh( fleet)?\s*$/.exec(text);
+    if (open) {
       inBlock = true;
       body = [];
-      current = { line: i + 1, script: '', expectOutput: [], expectExit: 0 };
+      current = {
+        line: i + 1,
+        script: '',
+        fleet: open[1] !== undefined,
+        expectOutput: [],
+        expectExit: 0,
+      };
       return;
     }
     if (inBlock) {

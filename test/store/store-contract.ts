@@ -10,7 +10,7 @@ export interface StoreFixture {
   close(): Promise<void>;
 }
 
-const by = { worker: 'w-1', operator: 'alice' };
+const by = { worker: 'w-1', operator: 'alice', source: 'worker' } as const;
 const TTL = 60_000;
 const breaker: BreakerSettings = {
   enabled: true,
@@ -267,13 +267,18 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
       expect((await other.breakerAdmit('acme', breaker)).ok).toBe(false);
       expect(
-        await other.breakerReset('acme', { worker: 'w-2', operator: 'bob' }, breaker),
+        await other.breakerReset(
+          'acme',
+          { worker: 'cli@ops pid 7', operator: 'bob (uid 1000)', source: 'cli' },
+          breaker,
+        ),
       ).toMatchObject({ from: 'open', to: 'closed', reason: 'reset by operator' });
       expect(await store.breakerAdmit('acme', breaker)).toEqual({ ok: true, probe: false });
       const audit = await store.auditLog(10);
-      expect(audit.map((a) => [a.action, a.tenant, a.worker, a.operator])).toEqual([
-        ['reset', 'acme', 'w-2', 'bob'],
-        ['trip', 'acme', 'w-1', 'alice'],
+      // Who acted, and whether through a worker or straight from the CLI (`--fleet`).
+      expect(audit.map((a) => [a.action, a.tenant, a.worker, a.operator, a.source])).toEqual([
+        ['reset', 'acme', 'cli@ops pid 7', 'bob (uid 1000)', 'cli'],
+        ['trip', 'acme', 'w-1', 'alice', 'worker'],
       ]);
     });
 
@@ -323,6 +328,10 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         draining: false,
         sessionsByTenant: { acme: 2 },
         loopP99Ms: 12,
+        // What the fleet view and the CLI's --fleet controls read: configured caps, breaker settings.
+        name: 'eu-1',
+        caps: { acme: 20, globex: null },
+        breaker,
       });
       await store.publishHeartbeat(hb('w-live'), 60_000);
       await store.publishHeartbeat(hb('w-dead'), 200);
@@ -334,7 +343,11 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           ['w-dead', true],
           ['w-live', false],
         ]);
-      expect((await store.heartbeats())[1]).toMatchObject({ ...hb('w-live'), stale: false });
+      const [dead, live] = await store.heartbeats();
+      expect(live).toMatchObject({ ...hb('w-live'), stale: false });
+      // The age is on the store's clock, so a reader on another host tells it right.
+      expect(dead!.ageMs).toBeGreaterThan(200);
+      expect(live!.ageMs).toBeLessThan(dead!.ageMs);
       await store.removeHeartbeat('w-dead');
       expect((await store.heartbeats()).map((h) => h.worker)).toEqual(['w-live']);
     });

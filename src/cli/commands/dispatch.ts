@@ -60,7 +60,9 @@ async function dispatchTarget(opts: DispatchOptions): Promise<Target> {
   const infos = (await Promise.all(sockets.map(localDispatcherOf))).filter(
     (i): i is WorkerInfo => i?.localDispatcherUrl != null,
   );
-  if (infos.length > 1) {
+  // A local fleet (`dev --workers N`): every worker registers with the supervisor's one dispatcher.
+  const urls = new Set(infos.map((i) => i.localDispatcherUrl));
+  if (urls.size > 1) {
     const list = infos
       .map((i) => `  ${i.name} (pid ${i.pid}): --url ${i.localDispatcherUrl}`)
       .join('\n');
@@ -69,7 +71,7 @@ async function dispatchTarget(opts: DispatchOptions): Promise<Target> {
       EXIT.usage,
     );
   }
-  if (infos.length === 1)
+  if (infos.length > 0)
     return { url: infos[0]!.localDispatcherUrl!, ...DEV_CREDENTIALS, from: 'dev worker' };
   if (opts.socket !== undefined) {
     throw new CommandFailure(

@@ -2,6 +2,11 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/load-config.js';
+import type { OpenrtcConfig } from '../../config/schema.js';
+import { errorMessage } from '../../errors/describe-error.js';
+import { REDIS_URL_ENV } from '../../store/redis-keys.js';
+import { RedisStore } from '../../store/redis-store.js';
+import { useRedisStore } from '../../config/store-override.js';
 import { DEV_CREDENTIALS, DEV_PORT } from '../../dispatcher/dev-defaults.js';
 import { LocalDispatcher } from '../../dispatcher/local-dispatcher.js';
 import { createLogger } from '../../logging/logger.js';
@@ -15,7 +20,7 @@ import {
 } from '../../supervisor/worker-count.js';
 import { colorEnabled } from '../color.js';
 import { EXIT } from '../../protocol/exit-codes.js';
-import { LOCAL_DISPATCHER_ENV, type WorkerCommandOptions } from './worker.js';
+import { LOCAL_DISPATCHER_ENV, RUN_REDIS_ENV, type WorkerCommandOptions } from './worker.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/openrtc.js');
 
@@ -30,10 +35,17 @@ export async function runSupervisorCommand(
   const count = resolveWorkerCount(opts.workers);
   knownSecrets.collectEnv(process.env);
   const { config, file } = await loadConfig(opts.config);
+  if (opts.redis !== undefined) useRedisStore(config, opts.redis);
   const refusal = workerCountRefusal(count, config);
   if (refusal) {
     process.stderr.write(`openrtc: ${refusal}\n`);
     return EXIT.usage;
+  }
+  // Every worker would fail to start and be restarted forever: say it once, and stop.
+  const unreachable = await storeUnreachable(config);
+  if (unreachable) {
+    process.stderr.write(`openrtc: workers cannot start: ${unreachable}\n`);
+    return EXIT.failure;
   }
   const baseLogger = createLogger({
     format: opts.logFormat,
@@ -42,7 +54,11 @@ export async function runSupervisorCommand(
   });
   const logger = baseLogger.child({ component: 'supervisor' });
 
-  const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_ENV]: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    [SUPERVISED_ENV]: '1',
+    ...(opts.redis !== undefined ? { [RUN_REDIS_ENV]: opts.redis } : {}),
+  };
   let dispatcher: LocalDispatcher | undefined;
   if (opts.dev && !config.livekit.url) {
     dispatcher = await LocalDispatcher.start({
@@ -100,4 +116,19 @@ export async function runSupervisorCommand(
   await dispatcher?.close();
   logger.info({ exit_code: code }, 'every worker stopped');
   return code;
+}
+
+/** Why the Redis store the workers need at start does not answer, or undefined when it does. */
+async function storeUnreachable(config: OpenrtcConfig): Promise<string | undefined> {
+  const store = config.tenants.store;
+  if (store === 'memory' || store.onUnavailableAtStart === 'degraded') return undefined;
+  const url = store.redis.url ?? process.env[REDIS_URL_ENV];
+  if (!url) return `tenants.store.redis.url is not set and neither is ${REDIS_URL_ENV}`;
+  try {
+    const probe = await RedisStore.connect({ url, keyPrefix: store.redis.keyPrefix });
+    await probe.close();
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }

@@ -1,19 +1,27 @@
-import { parseDuration } from '../../clock/duration.js';
-import { describeValue, isValidTenantId, tenantIdProblem } from '../../tenancy/tenant-id.js';
-import { EXIT } from '../../protocol/exit-codes.js';
+import type { FleetOpts } from '../fleet/fleet-connection.js';
+import {
+  capArgument,
+  capLine,
+  checkTenantId,
+  reloadArgument,
+  reloadLine,
+  resetLine,
+  tripForArgument,
+  tripLine,
+} from '../tenant-actions.js';
 import { formatBreaker, formatTenantTable } from '../tenant-table.js';
-import { callWorker, CommandFailure, runCommand } from '../worker-connection.js';
+import { callWorker, runCommand } from '../worker-connection.js';
 
 interface SocketOpts {
   socket?: string;
   json?: boolean;
 }
 
-function checkTenantId(tenant: string): void {
-  if (!isValidTenantId(tenant)) {
-    throw new CommandFailure(`<tenant>: ${tenantIdProblem(describeValue(tenant))}`, EXIT.usage);
-  }
-}
+/** The actions take `--fleet` to act on every worker through the store instead of one socket. */
+type ActionOpts = SocketOpts & FleetOpts & { fleet?: boolean };
+
+/** The store's client loads only for `--fleet`. */
+const fleetControl = () => import('./fleet-control.js');
 
 function print(value: unknown, json: boolean | undefined, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
@@ -54,73 +62,44 @@ export const tenantShow = (tenant: string, opts: SocketOpts) =>
 export const tenantCap = (
   tenant: string,
   n: string | undefined,
-  opts: SocketOpts & { clear?: boolean },
+  opts: ActionOpts & { clear?: boolean },
 ) =>
   runCommand(async () => {
     checkTenantId(tenant);
-    let cap: number | null;
-    if (opts.clear) {
-      if (n !== undefined)
-        throw new CommandFailure('give either a cap or --clear, not both', EXIT.usage);
-      cap = null;
-    } else {
-      const parsed = Number(n);
-      if (n === undefined || !Number.isInteger(parsed) || parsed <= 0) {
-        throw new CommandFailure(
-          `cap must be a positive integer (or use --clear), got ${JSON.stringify(n ?? '')}`,
-          EXIT.usage,
-        );
-      }
-      cap = parsed;
-    }
+    const cap = capArgument(n, opts.clear);
+    if (opts.fleet) return (await fleetControl()).fleetCap(tenant, cap, opts);
     const result = await callWorker(opts.socket, 'tenant.cap', { tenant, cap });
-    process.stdout.write(`${tenant}: cap ${result.old ?? 'none'} -> ${result.cap ?? 'none'}\n`);
+    process.stdout.write(`${capLine(tenant, result.old, result.cap)}\n`);
   });
 
-export const tenantTrip = (tenant: string, opts: SocketOpts & { for?: string }) =>
+export const tenantTrip = (tenant: string, opts: ActionOpts & { for?: string }) =>
   runCommand(async () => {
     checkTenantId(tenant);
-    let forMs: number | undefined;
-    if (opts.for !== undefined) {
-      forMs = parseDuration(opts.for);
-      if (forMs === undefined)
-        throw new CommandFailure(
-          `--for must be a duration such as 90s, 10m or 1h, got ${JSON.stringify(opts.for)}`,
-          EXIT.usage,
-        );
-    }
+    const forMs = tripForArgument(opts.for);
+    if (opts.fleet) return (await fleetControl()).fleetTrip(tenant, forMs, opts);
     const result = await callWorker(opts.socket, 'tenant.trip', {
       tenant,
       ...(forMs ? { forMs } : {}),
     });
-    process.stdout.write(`${tenant}: breaker ${result.old} -> ${formatBreaker(result.breaker)}\n`);
+    process.stdout.write(`${tripLine(tenant, result.old, result.breaker)}\n`);
   });
 
-export const tenantReset = (tenant: string, opts: SocketOpts) =>
+export const tenantReset = (tenant: string, opts: ActionOpts) =>
   runCommand(async () => {
     checkTenantId(tenant);
+    if (opts.fleet) return (await fleetControl()).fleetReset(tenant, opts);
     const result = await callWorker(opts.socket, 'tenant.reset', { tenant });
-    process.stdout.write(`${tenant}: breaker ${result.old} -> closed\n`);
+    process.stdout.write(`${resetLine(tenant, result.old)}\n`);
   });
 
-export const tenantReload = (tenant: string | undefined, opts: SocketOpts & { all?: boolean }) =>
+export const tenantReload = (tenant: string | undefined, opts: ActionOpts & { all?: boolean }) =>
   runCommand(async () => {
-    const all = opts.all === true;
-    if (all === (tenant !== undefined)) {
-      throw new CommandFailure(
-        all ? 'give a tenant or --all, not both' : 'give a tenant, or --all for every tenant',
-        EXIT.usage,
-      );
-    }
-    if (tenant !== undefined) checkTenantId(tenant);
+    const target = reloadArgument(tenant, opts.all);
+    if (opts.fleet) return (await fleetControl()).fleetReload(target, opts);
     await callWorker(
       opts.socket,
       'tenant.reload',
-      tenant !== undefined ? { tenant } : { all: true },
+      target !== null ? { tenant: target } : { all: true },
     );
-    process.stdout.write(
-      tenant !== undefined
-        ? `${tenant}: cached config dropped; the next session loads it fresh\n`
-        : 'all cached tenant configs dropped\n',
-    );
+    process.stdout.write(`${reloadLine(target)}\n`);
   });

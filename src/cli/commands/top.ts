@@ -9,9 +9,13 @@ export interface TopCommandOptions {
   refreshRate: string;
   once?: boolean;
   json?: boolean;
+  fleet?: boolean;
+  redis?: string;
+  keyPrefix?: string;
 }
 
 export async function topCommand(opts: TopCommandOptions): Promise<number> {
+  if (opts.fleet) return (await import('./fleet-top.js')).fleetTopCommand(opts);
   return runTop({
     ...opts,
     refreshRate: Number(opts.refreshRate),

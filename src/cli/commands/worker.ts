@@ -10,6 +10,12 @@ import { errorMessage } from '../../errors/describe-error.js';
 /** Where a supervisor's local dispatcher listens, for `openrtc dispatch` to find through a worker. */
 export const LOCAL_DISPATCHER_ENV = 'OPENRTC_LOCAL_DISPATCHER_URL';
 
+/**
+ * A supervisor started with `--redis URL` hands the URL to its workers here rather than on their
+ * command lines, where `ps` would show a password in it.
+ */
+export const RUN_REDIS_ENV = 'OPENRTC_RUN_REDIS_URL';
+
 export interface WorkerCommandOptions {
   config?: string;
   logFormat: LogFormat;
@@ -17,6 +23,8 @@ export interface WorkerCommandOptions {
   frameworkLogLevel?: string;
   dev: boolean;
   port?: number;
+  /** `--redis URL`: the Redis store for this run, whatever `tenants.store` says. */
+  redis?: string;
 }
 
 /**
@@ -32,6 +40,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
     color: colorEnabled(process.stdout),
   });
   const supervisor = SupervisorLink.fromProcess();
+  const redis = opts.redis ?? process.env[RUN_REDIS_ENV];
   let runtime: WorkerRuntime;
   try {
     runtime = await WorkerRuntime.start({
@@ -47,6 +56,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions): Promise<numb
         : {}),
       ...(opts.config !== undefined ? { configFile: opts.config } : {}),
       ...(opts.port !== undefined ? { devPort: opts.port } : {}),
+      ...(redis !== undefined ? { redisUrl: redis } : {}),
     });
   } catch (err) {
     if (err instanceof ConfigError) throw err;
