@@ -245,11 +245,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const { topCommand } = await import('./commands/top.js');
         setExit(await topCommand(opts));
       }),
-    [
-      'openrtc top --tenant acme',
-      'openrtc top --once --sort cpu',
-      'openrtc top --fleet --redis redis://127.0.0.1:6379',
-    ],
+    ['openrtc top --tenant acme', 'openrtc top --fleet --redis redis://127.0.0.1:6379'],
   );
 
   const tenant = examples(
@@ -296,11 +292,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, n, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantCap(id, n, opts)),
       ),
-    [
-      'openrtc tenant cap acme 20',
-      'openrtc tenant cap acme --clear',
-      'openrtc tenant cap acme 20 --fleet',
-    ],
+    ['openrtc tenant cap acme 20', 'openrtc tenant cap acme --clear --fleet'],
   );
   examples(
     fleetOptions(tenant.command('trip <tenant>'), FLEET_ACTION)
@@ -336,11 +328,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       .action(async (id, opts) =>
         setExit(await (await import('./commands/tenant.js')).tenantReload(id, opts)),
       ),
-    [
-      'openrtc tenant reload acme',
-      'openrtc tenant reload --all',
-      'openrtc tenant reload --all --fleet',
-    ],
+    ['openrtc tenant reload acme', 'openrtc tenant reload --all --fleet'],
   );
 
   examples(
