@@ -66,7 +66,7 @@ describe.skipIf(!hasTmux)('openrtc top in a real terminal (tmux)', () => {
   it('draws on the alternate screen, shows only the chosen tenant at 80x24, and gives the shell its screen back on q', async () => {
     const p = pane(`echo SHELL_BEFORE_TOP; ${top('--tenant acme --refresh-rate 4')}`);
     const first = await p.waitFor(
-      (s) => s.includes('acme') && /\bactive\b/.test(s),
+      (s) => s.includes('acme') && /\brunning\b/.test(s),
       'acme sessions',
     );
     expect(p.alternateScreen).toBe(true);
