@@ -343,6 +343,8 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           ['w-dead', true],
           ['w-live', false],
         ]);
+      // A fresh beat from the live worker: its age starts again, the dead one's keeps growing.
+      await store.publishHeartbeat(hb('w-live'), 60_000);
       const [dead, live] = await store.heartbeats();
       expect(live).toMatchObject({ ...hb('w-live'), stale: false });
       // The age is on the store's clock, so a reader on another host tells it right.
