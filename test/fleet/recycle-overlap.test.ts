@@ -186,7 +186,7 @@ describe.skipIf(!available)('recycling in a fleet that shares its leases in Redi
         .filter((r) => r.msg === 'recycled worker exited with code 75')
         .map((r) => Number(r.pid));
     const drainedWithCalls = (pid: number) =>
-      Number(records().find((r) => r.pid === pid && r.msg === 'draining')?.active) > 0;
+      Number(records().find((r) => r.pid === pid && r.msg === 'draining')?.live) > 0;
 
     let done = false;
     const sampling = sample(() => done);
