@@ -124,6 +124,13 @@ export class SessionHost implements SessionsPort {
   readonly #procs = new Map<string, Promise<JobProcess>>();
   /** Keyed by job id, as assignments and terminations name them; the registry keys by session id. */
   readonly #byJob = new Map<string, LiveSession>();
+  /**
+   * Jobs between their assignment and their session's entry in `#byJob` (the agent's prewarm is
+   * awaited there): a termination arriving then is kept here, or it would be lost and the session
+   * would run, holding its slot, until something else ended it. The value is the termination's
+   * reason, or null while none came.
+   */
+  readonly #starting = new Map<string, string | null>();
   readonly #listeners = new Set<SessionListener>();
   #served = 0;
 
@@ -224,9 +231,12 @@ export class SessionHost implements SessionsPort {
     const sessionId = `ses_${randomBytes(6).toString('hex')}`;
     const scope: SessionScope = { tenant: req.tenant, sessionId, jobId, agent, config: req.config };
     let proc: JobProcess;
+    let terminatedWhileStarting: string | null = null;
+    this.#starting.set(jobId, null);
     try {
       proc = await this.#proc(agent);
     } catch (err) {
+      this.#starting.delete(jobId);
       const outcome: SessionOutcome = { kind: 'failed', reason: 'prewarm_error' };
       req.reservation.release(outcome);
       sessionScope.run(scope, () =>
@@ -244,6 +254,8 @@ export class SessionHost implements SessionsPort {
       return;
     }
 
+    terminatedWhileStarting = this.#starting.get(jobId) ?? null;
+    this.#starting.delete(jobId);
     const local = isLocalJob(req, this.#opts.media ?? 'auto');
     let live: LiveSession | undefined;
     const { ctx, room } = buildJobContext(
@@ -366,6 +378,13 @@ export class SessionHost implements SessionsPort {
         this.#requestEnd(session, { kind: 'failed', reason: 'entry_error' }, describeError(error));
       },
     );
+    if (terminatedWhileStarting !== null)
+      this.#requestEnd(
+        session,
+        { kind: 'success', reason: terminatedWhileStarting },
+        undefined,
+        true,
+      );
   }
 
   /**
@@ -374,7 +393,10 @@ export class SessionHost implements SessionsPort {
    */
   async terminate(jobId: string, reason = 'terminated', deadline?: number): Promise<void> {
     const session = this.#byJob.get(jobId);
-    if (!session) return;
+    if (!session) {
+      if (this.#starting.has(jobId)) this.#starting.set(jobId, reason);
+      return;
+    }
     this.#requestEnd(session, { kind: 'success', reason }, undefined, true, deadline);
     await session.teardown;
   }
