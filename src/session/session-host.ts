@@ -231,7 +231,6 @@ export class SessionHost implements SessionsPort {
     const sessionId = `ses_${randomBytes(6).toString('hex')}`;
     const scope: SessionScope = { tenant: req.tenant, sessionId, jobId, agent, config: req.config };
     let proc: JobProcess;
-    let terminatedWhileStarting: string | null = null;
     this.#starting.set(jobId, null);
     try {
       proc = await this.#proc(agent);
@@ -254,7 +253,7 @@ export class SessionHost implements SessionsPort {
       return;
     }
 
-    terminatedWhileStarting = this.#starting.get(jobId) ?? null;
+    const terminatedWhileStarting = this.#starting.get(jobId) ?? null;
     this.#starting.delete(jobId);
     const local = isLocalJob(req, this.#opts.media ?? 'auto');
     let live: LiveSession | undefined;
