@@ -191,9 +191,10 @@ describe.skipIf(!hasTmux)('openrtc top when its worker goes away and another com
       { escapes: true },
     );
     const goneLines = gone.split('\n');
-    // The old frame is still there, dimmed; the banner itself is not.
+    // The old frame is still there, dimmed; the banner itself is not. (A drain with no timeout
+    // may end the sessions before the worker's last frame: its tenant rows are there either way.)
     expect(goneLines.some((l) => DIM.test(l))).toBe(true);
-    expect(gone.replace(/\u001B\[[0-9;]*m/g, '')).toMatch(/^ses_/m);
+    expect(gone.replace(/\u001B\[[0-9;]*m/g, '')).toMatch(/^acme /m);
 
     const second = await startDevWorker([], {}, { runtimeDir });
     workers.push(second);
