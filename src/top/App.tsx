@@ -1,5 +1,6 @@
-import { Box, useApp, useInput, useStdin, useStdout } from 'ink';
+import { Box, useApp, useInput, useStdin } from 'ink';
 import { useEffect, useRef, useState } from 'react';
+import { useTerminalSize } from './terminal-size.js';
 import type { SnapshotV1 } from '../introspection/snapshot-schema.js';
 import { EventsPanel } from './EventsPanel.js';
 import { fit, filterLine } from './format.js';
@@ -80,7 +81,6 @@ function connectionBanner(
 export function App(props: AppProps) {
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
-  const { stdout } = useStdout();
   const [snapshot, setSnapshot] = useState<SnapshotV1 | undefined>(undefined);
   const [connection, setConnection] = useState<ConnectionState>({ status: 'connecting' });
   const [tenant, setTenant] = useState(props.tenant);
@@ -89,10 +89,7 @@ export function App(props: AppProps) {
   const [offset, setOffset] = useState(0);
   const [help, setHelp] = useState(false);
   const [reattach, setReattach] = useState<Reattach | undefined>(undefined);
-  const [size, setSize] = useState(() => ({
-    width: props.width ?? stdout.columns ?? 80,
-    height: props.height ?? stdout.rows ?? 24,
-  }));
+  const size = useTerminalSize(props.width, props.height);
   const lastWorker = useRef<{ name: string; pid: number } | undefined>(undefined);
 
   useEffect(
@@ -112,17 +109,6 @@ export function App(props: AppProps) {
     const timer = setTimeout(() => setReattach(undefined), props.bannerMs ?? 10_000);
     return () => clearTimeout(timer);
   }, [reattach, props.bannerMs]);
-
-  useEffect(() => {
-    if (props.width !== undefined && props.height !== undefined) return;
-    const onResize = () =>
-      setSize({
-        width: props.width ?? stdout.columns ?? 80,
-        height: props.height ?? stdout.rows ?? 24,
-      });
-    stdout.on('resize', onResize);
-    return () => void stdout.off('resize', onResize);
-  }, [stdout, props.width, props.height]);
 
   const { width, height } = size;
   const sessions = snapshot ? visibleSessions(snapshot, { tenant, sort, status }) : [];

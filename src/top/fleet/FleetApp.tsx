@@ -1,5 +1,6 @@
-import { Box, useApp, useInput, useStdin, useStdout } from 'ink';
+import { Box, useApp, useInput, useStdin } from 'ink';
 import { useEffect, useRef, useState } from 'react';
+import { useTerminalSize } from '../terminal-size.js';
 import type { FleetView } from '../../introspection/fleet-view.js';
 import { fit } from '../table.js';
 import { Line, LineStyleContext } from '../Line.js';
@@ -63,29 +64,14 @@ function nextTenant(view: FleetView | undefined, current: string | undefined): s
 export function FleetApp(props: FleetAppProps) {
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
-  const { stdout } = useStdout();
   const [view, setView] = useState<FleetView | undefined>(undefined);
   const [state, setState] = useState<FleetSourceState>({ status: 'connecting' });
   const [tenant, setTenant] = useState(props.tenant);
-  const [size, setSize] = useState(() => ({
-    width: props.width ?? stdout.columns ?? 80,
-    height: props.height ?? stdout.rows ?? 24,
-  }));
+  const size = useTerminalSize(props.width, props.height);
   const latest = useRef(view);
   latest.current = view;
 
   useEffect(() => props.source.subscribe(setView, setState), [props.source]);
-
-  useEffect(() => {
-    if (props.width !== undefined && props.height !== undefined) return;
-    const onResize = () =>
-      setSize({
-        width: props.width ?? stdout.columns ?? 80,
-        height: props.height ?? stdout.rows ?? 24,
-      });
-    stdout.on('resize', onResize);
-    return () => void stdout.off('resize', onResize);
-  }, [stdout, props.width, props.height]);
 
   useInput(
     (input, key) => {
