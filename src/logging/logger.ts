@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { describeError } from '../errors/describe-error.js';
 import { redactForLog } from '../secrets/redact-value.js';
 import { currentScope } from '../scope/session-scope.js';
 
@@ -27,7 +28,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // through the redaction before pino formats it; errors come out of it as masked copies.
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
-        method.apply(this, args.map(redactForLog));
+        try {
+          method.apply(this, args.map(redactForLog));
+        } catch (err) {
+          // A log call never fails its caller: one that throws inside a session's promise chain
+          // would end that call as an unhandled rejection. The line is kept, its fields are not.
+          const msg = args.find((a): a is string => typeof a === 'string') ?? '';
+          method.call(this, { log_error: describeError(err) }, redactForLog(msg));
+        }
       },
     },
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },

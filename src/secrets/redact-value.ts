@@ -70,6 +70,7 @@ export function redactForLog(value: unknown): unknown {
  */
 function errorForLog(err: Error): Error {
   const copy = Object.create(Object.getPrototypeOf(err) as object) as Error;
+  shadowInheritedAccessors(err, copy);
   const message = redactText(err.message);
   Object.defineProperty(copy, 'type', {
     value: err.name,
@@ -92,4 +93,40 @@ function errorForLog(err: Error): Error {
       configurable: true,
     });
   return copy;
+}
+
+/**
+ * Host classes check the receiver of their prototype getters: `DOMException`'s `name`, `code`
+ * and `message` throw for any object but a real DOMException, so a serialiser reading them on the
+ * copy would throw inside whatever was logging (a session's promise chain, say). Each inherited
+ * accessor is read once on the original and set on the copy as a plain value, strings masked.
+ */
+function shadowInheritedAccessors(err: Error, copy: Error): void {
+  for (
+    let proto = Object.getPrototypeOf(err) as object | null;
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
+    for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+      if (!descriptor.get || Object.prototype.hasOwnProperty.call(copy, key)) continue;
+      let value: unknown;
+      try {
+        value = (err as unknown as Record<string, unknown>)[key];
+      } catch {
+        value = undefined;
+      }
+      const plain =
+        typeof value === 'string'
+          ? redactText(value)
+          : typeof value === 'object' || typeof value === 'function'
+            ? undefined
+            : value;
+      Object.defineProperty(copy, key, {
+        value: plain,
+        enumerable: descriptor.enumerable ?? false,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
 }

@@ -153,4 +153,36 @@ describe('createLogger', () => {
     ]);
     expect(lines[2]?.err).toMatchObject({ type: 'Error', message: 'refused [redacted]' });
   });
+
+  it('logs a DOMException, whose getters refuse any receiver but a real one, instead of throwing', () => {
+    // An abort reason reaches the logs as a DOMException; a log call that throws inside a
+    // session's promise chain fails that session as an unhandled rejection.
+    knownSecrets.add('QUOKKA-abort-22cd');
+    const { logger, lines } = memoryLogger();
+    const abort = new DOMException('stopped by QUOKKA-abort-22cd', 'AbortError');
+    expect(() => logger.warn({ err: abort }, 'aborted')).not.toThrow();
+    expect(() => logger.warn({ nested: { reason: abort } }, 'aborted')).not.toThrow();
+    expect(lines[0]?.err).toMatchObject({
+      type: 'DOMException',
+      name: 'AbortError',
+      code: 20,
+      message: 'stopped by [redacted]',
+    });
+    expect(lines[1]?.nested).toMatchObject({ reason: { name: 'AbortError' } });
+    expect(JSON.stringify(lines)).not.toContain('QUOKKA-abort-22cd');
+  });
+
+  it('keeps the line when a logged value throws as it is read, and never throws at the caller', () => {
+    const { logger, lines } = memoryLogger();
+    const hostile = {
+      toJSON() {
+        throw new Error('serialising refused');
+      },
+    };
+    expect(() => logger.info({ hostile }, 'still written')).not.toThrow();
+    expect(lines.at(-1)).toMatchObject({
+      msg: 'still written',
+      log_error: 'Error: serialising refused',
+    });
+  });
 });
