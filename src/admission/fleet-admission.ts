@@ -33,6 +33,8 @@ export interface FleetEvents {
   onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
   /** The fleet's cap overrides, read at every renewal so every worker applies them. */
   onCapOverrides?(caps: Map<string, number>): void;
+  /** Cap overrides written back after the store lost its data. */
+  onOverridesRestored?(e: { count: number }): void;
 }
 
 export interface FleetHold {
@@ -74,6 +76,11 @@ export class FleetAdmission {
     renewFailures: 0,
     fallbackDecisions: 0,
   };
+  /**
+   * The overrides read at the last renewal. An operator's cap is a promise to a customer, so a
+   * Redis that restarts without its data must not drop it: the workers write these back.
+   */
+  #knownOverrides: ReadonlyMap<string, number> = new Map();
   #timer: TimerHandle | undefined;
   #renewing: Promise<void> | undefined;
   #stopped = false;
@@ -189,7 +196,12 @@ export class FleetAdmission {
         this.counters.leasesReasserted += reasserted;
         this.#o.events?.onReasserted?.({ count: reasserted });
       }
-      this.#o.events?.onCapOverrides?.(await store.capOverrides());
+      if (r.dataLost && this.#knownOverrides.size > 0) {
+        const count = await store.restoreCapOverrides(this.#knownOverrides);
+        if (count > 0) this.#o.events?.onOverridesRestored?.({ count });
+      }
+      this.#knownOverrides = await store.capOverrides();
+      this.#o.events?.onCapOverrides?.(new Map(this.#knownOverrides));
     } catch (err) {
       this.counters.renewFailures += 1;
       this.#o.events?.onRenewFailed?.({

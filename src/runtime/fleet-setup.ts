@@ -72,6 +72,11 @@ export async function openFleet(
         ),
       onReasserted: (e) =>
         logger.info({ count: e.count }, `re-asserted ${e.count} live leases in the fleet store`),
+      onOverridesRestored: (e) =>
+        logger.warn(
+          { count: e.count },
+          `the fleet store lost its data: wrote back ${e.count} tenant cap overrides`,
+        ),
       onBreakerTransition: (e) =>
         logger.warn(
           { tenant: e.tenant, from: e.from, to: e.to, failures: e.failures, samples: e.samples },

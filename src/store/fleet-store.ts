@@ -58,6 +58,12 @@ export interface FleetStore {
   /** `null` clears the override. Overrides survive worker restarts. */
   setCapOverride(tenant: string, cap: number | null, by: AuditActor): Promise<void>;
   capOverrides(): Promise<Map<string, number>>;
+  /**
+   * Writes back the overrides a worker last read, after the store lost its data, each only where
+   * the tenant has none (an operator's newer one wins); not audited, since no one acted. Returns
+   * how many were written.
+   */
+  restoreCapOverrides(overrides: ReadonlyMap<string, number>): Promise<number>;
 
   /** Tells every worker to drop one tenant's cached config (`null`: every tenant's). */
   publishInvalidation(tenant: string | null, by: AuditActor): Promise<void>;
@@ -104,6 +110,8 @@ export interface RenewResult {
   renewed: number;
   /** Re-added after the store lost its data. */
   reasserted: number;
+  /** The store lost its data since this worker's last renewal (a restart without persistence). */
+  dataLost: boolean;
   /** Expired while the store kept its data: the slot may be someone else's now. */
   lost: LeaseKey[];
 }

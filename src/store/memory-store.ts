@@ -115,7 +115,7 @@ export class MemoryStore implements FleetStore {
       }
     }
     // A process's own memory never loses its data while the process lives.
-    return Promise.resolve({ renewed, reasserted: 0, lost });
+    return Promise.resolve({ renewed, reasserted: 0, dataLost: false, lost });
   }
 
   leaseCounts(): Promise<Map<string, number>> {
@@ -173,6 +173,16 @@ export class MemoryStore implements FleetStore {
 
   capOverrides(): Promise<Map<string, number>> {
     return Promise.resolve(new Map(this.#overrides));
+  }
+
+  restoreCapOverrides(overrides: ReadonlyMap<string, number>): Promise<number> {
+    let written = 0;
+    for (const [tenant, cap] of overrides) {
+      if (this.#overrides.has(tenant)) continue;
+      this.#overrides.set(tenant, cap);
+      written += 1;
+    }
+    return Promise.resolve(written);
   }
 
   publishInvalidation(tenant: string | null, by: AuditActor): Promise<void> {

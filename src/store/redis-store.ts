@@ -251,11 +251,13 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       ...leases.flatMap((l) => [l.tenant, l.leaseId]),
     );
     const r = scriptReply.parse(reply);
-    this.#epoch = String(r[2]);
+    const epoch = String(r[2]);
+    const dataLost = this.#epoch !== '' && epoch !== this.#epoch;
+    this.#epoch = epoch;
     const lost: LeaseKey[] = [];
     for (let i = 3; i + 1 < r.length; i += 2)
       lost.push({ tenant: String(r[i]), leaseId: String(r[i + 1]) });
-    return { renewed: Number(r[0]), reasserted: Number(r[1]), lost };
+    return { renewed: Number(r[0]), reasserted: Number(r[1]), dataLost, lost };
   }
 
   async leaseCounts(): Promise<Map<string, number>> {
@@ -335,6 +337,17 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       if (Number.isInteger(n) && n >= 0) out.set(t, n);
     }
     return out;
+  }
+
+  async restoreCapOverrides(overrides: ReadonlyMap<string, number>): Promise<number> {
+    if (overrides.size === 0) return 0;
+    const replies = await this.#call(() => {
+      const tx = this.#redis.multi();
+      for (const [tenant, cap] of overrides)
+        tx.hsetnx(this.#keys.capOverrides, tenant, String(cap));
+      return tx.exec();
+    });
+    return (replies ?? []).filter(([err, written]) => err === null && written === 1).length;
   }
 
   async publishInvalidation(tenant: string | null, by: AuditActor): Promise<void> {

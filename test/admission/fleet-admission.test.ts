@@ -71,6 +71,7 @@ describe.skipIf(!available)('fleet admission on a real Redis', () => {
       events: {
         onLeaseLost: (l) => events.push(`lost:${l.leaseId}`),
         onReasserted: (e) => events.push(`reasserted:${e.count}`),
+        onOverridesRestored: (e) => events.push(`overrides:${e.count}`),
         onFallback: (e) => events.push(`fallback:${e.policy}`),
       },
     });
@@ -191,6 +192,10 @@ describe.skipIf(!available)('fleet admission on a real Redis', () => {
     const [a, b] = await Promise.all([worker(prefix), worker(prefix)]);
     for (const w of [a!, b!])
       for (let i = 0; i < 3; i++) expect((await w.admission.decide(job('acme'))).accept).toBe(true);
+    // An operator's cap, read by both workers at a renewal before Redis lost it.
+    await a!.store.setCapOverride('globex', 5, { worker: 'w-x', operator: 'ops', source: 'cli' });
+    await a!.fleet.renew();
+    await b!.fleet.renew();
     await redis.restart();
     await expect
       .poll(
@@ -206,6 +211,11 @@ describe.skipIf(!available)('fleet admission on a real Redis', () => {
     await b!.fleet.renew();
     expect((await a!.store.leaseCounts()).get('acme')).toBe(6);
     expect(a!.events.some((e) => e.startsWith('reasserted:'))).toBe(true);
+    expect(await b!.store.capOverrides()).toEqual(new Map([['globex', 5]]));
+    // Written back once, by whichever worker renewed first; the other found it there.
+    expect([...a!.events, ...b!.events].filter((e) => e.startsWith('overrides:'))).toEqual([
+      'overrides:1',
+    ]);
   });
 
   it("frees a dead worker's slots after the lease TTL, and not before while the worker renews", async () => {

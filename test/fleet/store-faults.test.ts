@@ -216,6 +216,15 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
     }
     const before = await leasesOf(prefix, 'acme');
     expect(before.size).toBe(5);
+    // An operator's cap, through the store as `tenant cap … --fleet` sets it, applied by both.
+    const cap = await runCli(
+      ['tenant', 'cap', 'acme', '7', '--fleet', '--redis', redis.url, '--key-prefix', prefix],
+      ws[0]!.env,
+    );
+    expect(cap.code, cap.stderr).toBe(0);
+    const capOf = async (w: DevWorker) =>
+      (await workerSnapshot(w)).tenants.find((t) => t.tenant === 'acme')?.cap;
+    for (const w of ws) await expect.poll(() => capOf(w), { timeout: 10_000 }).toBe(7);
 
     const from = ws.map((w) => w.logRecords().length);
     await redis.restart();
@@ -240,5 +249,20 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
       ws.map(async (w) => (await workerSnapshot(w)).sessions.length),
     );
     expect(counts).toEqual(held);
+    // The cap came back with them, written back by one of the workers, and both still apply it.
+    const written = ws.flatMap((w) =>
+      w
+        .logRecords()
+        .filter((r) => /^the fleet store lost its data: wrote back/.test(String(r.msg))),
+    );
+    expect(written.map((r) => r.count)).toEqual([1]);
+    const client = new Redis(redis.url, { lazyConnect: true });
+    await client.connect();
+    try {
+      expect(await client.hgetall(`${prefix}caps`)).toEqual({ acme: '7' });
+    } finally {
+      client.disconnect();
+    }
+    for (const w of ws) expect(await capOf(w)).toBe(7);
   }, 120_000);
 });

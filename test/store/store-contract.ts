@@ -117,6 +117,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       expect(r).toEqual({
         renewed: 1,
         reasserted: 0,
+        dataLost: false,
         lost: [{ tenant: 'acme', leaseId: 'dropped' }],
       });
     });
@@ -294,6 +295,27 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       );
       await other.setCapOverride('acme', null, by);
       expect(await store.capOverrides()).toEqual(new Map([['globex', 0]]));
+    });
+
+    it('restores overrides only where a tenant has none, unaudited, and says how many it wrote', async () => {
+      await store.setCapOverride('globex', 4, by);
+      const audited = (await store.auditLog(50)).length;
+      const written = await store.restoreCapOverrides(
+        new Map([
+          ['acme', 7],
+          ['globex', 9],
+        ]),
+      );
+      expect(written).toBe(1);
+      // An override set since the worker last read them is newer than its copy, and wins.
+      expect(await (await f.connectAgain()).capOverrides()).toEqual(
+        new Map([
+          ['globex', 4],
+          ['acme', 7],
+        ]),
+      );
+      expect(await store.auditLog(50)).toHaveLength(audited);
+      expect(await store.restoreCapOverrides(new Map())).toBe(0);
     });
 
     it('delivers config invalidations, one tenant or all, to every subscribed client', async () => {
