@@ -6,7 +6,15 @@ import type {
   SnapshotV1,
   TenantRow,
 } from '../introspection/snapshot-schema.js';
-import { fit, planColumns, renderRow, widest, type Column, type PlannedColumn } from './table.js';
+import {
+  fit,
+  fitKeepingTail,
+  planColumns,
+  renderRow,
+  widest,
+  type Column,
+  type PlannedColumn,
+} from './table.js';
 
 /**
  * What the live TUI and the plain `--once` frame print: every line is cut or padded to exactly
@@ -65,7 +73,8 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
             : w.load?.full
               ? '  FULL'
               : '';
-  const first = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${lifetimeText(recycle)}${state}${storeLabel(w.store)}`;
+  const identity = `openrtc ${w.name} pid ${w.pid} v${w.version}  up ${formatDuration(w.uptimeS)}${lifetimeText(recycle)}`;
+  const alerts = `${state}${storeLabel(w.store)}`;
   const second =
     `sessions ${w.live}/${cap} rsv ${w.reserved}${w.load ? `  load ${w.load.load.toFixed(2)}` : ''}  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(w.rssBytes)}${growthText(recycle)} ` +
     `heap ${formatBytes(w.heapUsedBytes)}  lag p99 ${formatMs(w.loop.p99Ms)} max ${formatMs(w.loop.maxMs)}`;
@@ -76,7 +85,7 @@ export function headerLines(snap: SnapshotV1, width: number): [string, string, s
     // Calls turned away because the worker was overloaded, once there are any.
     (t.rejected.worker_overloaded ? `  overloaded ${t.rejected.worker_overloaded}` : '');
   return [
-    fit(first, width),
+    fitKeepingTail(identity, alerts, width),
     fit(second, width),
     fit(third, width),
     fit(inferenceLine(w.inference), width),

@@ -37,6 +37,17 @@ export function fit(text: string, width: number): string {
   return clean.padEnd(width);
 }
 
+/**
+ * `head` then `tail` in `width`: when they do not both fit, `head` is cut, never `tail`. The
+ * tail is what must be seen at a glance in a narrow terminal (DRAINING, STORE DEGRADED).
+ */
+export function fitKeepingTail(head: string, tail: string, width: number): string {
+  if (head.length + tail.length <= width || tail === '') return fit(head + tail, width);
+  const room = width - tail.trimStart().length;
+  if (room < 2) return fit(tail.trimStart(), width);
+  return fit(`${fit(head, room - 1).trimEnd()} ${tail.trimStart()}`, width);
+}
+
 function fitRight(text: string, width: number): string {
   return text.length > width ? fit(text, width) : text.padStart(width);
 }

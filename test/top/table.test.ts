@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planColumns, renderRow, type Column } from '../../src/top/table.js';
+import { fitKeepingTail, planColumns, renderRow, type Column } from '../../src/top/table.js';
 
 type Row = Record<string, string>;
 const col = (title: string, over: Partial<Column<Row>> = {}): Column<Row> => ({
@@ -44,5 +44,25 @@ describe('planColumns', () => {
     );
     expect(line).toHaveLength(40);
     expect(line).toBe('ses_0123456789abcdef a-very-… active    ');
+  });
+});
+
+describe('fitKeepingTail', () => {
+  const head = 'openrtc agency-prod pid 4242 v0.1.0  up 3d 4h';
+  const tail = '  DRAINING  STORE DEGRADED (local)';
+
+  it('keeps both as they are when they fit, padded to the width', () => {
+    expect(fitKeepingTail(head, tail, 100)).toBe((head + tail).padEnd(100));
+  });
+
+  it('cuts the head, never the tail, when both do not fit', () => {
+    const line = fitKeepingTail(head, tail, 60);
+    expect(line).toHaveLength(60);
+    expect(line).toBe('openrtc agency-prod pid 42… DRAINING  STORE DEGRADED (local)');
+  });
+
+  it('shows only the tail, cut at its end, when even that does not fit', () => {
+    expect(fitKeepingTail(head, tail, 20)).toBe('DRAINING  STORE DEG…');
+    expect(fitKeepingTail(head, '', 10)).toBe('openrtc a…');
   });
 });

@@ -5,7 +5,7 @@ import type {
   FleetWorkerRow,
 } from '../../introspection/fleet-view.js';
 import { clock, formatDuration, formatMs } from '../format.js';
-import { fit, planColumns, renderRow, widest, type Column } from '../table.js';
+import { fit, fitKeepingTail, planColumns, renderRow, widest, type Column } from '../table.js';
 
 /**
  * What `openrtc top --fleet` draws, as lines with their style: the live view renders each through
@@ -193,7 +193,7 @@ export function fleetHeader(view: FleetView, width: number): StyledLine[] {
   const stopped = t.stopped > 0 ? `, ${t.stopped} HEARTBEAT STOPPED` : '';
   return [
     {
-      text: fit(`openrtc fleet  ${s.url} prefix ${s.keyPrefix}  ${store}`, width),
+      text: fitKeepingTail(`openrtc fleet  ${s.url} prefix ${s.keyPrefix}`, `  ${store}`, width),
       bold: true,
       ...(s.state === 'ok' ? {} : { color: 'yellow' }),
     },
