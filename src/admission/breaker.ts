@@ -102,6 +102,29 @@ export class CircuitBreaker {
     if (this.#state !== 'closed') this.#transition('closed', 'reset by operator');
   }
 
+  /**
+   * Back to a state the fleet held before its store lost its data: open for what was left of the
+   * hold (half-open comes back with nothing left). Not a transition: nothing changed for callers.
+   */
+  restoreOpen(remainingMs: number, openForMs: number, manual: boolean): void {
+    this.#state = 'open';
+    this.#openUntil = this.clock.now() + Math.max(0, remainingMs);
+    this.#openForMs = openForMs;
+    this.#manual = manual;
+    this.#probes = 0;
+    this.#lastTransitionAt = this.clock.now();
+  }
+
+  /** How long its last open hold was. */
+  get openForMs(): number {
+    return this.#openForMs;
+  }
+
+  /** Whether the breaker has moved since it was made. */
+  get moved(): boolean {
+    return this.#lastTransitionAt !== undefined;
+  }
+
   view(): BreakerView {
     this.#advance();
     const { failures, samples } = this.#counts();

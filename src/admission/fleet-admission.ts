@@ -1,4 +1,4 @@
-import type { AdmitResult, FleetStore, LeaseKey } from '../store/fleet-store.js';
+import type { AdmitResult, BreakerRecord, FleetStore, LeaseKey } from '../store/fleet-store.js';
 import type { BreakerSettings, BreakerTransition } from './breaker.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { SessionOutcome } from './types.js';
@@ -33,8 +33,8 @@ export interface FleetEvents {
   onBreakerTransition?(e: BreakerTransition & { tenant: string }): void;
   /** The fleet's cap overrides, read at every renewal so every worker applies them. */
   onCapOverrides?(caps: Map<string, number>): void;
-  /** Cap overrides written back after the store lost its data. */
-  onOverridesRestored?(e: { count: number }): void;
+  /** Cap overrides and breakers written back after the store lost its data. */
+  onStateRestored?(e: { overrides: number; breakers: number }): void;
 }
 
 export interface FleetHold {
@@ -81,6 +81,8 @@ export class FleetAdmission {
    * Redis that restarts without its data must not drop it: the workers write these back.
    */
   #knownOverrides: ReadonlyMap<string, number> = new Map();
+  /** Likewise the breakers that were not closed, and when they were read (their time runs on). */
+  #knownBreakers: { at: number; records: readonly BreakerRecord[] } = { at: 0, records: [] };
   #timer: TimerHandle | undefined;
   #renewing: Promise<void> | undefined;
   #stopped = false;
@@ -168,6 +170,21 @@ export class FleetAdmission {
     return this.#renewing;
   }
 
+  /** Writes back what this worker last read of the state the store lost. */
+  async #restoreState(): Promise<void> {
+    const { store, clock } = this.#o;
+    const elapsed = clock.now() - this.#knownBreakers.at;
+    const overrides =
+      this.#knownOverrides.size > 0 ? await store.restoreCapOverrides(this.#knownOverrides) : 0;
+    const breakers = await store.restoreBreakers(
+      this.#knownBreakers.records.map((b) => ({
+        ...b,
+        remainingMs: Math.max(0, b.remainingMs - elapsed),
+      })),
+    );
+    if (overrides + breakers > 0) this.#o.events?.onStateRestored?.({ overrides, breakers });
+  }
+
   async #renewOnce(): Promise<void> {
     const { store, leaseTtlMs } = this.#o;
     const confirmed = [...this.#held.values()].filter((h) => !h.unconfirmed).map((h) => h.lease);
@@ -196,11 +213,9 @@ export class FleetAdmission {
         this.counters.leasesReasserted += reasserted;
         this.#o.events?.onReasserted?.({ count: reasserted });
       }
-      if (r.dataLost && this.#knownOverrides.size > 0) {
-        const count = await store.restoreCapOverrides(this.#knownOverrides);
-        if (count > 0) this.#o.events?.onOverridesRestored?.({ count });
-      }
+      if (r.dataLost) await this.#restoreState();
       this.#knownOverrides = await store.capOverrides();
+      this.#knownBreakers = { at: this.#o.clock.now(), records: await store.breakerStates() };
       this.#o.events?.onCapOverrides?.(new Map(this.#knownOverrides));
     } catch (err) {
       this.counters.renewFailures += 1;

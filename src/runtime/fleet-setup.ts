@@ -72,10 +72,10 @@ export async function openFleet(
         ),
       onReasserted: (e) =>
         logger.info({ count: e.count }, `re-asserted ${e.count} live leases in the fleet store`),
-      onOverridesRestored: (e) =>
+      onStateRestored: (e) =>
         logger.warn(
-          { count: e.count },
-          `the fleet store lost its data: wrote back ${e.count} tenant cap overrides`,
+          e,
+          `the fleet store lost its data: wrote back ${e.overrides} tenant cap overrides and ${e.breakers} breakers`,
         ),
       onBreakerTransition: (e) =>
         logger.warn(

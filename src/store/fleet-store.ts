@@ -54,6 +54,15 @@ export interface FleetStore {
     settings: BreakerSettings,
   ): Promise<BreakerTransition | undefined>;
   breakerView(tenant: string, settings: BreakerSettings): Promise<BreakerView>;
+  /** Every tenant whose breaker is open or half-open. */
+  breakerStates(): Promise<BreakerRecord[]>;
+  /**
+   * Puts back the breakers a worker last saw open or half-open, after the store lost its data:
+   * each where the tenant's breaker has not moved since (an operator's reset or new failures
+   * win). Half-open comes back as open with no time left, so its next session is a probe.
+   * Returns how many were put back.
+   */
+  restoreBreakers(records: readonly BreakerRecord[]): Promise<number>;
 
   /** `null` clears the override. Overrides survive worker restarts. */
   setCapOverride(tenant: string, cap: number | null, by: AuditActor): Promise<void>;
@@ -114,6 +123,17 @@ export interface RenewResult {
   dataLost: boolean;
   /** Expired while the store kept its data: the slot may be someone else's now. */
   lost: LeaseKey[];
+}
+
+/** A breaker that is not closed, with what it takes to put it back. */
+export interface BreakerRecord {
+  tenant: string;
+  state: 'open' | 'half_open';
+  /** Left of the open hold; 0 when half-open. */
+  remainingMs: number;
+  openForMs: number;
+  /** Tripped by an operator. */
+  manual: boolean;
 }
 
 export type BreakerAdmit = { ok: true; probe: boolean } | { ok: false; retryInMs: number };

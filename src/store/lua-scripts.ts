@@ -6,11 +6,13 @@ import { readFileSync } from 'node:fs';
  * does not know the script yet (after a restart, or `SCRIPT FLUSH`).
  */
 export const SCRIPTS = {
-  admitSession: { file: 'admit-session.lua', keys: 4 },
+  admitSession: { file: 'admit-session.lua', keys: 5 },
   acquireLease: { file: 'acquire-lease.lua', keys: 2 },
   renewLeases: { file: 'renew-leases.lua', keys: 2 },
   leaseCounts: { file: 'lease-counts.lua', keys: 1 },
-  breakerTransition: { file: 'breaker-transition.lua', keys: 2 },
+  breakerTransition: { file: 'breaker-transition.lua', keys: 3 },
+  breakerStates: { file: 'breaker-states.lua', keys: 1 },
+  restoreBreakers: { file: 'restore-breakers.lua', keys: 1 },
   storeTime: { file: 'store-time.lua', keys: 0 },
 } as const;
 

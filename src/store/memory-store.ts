@@ -14,6 +14,7 @@ import {
   type AuditActor,
   type AuditRecord,
   type BreakerAdmit,
+  type BreakerRecord,
   type FleetStore,
   type Heartbeat,
   type HeartbeatView,
@@ -33,6 +34,8 @@ export class MemoryStore implements FleetStore {
   readonly #clock: Clock;
   readonly #leases = new Map<string, Map<string, number>>();
   readonly #breakers = new Map<string, CircuitBreaker>();
+  /** Restored before the tenant's breaker exists: applied when it is made (it needs settings). */
+  readonly #restored = new Map<string, { record: BreakerRecord; until: number }>();
   readonly #overrides = new Map<string, number>();
   readonly #listeners = new Set<(tenant: string | null) => void>();
   readonly #audit: AuditRecord[] = [];
@@ -164,6 +167,43 @@ export class MemoryStore implements FleetStore {
     return Promise.resolve(this.#breaker(tenant, settings).view());
   }
 
+  breakerStates(): Promise<BreakerRecord[]> {
+    const now = this.#clock.now();
+    const out: BreakerRecord[] = [...this.#restored.values()].map(({ record, until }) => ({
+      ...record,
+      remainingMs: Math.max(0, until - now),
+    }));
+    for (const [tenant, b] of this.#breakers) {
+      const v = b.view();
+      if (v.state === 'closed') continue;
+      out.push({
+        tenant,
+        state: v.state,
+        remainingMs: v.openUntil === undefined ? 0 : Math.max(0, v.openUntil - now),
+        openForMs: b.openForMs,
+        manual: v.manual === true,
+      });
+    }
+    return Promise.resolve(out);
+  }
+
+  restoreBreakers(records: readonly BreakerRecord[]): Promise<number> {
+    let restored = 0;
+    for (const r of records) {
+      const b = this.#breakers.get(r.tenant);
+      if (b?.moved) continue;
+      const left = r.state === 'open' ? r.remainingMs : 0;
+      if (b) b.restoreOpen(left, r.openForMs, r.manual);
+      else
+        this.#restored.set(r.tenant, {
+          record: { ...r, state: 'open', remainingMs: left },
+          until: this.#clock.now() + left,
+        });
+      restored += 1;
+    }
+    return Promise.resolve(restored);
+  }
+
   setCapOverride(tenant: string, cap: number | null, by: AuditActor): Promise<void> {
     if (cap === null) this.#overrides.delete(tenant);
     else this.#overrides.set(tenant, cap);
@@ -236,6 +276,12 @@ export class MemoryStore implements FleetStore {
     if (!b) {
       b = new CircuitBreaker(settings, this.#clock, (t) => (this.#lastTransition = t));
       this.#breakers.set(tenant, b);
+      const restored = this.#restored.get(tenant);
+      if (restored) {
+        this.#restored.delete(tenant);
+        const { record, until } = restored;
+        b.restoreOpen(until - this.#clock.now(), record.openForMs, record.manual);
+      }
     } else {
       b.updateSettings(settings);
     }

@@ -7,6 +7,9 @@ export function redisKeys(prefix: string) {
     epoch: `${prefix}epoch`,
     breaker: (tenant: string) => `${prefix}breaker:${tenant}`,
     breakerBuckets: (tenant: string) => `${prefix}breaker:${tenant}:buckets`,
+    breakerPrefix: `${prefix}breaker:`,
+    /** The state keys of every breaker that is not closed, so they can be listed without a scan. */
+    breakersNotClosed: `${prefix}breakers:not-closed`,
     capOverrides: `${prefix}caps`,
     audit: `${prefix}audit`,
     heartbeats: `${prefix}workers`,

@@ -13,6 +13,7 @@ import {
   type AuditActor,
   type AuditRecord,
   type BreakerAdmit,
+  type BreakerRecord,
   type FleetStore,
   type Heartbeat,
   type HeartbeatView,
@@ -208,6 +209,7 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       this.#keys.breakerBuckets(req.tenant),
       this.#keys.tenantLeases(req.tenant),
       this.#keys.fleetLeases,
+      this.#keys.breakersNotClosed,
       JSON.stringify(req.breaker),
       ...leaseArgs(req),
     );
@@ -318,6 +320,38 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       windowFailures: v.windowFailures,
       windowSamples: v.windowSamples,
     };
+  }
+
+  async breakerStates(): Promise<BreakerRecord[]> {
+    const r = scriptReply.parse(
+      await this.#script('breakerStates', this.#keys.breakersNotClosed, this.#keys.breakerPrefix),
+    );
+    const out: BreakerRecord[] = [];
+    for (let i = 0; i + 4 < r.length; i += 5)
+      out.push({
+        tenant: String(r[i]),
+        state: r[i + 1] === 'half_open' ? 'half_open' : 'open',
+        remainingMs: Number(r[i + 2]),
+        openForMs: Number(r[i + 3]),
+        manual: r[i + 4] === 1,
+      });
+    return out;
+  }
+
+  async restoreBreakers(records: readonly BreakerRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const reply = await this.#script(
+      'restoreBreakers',
+      this.#keys.breakersNotClosed,
+      this.#keys.breakerPrefix,
+      ...records.flatMap((b) => [
+        b.tenant,
+        b.state === 'open' ? Math.max(0, Math.round(b.remainingMs)) : 0,
+        Math.round(b.openForMs),
+        b.manual ? 1 : 0,
+      ]),
+    );
+    return Number(reply);
   }
 
   async setCapOverride(tenant: string, cap: number | null, by: AuditActor): Promise<void> {
@@ -434,6 +468,7 @@ export class RedisStore extends EventEmitter<{ health: [StoreHealth] }> implemen
       'breakerTransition',
       this.#keys.breaker(tenant),
       this.#keys.breakerBuckets(tenant),
+      this.#keys.breakersNotClosed,
       op,
       JSON.stringify(settings),
       ...args,

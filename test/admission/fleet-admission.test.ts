@@ -71,7 +71,7 @@ describe.skipIf(!available)('fleet admission on a real Redis', () => {
       events: {
         onLeaseLost: (l) => events.push(`lost:${l.leaseId}`),
         onReasserted: (e) => events.push(`reasserted:${e.count}`),
-        onOverridesRestored: (e) => events.push(`overrides:${e.count}`),
+        onStateRestored: (e) => events.push(`restored:${e.overrides}/${e.breakers}`),
         onFallback: (e) => events.push(`fallback:${e.policy}`),
       },
     });
@@ -192,8 +192,10 @@ describe.skipIf(!available)('fleet admission on a real Redis', () => {
     const [a, b] = await Promise.all([worker(prefix), worker(prefix)]);
     for (const w of [a!, b!])
       for (let i = 0; i < 3; i++) expect((await w.admission.decide(job('acme'))).accept).toBe(true);
-    // An operator's cap, read by both workers at a renewal before Redis lost it.
-    await a!.store.setCapOverride('globex', 5, { worker: 'w-x', operator: 'ops', source: 'cli' });
+    // An operator's cap and trip, read by both workers at a renewal before Redis lost them.
+    const ops = { worker: 'w-x', operator: 'ops', source: 'cli' } as const;
+    await a!.store.setCapOverride('globex', 5, ops);
+    await a!.store.breakerTrip('initech', 120_000, ops, breaker);
     await a!.fleet.renew();
     await b!.fleet.renew();
     await redis.restart();
@@ -212,9 +214,15 @@ describe.skipIf(!available)('fleet admission on a real Redis', () => {
     expect((await a!.store.leaseCounts()).get('acme')).toBe(6);
     expect(a!.events.some((e) => e.startsWith('reasserted:'))).toBe(true);
     expect(await b!.store.capOverrides()).toEqual(new Map([['globex', 5]]));
-    // Written back once, by whichever worker renewed first; the other found it there.
-    expect([...a!.events, ...b!.events].filter((e) => e.startsWith('overrides:'))).toEqual([
-      'overrides:1',
+    const initech = await b!.admission.decide(job('initech'));
+    expect(initech).toMatchObject({ accept: false, reason: 'breaker_open' });
+    expect(await b!.store.breakerView('initech', breaker)).toMatchObject({
+      state: 'open',
+      manual: true,
+    });
+    // Written back once, by whichever worker renewed first; the other found them there.
+    expect([...a!.events, ...b!.events].filter((e) => e.startsWith('restored:'))).toEqual([
+      'restored:1/1',
     ]);
   });
 

@@ -216,11 +216,17 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
     }
     const before = await leasesOf(prefix, 'acme');
     expect(before.size).toBe(5);
-    // An operator's cap, through the store as `tenant cap … --fleet` sets it, applied by both.
-    const cap = await runCli(
-      ['tenant', 'cap', 'acme', '7', '--fleet', '--redis', redis.url, '--key-prefix', prefix],
-      ws[0]!.env,
-    );
+    // An operator's trip and cap, through the store as `tenant … --fleet` sets them. A worker
+    // reads the breakers after the overrides in each renewal, so one that applies the cap has
+    // read the trip.
+    const fleetCli = (...args: string[]) =>
+      runCli(
+        ['tenant', ...args, '--fleet', '--redis', redis.url, '--key-prefix', prefix],
+        ws[0]!.env,
+      );
+    const trip = await fleetCli('trip', 'acme', '--for', '10m');
+    expect(trip.code, trip.stderr).toBe(0);
+    const cap = await fleetCli('cap', 'acme', '7');
     expect(cap.code, cap.stderr).toBe(0);
     const capOf = async (w: DevWorker) =>
       (await workerSnapshot(w)).tenants.find((t) => t.tenant === 'acme')?.cap;
@@ -255,11 +261,15 @@ describe.skipIf(!available)('fleet store faults, real workers and a real Redis',
         .logRecords()
         .filter((r) => /^the fleet store lost its data: wrote back/.test(String(r.msg))),
     );
-    expect(written.map((r) => r.count)).toEqual([1]);
+    expect(written.map((r) => [r.overrides, r.breakers])).toEqual([[1, 1]]);
     const client = new Redis(redis.url, { lazyConnect: true });
     await client.connect();
     try {
       expect(await client.hgetall(`${prefix}caps`)).toEqual({ acme: '7' });
+      // Still open by hand, for what was left of its ten minutes.
+      const breaker = await client.hgetall(`${prefix}breaker:acme`);
+      expect(breaker).toMatchObject({ state: 'open', manual: '1', openForMs: '600000' });
+      expect(await client.pttl(`${prefix}breaker:acme`)).toBeGreaterThan(500_000);
     } finally {
       client.disconnect();
     }

@@ -318,6 +318,46 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       expect(await store.restoreCapOverrides(new Map())).toBe(0);
     });
 
+    it('lists the breakers that are not closed, and stops listing one that is reset', async () => {
+      await store.breakerTrip('acme', 60_000, by, breaker);
+      await store.breakerAdmit('healthy', breaker);
+      const [acme, ...rest] = await (await f.connectAgain()).breakerStates();
+      expect(rest).toEqual([]);
+      expect(acme).toMatchObject({
+        tenant: 'acme',
+        state: 'open',
+        openForMs: 60_000,
+        manual: true,
+      });
+      expect(acme!.remainingMs).toBeGreaterThan(50_000);
+      expect(acme!.remainingMs).toBeLessThanOrEqual(60_000);
+      await store.breakerReset('acme', by, breaker);
+      expect(await store.breakerStates()).toEqual([]);
+    });
+
+    it('puts breakers back where they have not moved since, half-open as open with no time left', async () => {
+      // acme moved (an operator reset it): its newer state wins over a worker's older copy.
+      await store.breakerTrip('acme', 60_000, by, breaker);
+      await store.breakerReset('acme', by, breaker);
+      // globex was only read (closed, never moved): the copy wins.
+      await store.breakerAdmit('globex', breaker);
+      const restored = await store.restoreBreakers([
+        { tenant: 'acme', state: 'open', remainingMs: 30_000, openForMs: 30_000, manual: true },
+        { tenant: 'globex', state: 'open', remainingMs: 30_000, openForMs: 30_000, manual: false },
+        { tenant: 'initech', state: 'half_open', remainingMs: 0, openForMs: 300, manual: false },
+      ]);
+      expect(restored).toBe(2);
+      const other = await f.connectAgain();
+      expect(await other.breakerAdmit('acme', breaker)).toEqual({ ok: true, probe: false });
+      const globex = await other.breakerAdmit('globex', breaker);
+      expect(globex.ok).toBe(false);
+      expect(!globex.ok && globex.retryInMs).toBeGreaterThan(20_000);
+      expect(await other.breakerView('globex', breaker)).toMatchObject({ state: 'open' });
+      expect((await other.breakerView('globex', breaker)).manual).toBeFalsy();
+      expect(await other.breakerAdmit('initech', breaker)).toEqual({ ok: true, probe: true });
+      expect(await store.restoreBreakers([])).toBe(0);
+    });
+
     it('delivers config invalidations, one tenant or all, to every subscribed client', async () => {
       const other = await f.connectAgain();
       const got: (string | null)[] = [];

@@ -3,7 +3,7 @@
 -- caps, and the lease. Atomic, on Redis's clock: a probe slot is only taken with the lease, so a
 -- session turned away by a cap never holds one.
 -- KEYS[1] the breaker's state hash, KEYS[2] its outcome buckets, KEYS[3] the tenant's lease set,
--- KEYS[4] the fleet's lease set
+-- KEYS[4] the fleet's lease set, KEYS[5] the set of breakers that are not closed
 -- ARGV[1] breaker settings JSON, ARGV[2] tenant, ARGV[3] lease id, ARGV[4] tenant cap (-1: none),
 -- ARGV[5] fleet cap (-1: none), ARGV[6] lease TTL in ms
 -- Returns {1, probe (0|1)} when admitted, {0, 'breaker_open', retry in ms} when the breaker says
@@ -14,7 +14,7 @@
 
 local now = redisNowMs()
 local settings = cjson.decode(ARGV[1])
-local b = loadBreaker(KEYS[1], KEYS[2], settings, now)
+local b = loadBreaker(KEYS[1], KEYS[2], KEYS[5], settings, now)
 local before = b.state
 local ok, probe, retryInMs = b.admit()
 local reply

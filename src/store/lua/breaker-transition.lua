@@ -1,7 +1,8 @@
 -- One tenant's fleet-wide circuit breaker: every check and every transition is decided here,
 -- atomically, on Redis's clock, so every worker sees the same state and half-open probes are
 -- limited across the fleet. (A new session's check is made with its lease, in admit-session.lua.)
--- KEYS[1] the breaker's state hash, KEYS[2] its outcome buckets
+-- KEYS[1] the breaker's state hash, KEYS[2] its outcome buckets, KEYS[3] the set of breakers
+-- that are not closed
 -- ARGV[1] op: admit | record | cancel | trip | reset | view
 -- ARGV[2] settings JSON {enabled, failureRatio, minSamples, windowMs, cooldownMs, halfOpenProbes}
 -- ARGV[3] op argument: record -> "success"|"failed", trip -> hold in ms
@@ -12,7 +13,7 @@
 
 local now = redisNowMs()
 local op = ARGV[1]
-local b = loadBreaker(KEYS[1], KEYS[2], cjson.decode(ARGV[2]), now)
+local b = loadBreaker(KEYS[1], KEYS[2], KEYS[3], cjson.decode(ARGV[2]), now)
 local out = {ok = true, probe = false, retryInMs = 0}
 
 if op == 'admit' then

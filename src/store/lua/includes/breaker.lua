@@ -2,8 +2,9 @@
 -- every check and transition of closed -> open -> half-open -> closed. Mirrors
 -- src/admission/breaker.ts. Nothing is written back until `save()`.
 -- stateKey: the state hash; bucketsKey: outcome buckets (fields "<bucket>:s", "<bucket>:f");
+-- indexKey: the set of the state keys of breakers that are not closed;
 -- s: settings {enabled, failureRatio, minSamples, windowMs, cooldownMs, halfOpenProbes}.
-local function loadBreaker(stateKey, bucketsKey, s, now)
+local function loadBreaker(stateKey, bucketsKey, indexKey, s, now)
   -- 20 buckets per window: the window slides in steps of a twentieth of it.
   local bucketMs = math.max(1, math.floor(s.windowMs / 20))
   local st = redis.call('HGETALL', stateKey)
@@ -114,6 +115,11 @@ local function loadBreaker(stateKey, bucketsKey, s, now)
     if b.state ~= 'closed' then keep = math.max(keep, b.openUntil - now + keep) end
     redis.call('PEXPIRE', stateKey, keep)
     redis.call('PEXPIRE', bucketsKey, keep)
+    if b.state == 'closed' then
+      redis.call('SREM', indexKey, stateKey)
+    else
+      redis.call('SADD', indexKey, stateKey)
+    end
   end
 
   function b.view()
