@@ -31,6 +31,8 @@ export interface FleetBenchRow {
 
 export interface FleetBench {
   burst: FleetBenchRow[];
+  /** Decisions one after another: one decision's own cost, with no queue in front of it. */
+  single: FleetBenchRow[];
   wire: { cap: number; rows: FleetWireRow[] };
   renewal: RenewalCost;
   density: FleetDensityResult;
@@ -108,31 +110,68 @@ async function burst(admission: Admission, n: number): Promise<number[]> {
   return latencies;
 }
 
+/** `n` decisions one after another over 50 tenants. */
+async function oneAtATime(admission: Admission, n: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const d = await admission.decide({
+      jobId: randomUUID(),
+      agentName: 'bench',
+      metadata: JSON.stringify({ tenant: `t${i % 50}` }),
+    });
+    latencies.push(performance.now() - t0);
+    if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'bench' });
+  }
+  return latencies;
+}
+
+/** In-process admission on both stores, bursts and one at a time, alternating. */
+export async function benchFleetInProcess(
+  redisUrl: string,
+  n: number,
+  rounds: number,
+): Promise<Pick<FleetBench, 'burst' | 'single'>> {
+  const memory = admissionOn(new MemoryStore(systemClock));
+  const redisStore = await RedisStore.connect({ url: redisUrl, keyPrefix: 'bench:' });
+  try {
+    const onRedis = admissionOn(redisStore);
+    const bursts: Record<'memory' | 'redis', number[]> = { memory: [], redis: [] };
+    const singles: Record<'memory' | 'redis', number[]> = { memory: [], redis: [] };
+    // Warm both, then alternate so the machine's noise falls on both alike.
+    await burst(memory.admission, 100);
+    await burst(onRedis.admission, 100);
+    for (let r = 0; r < rounds; r++) {
+      bursts.memory.push(...(await burst(memory.admission, n)));
+      bursts.redis.push(...(await burst(onRedis.admission, n)));
+      singles.memory.push(...(await oneAtATime(memory.admission, n)));
+      singles.redis.push(...(await oneAtATime(onRedis.admission, n)));
+    }
+    const row =
+      (all: Record<'memory' | 'redis', number[]>) =>
+      (store: 'memory' | 'redis', fleet: FleetAdmission): FleetBenchRow => ({
+        store,
+        decisions: all[store].length,
+        p50Ms: percentile(all[store], 50),
+        p99Ms: percentile(all[store], 99),
+        maxMs: Math.max(...all[store]),
+        fellBack: fleet.counters.fallbackDecisions,
+      });
+    return {
+      burst: [row(bursts)('memory', memory.fleet), row(bursts)('redis', onRedis.fleet)],
+      single: [row(singles)('memory', memory.fleet), row(singles)('redis', onRedis.fleet)],
+    };
+  } finally {
+    await redisStore.close();
+  }
+}
+
 export async function benchFleet(): Promise<FleetBench> {
   const n = Number(process.env.BENCH_FLEET_N ?? 1_000);
   const rounds = Number(process.env.BENCH_FLEET_ROUNDS ?? 5);
   const redis = await startRedisServer();
   try {
-    const memory = admissionOn(new MemoryStore(systemClock));
-    const redisStore = await RedisStore.connect({ url: redis.url, keyPrefix: 'bench:' });
-    const onRedis = admissionOn(redisStore);
-    const all: Record<'memory' | 'redis', number[]> = { memory: [], redis: [] };
-    // Warm both, then alternate bursts so the machine's noise falls on both alike.
-    await burst(memory.admission, 100);
-    await burst(onRedis.admission, 100);
-    for (let r = 0; r < rounds; r++) {
-      all.memory.push(...(await burst(memory.admission, n)));
-      all.redis.push(...(await burst(onRedis.admission, n)));
-    }
-    const row = (store: 'memory' | 'redis', fleet: FleetAdmission): FleetBenchRow => ({
-      store,
-      decisions: all[store].length,
-      p50Ms: percentile(all[store], 50),
-      p99Ms: percentile(all[store], 99),
-      maxMs: Math.max(...all[store]),
-      fellBack: fleet.counters.fallbackDecisions,
-    });
-    await redisStore.close();
+    const inProcess = await benchFleetInProcess(redis.url, n, rounds);
     const renewal = await renewalCost(redis.url);
 
     const cap = 20;
@@ -146,7 +185,7 @@ export async function benchFleet(): Promise<FleetBench> {
       .map(Number);
     const density = await benchFleetDensity(buildAgent(), redis.url, sizes, densitySettings());
     return {
-      burst: [row('memory', memory.fleet), row('redis', onRedis.fleet)],
+      ...inProcess,
       wire: { cap, rows: wire },
       renewal,
       density,
