@@ -3,11 +3,11 @@ import type { FleetBench } from './fleet.js';
 import { round } from './stats.js';
 import { formatTable } from './table.js';
 
-export function fleetTables(fleet: FleetBench): string {
-  const inProcess = formatTable(
-    'Fleet admission in-process: memory store against Redis store, 1 round trip per decision with auto-pipelining, decisions started at once (50 tenants)',
+function decisionTable(title: string, rows: FleetBench['burst']): string {
+  return formatTable(
+    title,
     ['store', 'decisions', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'fell back'],
-    fleet.burst.map((r) => [
+    rows.map((r) => [
       r.store,
       r.decisions,
       round(r.p50Ms),
@@ -16,17 +16,16 @@ export function fleetTables(fleet: FleetBench): string {
       r.fellBack,
     ]),
   );
-  const single = formatTable(
+}
+
+export function fleetTables(fleet: FleetBench): string {
+  const inProcess = decisionTable(
+    'Fleet admission in-process: memory store against Redis store, 1 round trip per decision with auto-pipelining, decisions started at once (50 tenants)',
+    fleet.burst,
+  );
+  const single = decisionTable(
     'Fleet admission in-process, one decision at a time: its own cost, no queue in front of it (50 tenants)',
-    ['store', 'decisions', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'fell back'],
-    fleet.single.map((r) => [
-      r.store,
-      r.decisions,
-      round(r.p50Ms),
-      round(r.p99Ms),
-      round(r.maxMs),
-      r.fellBack,
-    ]),
+    fleet.single,
   );
   const wireRows = fleet.wire.rows;
   const wire = formatTable(

@@ -92,37 +92,28 @@ function admissionOn(store: FleetStore): { admission: Admission; fleet: FleetAdm
   return { admission, fleet };
 }
 
-/** `n` decisions started at once over 50 tenants; each decision's own latency. */
-async function burst(admission: Admission, n: number): Promise<number[]> {
-  const latencies: number[] = [];
-  await Promise.all(
-    Array.from({ length: n }, async (_, i) => {
-      const t0 = performance.now();
-      const d = await admission.decide({
-        jobId: randomUUID(),
-        agentName: 'bench',
-        metadata: JSON.stringify({ tenant: `t${i % 50}` }),
-      });
-      latencies.push(performance.now() - t0);
-      if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'bench' });
-    }),
-  );
-  return latencies;
+/** One decision for the `i`-th of 50 tenants, its slot given back at once; its latency. */
+async function timedDecision(admission: Admission, i: number): Promise<number> {
+  const t0 = performance.now();
+  const d = await admission.decide({
+    jobId: randomUUID(),
+    agentName: 'bench',
+    metadata: JSON.stringify({ tenant: `t${i % 50}` }),
+  });
+  const ms = performance.now() - t0;
+  if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'bench' });
+  return ms;
 }
 
-/** `n` decisions one after another over 50 tenants. */
+/** `n` decisions started at once; each decision's own latency. */
+function burst(admission: Admission, n: number): Promise<number[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => timedDecision(admission, i)));
+}
+
+/** `n` decisions one after another. */
 async function oneAtATime(admission: Admission, n: number): Promise<number[]> {
   const latencies: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const d = await admission.decide({
-      jobId: randomUUID(),
-      agentName: 'bench',
-      metadata: JSON.stringify({ tenant: `t${i % 50}` }),
-    });
-    latencies.push(performance.now() - t0);
-    if (d.accept) d.reservation.release({ kind: 'cancelled', reason: 'bench' });
-  }
+  for (let i = 0; i < n; i++) latencies.push(await timedDecision(admission, i));
   return latencies;
 }
 
@@ -147,19 +138,21 @@ export async function benchFleetInProcess(
       singles.memory.push(...(await oneAtATime(memory.admission, n)));
       singles.redis.push(...(await oneAtATime(onRedis.admission, n)));
     }
-    const row =
-      (all: Record<'memory' | 'redis', number[]>) =>
-      (store: 'memory' | 'redis', fleet: FleetAdmission): FleetBenchRow => ({
-        store,
-        decisions: all[store].length,
-        p50Ms: percentile(all[store], 50),
-        p99Ms: percentile(all[store], 99),
-        maxMs: Math.max(...all[store]),
-        fellBack: fleet.counters.fallbackDecisions,
-      });
+    const row = (
+      all: Record<'memory' | 'redis', number[]>,
+      store: 'memory' | 'redis',
+      fleet: FleetAdmission,
+    ): FleetBenchRow => ({
+      store,
+      decisions: all[store].length,
+      p50Ms: percentile(all[store], 50),
+      p99Ms: percentile(all[store], 99),
+      maxMs: Math.max(...all[store]),
+      fellBack: fleet.counters.fallbackDecisions,
+    });
     return {
-      burst: [row(bursts)('memory', memory.fleet), row(bursts)('redis', onRedis.fleet)],
-      single: [row(singles)('memory', memory.fleet), row(singles)('redis', onRedis.fleet)],
+      burst: [row(bursts, 'memory', memory.fleet), row(bursts, 'redis', onRedis.fleet)],
+      single: [row(singles, 'memory', memory.fleet), row(singles, 'redis', onRedis.fleet)],
     };
   } finally {
     await redisStore.close();
